@@ -1,0 +1,165 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MaxDepth bounds the nesting of msgpack values accepted from the network, so
+// a deeply nested value cannot exhaust the decoder's stack.
+const MaxDepth = 64
+
+// ErrInvalidMsgpack is returned by Validate and Unmarshal for bytes that are
+// not one well-formed, plausibly sized msgpack value.
+var ErrInvalidMsgpack = errors.New("invalid msgpack")
+
+// Marshal encodes v as msgpack.
+func Marshal(v any) ([]byte, error) { return msgpack.Marshal(v) }
+
+// Unmarshal decodes msgpack bytes that came from outside the process into v,
+// which should be a pointer to a concrete type. It validates first, so no
+// declared length can make the decoder allocate more than the input allows.
+func Unmarshal(b []byte, v any) error {
+	if err := Validate(b); err != nil {
+		return err
+	}
+	return msgpack.Unmarshal(b, v)
+}
+
+// Validate checks that b holds exactly one msgpack value, nested at most
+// MaxDepth deep, in which every string, binary, extension, array and map
+// declares no more elements or bytes than remain in b.
+func Validate(b []byte) error {
+	// open[i] is the number of values still to read in the i-th open container.
+	var stack [MaxDepth + 1]int
+	depth := 0
+	stack[0] = 1
+	i := 0
+	bad := func(what string) error {
+		return fmt.Errorf("%w: %s at byte %d of %d", ErrInvalidMsgpack, what, i, len(b))
+	}
+	for {
+		for depth >= 0 && stack[depth] == 0 {
+			depth--
+		}
+		if depth < 0 {
+			break
+		}
+		stack[depth]--
+		if i >= len(b) {
+			return bad("truncated value")
+		}
+		c := b[i]
+		i++
+		var skip, children int // bytes of payload to skip; child values to read
+		switch {
+		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3: // fixint, nil, bool
+		case c&0xe0 == 0xa0: // fixstr
+			skip = int(c & 0x1f)
+		case c&0xf0 == 0x90: // fixarray
+			children = int(c & 0x0f)
+		case c&0xf0 == 0x80: // fixmap
+			children = 2 * int(c&0x0f)
+		case c == 0xcc, c == 0xd0:
+			skip = 1
+		case c == 0xcd, c == 0xd1:
+			skip = 2
+		case c == 0xce, c == 0xd2, c == 0xca:
+			skip = 4
+		case c == 0xcf, c == 0xd3, c == 0xcb:
+			skip = 8
+		case c == 0xd4:
+			skip = 2 // fixext 1: type + 1
+		case c == 0xd5:
+			skip = 3
+		case c == 0xd6:
+			skip = 5
+		case c == 0xd7:
+			skip = 9
+		case c == 0xd8:
+			skip = 17
+		case c == 0xc4, c == 0xd9: // bin8, str8
+			n, ok := readLen(b, &i, 1)
+			if !ok {
+				return bad("truncated length")
+			}
+			skip = n
+		case c == 0xc5, c == 0xda:
+			n, ok := readLen(b, &i, 2)
+			if !ok {
+				return bad("truncated length")
+			}
+			skip = n
+		case c == 0xc6, c == 0xdb:
+			n, ok := readLen(b, &i, 4)
+			if !ok {
+				return bad("truncated length")
+			}
+			skip = n
+		case c == 0xc7, c == 0xc8, c == 0xc9: // ext8/16/32: length, then type byte
+			n, ok := readLen(b, &i, 1<<(c-0xc7))
+			if !ok {
+				return bad("truncated length")
+			}
+			skip = n + 1
+		case c == 0xdc, c == 0xdd, c == 0xde, c == 0xdf: // array16/32, map16/32
+			size := 2
+			if c == 0xdd || c == 0xdf {
+				size = 4
+			}
+			n, ok := readLen(b, &i, size)
+			if !ok {
+				return bad("truncated length")
+			}
+			if n > len(b) {
+				return bad(fmt.Sprintf("%d elements declared in %d bytes", n, len(b)))
+			}
+			children = n
+			if c >= 0xde {
+				children = 2 * n
+			}
+		default:
+			return bad(fmt.Sprintf("unknown type byte 0x%02x", c))
+		}
+		rem := len(b) - i
+		if skip > rem {
+			return bad(fmt.Sprintf("%d bytes declared, %d remain", skip, rem))
+		}
+		i += skip
+		if children > 0 {
+			// Every child takes at least one byte.
+			if children > len(b)-i {
+				return bad(fmt.Sprintf("%d elements declared, %d bytes remain", children, len(b)-i))
+			}
+			if depth == MaxDepth {
+				return bad("nesting deeper than the limit")
+			}
+			depth++
+			stack[depth] = children
+		}
+	}
+	if i != len(b) {
+		return fmt.Errorf("%w: %d trailing bytes after the value", ErrInvalidMsgpack, len(b)-i)
+	}
+	return nil
+}
+
+func readLen(b []byte, i *int, size int) (int, bool) {
+	if len(b)-*i < size {
+		return 0, false
+	}
+	var n uint64
+	switch size {
+	case 1:
+		n = uint64(b[*i])
+	case 2:
+		n = uint64(binary.BigEndian.Uint16(b[*i:]))
+	case 4:
+		n = uint64(binary.BigEndian.Uint32(b[*i:]))
+	}
+	*i += size
+	return int(n), true
+}
