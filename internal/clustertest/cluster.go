@@ -1,0 +1,227 @@
+// Package clustertest starts clusters of in-process members on loopback for
+// tests, so a test reads as a scenario: start three members, crash one,
+// check what the others see.
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+// Cluster is a set of members started by a test.
+type Cluster struct {
+	t       testing.TB
+	mu      sync.Mutex
+	members []*member.Member
+	base    member.Config
+}
+
+// Config returns member.LocalConfig with test-friendly settings: logs go to
+// the test log only when WEIR_TEST_LOG is set.
+func Config(t testing.TB) member.Config {
+	cfg := member.LocalConfig()
+	cfg.Logger = Logger(t)
+	return cfg
+}
+
+// Logger discards logs unless WEIR_TEST_LOG is set (to "debug" for more).
+func Logger(t testing.TB) *slog.Logger {
+	switch os.Getenv("WEIR_TEST_LOG") {
+	case "":
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	case "debug":
+		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
+		return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+	}
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// Start starts n members with cfg (zero Config: Config(t)), each joining the
+// first, and waits until every member sees all n and the same table. Members
+// are shut down at the end of the test.
+func Start(t testing.TB, n int, cfg member.Config) *Cluster {
+	t.Helper()
+	if cfg.ClusterName == "" {
+		cfg = Config(t)
+	}
+	c := &Cluster{t: t, base: cfg}
+	t.Cleanup(c.Shutdown)
+	for range n {
+		c.Add(func(*member.Config) {})
+	}
+	c.WaitStable(n)
+	return c
+}
+
+// Add starts one more member joining the cluster, after adjusting its config.
+func (c *Cluster) Add(adjust func(*member.Config)) *member.Member {
+	c.t.Helper()
+	cfg := c.base
+	c.mu.Lock()
+	for _, m := range c.members {
+		if !m.IsClosed() {
+			cfg.Join = []string{m.Addr()}
+			break
+		}
+	}
+	c.mu.Unlock()
+	adjust(&cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := member.Start(ctx, cfg)
+	require.NoError(c.t, err)
+	c.mu.Lock()
+	c.members = append(c.members, m)
+	c.mu.Unlock()
+	return m
+}
+
+// Members returns the members started, including stopped ones.
+func (c *Cluster) Members() []*member.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.members)
+}
+
+// Live returns the members not shut down or terminated.
+func (c *Cluster) Live() []*member.Member {
+	var live []*member.Member
+	for _, m := range c.Members() {
+		if !m.IsClosed() {
+			live = append(live, m)
+		}
+	}
+	return live
+}
+
+// WaitStable waits until every live member sees n members and all hold the
+// same table, owned only by live data members and balanced.
+func (c *Cluster) WaitStable(n int) {
+	c.t.Helper()
+	var last string
+	ok := waitFor(60*time.Second, func() bool {
+		live := c.Live()
+		last = ""
+		var version uint64
+		for i, m := range live {
+			if got := len(m.Members()); got != n {
+				last = fmt.Sprintf("member %s sees %d members, want %d", m.Name(), got, n)
+				return false
+			}
+			t := m.Partitions()
+			if t == nil {
+				last = fmt.Sprintf("member %s has no table", m.Name())
+				return false
+			}
+			if i == 0 {
+				version = t.Version()
+			} else if t.Version() != version {
+				last = fmt.Sprintf("member %s has table v%d, %s has v%d", m.Name(), t.Version(), live[0].Name(), version)
+				return false
+			}
+		}
+		if len(live) == 0 {
+			return true
+		}
+		if err := CheckTable(live[0].Partitions(), DataMembers(live), live[0].Config().BackupCount); err != nil {
+			last = err.Error()
+			return false
+		}
+		return true
+	})
+	if !ok {
+		c.t.Fatalf("cluster did not stabilise on %d members: %s", n, last)
+	}
+}
+
+// DataMembers returns the IDs of the non-lite members.
+func DataMembers(ms []*member.Member) []string {
+	var ids []string
+	for _, m := range ms {
+		if !m.Config().Lite {
+			ids = append(ids, m.ID())
+		}
+	}
+	return ids
+}
+
+// CheckTable checks that t assigns every partition to an owner and
+// min(backups, members-1) backups among members, balanced within one.
+func CheckTable(t *partition.Table, members []string, backups int) error {
+	want := min(backups, len(members)-1)
+	in := map[string]bool{}
+	for _, id := range members {
+		in[id] = true
+	}
+	owned := map[string]int{}
+	for p := range t.Count() {
+		r := t.Replicas(p)
+		if len(r) != want+1 {
+			return fmt.Errorf("table v%d partition %d has %d replicas, want %d", t.Version(), p, len(r), want+1)
+		}
+		for _, id := range r {
+			if !in[id] {
+				return fmt.Errorf("table v%d partition %d has replica %s, not a live data member", t.Version(), p, id)
+			}
+		}
+		owned[r[0]]++
+	}
+	lo, hi := t.Count(), 0
+	for _, id := range members {
+		lo, hi = min(lo, owned[id]), max(hi, owned[id])
+	}
+	if hi-lo > 1 {
+		return fmt.Errorf("table v%d is unbalanced: owned counts range %d..%d", t.Version(), lo, hi)
+	}
+	return nil
+}
+
+// Shutdown shuts every live member down gracefully.
+func (c *Cluster) Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range c.Live() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+}

@@ -1,0 +1,46 @@
+package clustertest
+
+import (
+	"sync"
+
+	"github.com/weir-dev/weir/member"
+)
+
+// Network injects network partitions between members of one process. Give
+// it as Config.Faults to every member, then Split and Heal.
+type Network struct {
+	mu    sync.RWMutex
+	group map[string]int // address -> side; absent: side 0
+}
+
+var _ member.FaultInjector = (*Network)(nil)
+
+// NewNetwork returns a network with no partition.
+func NewNetwork() *Network { return &Network{group: map[string]int{}} }
+
+// Allowed implements member.FaultInjector: traffic flows within a side.
+func (n *Network) Allowed(from, to string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.group[from] == n.group[to]
+}
+
+// Split cuts the network between the given sides: members of one side can
+// no longer reach members of another, by gossip or by transport.
+func (n *Network) Split(sides ...[]*member.Member) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, side := range sides {
+		for _, m := range side {
+			n.group[m.Addr()] = i + 1
+			n.group[m.TransportAddr()] = i + 1
+		}
+	}
+}
+
+// Heal removes every partition.
+func (n *Network) Heal() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.group)
+}

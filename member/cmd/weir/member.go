@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weir-dev/weir/member"
+)
+
+// memberFlags binds the member flags to a Config, with environment
+// variables as defaults.
+type memberFlags struct {
+	fs        *flag.FlagSet
+	cfg       member.Config
+	join      string
+	secret    string
+	logLevel  string
+	logFormat string
+	local     bool
+	drain     time.Duration
+}
+
+func newMemberFlags(stderr io.Writer) *memberFlags {
+	f := &memberFlags{fs: flag.NewFlagSet("weir member", flag.ContinueOnError), cfg: member.DefaultConfig()}
+	fs := f.fs
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: weir member [flags]\n\nRuns a cluster member until SIGINT or SIGTERM, then leaves gracefully:\nits partitions move to the other members first. A second signal stops at once.\nThe member prints the cluster's members each time they change.\n\nFlags (each also read from the environment variable shown):\n")
+		fs.PrintDefaults()
+	}
+	c := &f.cfg
+	str := func(p *string, name, env, def, help string) {
+		fs.StringVar(p, name, envOr(env, def), help+" ($"+env+")")
+	}
+	integer := func(p *int, name, env string, def int, help string) {
+		fs.IntVar(p, name, envInt(env, def), help+" ($"+env+")")
+	}
+	str(&c.Name, "name", "WEIR_NAME", "", "member name, unique in the cluster (default: weir-<id>)")
+	str(&c.ClusterName, "cluster", "WEIR_CLUSTER", c.ClusterName, "cluster name; members of other clusters are refused")
+	str(&c.BindAddr, "bind", "WEIR_BIND", c.BindAddr, "gossip address host:port (port 0: any free port)")
+	str(&c.AdvertiseAddr, "advertise", "WEIR_ADVERTISE", "", "gossip address other members use, if not --bind")
+	str(&c.TransportAddr, "transport", "WEIR_TRANSPORT", "", "member-to-member TCP address host:port (default: --bind's host, any free port)")
+	str(&c.AdvertiseTransportAddr, "advertise-transport", "WEIR_ADVERTISE_TRANSPORT", "", "transport address other members use, if not --transport")
+	str(&f.join, "join", "WEIR_JOIN", "", "comma-separated gossip addresses of existing members; empty starts a new cluster")
+	integer(&c.PartitionCount, "partitions", "WEIR_PARTITIONS", c.PartitionCount, "number of map partitions, the same on every member")
+	integer(&c.BackupCount, "backups", "WEIR_BACKUPS", c.BackupCount, "synchronous backups per partition")
+	integer(&c.MinClusterSize, "min-cluster-size", "WEIR_MIN_CLUSTER_SIZE", 0, "quorum: below this many data members, refuse writes and run no jobs (0: none)")
+	fs.BoolVar(&c.Lite, "lite", envBool("WEIR_LITE"), "lite member: owns no partitions, uses maps and submits jobs ($WEIR_LITE)")
+	str(&f.secret, "secret", "WEIR_SECRET", "", "shared secret: encrypts gossip and authenticates connections; prefer the environment variable")
+	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
+	fs.BoolVar(&f.local, "local", envBool("WEIR_LOCAL"), "fast failure detection for members on one machine (member.LocalConfig timings) ($WEIR_LOCAL)")
+	fs.DurationVar(&f.drain, "shutdown-timeout", envDur("WEIR_SHUTDOWN_TIMEOUT", 60*time.Second), "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
+	str(&f.logLevel, "log-level", "WEIR_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&f.logFormat, "log-format", "WEIR_LOG_FORMAT", "text", "text or json (logs go to stderr)")
+	return f
+}
+
+func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
+	cfg := f.cfg
+	if f.local {
+		l := member.LocalConfig()
+		cfg.Gossip, cfg.RejoinInterval, cfg.DialTimeout, cfg.MigrationTimeout = l.Gossip, l.RejoinInterval, l.DialTimeout, l.MigrationTimeout
+	}
+	for _, j := range strings.Split(f.join, ",") {
+		if j = strings.TrimSpace(j); j != "" {
+			cfg.Join = append(cfg.Join, j)
+		}
+	}
+	if f.secret != "" {
+		cfg.SecretKey = []byte(f.secret)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return cfg, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return cfg, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+	}
+	return cfg, nil
+}
+
+func runMember(args []string, stdout, stderr io.Writer) int {
+	f := newMemberFlags(stderr)
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "weir member: unexpected arguments %q\n", f.fs.Args())
+		return 2
+	}
+	cfg, err := f.config(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir member: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := member.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "weir member: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
+	printMembers(ctx, m, stdout)
+
+	stop() // a second signal kills the process the default way
+	fmt.Fprintf(stdout, "shutting down: moving partitions to the other members (up to %v)\n", f.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
+	defer cancel()
+	if err := m.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "weir member: shutdown: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "member stopped")
+	return 0
+}
+
+// printMembers prints the member list each time it changes, until ctx ends.
+func printMembers(ctx context.Context, m *member.Member, w io.Writer) {
+	var last []string
+	for {
+		ms, err := m.WaitMembers(ctx, func(ms []member.Info) bool { return !slices.Equal(describe(ms), last) })
+		if err != nil {
+			return
+		}
+		last = describe(ms)
+		fmt.Fprintf(w, "members (%d):\n", len(ms))
+		for _, line := range last {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+func describe(ms []member.Info) []string {
+	out := make([]string, len(ms))
+	for i, info := range ms {
+		role := ""
+		if i == 0 {
+			role += " coordinator"
+		}
+		if info.Lite {
+			role += " lite"
+		}
+		if info.Leaving {
+			role += " leaving"
+		}
+		out[i] = fmt.Sprintf("%s id=%s gossip=%s transport=%s%s", info.Name, info.ID, info.GossipAddr, info.TransportAddr, role)
+	}
+	return out
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
+}
+
+func envDur(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}

@@ -1,0 +1,70 @@
+// Package member runs one weir cluster member: gossip membership and failure
+// detection, the member-to-member transport, and the coordinator that
+// assigns map partitions to members.
+//
+// # Starting and stopping
+//
+// A Go service becomes a member with Start and leaves with Shutdown:
+//
+//	cfg := member.DefaultConfig()
+//	cfg.Join = []string{"10.0.0.5:5701"}
+//	m, err := member.Start(ctx, cfg)
+//	...
+//	defer m.Shutdown(ctx)
+//
+// LocalConfig is the preset for members on one machine: loopback, ephemeral
+// ports and a failure detector that declares a crashed member dead in about
+// two seconds; tests and the examples use it. Config.Validate reports every
+// problem at once.
+//
+// Shutdown is graceful: the member first hands its partitions to the others,
+// so no data is lost even with zero backups, then leaves. Terminate stops a
+// member as if it crashed.
+//
+// # Membership
+//
+// hashicorp/memberlist gossips membership and detects failures. Each member
+// gossips its metadata (ID, transport address, start time, partition count)
+// as msgpack in memberlist's node meta. A member of another cluster, or with
+// another partition count, is refused at join with the reason in Start's
+// error; with a SecretKey, gossip is encrypted and labelled with the cluster
+// name, and members without the key cannot join. Members periodically rejoin
+// their configured seeds, so the two sides of a long network partition find
+// each other again, and a member restarted under the same name replaces its
+// dead predecessor.
+//
+// # Partition tables
+//
+// The oldest live member is the coordinator. It computes partition tables
+// (package partition) from the live data members and publishes each with a
+// version higher than any it has seen; members apply only newer versions, so
+// all converge on the latest. When a member dies the coordinator first
+// publishes a table that promotes the surviving backups of its partitions,
+// then rebalances. Rebalancing moves data: for each batch of partitions the
+// owner freezes writes to them, copies them to their new replicas (through
+// every registered ReplicaService), and the table that commits the batch
+// releases them. A new coordinator first adopts the newest table any member
+// holds. Partitions, WaitPartitions and OnTableChange expose the table.
+//
+// With MinClusterSize set, a side of a network partition with fewer data
+// members publishes no tables, and HasQuorum reports false so services can
+// refuse writes.
+//
+// # Transport
+//
+// Members talk over their own TCP connections: length-prefixed frames with a
+// msgpack header (package internal/wire), opened by a handshake that checks
+// the cluster name, protocol and partition count and, with a SecretKey,
+// authenticates both sides with an HMAC challenge. A frame larger than
+// MaxFrameSize is refused before its body is read; a peer that sends garbage
+// is disconnected and the reason logged. Frames from many goroutines are
+// coalesced into few writes.
+//
+// Services register handlers by route name (Handle, HandleStream) and call
+// each other with Call (request/response, with the caller's deadline and
+// cancellation carried to the handler), Send (one-way, ordered per sender)
+// and OpenStream (ordered messages with byte-counted flow control). Errors
+// cross the wire as *RemoteError; sentinels registered with
+// RegisterErrorCode keep working with errors.Is. Packages such as grid attach
+// themselves to every member with RegisterExtension.
+package member

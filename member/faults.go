@@ -1,0 +1,129 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// FaultInjector lets tests cut the network between members of one process:
+// before gossip or transport traffic flows from one address to another, the
+// member asks Allowed. Addresses are gossip addresses for gossip and
+// transport addresses for the transport. Leave Config.Faults nil in
+// production; it costs one nil check per frame.
+type FaultInjector interface {
+	Allowed(from, to string) bool
+}
+
+// errPartitioned is what a blocked dial or send reports.
+var errPartitioned = fmt.Errorf("network partitioned (fault injection)")
+
+// faultyGossip wraps memberlist's network transport, dropping packets and
+// refusing connections the injector does not allow. Like a real partition,
+// dropped packets are lost silently.
+type faultyGossip struct {
+	*memberlist.NetTransport
+	m       *Member
+	self    string
+	packets chan *memberlist.Packet
+	streams chan net.Conn
+	done    chan struct{}
+}
+
+func newFaultyGossip(m *Member, host string, port int) (*faultyGossip, int, error) {
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{host},
+		BindPort:  port,
+		Logger:    nil,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	port = nt.GetAutoBindPort()
+	g := &faultyGossip{
+		NetTransport: nt,
+		m:            m,
+		self:         net.JoinHostPort(host, fmt.Sprint(port)),
+		packets:      make(chan *memberlist.Packet),
+		streams:      make(chan net.Conn),
+		done:         make(chan struct{}),
+	}
+	m.group.Go(g.forwardPackets)
+	m.group.Go(g.forwardStreams)
+	return g, port, nil
+}
+
+func (g *faultyGossip) allowed(from, to string) bool { return g.m.cfg.Faults.Allowed(from, to) }
+
+func (g *faultyGossip) WriteTo(b []byte, addr string) (time.Time, error) {
+	if !g.allowed(g.self, addr) {
+		return time.Now(), nil
+	}
+	return g.NetTransport.WriteTo(b, addr)
+}
+
+func (g *faultyGossip) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	return g.WriteTo(b, a.Addr)
+}
+
+func (g *faultyGossip) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if !g.allowed(g.self, addr) {
+		return nil, errPartitioned
+	}
+	return g.NetTransport.DialTimeout(addr, timeout)
+}
+
+func (g *faultyGossip) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return g.DialTimeout(a.Addr, timeout)
+}
+
+func (g *faultyGossip) PacketCh() <-chan *memberlist.Packet { return g.packets }
+func (g *faultyGossip) StreamCh() <-chan net.Conn           { return g.streams }
+
+func (g *faultyGossip) Shutdown() error {
+	select {
+	case <-g.done:
+	default:
+		close(g.done)
+	}
+	return g.NetTransport.Shutdown()
+}
+
+func (g *faultyGossip) forwardPackets(context.Context) {
+	for {
+		select {
+		case p := <-g.NetTransport.PacketCh():
+			if !g.allowed(p.From.String(), g.self) {
+				continue
+			}
+			select {
+			case g.packets <- p:
+			case <-g.done:
+				return
+			}
+		case <-g.done:
+			return
+		}
+	}
+}
+
+// forwardStreams passes incoming gossip connections on; the dialing side
+// already refused blocked ones (partitions are symmetric in tests).
+func (g *faultyGossip) forwardStreams(context.Context) {
+	for {
+		select {
+		case c := <-g.NetTransport.StreamCh():
+			select {
+			case g.streams <- c:
+			case <-g.done:
+				_ = c.Close()
+				return
+			}
+		case <-g.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package member
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// gossip adapts the member to memberlist's delegate interfaces. memberlist
+// calls the event methods with its own locks held, so they only record the
+// change and signal; the work happens on the member's goroutines.
+type gossip struct{ m *Member }
+
+var (
+	_ memberlist.Delegate      = gossip{}
+	_ memberlist.EventDelegate = gossip{}
+	_ memberlist.AliveDelegate = gossip{}
+	_ memberlist.MergeDelegate = gossip{}
+)
+
+func (g gossip) NodeMeta(limit int) []byte {
+	b := g.m.meta.Load()
+	if b == nil || len(*b) > limit {
+		return nil
+	}
+	return *b
+}
+
+func (gossip) NotifyMsg([]byte)                       {}
+func (gossip) GetBroadcasts(int, int) [][]byte        { return nil }
+func (gossip) LocalState(bool) []byte                 { return nil }
+func (gossip) MergeRemoteState([]byte, bool)          {}
+func (g gossip) NotifyJoin(n *memberlist.Node)        { g.m.nodeEvent(n, false) }
+func (g gossip) NotifyUpdate(n *memberlist.Node)      { g.m.nodeEvent(n, false) }
+func (g gossip) NotifyLeave(n *memberlist.Node)       { g.m.nodeEvent(n, true) }
+func (g gossip) NotifyAlive(n *memberlist.Node) error { return g.m.checkPeer(n) }
+
+// NotifyMerge runs when this member joins another's cluster or the other
+// joins ours; refusing it makes the join fail with the reason.
+func (g gossip) NotifyMerge(peers []*memberlist.Node) error {
+	for _, n := range peers {
+		if err := g.m.checkPeer(n); err != nil {
+			g.m.joinRefusal.Store(&err)
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPeer refuses members of another cluster or with another partition
+// count or protocol; the reason is logged once per member.
+func (m *Member) checkPeer(n *memberlist.Node) error {
+	if n.Name == m.cfg.Name {
+		return nil
+	}
+	meta, err := decodeMeta(n.Meta)
+	var reason string
+	switch {
+	case err != nil:
+		reason = err.Error()
+	case meta.Cluster != m.cfg.ClusterName:
+		reason = fmt.Sprintf("cluster name mismatch: this member is in cluster %q, member %s in %q", m.cfg.ClusterName, n.Name, meta.Cluster)
+	case meta.Partitions != m.cfg.PartitionCount:
+		reason = fmt.Sprintf("partition count mismatch: this member has %d partitions, member %s has %d", m.cfg.PartitionCount, n.Name, meta.Partitions)
+	case meta.Protocol != protocol:
+		reason = fmt.Sprintf("protocol mismatch: this member speaks %d, member %s speaks %d", protocol, n.Name, meta.Protocol)
+	default:
+		return nil
+	}
+	key := n.Name + "\x00" + reason
+	if _, seen := m.refusedPeers.LoadOrStore(key, struct{}{}); !seen {
+		m.log.Warn("gossip: refusing member", "member", n.Name, "addr", n.Address(), "reason", reason)
+	}
+	return fmt.Errorf("%s", reason)
+}
+
+// nodeEvent records a membership change reported by memberlist.
+func (m *Member) nodeEvent(n *memberlist.Node, left bool) {
+	m.nodesMu.Lock()
+	defer m.nodesMu.Unlock()
+	if left {
+		delete(m.nodes, n.Name)
+	} else {
+		info, _, err := infoOf(n)
+		if err != nil {
+			m.log.Warn("gossip: ignoring member with bad metadata", "member", n.Name, "err", err)
+			return
+		}
+		m.nodes[n.Name] = info
+	}
+	infos := make([]Info, 0, len(m.nodes))
+	for _, i := range m.nodes {
+		infos = append(infos, i)
+	}
+	m.view.Store(newView(infos))
+	select {
+	case m.viewDirty <- struct{}{}:
+	default:
+	}
+}
+
+// view is an immutable snapshot of the live members.
+type view struct {
+	members []Info // oldest first
+	byID    map[string]Info
+}
+
+func newView(infos []Info) *view {
+	slices.SortFunc(infos, func(a, b Info) int {
+		if a.older(b) {
+			return -1
+		}
+		if b.older(a) {
+			return 1
+		}
+		return 0
+	})
+	v := &view{members: infos, byID: make(map[string]Info, len(infos))}
+	for _, i := range infos {
+		v.byID[i.ID] = i
+	}
+	return v
+}
+
+// dataMembers returns the IDs of live members that hold partitions, in age
+// order; with leaving false, members that are leaving are excluded.
+func (v *view) dataMembers(includeLeaving bool) []string {
+	ids := make([]string, 0, len(v.members))
+	for _, i := range v.members {
+		if !i.Lite && (includeLeaving || !i.Leaving) {
+			ids = append(ids, i.ID)
+		}
+	}
+	return ids
+}
+
+// watchMembers turns recorded membership changes into actions: it closes
+// connections to members that left, notifies listeners and wakes the
+// coordinator.
+func (m *Member) watchMembers(ctx context.Context) {
+	known := map[string]Info{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.viewDirty:
+		}
+		v := m.view.Load()
+		for id, info := range known {
+			if _, ok := v.byID[id]; !ok {
+				m.log.Info("member left", "peer", info.String())
+				m.transport.closePeer(id, fmt.Errorf("%w %s: the member left the cluster", ErrConnectionLost, id))
+				delete(known, id)
+			}
+		}
+		for id, info := range v.byID {
+			if old, ok := known[id]; !ok {
+				if id != m.id {
+					m.log.Info("member joined", "peer", info.String())
+				}
+			} else if old.Leaving != info.Leaving && info.Leaving {
+				m.log.Info("member is leaving", "peer", info.String())
+			}
+			known[id] = info
+		}
+		m.membersChanged.broadcast()
+		m.pokeCoordinator()
+	}
+}
+
+// rejoin periodically joins configured seeds that are not live members.
+func (m *Member) rejoin(ctx context.Context) {
+	if m.cfg.RejoinInterval <= 0 || len(m.cfg.Join) == 0 {
+		return
+	}
+	t := time.NewTicker(m.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		live := map[string]bool{}
+		for _, i := range m.Members() {
+			live[i.GossipAddr] = true
+		}
+		var missing []string
+		for _, seed := range m.cfg.Join {
+			if !live[seed] {
+				missing = append(missing, seed)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		if n, err := m.list.Join(missing); err != nil {
+			m.log.Debug("gossip: rejoin failed", "seeds", missing, "joined", n, "err", err)
+		} else {
+			m.log.Debug("gossip: rejoined seeds", "seeds", missing, "joined", n)
+		}
+	}
+}
+
+// memberlistLog turns memberlist's "[LEVEL] memberlist: text" lines into slog
+// records at the matching level.
+type memberlistLog struct{ log *slog.Logger }
+
+func (w memberlistLog) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
+		if strings.HasPrefix(line, prefix) {
+			level = l
+			line = strings.TrimSpace(strings.TrimPrefix(line, prefix))
+			break
+		}
+	}
+	line = strings.TrimPrefix(line, "memberlist: ")
+	w.log.Log(context.Background(), level, "gossip: "+line)
+	return len(p), nil
+}
+
+// signal is a broadcast: waiters take the current channel, which is closed
+// and replaced on every change.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) broadcast() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}

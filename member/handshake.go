@@ -1,0 +1,184 @@
+package member
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+)
+
+// The transport handshake, before any other frame:
+//
+//	dialer   -> hello   {cluster, protocol, partitions, from, to, nonceA}
+//	acceptor -> welcome {from, nonceB, mac(welcome)} or {refused: reason}
+//	dialer   -> proof   {mac(proof)}             (the dialer checked the acceptor's MAC)
+//	acceptor -> ready   {} or {refused: reason}
+//
+// Without a secret the MACs are empty and only names are checked. With one,
+// each side proves knowledge of the key by a MAC over both nonces and both
+// IDs, so a replayed handshake fails. The handshake authenticates; it does
+// not encrypt the connection.
+type hsHello struct {
+	Cluster    string `msgpack:"c"`
+	Protocol   int    `msgpack:"p"`
+	Partitions int    `msgpack:"n"`
+	From       string `msgpack:"f"`
+	To         string `msgpack:"t"`
+	Nonce      []byte `msgpack:"o"`
+	Addr       string `msgpack:"a,omitempty"` // the dialer's transport address
+}
+
+type hsReply struct {
+	From    string `msgpack:"f,omitempty"`
+	Nonce   []byte `msgpack:"o,omitempty"`
+	MAC     []byte `msgpack:"m,omitempty"`
+	Refused string `msgpack:"r,omitempty"`
+}
+
+// handshakeLimit bounds frames before the peer is authenticated.
+const handshakeLimit = wire.MinFrameLimit
+
+func (t *transport) mac(label string, dialer, acceptor string, nonceA, nonceB []byte) []byte {
+	if t.authKey == nil {
+		return nil
+	}
+	h := hmac.New(sha256.New, t.authKey)
+	for _, part := range [][]byte{[]byte(label), []byte(t.m.cfg.ClusterName), []byte(dialer), []byte(acceptor), nonceA, nonceB} {
+		var n [4]byte
+		n[0], n[1], n[2], n[3] = byte(len(part)>>24), byte(len(part)>>16), byte(len(part)>>8), byte(len(part))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return h.Sum(nil)
+}
+
+func writeHandshake(nc net.Conn, v any) error {
+	b, err := wire.Marshal(v)
+	if err != nil {
+		return err
+	}
+	frame, err := wire.AppendFrame(nil, &wire.Header{Kind: wire.KindHandshake}, b)
+	if err != nil {
+		return err
+	}
+	_, err = nc.Write(frame)
+	return err
+}
+
+func readHandshake(r *wire.Reader, v any) error {
+	h, p, err := r.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if h.Kind != wire.KindHandshake {
+		return fmt.Errorf("expected a handshake frame, got %s", h.Kind)
+	}
+	return wire.Unmarshal(p, v)
+}
+
+func nonce() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// dialHandshake runs the dialer's side; it returns the reader positioned
+// after the handshake.
+func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error) {
+	m := t.m
+	_ = nc.SetDeadline(time.Now().Add(m.cfg.DialTimeout))
+	defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	r := wire.NewReader(nc, handshakeLimit)
+	hello := hsHello{Cluster: m.cfg.ClusterName, Protocol: protocol, Partitions: m.cfg.PartitionCount, From: m.id, To: peer, Nonce: nonce(), Addr: t.addr}
+	if err := writeHandshake(nc, &hello); err != nil {
+		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+	}
+	var welcome hsReply
+	if err := readHandshake(r, &welcome); err != nil {
+		return nil, fmt.Errorf("handshake with member %s: %w (the peer may belong to another cluster or use another secret key)", peer, err)
+	}
+	if welcome.Refused != "" {
+		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), welcome.Refused)
+	}
+	if welcome.From != peer {
+		return nil, fmt.Errorf("%w: %s is member %s, expected %s", ErrRefused, nc.RemoteAddr(), welcome.From, peer)
+	}
+	if want := t.mac("welcome", m.id, peer, hello.Nonce, welcome.Nonce); !hmac.Equal(want, welcome.MAC) {
+		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch", ErrRefused, peer, nc.RemoteAddr())
+	}
+	proof := hsReply{MAC: t.mac("proof", m.id, peer, hello.Nonce, welcome.Nonce)}
+	if err := writeHandshake(nc, &proof); err != nil {
+		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+	}
+	var ready hsReply
+	if err := readHandshake(r, &ready); err != nil {
+		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+	}
+	if ready.Refused != "" {
+		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), ready.Refused)
+	}
+	return r, nil
+}
+
+// peerInfo is who the dialer says it is.
+type peerInfo struct{ ID, Addr string }
+
+// acceptHandshake runs the acceptor's side. A refusal is sent to the peer
+// with its reason and returned, for the log.
+func (t *transport) acceptHandshake(nc net.Conn) (*wire.Reader, peerInfo, error) {
+	m := t.m
+	_ = nc.SetDeadline(time.Now().Add(m.cfg.DialTimeout))
+	defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	r := wire.NewReader(nc, handshakeLimit)
+	var hello hsHello
+	if err := readHandshake(r, &hello); err != nil {
+		return nil, peerInfo{}, fmt.Errorf("not a weir handshake: %w", err)
+	}
+	from := peerInfo{ID: hello.From, Addr: hello.Addr}
+	refuse := func(reason string) (*wire.Reader, peerInfo, error) {
+		_ = writeHandshake(nc, &hsReply{Refused: reason})
+		return nil, from, fmt.Errorf("%s", reason)
+	}
+	switch {
+	case hello.Cluster != m.cfg.ClusterName:
+		return refuse(fmt.Sprintf("cluster name mismatch: member %s is in cluster %q, the dialer in %q", m.id, m.cfg.ClusterName, hello.Cluster))
+	case hello.Protocol != protocol:
+		return refuse(fmt.Sprintf("protocol mismatch: member %s speaks %d, the dialer %d", m.id, protocol, hello.Protocol))
+	case hello.Partitions != m.cfg.PartitionCount:
+		return refuse(fmt.Sprintf("partition count mismatch: member %s has %d, the dialer %d", m.id, m.cfg.PartitionCount, hello.Partitions))
+	case hello.To != m.id:
+		return refuse(fmt.Sprintf("wrong member: this is %s, the dialer wanted %s (stale address)", m.id, hello.To))
+	case hello.From == "" || len(hello.Nonce) < 16:
+		return refuse("incomplete hello")
+	}
+	welcome := hsReply{From: m.id, Nonce: nonce()}
+	welcome.MAC = t.mac("welcome", hello.From, m.id, hello.Nonce, welcome.Nonce)
+	if err := writeHandshake(nc, &welcome); err != nil {
+		return nil, from, err
+	}
+	var proof hsReply
+	if err := readHandshake(r, &proof); err != nil {
+		return nil, from, fmt.Errorf("handshake: %w", err)
+	}
+	if want := t.mac("proof", hello.From, m.id, hello.Nonce, welcome.Nonce); !hmac.Equal(want, proof.MAC) {
+		return refuse("authentication failed: secret key mismatch")
+	}
+	if err := writeHandshake(nc, &hsReply{}); err != nil {
+		return nil, from, err
+	}
+	return r, from, nil
+}
+
+// deriveKey derives a purpose-specific key from the configured secret.
+func deriveKey(secret []byte, purpose string) []byte {
+	if len(secret) == 0 {
+		return nil
+	}
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("weir " + purpose))
+	return h.Sum(nil)
+}

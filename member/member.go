@@ -1,0 +1,415 @@
+package member
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/weir-dev/weir/internal/run"
+	"github.com/weir-dev/weir/partition"
+)
+
+// Member is one running cluster member. Create it with Start; stop it with
+// Shutdown. All methods are safe for concurrent use.
+type Member struct {
+	cfg     Config
+	id      string
+	log     *slog.Logger
+	started time.Time
+
+	group     *run.Group
+	list      *memberlist.Memberlist
+	transport *transport
+	routes    *registry
+	meta      atomic.Pointer[[]byte]
+
+	nodesMu        sync.Mutex // guards nodes
+	nodes          map[string]Info
+	view           atomic.Pointer[view]
+	viewDirty      chan struct{}
+	membersChanged signal
+	refusedPeers   sync.Map
+	joinRefusal    atomic.Pointer[error]
+
+	tables tableState
+	coord  coordinator
+	frozen frozenParts
+
+	extMu      sync.Mutex // guards extensions, extOrder
+	extensions map[string]Extension
+	extOrder   []string
+
+	closed       atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
+	shutdownDone chan struct{}
+}
+
+// Extension is a service attached to every member of this process, such as
+// distributed maps or the job engine. See RegisterExtension.
+type Extension interface {
+	// Shutdown is called during the member's Shutdown, after its partitions
+	// have moved to other members and before the transport closes, in the
+	// reverse order of attachment.
+	Shutdown(ctx context.Context) error
+}
+
+var extensionRegistry struct {
+	sync.Mutex
+	names  []string
+	attach map[string]func(*Member) (Extension, error)
+}
+
+// RegisterExtension registers a service that Start attaches to every member
+// of this process, in registration order, before the member joins the
+// cluster. Packages such as grid register themselves from init, the way
+// database/sql drivers do, so that every member that links them serves their
+// routes. Registering a name twice panics.
+func RegisterExtension(name string, attach func(*Member) (Extension, error)) {
+	extensionRegistry.Lock()
+	defer extensionRegistry.Unlock()
+	if extensionRegistry.attach == nil {
+		extensionRegistry.attach = map[string]func(*Member) (Extension, error){}
+	}
+	if _, dup := extensionRegistry.attach[name]; dup {
+		panic("member: extension " + name + " registered twice")
+	}
+	extensionRegistry.names = append(extensionRegistry.names, name)
+	extensionRegistry.attach[name] = attach
+}
+
+// Extension returns the attached extension registered under name, or nil.
+func (m *Member) Extension(name string) Extension {
+	m.extMu.Lock()
+	defer m.extMu.Unlock()
+	return m.extensions[name]
+}
+
+// Start starts a member: it validates cfg, listens for the transport and for
+// gossip, attaches the registered extensions, joins the members in cfg.Join
+// (or starts a new cluster when there are none) and waits until the member
+// knows a partition table. If anything fails, everything started so far is
+// stopped and the error says what failed.
+func Start(ctx context.Context, cfg Config) (*Member, error) {
+	cfg = cfg.withDefaults()
+	id := newID()
+	if cfg.Name == "" {
+		cfg.Name = "weir-" + id[:8]
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid member config: %w", err)
+	}
+	m := &Member{
+		cfg:          cfg,
+		id:           id,
+		log:          cfg.Logger.With("member", cfg.Name),
+		started:      time.Now(),
+		routes:       newRegistry(),
+		nodes:        map[string]Info{},
+		viewDirty:    make(chan struct{}, 1),
+		extensions:   map[string]Extension{},
+		shutdownDone: make(chan struct{}),
+	}
+	m.view.Store(newView(nil))
+	m.group = run.NewGroup(context.Background())
+	m.tables.init(m)
+	m.coord.init(m)
+	m.frozen.init()
+
+	ok := false
+	defer func() {
+		if !ok {
+			m.abortStart()
+		}
+	}()
+	var err error
+	if m.transport, err = newTransport(m); err != nil {
+		return nil, err
+	}
+	if err := m.setMeta(false); err != nil {
+		return nil, err
+	}
+	m.registerRoutes()
+	if err := m.attachExtensions(); err != nil {
+		return nil, err
+	}
+	if !m.transport.start() {
+		return nil, ErrClosed
+	}
+	mc := m.memberlistConfig()
+	if cfg.Faults != nil {
+		g, port, err := newFaultyGossip(m, mc.BindAddr, mc.BindPort)
+		if err != nil {
+			return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
+		}
+		mc.Transport, mc.BindPort = g, port
+		if cfg.AdvertiseAddr == "" {
+			mc.AdvertisePort = port
+		}
+	}
+	if m.list, err = memberlist.Create(mc); err != nil {
+		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
+	}
+	m.group.Go(m.watchMembers)
+	if len(cfg.Join) > 0 {
+		if err := m.join(); err != nil {
+			return nil, err
+		}
+	}
+	m.group.Go(m.rejoin)
+	m.group.Go(m.coord.run)
+	m.group.Go(m.frozen.watchdog(m))
+	if err := m.awaitFirstTable(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	m.log.Info("member started", "id", m.id, "gossip", m.Addr(), "transport", m.transport.addr, "cluster", cfg.ClusterName, "lite", cfg.Lite)
+	return m, nil
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (m *Member) memberlistConfig() *memberlist.Config {
+	cfg := m.cfg
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.Name
+	host, port, _ := net.SplitHostPort(cfg.BindAddr)
+	mc.BindAddr = host
+	mc.BindPort, _ = strconv.Atoi(port)
+	mc.AdvertisePort = mc.BindPort
+	if cfg.AdvertiseAddr != "" {
+		ahost, aport, _ := net.SplitHostPort(cfg.AdvertiseAddr)
+		mc.AdvertiseAddr = ahost
+		mc.AdvertisePort, _ = strconv.Atoi(aport)
+	}
+	g := cfg.Gossip
+	mc.ProbeInterval = g.ProbeInterval
+	mc.ProbeTimeout = g.ProbeTimeout
+	mc.GossipInterval = g.GossipInterval
+	mc.SuspicionMult = g.SuspicionMult
+	mc.PushPullInterval = g.PushPullInterval
+	mc.TCPTimeout = g.TCPTimeout
+	mc.DeadNodeReclaimTime = g.DeadNodeReclaimTime
+	mc.GossipToTheDeadTime = 10 * g.ProbeInterval
+	mc.IndirectChecks = 2
+	mc.Delegate = gossip{m}
+	mc.Events = gossip{m}
+	mc.Alive = gossip{m}
+	mc.Merge = gossip{m}
+	mc.Logger = log.New(memberlistLog{m.log}, "", 0)
+	if len(cfg.SecretKey) > 0 {
+		mc.SecretKey = deriveKey(cfg.SecretKey, "gossip")
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+		mc.Label = "weir/" + cfg.ClusterName
+	}
+	return mc
+}
+
+func (m *Member) setMeta(leaving bool) error {
+	b, err := nodeMeta{
+		ID:         m.id,
+		Cluster:    m.cfg.ClusterName,
+		Transport:  m.transport.addr,
+		Started:    m.started.UnixNano(),
+		Version:    Version,
+		Protocol:   protocol,
+		Partitions: m.cfg.PartitionCount,
+		Lite:       m.cfg.Lite,
+		Leaving:    leaving,
+	}.encode()
+	if err != nil {
+		return err
+	}
+	m.meta.Store(&b)
+	return nil
+}
+
+func (m *Member) join() error {
+	n, err := m.list.Join(m.cfg.Join)
+	if n > 0 {
+		return nil
+	}
+	if reason := m.joinRefusal.Load(); reason != nil {
+		return fmt.Errorf("%w %v: refused: %v", ErrJoin, m.cfg.Join, *reason)
+	}
+	return fmt.Errorf("%w %v: %s", ErrJoin, m.cfg.Join, explainJoinError(err, len(m.cfg.SecretKey) > 0))
+}
+
+// explainJoinError turns memberlist's join errors, one per address, into
+// one line that says what probably went wrong.
+func explainJoinError(err error, haveSecret bool) string {
+	if err == nil {
+		return "no member answered"
+	}
+	errs := []error{err}
+	if w, ok := err.(interface{ WrappedErrors() []error }); ok {
+		errs = w.WrappedErrors()
+	}
+	var parts []string
+	for _, e := range errs {
+		msg := e.Error()
+		switch {
+		case strings.Contains(msg, "no installed keys could decrypt"):
+			msg += " (secret key mismatch)"
+		case strings.HasSuffix(msg, "EOF") && haveSecret:
+			msg += " (the member closed the connection: it may use no secret key, or another cluster name)"
+		case strings.HasSuffix(msg, "EOF"):
+			msg += " (the member closed the connection: it may require a secret key, or use another cluster name)"
+		}
+		parts = append(parts, msg)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m *Member) attachExtensions() error {
+	extensionRegistry.Lock()
+	names := slices.Clone(extensionRegistry.names)
+	attach := extensionRegistry.attach
+	extensionRegistry.Unlock()
+	for _, name := range names {
+		ext, err := attach[name](m)
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", name, err)
+		}
+		m.extMu.Lock()
+		m.extensions[name] = ext
+		m.extOrder = append(m.extOrder, name)
+		m.extMu.Unlock()
+	}
+	return nil
+}
+
+// awaitFirstTable waits until the member knows a partition table, so maps
+// can route as soon as Start returns. A lite member in a cluster without data
+// members, or a cluster below its quorum, has none; Start does not wait
+// forever for it.
+func (m *Member) awaitFirstTable(ctx context.Context) error {
+	if !m.HasQuorum() {
+		m.log.Info("started below the quorum; the partition table comes once enough members join", "min_cluster_size", m.cfg.MinClusterSize)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil })
+	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+		m.log.Warn("started without a partition table; maps will wait for one", "members", len(m.Members()))
+		return nil
+	}
+	return err
+}
+
+func (m *Member) abortStart() {
+	m.closed.Store(true)
+	if m.list != nil {
+		_ = m.list.Shutdown()
+	}
+	if m.transport != nil {
+		m.transport.close()
+	}
+	m.group.Stop()
+	m.shutdownExtensions(context.Background())
+	close(m.shutdownDone)
+}
+
+// ID is the member's unique ID; a restarted member gets a new one.
+func (m *Member) ID() string { return m.id }
+
+// Name is the member's configured name.
+func (m *Member) Name() string { return m.cfg.Name }
+
+// Config returns the member's configuration with defaults filled in.
+func (m *Member) Config() Config { return m.cfg }
+
+// Logger is the member's logger, for extensions.
+func (m *Member) Logger() *slog.Logger { return m.log }
+
+// Addr is the member's gossip address, the one to pass in another member's
+// Config.Join.
+func (m *Member) Addr() string {
+	n := m.list.LocalNode()
+	return n.Address()
+}
+
+// TransportAddr is the member's advertised transport address.
+func (m *Member) TransportAddr() string { return m.transport.addr }
+
+// Members returns the live members, this one included, oldest first.
+func (m *Member) Members() []Info { return slices.Clone(m.view.Load().members) }
+
+// Member returns the live member with the given ID.
+func (m *Member) Member(id string) (Info, bool) {
+	i, ok := m.view.Load().byID[id]
+	return i, ok
+}
+
+// Coordinator returns the oldest live member, which publishes partition
+// tables; ok is false before this member sees itself in the view.
+func (m *Member) Coordinator() (Info, bool) {
+	v := m.view.Load()
+	if len(v.members) == 0 {
+		return Info{}, false
+	}
+	return v.members[0], true
+}
+
+// IsCoordinator reports whether this member is the coordinator.
+func (m *Member) IsCoordinator() bool {
+	c, ok := m.Coordinator()
+	return ok && c.ID == m.id
+}
+
+// HasQuorum reports whether at least MinClusterSize data members are live.
+func (m *Member) HasQuorum() bool {
+	if m.cfg.MinClusterSize <= 1 {
+		return true
+	}
+	return len(m.view.Load().dataMembers(true)) >= m.cfg.MinClusterSize
+}
+
+// WaitMembers waits until ready returns true for the live members, and
+// returns them.
+func (m *Member) WaitMembers(ctx context.Context, ready func([]Info) bool) ([]Info, error) {
+	for {
+		changed := m.membersChanged.wait()
+		ms := m.Members()
+		if ready(ms) {
+			return ms, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ms, ctx.Err()
+		case <-m.shutdownDone:
+			return ms, ErrClosed
+		}
+	}
+}
+
+// Go runs fn on a goroutine that the member tracks: fn's context is
+// cancelled at Shutdown, which waits for fn to return. Reports false, without
+// running fn, once the member is shut down.
+func (m *Member) Go(fn func(ctx context.Context)) bool { return m.group.Go(fn) }
+
+// Done is closed when the member has shut down.
+func (m *Member) Done() <-chan struct{} { return m.shutdownDone }
+
+// IsClosed reports whether Shutdown or Terminate has been called.
+func (m *Member) IsClosed() bool { return m.closed.Load() }

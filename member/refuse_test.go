@@ -1,0 +1,101 @@
+package member_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+func TestJoinRefusals(t *testing.T) {
+	seedCfg := clustertest.Config(t)
+	seedCfg.SecretKey = nil
+	seed, err := member.Start(ctxT(t, 10*time.Second), seedCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = seed.Shutdown(ctxT(t, 10*time.Second)) })
+
+	secretCfg := clustertest.Config(t)
+	secretCfg.SecretKey = []byte("right secret")
+	secretSeed, err := member.Start(ctxT(t, 10*time.Second), secretCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = secretSeed.Shutdown(ctxT(t, 10*time.Second)) })
+
+	cases := []struct {
+		name   string
+		join   *member.Member
+		adjust func(*member.Config)
+		want   string
+	}{
+		{"cluster name", seed, func(c *member.Config) { c.ClusterName = "other" }, `cluster name mismatch`},
+		{"partition count", seed, func(c *member.Config) { c.PartitionCount = 13 }, "partition count mismatch"},
+		{"wrong secret", secretSeed, func(c *member.Config) { c.SecretKey = []byte("wrong secret") }, "secret key"},
+		{"missing secret", secretSeed, func(c *member.Config) {}, "may require a secret key"},
+		{"unexpected secret", seed, func(c *member.Config) { c.SecretKey = []byte("x") }, "may use no secret key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := clustertest.Config(t)
+			cfg.Join = []string{tc.join.Addr()}
+			cfg.RejoinInterval = 0
+			cfg.Gossip.TCPTimeout = 500 * time.Millisecond
+			tc.adjust(&cfg)
+			m, err := member.Start(ctxT(t, 20*time.Second), cfg)
+			if m != nil {
+				_ = m.Shutdown(ctxT(t, 5*time.Second))
+			}
+			require.ErrorIs(t, err, member.ErrJoin)
+			require.ErrorContains(t, err, tc.want)
+			t.Logf("error: %v", err)
+		})
+	}
+	require.Len(t, seed.Members(), 1, "nobody was let in")
+	require.Len(t, secretSeed.Members(), 1)
+}
+
+func TestSecretClusterWorks(t *testing.T) {
+	cfg := clustertest.Config(t)
+	cfg.SecretKey = []byte("shared")
+	c := clustertest.Start(t, 3, cfg)
+	ms := c.Members()
+	_, err := ms[0].Call(ctxT(t, 5*time.Second), ms[2].ID(), "member.table.get", nil)
+	require.NoError(t, err)
+}
+
+// TestHandshakeRefusesWithReason speaks the transport handshake by hand.
+func TestHandshakeRefusesWithReason(t *testing.T) {
+	cfg := clustertest.Config(t)
+	m, err := member.Start(ctxT(t, 10*time.Second), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Shutdown(ctxT(t, 10*time.Second)) })
+
+	hello := func(cluster string, partitions int, to string) string {
+		nc, err := net.Dial("tcp", m.TransportAddr())
+		require.NoError(t, err)
+		defer nc.Close()
+		payload, err := msgpack.Marshal(map[string]any{
+			"c": cluster, "p": 1, "n": partitions, "f": "intruder", "t": to, "o": make([]byte, 16),
+		})
+		require.NoError(t, err)
+		frame, err := wire.AppendFrame(nil, &wire.Header{Kind: wire.KindHandshake}, payload)
+		require.NoError(t, err)
+		_, err = nc.Write(frame)
+		require.NoError(t, err)
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, p, err := wire.NewReader(nc, 1<<20).ReadFrame()
+		require.NoError(t, err)
+		var reply map[string]any
+		require.NoError(t, wire.Unmarshal(p, &reply))
+		r, _ := reply["r"].(string)
+		return r
+	}
+	require.Contains(t, hello("other", 271, m.ID()), "cluster name mismatch")
+	require.Contains(t, hello("weir", 7, m.ID()), "partition count mismatch")
+	require.Contains(t, hello("weir", 271, "someone-else"), "wrong member")
+	require.Empty(t, hello("weir", 271, m.ID()), "a correct hello gets a welcome")
+}

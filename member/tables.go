@@ -1,0 +1,200 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/partition"
+)
+
+// tableState holds the member's current partition table. Tables are
+// immutable; a newer one replaces the current one whole, and only a newer
+// version is ever applied, so members converge on the coordinator's latest.
+type tableState struct {
+	m       *Member
+	current atomic.Pointer[partition.Table]
+	// seen is the highest table version this member has heard of, applied or
+	// not; a coordinator numbers its next table above it.
+	seen atomic.Uint64
+
+	mu        sync.Mutex // serializes apply and guards listeners
+	listeners map[int]func(old, new *partition.Table)
+	nextL     int
+	changed   signal
+}
+
+func (ts *tableState) init(m *Member) {
+	ts.m = m
+	ts.listeners = map[int]func(old, new *partition.Table){}
+}
+
+func (ts *tableState) observe(v uint64) {
+	for {
+		cur := ts.seen.Load()
+		if v <= cur || ts.seen.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// apply installs t if it is newer than the current table and reports whether
+// it did. Listeners run before frozen partitions are released, so services
+// route by the new table before writes waiting on a migration resume.
+func (ts *tableState) apply(t *partition.Table) bool {
+	ts.observe(t.Version())
+	ts.mu.Lock()
+	old := ts.current.Load()
+	if old != nil && t.Version() <= old.Version() {
+		ts.mu.Unlock()
+		return false
+	}
+	if t.Count() != ts.m.cfg.PartitionCount {
+		ts.mu.Unlock()
+		ts.m.log.Error("ignoring partition table with wrong partition count", "version", t.Version(), "count", t.Count())
+		return false
+	}
+	ts.current.Store(t)
+	for _, l := range ts.listeners {
+		l(old, t)
+	}
+	ts.mu.Unlock()
+	ts.m.frozen.release(ts.m, t)
+	ts.changed.broadcast()
+	ts.m.log.Debug("partition table applied", "table", t.String())
+	return true
+}
+
+// Partitions returns the current partition table, or nil before the first.
+func (m *Member) Partitions() *partition.Table { return m.tables.current.Load() }
+
+// PartitionCount is the cluster's number of partitions.
+func (m *Member) PartitionCount() int { return m.cfg.PartitionCount }
+
+// WaitPartitions waits until ready returns true for the current table (which
+// may be nil) and returns that table.
+func (m *Member) WaitPartitions(ctx context.Context, ready func(*partition.Table) bool) (*partition.Table, error) {
+	for {
+		changed := m.tables.changed.wait()
+		t := m.Partitions()
+		if ready(t) {
+			return t, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return t, ctx.Err()
+		case <-m.shutdownDone:
+			return t, ErrClosed
+		}
+	}
+}
+
+// WaitVersion waits for a table of at least version v; when it is not
+// here yet, it asks the coordinator for its table.
+func (m *Member) WaitVersion(ctx context.Context, v uint64) (*partition.Table, error) {
+	if t := m.Partitions(); t != nil && t.Version() >= v {
+		return t, nil
+	}
+	m.fetchTable(ctx)
+	return m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil && t.Version() >= v })
+}
+
+// OnTableChange registers fn to run, in order, each time a new table is
+// applied (old is nil for the first). fn runs with the table lock held and
+// must be quick; it must not call methods that apply tables. The returned
+// function unregisters it.
+func (m *Member) OnTableChange(fn func(old, new *partition.Table)) (remove func()) {
+	ts := &m.tables
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	id := ts.nextL
+	ts.nextL++
+	ts.listeners[id] = fn
+	return func() {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		delete(ts.listeners, id)
+	}
+}
+
+// tableMsg carries a table between members.
+type tableMsg struct {
+	Table []byte `msgpack:"t"`
+	// Addrs maps member IDs to transport addresses, so a member can reach
+	// a replica that gossip has not told it about yet.
+	Addrs map[string]string `msgpack:"a,omitempty"`
+}
+
+type versionMsg struct {
+	Version uint64 `msgpack:"v"`
+}
+
+func (m *Member) encodeTable(t *partition.Table) ([]byte, error) {
+	if t == nil {
+		return wire.Marshal(&tableMsg{})
+	}
+	b, err := t.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return wire.Marshal(&tableMsg{Table: b, Addrs: m.transport.addrsOf(t.Members())})
+}
+
+func (m *Member) decodeTable(b []byte) (*partition.Table, error) {
+	var msg tableMsg
+	if err := wire.Unmarshal(b, &msg); err != nil {
+		return nil, err
+	}
+	m.transport.learn(msg.Addrs)
+	if len(msg.Table) == 0 {
+		return nil, nil
+	}
+	t := new(partition.Table)
+	if err := t.UnmarshalBinary(msg.Table); err != nil {
+		return nil, fmt.Errorf("bad partition table: %w", err)
+	}
+	return t, nil
+}
+
+// handleTable receives a published table; the reply is the version this
+// member now holds.
+func (m *Member) handleTable(_ context.Context, req *Request) ([]byte, error) {
+	t, err := m.decodeTable(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		m.tables.apply(t)
+	}
+	return wire.Marshal(&versionMsg{Version: m.tableVersion()})
+}
+
+// handleTableGet returns this member's current table.
+func (m *Member) handleTableGet(context.Context, *Request) ([]byte, error) {
+	return m.encodeTable(m.Partitions())
+}
+
+func (m *Member) tableVersion() uint64 {
+	if t := m.Partitions(); t != nil {
+		return t.Version()
+	}
+	return 0
+}
+
+// fetchTable asks the coordinator for its current table and applies it.
+func (m *Member) fetchTable(ctx context.Context) {
+	c, ok := m.Coordinator()
+	if !ok || c.ID == m.id {
+		return
+	}
+	b, err := m.Call(ctx, c.ID, routeTableGet, nil)
+	if err != nil {
+		return
+	}
+	if t, err := m.decodeTable(b); err == nil && t != nil {
+		m.tables.apply(t)
+	}
+}
