@@ -1,0 +1,277 @@
+// Package codec turns typed values into weir's canonical msgpack bytes and
+// back, with hand-written fast paths for the types most keys and values
+// have (strings, byte slices, integers), byte-identical to the general path
+// (package keys) so a key encodes the same whichever path encoded it.
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+
+	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/internal/wire"
+)
+
+// Codec encodes and decodes values of type T.
+type Codec[T any] struct {
+	// Append appends v's encoding to dst.
+	Append func(dst []byte, v T) ([]byte, error)
+	// Decode decodes b, which came from outside the process: lengths are
+	// checked, and a value of another type is an error, never a panic.
+	Decode func(b []byte) (T, error)
+}
+
+// Encode returns v's encoding in a new slice.
+func (c Codec[T]) Encode(v T) ([]byte, error) { return c.Append(nil, v) }
+
+// ErrType is returned when bytes hold a value of another type.
+var ErrType = errors.New("value has another type")
+
+// For returns the codec for T.
+func For[T any]() Codec[T] {
+	var zero T
+	switch any(zero).(type) {
+	case string:
+		return any(Codec[string]{Append: appendString, Decode: decodeString}).(Codec[T])
+	case []byte:
+		return any(Codec[[]byte]{Append: appendBytes, Decode: decodeBytes}).(Codec[T])
+	case int:
+		return any(intCodec[int]()).(Codec[T])
+	case int64:
+		return any(intCodec[int64]()).(Codec[T])
+	case int32:
+		return any(intCodec[int32]()).(Codec[T])
+	case uint64:
+		return any(uintCodec[uint64]()).(Codec[T])
+	case uint32:
+		return any(uintCodec[uint32]()).(Codec[T])
+	}
+	return Codec[T]{Append: appendGeneric[T], Decode: decodeGeneric[T]}
+}
+
+func appendGeneric[T any](dst []byte, v T) ([]byte, error) {
+	b, err := keys.Encode(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+func decodeGeneric[T any](b []byte) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: decoding %s panicked: %v", ErrType, typeName[T](), p)
+		}
+	}()
+	if err := wire.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("%w: not a %s: %v", ErrType, typeName[T](), err)
+	}
+	return v, nil
+}
+
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
+
+func appendString(dst []byte, s string) ([]byte, error) {
+	n := len(s)
+	switch {
+	case n < 32:
+		dst = append(dst, 0xa0|byte(n))
+	case n < 256:
+		dst = append(dst, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
+	}
+	return append(dst, s...), nil
+}
+
+func decodeString(b []byte) (string, error) {
+	n, hdr, ok := strHeader(b)
+	if !ok || hdr+n != len(b) {
+		if len(b) == 1 && b[0] == 0xc0 {
+			return "", nil // nil decodes to the zero value, as msgpack does
+		}
+		return "", fmt.Errorf("%w: not a string", ErrType)
+	}
+	return string(b[hdr:]), nil
+}
+
+func strHeader(b []byte) (n, hdr int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch c := b[0]; {
+	case c&0xe0 == 0xa0:
+		return int(c & 0x1f), 1, true
+	case c == 0xd9 && len(b) >= 2:
+		return int(b[1]), 2, true
+	case c == 0xda && len(b) >= 3:
+		return int(binary.BigEndian.Uint16(b[1:])), 3, true
+	case c == 0xdb && len(b) >= 5:
+		return int(binary.BigEndian.Uint32(b[1:])), 5, true
+	}
+	return 0, 0, false
+}
+
+func appendBytes(dst []byte, v []byte) ([]byte, error) {
+	if v == nil {
+		return append(dst, 0xc0), nil
+	}
+	n := len(v)
+	switch {
+	case n < 256:
+		dst = append(dst, 0xc4, byte(n))
+	case n <= math.MaxUint16:
+		dst = binary.BigEndian.AppendUint16(append(dst, 0xc5), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint32(append(dst, 0xc6), uint32(n))
+	}
+	return append(dst, v...), nil
+}
+
+func decodeBytes(b []byte) ([]byte, error) {
+	if len(b) == 1 && b[0] == 0xc0 {
+		return nil, nil
+	}
+	var n, hdr int
+	switch {
+	case len(b) >= 2 && b[0] == 0xc4:
+		n, hdr = int(b[1]), 2
+	case len(b) >= 3 && b[0] == 0xc5:
+		n, hdr = int(binary.BigEndian.Uint16(b[1:])), 3
+	case len(b) >= 5 && b[0] == 0xc6:
+		n, hdr = int(binary.BigEndian.Uint32(b[1:])), 5
+	default:
+		// msgpack decodes strings into byte slices too.
+		if sn, sh, ok := strHeader(b); ok && sh+sn == len(b) {
+			return append(make([]byte, 0, sn), b[sh:]...), nil
+		}
+		return nil, fmt.Errorf("%w: not bytes", ErrType)
+	}
+	if hdr+n != len(b) {
+		return nil, fmt.Errorf("%w: bad byte-slice length", ErrType)
+	}
+	return append(make([]byte, 0, n), b[hdr:]...), nil
+}
+
+// AppendInt appends the shortest msgpack encoding of n.
+func AppendInt(dst []byte, n int64) []byte {
+	if n >= 0 {
+		return AppendUint(dst, uint64(n))
+	}
+	switch {
+	case n >= -32:
+		return append(dst, byte(n))
+	case n >= math.MinInt8:
+		return append(dst, 0xd0, byte(n))
+	case n >= math.MinInt16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xd1), uint16(n))
+	case n >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(n))
+}
+
+// AppendUint appends the shortest msgpack encoding of n.
+func AppendUint(dst []byte, n uint64) []byte {
+	switch {
+	case n <= math.MaxInt8:
+		return append(dst, byte(n))
+	case n <= math.MaxUint8:
+		return append(dst, 0xcc, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(dst, 0xcd), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xce), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xcf), n)
+}
+
+// decodeInt reads any msgpack integer encoding; neg reports a negative value
+// held in i, otherwise the value is u.
+func decodeInt(b []byte) (i int64, u uint64, neg bool, err error) {
+	bad := fmt.Errorf("%w: not an integer", ErrType)
+	if len(b) == 0 {
+		return 0, 0, false, bad
+	}
+	c := b[0]
+	need := func(n int) bool { return len(b) == 1+n }
+	switch {
+	case c <= 0x7f && len(b) == 1:
+		return 0, uint64(c), false, nil
+	case c >= 0xe0 && len(b) == 1:
+		return int64(int8(c)), 0, true, nil
+	case c == 0xcc && need(1):
+		return 0, uint64(b[1]), false, nil
+	case c == 0xcd && need(2):
+		return 0, uint64(binary.BigEndian.Uint16(b[1:])), false, nil
+	case c == 0xce && need(4):
+		return 0, uint64(binary.BigEndian.Uint32(b[1:])), false, nil
+	case c == 0xcf && need(8):
+		return 0, binary.BigEndian.Uint64(b[1:]), false, nil
+	case c == 0xd0 && need(1):
+		i = int64(int8(b[1]))
+	case c == 0xd1 && need(2):
+		i = int64(int16(binary.BigEndian.Uint16(b[1:])))
+	case c == 0xd2 && need(4):
+		i = int64(int32(binary.BigEndian.Uint32(b[1:])))
+	case c == 0xd3 && need(8):
+		i = int64(binary.BigEndian.Uint64(b[1:]))
+	case c == 0xc0 && len(b) == 1:
+		return 0, 0, false, nil
+	default:
+		return 0, 0, false, bad
+	}
+	if i >= 0 {
+		return 0, uint64(i), false, nil
+	}
+	return i, 0, true, nil
+}
+
+type signed interface{ ~int | ~int64 | ~int32 }
+type unsigned interface{ ~uint64 | ~uint32 }
+
+func intCodec[T signed]() Codec[T] {
+	return Codec[T]{
+		Append: func(dst []byte, v T) ([]byte, error) { return AppendInt(dst, int64(v)), nil },
+		Decode: func(b []byte) (T, error) {
+			i, u, neg, err := decodeInt(b)
+			if err != nil {
+				return 0, err
+			}
+			var v T
+			if neg {
+				v = T(i)
+				if int64(v) != i {
+					return 0, fmt.Errorf("%w: %d overflows %s", ErrType, i, typeName[T]())
+				}
+			} else {
+				v = T(u)
+				if v < 0 || uint64(v) != u {
+					return 0, fmt.Errorf("%w: %d overflows %s", ErrType, u, typeName[T]())
+				}
+			}
+			return v, nil
+		},
+	}
+}
+
+func uintCodec[T unsigned]() Codec[T] {
+	return Codec[T]{
+		Append: func(dst []byte, v T) ([]byte, error) { return AppendUint(dst, uint64(v)), nil },
+		Decode: func(b []byte) (T, error) {
+			_, u, neg, err := decodeInt(b)
+			if err != nil {
+				return 0, err
+			}
+			if neg || uint64(T(u)) != u {
+				return 0, fmt.Errorf("%w: does not fit %s", ErrType, typeName[T]())
+			}
+			return T(u), nil
+		},
+	}
+}

@@ -1,0 +1,71 @@
+package codec
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/internal/keys"
+)
+
+// The fast paths must produce exactly what the general encoder produces, or
+// a key would land in different partitions depending on the path.
+func TestFastPathsMatchGeneralEncoding(t *testing.T) {
+	strs := []string{"", "a", strings.Repeat("x", 31), strings.Repeat("x", 32), strings.Repeat("x", 255), strings.Repeat("x", 256), strings.Repeat("x", 70000)}
+	for _, s := range strs {
+		checkSame(t, For[string](), s)
+		checkSame(t, For[[]byte](), []byte(s))
+	}
+	checkSame(t, For[[]byte](), nil)
+	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt64,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
+	for _, i := range ints {
+		checkSame(t, For[int64](), i)
+		checkSame(t, For[int](), int(i))
+		if i >= math.MinInt32 && i <= math.MaxInt32 {
+			checkSame(t, For[int32](), int32(i))
+		}
+		if i >= 0 {
+			checkSame(t, For[uint64](), uint64(i))
+		}
+	}
+	checkSame(t, For[uint64](), uint64(math.MaxUint64))
+	type point struct{ X, Y int }
+	checkSame(t, For[point](), point{1, -2})
+	checkSame(t, For[map[string]string](), map[string]string{"b": "2", "a": "1", "c": "3"})
+}
+
+func checkSame[T any](t *testing.T, c Codec[T], v T) {
+	t.Helper()
+	fast, err := c.Encode(v)
+	require.NoError(t, err)
+	general, err := keys.Encode(v)
+	require.NoError(t, err)
+	require.Equal(t, general, fast, "%T %v", v, v)
+	back, err := c.Decode(fast)
+	require.NoError(t, err)
+	require.Equal(t, v, back)
+}
+
+func TestWrongTypeIsAnError(t *testing.T) {
+	s, _ := For[string]().Encode("hello")
+	_, err := For[int64]().Decode(s)
+	require.ErrorIs(t, err, ErrType)
+	i, _ := For[int64]().Encode(300)
+	_, err = For[string]().Decode(i)
+	require.ErrorIs(t, err, ErrType)
+	_, err = For[int8Holder]().Decode(s)
+	require.ErrorIs(t, err, ErrType)
+	big, _ := For[int64]().Encode(math.MaxInt64)
+	_, err = For[int32]().Decode(big)
+	require.ErrorIs(t, err, ErrType)
+	neg, _ := For[int64]().Encode(-5)
+	_, err = For[uint64]().Decode(neg)
+	require.ErrorIs(t, err, ErrType)
+	_, err = For[[]int]().Decode([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
+	require.ErrorIs(t, err, ErrType)
+}
+
+type int8Holder struct{ V int8 }
