@@ -1,0 +1,237 @@
+package grid
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// applyLocked applies one write to the partition, which the caller has
+// locked, recording in ch what to replicate and publish. Operations that
+// change nothing record nothing.
+func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (opResponse, error) {
+	t := now()
+	if op.Req.valid() {
+		if o, ok := p.dedup.get(op.Req); ok {
+			// A retry of a request already applied: answer as the first time,
+			// and replicate the key's current state again, since the first
+			// attempt's backups may be what failed.
+			s.rereplicateLocked(p, st, op.Key, ch)
+			return opResponse{Applied: o.Applied, Found: o.Found, Value: o.Value}, nil
+		}
+	}
+	key := string(op.Key)
+	raw, rawExists := st.entries.Load(key)
+	cur, exists := raw, rawExists && !raw.expired(t, &st.cfg)
+
+	var resp opResponse
+	set, del := false, false
+	evType := Added
+	var newVal string
+	switch op.Op {
+	case opPut:
+		set, newVal = true, string(op.Value)
+		resp.Found, resp.Applied = exists, true
+	case opPutIfAbsent:
+		resp.Found = exists
+		if exists {
+			resp.Value = []byte(cur.val)
+		} else {
+			set, newVal, resp.Applied = true, string(op.Value), true
+		}
+	case opReplace:
+		resp.Found = exists
+		if exists {
+			set, newVal, resp.Applied = true, string(op.Value), true
+			resp.Value = []byte(cur.val)
+		}
+	case opCAS:
+		resp.Found = exists
+		if exists && cur.val == string(op.Old) {
+			set, newVal, resp.Applied = true, string(op.Value), true
+		} else if exists {
+			resp.Value = []byte(cur.val)
+		}
+	case opDelete:
+		resp.Found = exists
+		if exists {
+			del, resp.Applied, evType = true, true, Removed
+			resp.Value = []byte(cur.val)
+		}
+	case opDeleteIf:
+		resp.Found = exists
+		if exists && cur.val == string(op.Old) {
+			del, resp.Applied, evType = true, true, Removed
+		}
+	case opExecute:
+		proc, ok := lookupProcessor(op.Proc)
+		if !ok {
+			return opResponse{}, fmt.Errorf("%w %q on member %s", ErrUnknownProcessor, op.Proc, s.m.ID())
+		}
+		var old []byte
+		if exists {
+			old = []byte(cur.val)
+		}
+		out, err := proc.run(op.Key, old, exists, op.Value)
+		if err != nil {
+			return opResponse{}, fmt.Errorf("entry processor %q: %w", op.Proc, err)
+		}
+		resp.Found, resp.Value = exists, out.result
+		switch out.action {
+		case actionSet:
+			set, newVal, resp.Applied = true, string(out.value), true
+		case actionDelete:
+			if exists {
+				del, resp.Applied, evType = true, true, Removed
+			}
+		}
+	case opExpire:
+		if rawExists && raw.expired(t, &st.cfg) {
+			del, resp.Applied, evType = true, true, Expired
+			cur, exists = raw, true
+		}
+	case opEvict:
+		if rawExists {
+			del, resp.Applied, evType = true, true, Evicted
+			cur, exists = raw, true
+		}
+	case opMerge:
+		if !exists || op.Upd > cur.upd {
+			set, newVal, resp.Applied = true, string(op.Value), true
+		}
+	default:
+		return opResponse{}, fmt.Errorf("unknown operation %d", op.Op)
+	}
+	if !set && !del {
+		return resp, nil
+	}
+	if set && exists {
+		evType = Updated
+	}
+	var rec *record
+	if set {
+		ttl := op.TTL
+		if ttl == 0 {
+			ttl = st.cfg.TTL
+		}
+		r := record{val: newVal, upd: t, acc: t}
+		if ttl > 0 {
+			r.exp = t + ttl
+		}
+		if op.Op == opMerge {
+			r.upd, r.exp = op.Upd, op.Exp
+		}
+		if r.exp != 0 {
+			st.hasExpiry.Store(true)
+		}
+		rec = &r
+	}
+	var old *string
+	if exists {
+		old = &cur.val
+	}
+	s.mutateLocked(p, st, key, rec, evType, old, ch)
+	if op.Req.valid() {
+		o := outcome{Key: op.Key, Map: st.name, Applied: resp.Applied, Found: resp.Found, Value: resp.Value, At: t}
+		p.dedup.put(op.Req, o)
+		last := &ch.items[len(ch.items)-1]
+		last.Req, last.Outcome = op.Req, &o
+	}
+	if set && !exists && st.cfg.MaxEntries > 0 {
+		s.evictLocked(p, st, key, ch)
+	}
+	return resp, nil
+}
+
+// mutateLocked stores rec under key (nil: removes key), numbering the write
+// in the partition's sequence and adding it to the journal, the backup batch
+// and the subscribers' notes.
+func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evType EventType, old *string, ch *changes) {
+	seq := p.seq.Add(1)
+	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: seq, Key: []byte(key)}
+	if rec != nil {
+		rec.seq = seq
+		st.entries.Store(key, *rec)
+		item.Rec = &wireRecord{Val: []byte(rec.val), Upd: rec.upd, Exp: rec.exp}
+	} else {
+		st.entries.Delete(key)
+	}
+	var ev *rawEvent
+	wantEvents := s.subs.wantsEvents(st.name)
+	if st.journal != nil || wantEvents {
+		ev = &rawEvent{Type: evType, Key: item.Key, Time: now()}
+		if rec != nil {
+			ev.Value = item.Rec.Val
+		}
+		if old != nil {
+			ev.Old = []byte(*old)
+		}
+		if st.journal != nil {
+			ev.Seq = st.journal.add(*ev, 0)
+			item.Event = ev
+		}
+	}
+	ch.items = append(ch.items, item)
+	note := eventItem{Part: p.id, Seq: seq, Key: item.Key}
+	if wantEvents {
+		note.Event = ev
+	}
+	ch.notes = append(ch.notes, note)
+}
+
+// rereplicateLocked queues the key's current state to the backups again.
+func (s *service) rereplicateLocked(p *part, st *store, key []byte, ch *changes) {
+	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: p.seq.Load(), Key: key}
+	if r, ok := st.entries.Load(string(key)); ok {
+		item.Rec = &wireRecord{Val: []byte(r.val), Upd: r.upd, Exp: r.exp}
+	}
+	ch.items = append(ch.items, item)
+}
+
+// evictLocked keeps the partition's share of the map's per-member entry
+// limit by removing the least recently used of a sample of entries.
+func (s *service) evictLocked(p *part, st *store, justAdded string, ch *changes) {
+	owned := 1
+	if t := s.m.Partitions(); t != nil {
+		owned = max(1, len(t.Owned(s.m.ID())))
+	}
+	limit := max(1, st.cfg.MaxEntries/owned)
+	for st.entries.Size() > limit {
+		victim, ok := sampleLRU(st, justAdded)
+		if !ok {
+			return
+		}
+		r, _ := st.entries.Load(victim)
+		s.mutateLocked(p, st, victim, nil, Evicted, &r.val, ch)
+	}
+}
+
+// sampleLRU picks, among up to 16 entries from a random point of the map's
+// iteration order, the one accessed longest ago.
+func sampleLRU(st *store, exclude string) (string, bool) {
+	skip := rand.IntN(min(st.entries.Size(), 256) + 1)
+	var victim string
+	var oldest int64
+	seen := 0
+	st.entries.Range(func(k string, r record) bool {
+		if skip > 0 {
+			skip--
+			return true
+		}
+		if k != exclude && (seen == 0 || r.acc < oldest) {
+			victim, oldest = k, r.acc
+		}
+		seen++
+		return seen < 16
+	})
+	if victim == "" && seen == 0 {
+		// The skip ran past the end: sample from the start.
+		st.entries.Range(func(k string, r record) bool {
+			if k != exclude && (victim == "" || r.acc < oldest) {
+				victim, oldest = k, r.acc
+			}
+			seen++
+			return seen < 16
+		})
+	}
+	return victim, victim != ""
+}

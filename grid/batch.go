@@ -1,0 +1,179 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+// GetAll returns the values of the keys that have one, asking each owning
+// member once for all its keys.
+func (mp *Map[K, V]) GetAll(ctx context.Context, ks []K) (map[K]V, error) {
+	out := make(map[K]V, len(ks))
+	var ops []opRequest
+	var opKeys []K
+	for _, k := range ks {
+		if mp.near != nil {
+			if v, ok := mp.near.get(k); ok {
+				out[k] = v
+				continue
+			}
+		}
+		kb, p, err := mp.encodeKey(k)
+		if err != nil {
+			return nil, opError("get-all", mp.name, err)
+		}
+		ops = append(ops, opRequest{Map: mp.name, Op: opGet, Part: p, Key: kb, Near: mp.near != nil})
+		opKeys = append(opKeys, k)
+	}
+	resps, err := mp.s.invokeBatch(ctx, ops, mp.o.opTimeout)
+	if err != nil {
+		return nil, opError("get-all", mp.name, err)
+	}
+	for i, r := range resps {
+		if !r.Found {
+			continue
+		}
+		v, err := mp.decodeValue(r.Value)
+		if err != nil {
+			return nil, opError("get-all", mp.name, err)
+		}
+		out[opKeys[i]] = v
+		if mp.near != nil {
+			mp.near.put(opKeys[i], ops[i].Part, r.Seq, v)
+		}
+	}
+	return out, nil
+}
+
+// PutAll stores every entry, sending each owning member one request for all
+// its entries. It returns once every entry is stored with its backups; on
+// error some entries may have been stored.
+func (mp *Map[K, V]) PutAll(ctx context.Context, entries map[K]V) error {
+	ops := make([]opRequest, 0, len(entries))
+	for k, v := range entries {
+		kb, p, err := mp.encodeKey(k)
+		if err != nil {
+			return opError("put-all", mp.name, err)
+		}
+		vb, err := mp.encodeValue(v)
+		if err != nil {
+			return opError("put-all", mp.name, err)
+		}
+		ops = append(ops, opRequest{Map: mp.name, Op: opPut, Part: p, Key: kb, Value: vb, Cfg: mp.o.store})
+	}
+	_, err := mp.s.invokeBatch(ctx, ops, mp.o.opTimeout)
+	return opError("put-all", mp.name, err)
+}
+
+// invokeBatch runs single-key operations grouped by owner, one request per
+// owner, retrying the operations that failed retryably on a fresher table.
+func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time.Duration) ([]opResponse, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	resps := make([]opResponse, len(ops))
+	pending := make([]int, len(ops))
+	for i := range pending {
+		pending[i] = i
+	}
+	var lastErr error
+	for attempt := 0; len(pending) > 0; attempt++ {
+		t, err := s.table(ctx)
+		if err != nil {
+			return nil, errors.Join(err, lastErr)
+		}
+		byOwner := map[string][]int{}
+		var retry []int
+		for _, i := range pending {
+			owner := t.Owner(ops[i].Part)
+			if owner == "" {
+				retry = append(retry, i)
+				continue
+			}
+			ops[i].Table = t.Version()
+			byOwner[owner] = append(byOwner[owner], i)
+		}
+		var mu sync.Mutex
+		var fatal error
+		var wg sync.WaitGroup
+		for owner, idx := range byOwner {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				again, err := s.sendBatch(ctx, owner, ops, idx, resps)
+				mu.Lock()
+				defer mu.Unlock()
+				retry = append(retry, again...)
+				if err != nil {
+					if retryable(err) {
+						lastErr = err
+						retry = append(retry, idx...)
+					} else if fatal == nil {
+						fatal = err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if fatal != nil {
+			return nil, fatal
+		}
+		pending = retry
+		if len(pending) == 0 {
+			break
+		}
+		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
+			return nil, fmt.Errorf("%w (last error: %v)", err, lastErr)
+		}
+	}
+	return resps, nil
+}
+
+// sendBatch sends the operations idx to owner, filling resps, and returns
+// the indexes to retry.
+func (s *service) sendBatch(ctx context.Context, owner string, ops []opRequest, idx []int, resps []opResponse) ([]int, error) {
+	req := batchRequest{Ops: make([]opRequest, len(idx))}
+	for j, i := range idx {
+		req.Ops[j] = ops[i]
+	}
+	payload, err := wire.Marshal(&req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.m.Call(ctx, owner, routeBatch, payload)
+	if err != nil {
+		return nil, err
+	}
+	var resp batchResponse
+	if err := wire.Unmarshal(b, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Results) != len(idx) {
+		return nil, fmt.Errorf("member %s answered %d of %d operations", owner, len(resp.Results), len(idx))
+	}
+	var retry []int
+	for j, r := range resp.Results {
+		i := idx[j]
+		if r.Message == "" && r.Code == "" {
+			resps[i] = r.Resp
+			continue
+		}
+		err := &member.RemoteError{Member: owner, Route: routeBatch, Code: r.Code, Message: r.Message}
+		if !retryable(err) {
+			return nil, err
+		}
+		retry = append(retry, i)
+	}
+	return retry, nil
+}

@@ -1,0 +1,279 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+// Map is a distributed map with keys of type K and values of type V. The
+// same name on any member (lite members included) is the same map. Keys
+// and values travel and rest as msgpack; a value stored with another Go type
+// reads back as an error wrapping ErrWrongType. Methods are safe for
+// concurrent use.
+type Map[K comparable, V any] struct {
+	s    *service
+	name string
+	o    mapOptions
+	kc   codec.Codec[K]
+	vc   codec.Codec[V]
+	near *nearCache[K, V]
+}
+
+// GetMap returns a handle on the map called name. Handles are cheap; a near
+// cache, when enabled, belongs to the handle.
+func GetMap[K comparable, V any](m *member.Member, name string, opts ...MapOption) *Map[K, V] {
+	s := serviceOf(m)
+	mp := &Map[K, V]{s: s, name: name, o: buildOptions(opts), kc: codec.For[K](), vc: codec.For[V]()}
+	if mp.o.near != nil {
+		mp.near = newNearCache[K, V](*mp.o.near, m.PartitionCount(), mp.kc)
+		s.local.addNear(name, mp.near)
+		s.announce(context.Background(), name, m.Members())
+	}
+	return mp
+}
+
+// Name is the map's name.
+func (mp *Map[K, V]) Name() string { return mp.name }
+
+func (mp *Map[K, V]) encodeKey(k K) ([]byte, int, error) {
+	kb, err := mp.kc.Encode(k)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode key: %w", err)
+	}
+	if len(kb) > mp.o.maxKey {
+		return nil, 0, fmt.Errorf("%w: key of %d bytes, limit %d", ErrTooLarge, len(kb), mp.o.maxKey)
+	}
+	return kb, keys.Partition(kb, mp.s.m.PartitionCount()), nil
+}
+
+func (mp *Map[K, V]) encodeValue(v V) ([]byte, error) {
+	vb, err := mp.vc.Encode(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode value: %w", err)
+	}
+	if len(vb) > mp.o.maxValue {
+		return nil, fmt.Errorf("%w: value of %d bytes, limit %d", ErrTooLarge, len(vb), mp.o.maxValue)
+	}
+	return vb, nil
+}
+
+func (mp *Map[K, V]) decodeValue(b []byte) (V, error) {
+	v, err := mp.vc.Decode(b)
+	if err != nil {
+		return v, fmt.Errorf("%w: %v", ErrWrongType, err)
+	}
+	return v, nil
+}
+
+// ctx applies the default operation timeout to contexts without a deadline.
+func (mp *Map[K, V]) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, mp.o.opTimeout)
+}
+
+// Get returns the value for k and whether there is one.
+func (mp *Map[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
+	var zero V
+	if mp.near != nil {
+		if v, ok := mp.near.get(k); ok {
+			return v, true, nil
+		}
+	}
+	kb, p, err := mp.encodeKey(k)
+	if err != nil {
+		return zero, false, opError("get", mp.name, err)
+	}
+	op := opRequest{Map: mp.name, Op: opGet, Part: p, Key: kb, Near: mp.near != nil}
+	resp, err := mp.s.invoke(ctx, routeGet, &op, mp.o.opTimeout)
+	if err != nil || !resp.Found {
+		return zero, false, opError("get", mp.name, err)
+	}
+	v, err := mp.decodeValue(resp.Value)
+	if err != nil {
+		return zero, false, opError("get", mp.name, err)
+	}
+	if mp.near != nil {
+		mp.near.put(k, p, resp.Seq, v)
+	}
+	return v, true, nil
+}
+
+// Put stores v under k. It returns once the owner and the map's synchronous
+// backups have the entry.
+func (mp *Map[K, V]) Put(ctx context.Context, k K, v V) error {
+	_, err := mp.write(ctx, "put", opPut, k, &v, nil, 0, "", nil)
+	return err
+}
+
+// PutTTL stores v under k for ttl (0: the map's default; negative: forever).
+func (mp *Map[K, V]) PutTTL(ctx context.Context, k K, v V, ttl time.Duration) error {
+	if ttl < 0 {
+		ttl = -1
+	}
+	_, err := mp.write(ctx, "put", opPut, k, &v, nil, int64(ttl), "", nil)
+	return err
+}
+
+// PutIfAbsent stores v under k unless k has a value; it reports whether it
+// stored, and returns the existing value when it did not. A retry after a
+// failure never applies it twice.
+func (mp *Map[K, V]) PutIfAbsent(ctx context.Context, k K, v V) (stored bool, existing V, err error) {
+	resp, err := mp.write(ctx, "put-if-absent", opPutIfAbsent, k, &v, nil, 0, "", nil)
+	if err != nil || resp.Applied {
+		return resp.Applied, existing, err
+	}
+	existing, err = mp.decodeValue(resp.Value)
+	return false, existing, opError("put-if-absent", mp.name, err)
+}
+
+// Replace stores v under k only if k has a value, and reports whether it did.
+func (mp *Map[K, V]) Replace(ctx context.Context, k K, v V) (bool, error) {
+	resp, err := mp.write(ctx, "replace", opReplace, k, &v, nil, 0, "", nil)
+	return resp.Applied, err
+}
+
+// CompareAndSwap stores new under k only if k's current value equals old
+// (compared as encoded bytes), and reports whether it did.
+func (mp *Map[K, V]) CompareAndSwap(ctx context.Context, k K, old, new V) (bool, error) {
+	resp, err := mp.write(ctx, "compare-and-swap", opCAS, k, &new, &old, 0, "", nil)
+	return resp.Applied, err
+}
+
+// Delete removes k; removing an absent key is not an error.
+func (mp *Map[K, V]) Delete(ctx context.Context, k K) error {
+	_, err := mp.write(ctx, "delete", opDelete, k, nil, nil, 0, "", nil)
+	return err
+}
+
+// CompareAndDelete removes k only if its current value equals old, and
+// reports whether it did.
+func (mp *Map[K, V]) CompareAndDelete(ctx context.Context, k K, old V) (bool, error) {
+	resp, err := mp.write(ctx, "compare-and-delete", opDeleteIf, k, nil, &old, 0, "", nil)
+	return resp.Applied, err
+}
+
+// write sends one write to k's owner. Non-idempotent operations carry a
+// request ID so that a retry is answered, not applied again.
+func (mp *Map[K, V]) write(ctx context.Context, what string, code opCode, k K, v, old *V, ttl int64, proc string, arg []byte) (opResponse, error) {
+	kb, p, err := mp.encodeKey(k)
+	if err != nil {
+		return opResponse{}, opError(what, mp.name, err)
+	}
+	op := opRequest{Map: mp.name, Op: code, Part: p, Key: kb, TTL: ttl, Proc: proc, Cfg: mp.o.store}
+	if v != nil {
+		if op.Value, err = mp.encodeValue(*v); err != nil {
+			return opResponse{}, opError(what, mp.name, err)
+		}
+	} else if arg != nil {
+		op.Value = arg
+	}
+	if old != nil {
+		if op.Old, err = mp.encodeValue(*old); err != nil {
+			return opResponse{}, opError(what, mp.name, err)
+		}
+	}
+	switch code {
+	case opPutIfAbsent, opCAS, opDeleteIf, opExecute, opReplace:
+		op.Req = mp.s.nextReqID()
+	}
+	if !mp.s.m.HasQuorum() {
+		return opResponse{}, opError(what, mp.name, ErrNoQuorum)
+	}
+	resp, err := mp.s.invoke(ctx, routeOp, &op, mp.o.opTimeout)
+	return resp, opError(what, mp.name, err)
+}
+
+func (s *service) nextReqID() reqID {
+	return reqID{Client: s.m.ID(), Seq: s.clientSeq.Add(1)}
+}
+
+// invoke sends op to its partition's owner, retrying through table changes,
+// migrations and member failures until ctx (or the default timeout) ends.
+func (s *service) invoke(ctx context.Context, route string, op *opRequest, timeout time.Duration) (opResponse, error) {
+	if s.closed.Load() {
+		return opResponse{}, ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		t, err := s.table(ctx)
+		if err != nil {
+			return opResponse{}, errors.Join(err, lastErr)
+		}
+		owner := t.Owner(op.Part)
+		if owner != "" {
+			op.Table = t.Version()
+			payload, err := wire.Marshal(op)
+			if err != nil {
+				return opResponse{}, err
+			}
+			b, err := s.m.Call(ctx, owner, route, payload)
+			if err == nil {
+				var resp opResponse
+				if err := wire.Unmarshal(b, &resp); err != nil {
+					return opResponse{}, err
+				}
+				return resp, nil
+			}
+			if errors.Is(err, member.ErrClosed) {
+				return opResponse{}, ErrClosed
+			}
+			if !retryable(err) {
+				return opResponse{}, err
+			}
+			lastErr = err
+		} else {
+			lastErr = fmt.Errorf("partition %d has no owner yet", op.Part)
+		}
+		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
+			return opResponse{}, fmt.Errorf("%w (last error: %v)", err, lastErr)
+		}
+	}
+}
+
+// table returns the member's partition table, waiting for the first one.
+func (s *service) table(ctx context.Context) (*partition.Table, error) {
+	if t := s.m.Partitions(); t != nil {
+		return t, nil
+	}
+	t, err := s.m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil })
+	if err != nil {
+		if errors.Is(err, member.ErrClosed) {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("%w: %v", errNoTable, err)
+	}
+	return t, nil
+}
+
+// backoff waits before a retry: for a newer table if one is coming, at
+// most a few milliseconds at first and up to 100ms later.
+func (s *service) backoff(ctx context.Context, attempt int, version uint64) error {
+	d := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if attempt > 0 && attempt%4 == 0 {
+		// Ask the coordinator: our table may be the stale one.
+		_, _ = s.m.WaitVersion(wctx, version+1)
+	} else {
+		_, _ = s.m.WaitPartitions(wctx, func(t *partition.Table) bool { return t != nil && t.Version() > version })
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,97 @@
+package grid
+
+import (
+	"context"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+// mergeChunk is how many entries one merge message carries.
+const mergeChunk = 1024
+
+// mergeAway hands the entries of partitions this member owned, and lost
+// without migrating them, to their new owners, which keep each entry whose
+// last update is newer than their own ("latest update wins"). This happens
+// when a network partition heals: the side whose table is kept keeps
+// ownership, and the other side's writes are merged rather than dropped. The
+// caller clears the partitions afterwards; the merge works from a copy.
+func (s *service) mergeAway(parts []int) {
+	var msgs []mergeMsg
+	for _, p := range parts {
+		pt := s.parts[p]
+		pt.mu.Lock()
+		pt.stores.Range(func(name string, st *store) bool {
+			msg := mergeMsg{Map: name, Part: p, Cfg: st.cfg}
+			st.entries.Range(func(k string, r record) bool {
+				msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: r.exp})
+				if len(msg.Entries) == mergeChunk {
+					msgs = append(msgs, msg)
+					msg = mergeMsg{Map: name, Part: p, Cfg: st.cfg}
+				}
+				return true
+			})
+			if len(msg.Entries) > 0 {
+				msgs = append(msgs, msg)
+			}
+			return true
+		})
+		pt.mu.Unlock()
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	log := s.m.Logger()
+	log.Info("grid: merging partitions lost without migration (a healed split) into their owners", "partitions", len(parts), "messages", len(msgs))
+	s.m.Go(func(ctx context.Context) {
+		failed := 0
+		for _, msg := range msgs {
+			if err := s.sendMerge(ctx, &msg); err != nil {
+				failed += len(msg.Entries)
+				log.Warn("grid: merge after split failed; entries dropped", "partition", msg.Part, "map", msg.Map, "entries", len(msg.Entries), "err", err)
+			}
+		}
+		log.Info("grid: merge after split done", "messages", len(msgs), "entries_dropped", failed)
+	})
+}
+
+// sendMerge delivers one merge message to the partition's current owner,
+// retrying through table changes.
+func (s *service) sendMerge(ctx context.Context, msg *mergeMsg) error {
+	b, err := wire.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		t, err := s.table(ctx)
+		if err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err = s.m.Call(cctx, t.Owner(msg.Part), routeMerge, b)
+		cancel()
+		if err == nil || !retryable(err) || attempt == 50 {
+			return err
+		}
+		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
+			return err
+		}
+	}
+}
+
+// handleMerge applies merged entries on the owner, each as a replicated
+// write that keeps the newer of the two versions.
+func (s *service) handleMerge(ctx context.Context, req *member.Request) ([]byte, error) {
+	var msg mergeMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	for _, e := range msg.Entries {
+		op := opRequest{Map: msg.Map, Op: opMerge, Part: msg.Part, Key: e.Key, Value: e.Val, Upd: e.Upd, Exp: e.Exp, Cfg: msg.Cfg}
+		if _, err := s.write(ctx, &op); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,150 @@
+package grid
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v3"
+
+	"github.com/weir-dev/weir/internal/codec"
+)
+
+// nearCache keeps decoded copies of entries this member read, so a hit
+// costs one concurrent-map lookup: no encoding, no round trip.
+//
+// Freshness: every write on an owner sends subscribers an invalidation
+// carrying the partition's write sequence; a read response carries the
+// sequence the owner had when it read. A response is cached only if no
+// invalidation with a later sequence has arrived for its partition, and an
+// invalidation removes a cached entry read before it. So once an
+// invalidation has arrived, the cache never serves the value it replaced,
+// whatever order responses and invalidations arrive in (they travel on
+// different connections). When a partition changes owner the entries of that
+// partition are dropped, since the new owner's invalidations may not cover
+// what the old one served.
+type nearCache[K comparable, V any] struct {
+	cfg     NearCacheConfig
+	entries *xsync.MapOf[K, nearEntry[V]]
+	// inval[p] is the highest invalidation sequence seen for partition p.
+	inval []atomic.Uint64
+	kc    codec.Codec[K]
+
+	hits, misses, invalidations, evictions atomic.Int64
+}
+
+type nearEntry[V any] struct {
+	v    V
+	part int32
+	seq  uint64
+	at   int64 // unix ns when cached, for the TTL
+}
+
+func newNearCache[K comparable, V any](cfg NearCacheConfig, partitions int, kc codec.Codec[K]) *nearCache[K, V] {
+	return &nearCache[K, V]{
+		cfg:     cfg,
+		entries: xsync.NewMapOf[K, nearEntry[V]](),
+		inval:   make([]atomic.Uint64, partitions),
+		kc:      kc,
+	}
+}
+
+func (c *nearCache[K, V]) get(k K) (V, bool) {
+	e, ok := c.entries.Load(k)
+	if ok && c.cfg.TTL > 0 && time.Now().UnixNano()-e.at > int64(c.cfg.TTL) {
+		c.entries.Delete(k)
+		ok = false
+	}
+	if !ok {
+		c.misses.Add(1)
+		var zero V
+		return zero, false
+	}
+	c.hits.Add(1)
+	return e.v, true
+}
+
+func (c *nearCache[K, V]) put(k K, part int, seq uint64, v V) {
+	if c.inval[part].Load() > seq {
+		return // a later write was already announced: v is stale
+	}
+	if c.entries.Size() >= c.cfg.MaxEntries {
+		c.evictSome()
+	}
+	var at int64
+	if c.cfg.TTL > 0 {
+		at = time.Now().UnixNano()
+	}
+	c.entries.Store(k, nearEntry[V]{v: v, part: int32(part), seq: seq, at: at})
+	// An invalidation may have arrived between the check and the store.
+	if c.inval[part].Load() > seq {
+		c.drop(k, c.inval[part].Load())
+	}
+}
+
+// evictSome removes a few entries to make room.
+func (c *nearCache[K, V]) evictSome() {
+	n := 0
+	c.entries.Range(func(k K, _ nearEntry[V]) bool {
+		c.entries.Delete(k)
+		c.evictions.Add(1)
+		n++
+		return n < 16
+	})
+}
+
+// drop removes k if it was cached from a read older than seq.
+func (c *nearCache[K, V]) drop(k K, seq uint64) {
+	c.entries.Compute(k, func(e nearEntry[V], loaded bool) (nearEntry[V], bool) {
+		return e, !loaded || e.seq < seq
+	})
+}
+
+func (c *nearCache[K, V]) invalidate(part int, seq uint64, key []byte) {
+	if part < 0 || part >= len(c.inval) {
+		return
+	}
+	for {
+		cur := c.inval[part].Load()
+		if seq <= cur || c.inval[part].CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	k, err := c.kc.Decode(key)
+	if err != nil {
+		return // written through another key type: nothing of ours
+	}
+	c.invalidations.Add(1)
+	c.drop(k, seq)
+}
+
+func (c *nearCache[K, V]) ownersChanged(parts []int) {
+	moved := make(map[int32]bool, len(parts))
+	for _, p := range parts {
+		moved[int32(p)] = true
+	}
+	c.entries.Range(func(k K, e nearEntry[V]) bool {
+		if moved[e.part] {
+			c.entries.Delete(k)
+		}
+		return true
+	})
+}
+
+// NearCacheStats counts a near cache's activity.
+type NearCacheStats struct {
+	Hits, Misses, Invalidations, Evictions int64
+	Entries                                int
+}
+
+// NearCacheStats returns the handle's near-cache counters (zero without a
+// near cache).
+func (mp *Map[K, V]) NearCacheStats() NearCacheStats {
+	c := mp.near
+	if c == nil {
+		return NearCacheStats{}
+	}
+	return NearCacheStats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),
+		Evictions: c.evictions.Load(), Entries: c.entries.Size(),
+	}
+}

@@ -1,0 +1,221 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+// backupTimeout bounds the wait for a backup's acknowledgement; after it the
+// write fails as retryable and the client's retry re-replicates.
+const backupTimeout = 5 * time.Second
+
+// tableWait bounds how long an owner waits for a table the caller already
+// has before answering that it is not the owner.
+const tableWait = time.Second
+
+// ownerTable returns the current table if this member owns partition p in
+// it. A caller with a newer table than ours makes us wait for it first.
+func (s *service) ownerTable(ctx context.Context, p int, callerVersion uint64, wait bool) (*partition.Table, error) {
+	t := s.m.Partitions()
+	if wait && callerVersion > 0 && (t == nil || t.Version() < callerVersion) {
+		wctx, cancel := context.WithTimeout(ctx, tableWait)
+		t, _ = s.m.WaitVersion(wctx, callerVersion)
+		cancel()
+	}
+	if t == nil {
+		return nil, errNoTable
+	}
+	if p < 0 || p >= t.Count() {
+		return nil, fmt.Errorf("partition %d out of range", p)
+	}
+	if t.Owner(p) != s.m.ID() {
+		return nil, fmt.Errorf("%w: partition %d is owned by %q in table v%d", errWrongOwner, p, t.Owner(p), t.Version())
+	}
+	return t, nil
+}
+
+func (s *service) handleGet(_ context.Context, req *member.Request) ([]byte, error) {
+	var op opRequest
+	if err := wire.Unmarshal(req.Payload, &op); err != nil {
+		return nil, err
+	}
+	resp, err := s.localGet(&op, req.From)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Marshal(&resp)
+}
+
+// localGet serves a read on the owner, without locks and without waiting:
+// it runs on the connection's reader.
+func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
+	if _, err := s.ownerTable(context.Background(), op.Part, op.Table, false); err != nil {
+		return opResponse{}, err
+	}
+	p := s.parts[op.Part]
+	if p.isFrozen.Load() {
+		return opResponse{}, fmt.Errorf("%w: partition %d is migrating", errWrongOwner, op.Part)
+	}
+	if op.Near {
+		s.subs.add(op.Map, from, subNear)
+	}
+	// The sequence is read before the value: a write that lands between the
+	// two has a later sequence, and its invalidation wins in the near cache.
+	resp := opResponse{Seq: p.seq.Load()}
+	st, ok := p.stores.Load(op.Map)
+	if !ok {
+		return resp, nil
+	}
+	r, ok := st.entries.Load(string(op.Key))
+	if !ok {
+		return resp, nil
+	}
+	t := now()
+	if r.expired(t, &st.cfg) {
+		return resp, nil
+	}
+	if (st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0) && t-r.acc > int64(time.Second) {
+		r.acc = t
+		st.entries.Compute(string(op.Key), func(cur record, loaded bool) (record, bool) {
+			if loaded && cur.seq == r.seq {
+				cur.acc = t
+			}
+			return cur, !loaded
+		})
+	}
+	resp.Found = true
+	resp.Value = []byte(r.val)
+	return resp, nil
+}
+
+func (s *service) handleOp(ctx context.Context, req *member.Request) ([]byte, error) {
+	var op opRequest
+	if err := wire.Unmarshal(req.Payload, &op); err != nil {
+		return nil, err
+	}
+	resp, err := s.write(ctx, &op)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Marshal(&resp)
+}
+
+func (s *service) handleBatch(ctx context.Context, req *member.Request) ([]byte, error) {
+	var b batchRequest
+	if err := wire.Unmarshal(req.Payload, &b); err != nil {
+		return nil, err
+	}
+	out := batchResponse{Results: make([]opResult, len(b.Ops))}
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		var resp opResponse
+		var err error
+		if op.Op == opGet {
+			resp, err = s.localGet(op, req.From)
+		} else {
+			resp, err = s.write(ctx, op)
+		}
+		out.Results[i].Resp = resp
+		if err != nil {
+			out.Results[i].Code, out.Results[i].Message = member.ErrorCode(err), err.Error()
+		}
+	}
+	return wire.Marshal(&out)
+}
+
+// write applies one write on the owner and waits for its backups.
+func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) {
+	if !s.m.HasQuorum() {
+		return opResponse{}, ErrNoQuorum
+	}
+	if _, err := s.ownerTable(ctx, op.Part, op.Table, true); err != nil {
+		return opResponse{}, err
+	}
+	p := s.parts[op.Part]
+	if !p.enter(ctx.Done()) {
+		return opResponse{}, ctx.Err()
+	}
+	defer p.exit()
+	// A migration may have moved the partition while we waited to enter.
+	t, err := s.ownerTable(ctx, op.Part, 0, false)
+	if err != nil {
+		return opResponse{}, err
+	}
+	var ch changes
+	p.mu.Lock()
+	st, err := p.storeForLocked(op.Map, op.Cfg)
+	if err != nil {
+		p.mu.Unlock()
+		return opResponse{}, err
+	}
+	resp, err := s.applyLocked(p, st, op, &ch)
+	rep := s.replicateLocked(ctx, t.Backups(op.Part), &ch)
+	p.mu.Unlock()
+	defer rep.cancel()
+	if err != nil {
+		return opResponse{}, err
+	}
+	s.publish(st.name, ch.notes)
+	if err := rep.wait(); err != nil {
+		return opResponse{}, err
+	}
+	return resp, nil
+}
+
+// changes collects what one locked apply did, to replicate and publish.
+type changes struct {
+	items []backupItem
+	notes []eventItem
+}
+
+// replication is a set of backup messages in flight.
+type replication struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	pending []*member.Pending
+	errs    []error
+}
+
+// replicateLocked queues the changes to every backup, in apply order (the
+// caller holds the partition lock). It does not wait.
+func (s *service) replicateLocked(ctx context.Context, backups []string, ch *changes) *replication {
+	rep := &replication{cancel: func() {}}
+	if len(ch.items) == 0 || len(backups) == 0 {
+		return rep
+	}
+	payload, err := wire.Marshal(&backupBatch{Items: ch.items})
+	if err != nil {
+		rep.errs = append(rep.errs, err)
+		return rep
+	}
+	rep.ctx, rep.cancel = context.WithTimeout(context.WithoutCancel(ctx), backupTimeout)
+	for _, b := range backups {
+		pd, err := s.m.Begin(rep.ctx, b, routeBackup, payload)
+		if err != nil {
+			rep.errs = append(rep.errs, fmt.Errorf("backup on %s: %w", b, err))
+			continue
+		}
+		rep.pending = append(rep.pending, pd)
+	}
+	return rep
+}
+
+// wait waits for every backup's acknowledgement.
+func (rep *replication) wait() error {
+	errs := rep.errs
+	for _, pd := range rep.pending {
+		if _, err := pd.Wait(rep.ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %v", errBackupFailed, err)
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package grid
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+const extensionName = "grid"
+
+func init() { member.RegisterExtension(extensionName, attach) }
+
+// service is the grid on one member: the partitions it holds as owner or
+// backup, the routes that serve them, and the client side of every map
+// handle created on this member.
+type service struct {
+	m     *member.Member
+	parts []*part
+
+	clientSeq atomic.Uint64 // request IDs of this member's non-idempotent operations
+	subs      subscriptions // who wants this member's invalidations and events
+	local     localSubs     // this member's near caches and listeners
+
+	mu sync.Mutex // guards merging
+	// merging holds partitions whose former owner is sending its entries
+	// to the new owner after a healed network partition.
+	merging map[int]bool
+
+	removeHook func()
+	closed     atomic.Bool
+}
+
+func attach(m *member.Member) (member.Extension, error) {
+	s := &service{m: m, merging: map[int]bool{}}
+	s.parts = make([]*part, m.PartitionCount())
+	for i := range s.parts {
+		s.parts[i] = newPart(i)
+	}
+	s.subs.init()
+	s.local.init()
+	m.Handle(routeGet, s.handleGet, member.Inline())
+	m.Handle(routeOp, s.handleOp)
+	m.Handle(routeBatch, s.handleBatch)
+	m.Handle(routeBackup, s.handleBackup, member.Inline())
+	m.Handle(routeLen, s.handleLen)
+	m.Handle(routeScan, s.handleScan)
+	m.Handle(routeClear, s.handleClear)
+	m.Handle(routeJournal, s.handleJournal)
+	m.Handle(routeEvents, s.handleEvents, member.Inline())
+	m.Handle(routeSubscribe, s.handleSubscribe, member.Inline())
+	m.Handle(routeMerge, s.handleMerge)
+	m.RegisterReplicaService(extensionName, s)
+	s.removeHook = m.OnTableChange(s.tableChanged)
+	m.Go(s.sweep)
+	m.Go(s.resubscribe)
+	return s, nil
+}
+
+func (s *service) Shutdown(context.Context) error {
+	s.closed.Store(true)
+	s.removeHook()
+	s.local.closeAll()
+	return nil
+}
+
+func serviceOf(m *member.Member) *service {
+	ext := m.Extension(extensionName)
+	if ext == nil {
+		panic("grid: the member has no grid service (was it started before package grid was initialised?)")
+	}
+	return ext.(*service)
+}
+
+// tableChanged drops the partitions this member no longer holds, merges
+// into their new owners the ones it lost without migrating them (a healed
+// network partition), and tells near caches which partitions changed owner.
+func (s *service) tableChanged(old, new *partition.Table) {
+	if old == nil {
+		return
+	}
+	me := s.m.ID()
+	var moved, merge, drop []int
+	for p := range new.Count() {
+		if old.Owner(p) != new.Owner(p) {
+			moved = append(moved, p)
+		}
+		if old.ReplicaIndex(p, me) < 0 || new.ReplicaIndex(p, me) >= 0 {
+			continue
+		}
+		pt := s.parts[p]
+		pt.mu.Lock()
+		migrated := pt.migratedAt != 0 && new.Version() >= pt.migratedAt
+		pt.migratedAt = 0
+		pt.mu.Unlock()
+		if old.Owner(p) == me && !migrated && new.Owner(p) != "" {
+			merge = append(merge, p)
+		}
+		drop = append(drop, p)
+	}
+	s.mergeAway(merge)
+	for _, p := range drop {
+		s.parts[p].clear()
+	}
+	s.local.ownersChanged(moved)
+}
+
+// FreezePartition implements member.ReplicaService: it holds writes to p and
+// exports everything the member holds for it.
+func (s *service) FreezePartition(ctx context.Context, p int, commit uint64) ([]byte, error) {
+	pt := s.parts[p]
+	if !pt.freeze(ctx.Done()) {
+		return nil, ctx.Err()
+	}
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	pt.migratedAt = commit
+	return wire.Marshal(pt.exportLocked(&s.subs))
+}
+
+// ThawPartition implements member.ReplicaService.
+// A partition still held when it thaws was not migrated after all.
+func (s *service) ThawPartition(p int) {
+	pt := s.parts[p]
+	pt.mu.Lock()
+	pt.migratedAt = 0
+	pt.mu.Unlock()
+	pt.thaw()
+}
+
+// ImportPartition implements member.ReplicaService: it replaces what the
+// member holds for p with the owner's copy.
+func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
+	var d partData
+	if err := wire.Unmarshal(data, &d); err != nil {
+		return fmt.Errorf("partition %d: %w", p, err)
+	}
+	s.parts[p].importData(&d)
+	for name, members := range d.Subs {
+		for id, kinds := range members {
+			s.subs.add(name, id, kinds)
+		}
+	}
+	return nil
+}
+
+// partData is a partition's full state, as migrations copy it.
+type partData struct {
+	Seq    uint64                      `msgpack:"s"`
+	Stores []storeData                 `msgpack:"m"`
+	Dedup  []dedupEntry                `msgpack:"d"`
+	Subs   map[string]map[string]uint8 `msgpack:"u,omitempty"`
+}
+
+type storeData struct {
+	Name    string       `msgpack:"n"`
+	Cfg     storeConfig  `msgpack:"c"`
+	Entries []wireRecord `msgpack:"e"`
+	Journal *journalData `msgpack:"j,omitempty"`
+}
+
+func (p *part) exportLocked(subs *subscriptions) *partData {
+	d := &partData{Seq: p.seq.Load(), Dedup: p.dedup.entries(), Subs: subs.snapshot()}
+	p.stores.Range(func(name string, st *store) bool {
+		sd := storeData{Name: name, Cfg: st.cfg, Entries: make([]wireRecord, 0, st.entries.Size())}
+		st.entries.Range(func(k string, r record) bool {
+			sd.Entries = append(sd.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: r.exp, Seq: r.seq})
+			return true
+		})
+		if st.journal != nil {
+			j := st.journal.snapshot()
+			sd.Journal = &j
+		}
+		d.Stores = append(d.Stores, sd)
+		return true
+	})
+	return d
+}
+
+func (p *part) importData(d *partData) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stores.Clear()
+	p.seq.Store(max(p.seq.Load(), d.Seq))
+	for _, sd := range d.Stores {
+		st := newStore(sd.Name, sd.Cfg)
+		t := now()
+		for _, r := range sd.Entries {
+			st.entries.Store(string(r.Key), record{val: string(r.Val), upd: r.Upd, exp: r.Exp, acc: t, seq: r.Seq})
+		}
+		if st.journal != nil && sd.Journal != nil {
+			st.journal.restore(*sd.Journal)
+		}
+		p.stores.Store(sd.Name, st)
+	}
+	p.dedup = newDedup()
+	for _, e := range d.Dedup {
+		p.dedup.put(e.ID, e.Outcome)
+	}
+}

@@ -1,0 +1,110 @@
+package grid_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+func splitCluster(t *testing.T, minClusterSize int) (*clustertest.Cluster, *clustertest.Network) {
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = minClusterSize
+	cfg.RejoinInterval = 300 * time.Millisecond
+	return clustertest.Start(t, 3, cfg), net
+}
+
+// waitSides waits until each side sees only itself and, where it publishes
+// tables, holds one owned by its own members.
+func waitSides(t *testing.T, majority []*member.Member, minority *member.Member) {
+	t.Helper()
+	ids := clustertest.DataMembers(majority)
+	require.Eventually(t, func() bool {
+		if len(minority.Members()) != 1 {
+			return false
+		}
+		for _, m := range majority {
+			if len(m.Members()) != len(majority) || clustertest.CheckTable(m.Partitions(), ids, 1) != nil {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "the sides did not separate")
+}
+
+func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
+	c, net := splitCluster(t, 2)
+	ms := c.Members()
+	ctx := ctxT(t, 90*time.Second)
+	maj := grid.GetMap[string, int](ms[0], "split")
+	acked := map[string]int{}
+	for i := range 300 {
+		k := fmt.Sprintf("before-%d", i)
+		require.NoError(t, maj.Put(ctx, k, i))
+		acked[k] = i
+	}
+
+	net.Split(ms[:2], ms[2:])
+	waitSides(t, ms[:2], ms[2])
+	require.False(t, ms[2].HasQuorum())
+	min := grid.GetMap[string, int](ms[2], "split")
+	err := min.Put(ctx, "minority", 1)
+	require.ErrorIs(t, err, grid.ErrNoQuorum)
+	require.ErrorContains(t, err, "no quorum")
+
+	for i := range 300 {
+		k := fmt.Sprintf("during-%d", i)
+		require.NoError(t, maj.Put(ctx, k, i), "the majority side keeps accepting writes")
+		acked[k] = i
+	}
+
+	net.Heal()
+	c.WaitStable(3)
+	verifyAll(t, ms[2], "split", acked)
+	_, ok, err := maj.Get(ctx, "minority")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
+	c, net := splitCluster(t, 0)
+	ms := c.Members()
+	ctx := ctxT(t, 90*time.Second)
+	maj := grid.GetMap[string, string](ms[0], "merge")
+	min := grid.GetMap[string, string](ms[2], "merge")
+	require.NoError(t, maj.Put(ctx, "shared", "before"))
+
+	net.Split(ms[:2], ms[2:])
+	waitSides(t, ms[:2], ms[2])
+	// The minority publishes its own tables (no quorum is configured) and
+	// takes over every partition.
+	_, err := ms[2].WaitPartitions(ctx, func(tb *partition.Table) bool {
+		return tb != nil && clustertest.CheckTable(tb, []string{ms[2].ID()}, 1) == nil
+	})
+	require.NoError(t, err)
+
+	for i := range 100 {
+		require.NoError(t, maj.Put(ctx, fmt.Sprintf("maj-%d", i), "a"))
+		require.NoError(t, min.Put(ctx, fmt.Sprintf("min-%d", i), "b"))
+	}
+	require.NoError(t, maj.Put(ctx, "shared", "majority"))
+	require.NoError(t, min.Put(ctx, "shared", "minority, later")) // the later update
+
+	net.Heal()
+	c.WaitStable(3)
+	require.Eventually(t, func() bool {
+		got := map[string]string{}
+		if err := maj.Scan(ctx, func(k, v string) bool { got[k] = v; return true }); err != nil {
+			return false
+		}
+		return len(got) == 201 && got["shared"] == "minority, later" && got["min-99"] == "b" && got["maj-0"] == "a"
+	}, 30*time.Second, 50*time.Millisecond, "both sides' writes merged, latest update winning")
+}
