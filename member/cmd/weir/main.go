@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	// Every member serves distributed maps.
+	_ "github.com/weir-dev/weir/grid"
 )
 
 const usage = `weir: an in-memory data grid with an embedded stream-processing engine.
