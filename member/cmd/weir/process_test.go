@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/internal/clustertest"
@@ -35,15 +38,21 @@ func TestKilledProcessIsRemovedAndPartitionsRecovered(t *testing.T) {
 
 	waitTable := func(ids ...string) *partition.Table {
 		var last error
-		tbl, err := obs.WaitPartitions(ctx, func(tb *partition.Table) bool {
+		ok := assert.Eventually(t, func() bool {
+			tb := obs.Partitions()
 			if tb == nil {
+				last = errors.New("no table")
+				return false
+			}
+			if n := len(obs.Members()); n != len(ids)+1 {
+				last = fmt.Errorf("observer sees %d members", n)
 				return false
 			}
 			last = clustertest.CheckTable(tb, ids, 1)
-			return last == nil && len(obs.Members()) == len(ids)+1
-		})
-		require.NoError(t, err, "table never converged: %v", last)
-		return tbl
+			return last == nil
+		}, 60*time.Second, 20*time.Millisecond)
+		require.True(t, ok, "table never converged: %v", last)
+		return obs.Partitions()
 	}
 	before := waitTable(p1.ID, p2.ID, p3.ID)
 
