@@ -1,0 +1,58 @@
+// Package grid is weir's distributed map: the data that jobs read, write and
+// enrich from, and the cache a Go service shares across its instances.
+//
+//	vehicles := grid.GetMap[string, Vehicle](m, "vehicles", grid.WithNearCache(grid.NearCacheConfig{}))
+//	err := vehicles.Put(ctx, "truck-7", Vehicle{MaxLoadKg: 18000})
+//	v, ok, err := vehicles.Get(ctx, "truck-7")
+//
+// The same name on any member, lite members included, is the same map.
+// Keys and values travel and rest as msgpack (package internal/codec has fast
+// paths for strings, byte slices and integers); owners and backups never need
+// the Go types, and a value read with another type fails with ErrWrongType.
+//
+// # Where data lives
+//
+// A key's partition is partition.ForKey of its encoded bytes; the member
+// package's table names the partition's owner and backups. An operation goes
+// to the owner, which applies writes one at a time per partition and sends
+// each change to the partition's BackupCount backups, in order, before the
+// call returns. When the table changes the client retries against the new
+// owner; operations on a partition being migrated wait until it has moved.
+//
+// # Guarantees
+//
+//   - With BackupCount >= 1, no acknowledged write is lost when one member
+//     crashes: its backups are promoted. With BackupCount 0, a graceful
+//     Shutdown still hands every partition over first; a crash loses the
+//     member's partitions.
+//   - On a stable cluster, Put, Get, Delete and CompareAndSwap are
+//     linearizable (tested with porcupine).
+//   - A non-idempotent operation (PutIfAbsent, CompareAndSwap, Replace,
+//     CompareAndDelete, Execute) carries a request ID; its outcome is recorded
+//     on the owner and the backups, so a retry after a failover is answered,
+//     not applied twice.
+//   - Network partitions: with member.Config.MinClusterSize, a side with
+//     fewer data members refuses writes with ErrNoQuorum, so nothing it would
+//     lose at the merge is acknowledged. Without it, both sides stay
+//     available; when they heal, the side holding the coordinator's table
+//     keeps ownership and the other side's entries are merged into it,
+//     latest update winning (by wall clock). A key deleted on one side and
+//     still present on the other comes back: merges do not carry deletions.
+//
+// # Features
+//
+//   - Near cache (WithNearCache): decoded copies of what this member read;
+//     owners invalidate them on every change, ordered by partition sequence
+//     numbers so a late response never overwrites a newer invalidation.
+//   - Event journal (WithJournal): per-partition rings of changes with
+//     sequence numbers, kept on backups too and moved with migrations: the
+//     replayable source of streaming jobs (ReadJournal, JournalWait).
+//   - Listeners (AddListener): best-effort change events on a local goroutine.
+//   - Expiry: WithTTL, PutTTL, WithMaxIdle; WithMaxEntries evicts
+//     approximately least recently used entries per member.
+//   - Entry processors (RegisterProcessor, Execute): code registered by name
+//     in every binary, run atomically on the key's owner.
+//   - Batches: GetAll and PutAll send one request per owning member.
+//   - Iteration: Scan and All read each partition whole from its owner;
+//     LocalEntries reads this member's partitions without the network.
+package grid
