@@ -36,13 +36,16 @@ func Config(t testing.TB) member.Config {
 	return cfg
 }
 
-// Logger discards logs unless WEIR_TEST_LOG is set (to "debug" for more).
+// Logger discards logs unless WEIR_TEST_LOG is set: to "debug" for more, to
+// "stderr" to write straight to standard error.
 func Logger(t testing.TB) *slog.Logger {
 	switch os.Getenv("WEIR_TEST_LOG") {
 	case "":
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	case "debug":
 		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case "stderr": // survives a test that panics or times out
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	default:
 		return slog.New(slog.NewTextHandler(tWriter{t}, nil))
 	}

@@ -191,6 +191,23 @@ func AppendUint(dst []byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xcf), n)
 }
 
+// ReadUint reads an unsigned integer from the start of b and returns the
+// rest.
+func ReadUint(b []byte) (uint64, []byte, error) {
+	n, err := wire.Skip(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	_, u, neg, err := decodeInt(b[:n])
+	if err != nil || neg {
+		return 0, nil, fmt.Errorf("%w: not an unsigned integer", ErrType)
+	}
+	return u, b[n:], nil
+}
+
+// ValueSize is the size of the msgpack value at the start of b.
+func ValueSize(b []byte) (int, error) { return wire.Skip(b) }
+
 // decodeInt reads any msgpack integer encoding; neg reports a negative value
 // held in i, otherwise the value is u.
 func decodeInt(b []byte) (i int64, u uint64, neg bool, err error) {

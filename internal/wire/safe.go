@@ -33,7 +33,20 @@ func Unmarshal(b []byte, v any) error {
 // MaxDepth deep, in which every string, binary, extension, array and map
 // declares no more elements or bytes than remain in b.
 func Validate(b []byte) error {
-	// open[i] is the number of values still to read in the i-th open container.
+	n, err := Skip(b)
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return fmt.Errorf("%w: %d trailing bytes after the value", ErrInvalidMsgpack, len(b)-n)
+	}
+	return nil
+}
+
+// Skip returns the size of the msgpack value at the start of b, checking it
+// as Validate does (lengths bounded by the bytes of b).
+func Skip(b []byte) (int, error) {
+	// stack[i] is the number of values still to read in the i-th open container.
 	var stack [MaxDepth + 1]int
 	depth := 0
 	stack[0] = 1
@@ -46,11 +59,11 @@ func Validate(b []byte) error {
 			depth--
 		}
 		if depth < 0 {
-			break
+			return i, nil
 		}
 		stack[depth]--
 		if i >= len(b) {
-			return bad("truncated value")
+			return 0, bad("truncated value")
 		}
 		c := b[i]
 		i++
@@ -81,28 +94,23 @@ func Validate(b []byte) error {
 			skip = 9
 		case c == 0xd8:
 			skip = 17
-		case c == 0xc4, c == 0xd9: // bin8, str8
-			n, ok := readLen(b, &i, 1)
-			if !ok {
-				return bad("truncated length")
+		case c == 0xc4, c == 0xd9, c == 0xc5, c == 0xda, c == 0xc6, c == 0xdb: // bin, str
+			size := 1
+			switch c {
+			case 0xc5, 0xda:
+				size = 2
+			case 0xc6, 0xdb:
+				size = 4
 			}
-			skip = n
-		case c == 0xc5, c == 0xda:
-			n, ok := readLen(b, &i, 2)
+			n, ok := readLen(b, &i, size)
 			if !ok {
-				return bad("truncated length")
-			}
-			skip = n
-		case c == 0xc6, c == 0xdb:
-			n, ok := readLen(b, &i, 4)
-			if !ok {
-				return bad("truncated length")
+				return 0, bad("truncated length")
 			}
 			skip = n
 		case c == 0xc7, c == 0xc8, c == 0xc9: // ext8/16/32: length, then type byte
 			n, ok := readLen(b, &i, 1<<(c-0xc7))
 			if !ok {
-				return bad("truncated length")
+				return 0, bad("truncated length")
 			}
 			skip = n + 1
 		case c == 0xdc, c == 0xdd, c == 0xde, c == 0xdf: // array16/32, map16/32
@@ -112,39 +120,35 @@ func Validate(b []byte) error {
 			}
 			n, ok := readLen(b, &i, size)
 			if !ok {
-				return bad("truncated length")
+				return 0, bad("truncated length")
 			}
 			if n > len(b) {
-				return bad(fmt.Sprintf("%d elements declared in %d bytes", n, len(b)))
+				return 0, bad(fmt.Sprintf("%d elements declared in %d bytes", n, len(b)))
 			}
 			children = n
 			if c >= 0xde {
 				children = 2 * n
 			}
 		default:
-			return bad(fmt.Sprintf("unknown type byte 0x%02x", c))
+			return 0, bad(fmt.Sprintf("unknown type byte 0x%02x", c))
 		}
 		rem := len(b) - i
 		if skip > rem {
-			return bad(fmt.Sprintf("%d bytes declared, %d remain", skip, rem))
+			return 0, bad(fmt.Sprintf("%d bytes declared, %d remain", skip, rem))
 		}
 		i += skip
 		if children > 0 {
 			// Every child takes at least one byte.
 			if children > len(b)-i {
-				return bad(fmt.Sprintf("%d elements declared, %d bytes remain", children, len(b)-i))
+				return 0, bad(fmt.Sprintf("%d elements declared, %d bytes remain", children, len(b)-i))
 			}
 			if depth == MaxDepth {
-				return bad("nesting deeper than the limit")
+				return 0, bad("nesting deeper than the limit")
 			}
 			depth++
 			stack[depth] = children
 		}
 	}
-	if i != len(b) {
-		return fmt.Errorf("%w: %d trailing bytes after the value", ErrInvalidMsgpack, len(b)-i)
-	}
-	return nil
 }
 
 func readLen(b []byte, i *int, size int) (int, bool) {

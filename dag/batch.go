@@ -1,0 +1,138 @@
+package dag
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/internal/keys"
+)
+
+// batch is the unit that moves through queues: a typed slice of items.
+// Batches are recycled through their edge's pool once consumed, unless
+// shared by a broadcast.
+type batch[T any] struct {
+	items  []T
+	dest   int  // destination instance on the receiving member, for remote batches
+	shared bool // seen by several consumers: read-only, never recycled
+}
+
+// edgeType is what the engine needs to know about an edge's item type.
+type edgeType interface {
+	name() string
+	// batchLen is the number of items in a batch element.
+	batchLen(b any) int
+	recycle(b any)
+	// encode appends a batch's items to dst; decode makes a batch of them.
+	encode(dst []byte, b any) ([]byte, error)
+	decode(src []byte, dest int) (any, error)
+	// newOutput makes one producer instance's output for the edge.
+	newOutput(r *route) output
+}
+
+type typedEdge[T any] struct {
+	c    codec.Codec[T]
+	pool sync.Pool
+	// newPartitionFn makes a key-to-partition function, for partitioned edges.
+	newPartitionFn func(n int) func(T) int
+}
+
+func newEdgeType[T any]() edgeType {
+	return &typedEdge[T]{c: codec.For[T]()}
+}
+
+// setKey installs the key function of a partitioned edge.
+func (t *typedEdge[T]) setKey(key interface{ partitionFn() func(int) func(T) int }) {
+	t.newPartitionFn = key.partitionFn()
+}
+
+func (t *typedEdge[T]) name() string { return reflect.TypeFor[T]().String() }
+
+func (t *typedEdge[T]) get(limit int) *batch[T] {
+	if b, ok := t.pool.Get().(*batch[T]); ok && cap(b.items) >= limit {
+		return b
+	}
+	return &batch[T]{items: make([]T, 0, limit)}
+}
+
+func (t *typedEdge[T]) batchLen(b any) int { return len(b.(*batch[T]).items) }
+
+func (t *typedEdge[T]) recycle(b any) {
+	bt := b.(*batch[T])
+	if bt.shared {
+		return
+	}
+	clear(bt.items)
+	bt.items = bt.items[:0]
+	t.pool.Put(bt)
+}
+
+func (t *typedEdge[T]) encode(dst []byte, b any) ([]byte, error) {
+	items := b.(*batch[T]).items
+	dst = codec.AppendUint(dst, uint64(len(items)))
+	for _, it := range items {
+		var err error
+		if dst, err = t.c.Append(dst, it); err != nil {
+			return dst, fmt.Errorf("encode %T: %w", it, err)
+		}
+	}
+	return dst, nil
+}
+
+func (t *typedEdge[T]) decode(src []byte, dest int) (any, error) {
+	n, rest, err := codec.ReadUint(src)
+	if err != nil || n > uint64(len(rest)) {
+		return nil, fmt.Errorf("bad batch header")
+	}
+	b := t.get(int(n))
+	b.dest = dest
+	for range n {
+		size, err := codec.ValueSize(rest)
+		if err != nil {
+			return nil, err
+		}
+		v, err := t.c.Decode(rest[:size])
+		if err != nil {
+			return nil, err
+		}
+		b.items = append(b.items, v)
+		rest = rest[size:]
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes after a batch", len(rest))
+	}
+	return b, nil
+}
+
+// keyFunc adapts a typed key function to the partition function factory.
+type keyFunc[T any, K comparable] func(T) K
+
+func (k keyFunc[T, K]) partitionFn() func(int) func(T) int {
+	kc := codec.For[K]()
+	return func(n int) func(T) int {
+		var scratch []byte
+		return func(v T) int {
+			var err error
+			scratch, err = kc.Append(scratch[:0], k(v))
+			if err != nil {
+				// Keys that cannot be encoded are a programming error of the
+				// key function; they all go to one partition rather than crash.
+				return 0
+			}
+			return keys.Partition(scratch, n)
+		}
+	}
+}
+
+// batchDest and markShared reach into a batch of any item type.
+type batchMeta interface {
+	destination() int
+	share()
+}
+
+func (b *batch[T]) destination() int { return b.dest }
+func (b *batch[T]) share()           { b.shared = true }
+
+func batchDest(el any) int { return el.(batchMeta).destination() }
+func markShared(el any)    { el.(batchMeta).share() }

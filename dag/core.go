@@ -1,0 +1,210 @@
+package dag
+
+// Ready-made processors for the common stateless steps. The pipeline API
+// builds on them; they are also handy in hand-written DAGs.
+
+// SliceSource supplies instances that together emit items once: instance i
+// emits the items whose index modulo the total parallelism is i.
+func SliceSource[T any](items []T) Supplier {
+	return func() Processor { return &sliceSource[T]{items: items} }
+}
+
+type sliceSource[T any] struct {
+	items []T
+	out   *Emitter[T]
+	next  int
+	step  int
+}
+
+func (s *sliceSource[T]) Init(ctx *Context) error {
+	var err error
+	s.out, err = Output[T](ctx, 0)
+	s.next, s.step = ctx.GlobalIndex, ctx.TotalParallelism
+	return err
+}
+
+func (s *sliceSource[T]) Process(int, *Inbox) error { return nil }
+
+func (s *sliceSource[T]) Complete() (bool, error) {
+	for ; s.next < len(s.items); s.next += s.step {
+		if !s.out.Offer(s.items[s.next]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// GeneratorSource supplies instances that each call next with a counter
+// (0, 1, 2, ... on each instance) until it returns false, emitting the
+// values it produces.
+func GeneratorSource[T any](next func(ctx *Context, n int64) (T, bool)) Supplier {
+	return func() Processor { return &generator[T]{next: next} }
+}
+
+type generator[T any] struct {
+	next    func(*Context, int64) (T, bool)
+	ctx     *Context
+	out     *Emitter[T]
+	n       int64
+	pending *T
+}
+
+func (g *generator[T]) Init(ctx *Context) error {
+	g.ctx = ctx
+	var err error
+	g.out, err = Output[T](ctx, 0)
+	return err
+}
+
+func (g *generator[T]) Process(int, *Inbox) error { return nil }
+
+func (g *generator[T]) Complete() (bool, error) {
+	if g.pending != nil {
+		if !g.out.Offer(*g.pending) {
+			return false, nil
+		}
+		g.pending = nil
+	}
+	for range 4096 {
+		v, ok := g.next(g.ctx, g.n)
+		if !ok {
+			return true, nil
+		}
+		g.n++
+		if !g.out.Offer(v) {
+			g.pending = &v
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// Map supplies processors applying fn to every item.
+func Map[In, Out any](fn func(In) Out) Supplier {
+	return func() Processor { return &mapP[In, Out]{fn: fn} }
+}
+
+type mapP[In, Out any] struct {
+	fn  func(In) Out
+	out *Emitter[Out]
+}
+
+func (p *mapP[In, Out]) Init(ctx *Context) error {
+	var err error
+	p.out, err = Output[Out](ctx, 0)
+	return err
+}
+
+func (p *mapP[In, Out]) Process(_ int, in *Inbox) error {
+	items := Items[In](in)
+	for i, v := range items {
+		if !p.out.Offer(p.fn(v)) {
+			in.Consume(i)
+			return nil
+		}
+	}
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *mapP[In, Out]) Complete() (bool, error) { return true, nil }
+
+// Filter supplies processors passing on the items keep accepts.
+func Filter[T any](keep func(T) bool) Supplier {
+	return func() Processor { return &filterP[T]{keep: keep} }
+}
+
+type filterP[T any] struct {
+	keep func(T) bool
+	out  *Emitter[T]
+}
+
+func (p *filterP[T]) Init(ctx *Context) error {
+	var err error
+	p.out, err = Output[T](ctx, 0)
+	return err
+}
+
+func (p *filterP[T]) Process(_ int, in *Inbox) error {
+	items := Items[T](in)
+	for i, v := range items {
+		if p.keep(v) && !p.out.Offer(v) {
+			in.Consume(i)
+			return nil
+		}
+	}
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *filterP[T]) Complete() (bool, error) { return true, nil }
+
+// FlatMap supplies processors emitting every item fn returns for each
+// input item.
+func FlatMap[In, Out any](fn func(In) []Out) Supplier {
+	return func() Processor { return &flatMapP[In, Out]{fn: fn} }
+}
+
+type flatMapP[In, Out any] struct {
+	fn      func(In) []Out
+	out     *Emitter[Out]
+	pending []Out
+}
+
+func (p *flatMapP[In, Out]) Init(ctx *Context) error {
+	var err error
+	p.out, err = Output[Out](ctx, 0)
+	return err
+}
+
+func (p *flatMapP[In, Out]) drain() bool {
+	for len(p.pending) > 0 {
+		if !p.out.Offer(p.pending[0]) {
+			return false
+		}
+		p.pending = p.pending[1:]
+	}
+	return true
+}
+
+func (p *flatMapP[In, Out]) Process(_ int, in *Inbox) error {
+	if !p.drain() {
+		return nil
+	}
+	items := Items[In](in)
+	for i, v := range items {
+		p.pending = p.fn(v)
+		if !p.drain() {
+			in.Consume(i + 1)
+			return nil
+		}
+	}
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *flatMapP[In, Out]) Complete() (bool, error) { return p.drain(), nil }
+
+// Sink supplies processors calling fn with every batch of items; fn must
+// not keep the slice. An error fails the job.
+func Sink[T any](fn func(ctx *Context, items []T) error) Supplier {
+	return func() Processor { return &sinkP[T]{fn: fn} }
+}
+
+type sinkP[T any] struct {
+	fn  func(*Context, []T) error
+	ctx *Context
+}
+
+func (p *sinkP[T]) Init(ctx *Context) error { p.ctx = ctx; return nil }
+
+func (p *sinkP[T]) Process(_ int, in *Inbox) error {
+	items := Items[T](in)
+	if err := p.fn(p.ctx, items); err != nil {
+		return err
+	}
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *sinkP[T]) Complete() (bool, error) { return true, nil }

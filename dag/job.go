@@ -1,0 +1,195 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+// Errors about jobs.
+var (
+	// ErrUnknownJob: no job of that name is registered (on the member that
+	// reports it), or no job has that ID.
+	ErrUnknownJob = errors.New("dag: unknown job")
+	// ErrDefinitionMismatch: a member built a different DAG from the same job
+	// name and parameters (its binary has another version of the job).
+	ErrDefinitionMismatch = errors.New("dag: job definitions differ between members")
+	// ErrCancelled: the job was cancelled.
+	ErrCancelled = errors.New("dag: job cancelled")
+	// ErrMemberLost: a member running the job left the cluster.
+	ErrMemberLost = errors.New("dag: a member running the job left")
+)
+
+func init() {
+	member.RegisterErrorCode("dag.unknown-job", ErrUnknownJob)
+	member.RegisterErrorCode("dag.definition-mismatch", ErrDefinitionMismatch)
+	member.RegisterErrorCode("dag.cancelled", ErrCancelled)
+	member.RegisterErrorCode("dag.member-lost", ErrMemberLost)
+}
+
+// JobStatus is where a job is in its life.
+type JobStatus uint8
+
+// Job statuses.
+const (
+	Starting   JobStatus = iota // planned, being set up on the members
+	Running                     // processing
+	Completing                  // some members have finished, others not yet
+	Completed                   // every member finished without error
+	Failed                      // a processor or member failed; Error says why
+	Cancelled                   // cancelled by a user
+)
+
+func (s JobStatus) String() string {
+	switch s {
+	case Starting:
+		return "starting"
+	case Running:
+		return "running"
+	case Completing:
+		return "completing"
+	case Completed:
+		return "completed"
+	case Failed:
+		return "failed"
+	case Cancelled:
+		return "cancelled"
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+// Terminal reports whether the job has ended.
+func (s JobStatus) Terminal() bool { return s == Completed || s == Failed || s == Cancelled }
+
+// JobInfo describes a job.
+type JobInfo struct {
+	ID          string    `msgpack:"i"`
+	Name        string    `msgpack:"n"` // the registered job name
+	Status      JobStatus `msgpack:"s"`
+	Error       string    `msgpack:"e,omitempty"`
+	Submitted   time.Time `msgpack:"t"`
+	Ended       time.Time `msgpack:"d,omitempty"`
+	Members     []string  `msgpack:"m,omitempty"`
+	Config      JobConfig `msgpack:"c"`
+	Coordinator string    `msgpack:"o"`
+}
+
+// jobRecord is what the cluster keeps about a job, in a replicated map.
+type jobRecord struct {
+	Info   JobInfo `msgpack:"i"`
+	Params []byte  `msgpack:"p"`
+	Plan   []byte  `msgpack:"l,omitempty"`
+}
+
+const jobsMap = "__weir.jobs"
+
+// Job is a handle on a submitted job.
+type Job struct {
+	s  *service
+	ID string
+}
+
+// Submit starts the registered job name with params on the cluster m belongs
+// to, from any member (lite members included). It returns once the job is
+// recorded; the job is then set up on every data member. Wait for its end
+// with Wait.
+func Submit[P any](ctx context.Context, m *member.Member, name string, params P, opts ...JobOption) (*Job, error) {
+	b, err := wire.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("submit %q: encode parameters: %w", name, err)
+	}
+	var cfg JobConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := serviceOf(m)
+	id, err := s.submit(ctx, submitMsg{Name: name, Params: b, Config: cfg})
+	if err != nil {
+		return nil, fmt.Errorf("submit %q: %w", name, err)
+	}
+	return &Job{s: s, ID: id}, nil
+}
+
+// JobByID returns a handle on the job with the given ID.
+func JobByID(m *member.Member, id string) *Job { return &Job{s: serviceOf(m), ID: id} }
+
+// Info returns the job's current description.
+func (j *Job) Info(ctx context.Context) (JobInfo, error) {
+	rec, ok, err := j.s.jobs.Get(ctx, j.ID)
+	if err != nil {
+		return JobInfo{}, err
+	}
+	if !ok {
+		return JobInfo{}, fmt.Errorf("%w: no job %s", ErrUnknownJob, j.ID)
+	}
+	return rec.Info, nil
+}
+
+// Status returns the job's status.
+func (j *Job) Status(ctx context.Context) (JobStatus, error) {
+	info, err := j.Info(ctx)
+	return info.Status, err
+}
+
+// Wait waits until the job ends and returns its error: nil if it
+// completed, an error wrapping ErrCancelled if cancelled, the failure
+// otherwise.
+func (j *Job) Wait(ctx context.Context) error {
+	poll := 5 * time.Millisecond
+	for {
+		changed := j.s.jobsChanged.wait()
+		info, err := j.Info(ctx)
+		if err != nil {
+			return err
+		}
+		switch info.Status {
+		case Completed:
+			return nil
+		case Cancelled:
+			return fmt.Errorf("job %s (%s): %w", j.ID, info.Name, ErrCancelled)
+		case Failed:
+			return fmt.Errorf("job %s (%s) failed: %s", j.ID, info.Name, info.Error)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-changed:
+		case <-t.C:
+			poll = min(2*poll, 500*time.Millisecond)
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// Cancel stops the job on every member. It returns once the coordinator
+// accepted the request; Wait then returns an error wrapping ErrCancelled.
+func (j *Job) Cancel(ctx context.Context) error {
+	b, err := wire.Marshal(&jobRef{JobID: j.ID})
+	if err != nil {
+		return err
+	}
+	_, err = j.s.callCoordinator(ctx, routeCancel, b)
+	return err
+}
+
+// Jobs lists the cluster's jobs, newest first.
+func Jobs(ctx context.Context, m *member.Member) ([]JobInfo, error) {
+	s := serviceOf(m)
+	var out []JobInfo
+	err := s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {
+		out = append(out, rec.Info)
+		return true
+	})
+	sortJobs(out)
+	return out, err
+}
+
+// ensure the record map's value type is encodable at compile time.
+var _ = grid.GetMap[string, jobRecord]

@@ -1,0 +1,143 @@
+package dag
+
+import (
+	"context"
+	"log/slog"
+	"math"
+
+	"github.com/weir-dev/weir/member"
+)
+
+// Processor is one instance of a vertex. The engine calls it from one
+// goroutine at a time, and it must not block for long: when an Emitter says
+// the edge is full, the processor returns and is called again later.
+//
+// Lifecycle: Init once; then Process for each batch of items that arrives on
+// an inbound edge (in priority order, see Edge.Priority); optional hooks when
+// an edge completes or a watermark advances; then Complete, repeatedly,
+// until it reports done. A source (no inbound edges) does its work in
+// Complete: emitting until the edge is full, returning done once it has
+// emitted everything (or never, if it is unbounded).
+type Processor interface {
+	// Init prepares the processor: obtain emitters with Output here.
+	Init(ctx *Context) error
+	// Process handles items from inbound edge ordinal: read them with Items,
+	// and mark the ones handled with Consume. Items not consumed are offered
+	// again in the next call. Items are read-only (a broadcast edge shares
+	// them between instances).
+	Process(ordinal int, in *Inbox) error
+	// Complete is called once every inbound edge has completed; it is
+	// called again until it returns true.
+	Complete() (done bool, err error)
+}
+
+// EdgeCompleter is implemented by processors that act when one inbound
+// edge completes (all its producers finished), such as a hash join that has
+// read its build side. Called until it returns true.
+type EdgeCompleter interface {
+	CompleteEdge(ordinal int) (done bool, err error)
+}
+
+// WatermarkHandler is implemented by processors that act on event time,
+// such as windows: ProcessWatermark is called when the watermark coalesced
+// over all inputs advances (called again until it returns true), and the
+// engine then forwards the watermark to every output. Processors without it
+// just forward watermarks.
+type WatermarkHandler interface {
+	ProcessWatermark(wm int64) (done bool, err error)
+}
+
+// TryProcessor is implemented by processors with work that does not come
+// from an input, such as collecting the results of asynchronous calls or
+// expiring state: TryProcess is called in every round of the processor's
+// loop, and when its Context is woken. It reports whether it made progress.
+type TryProcessor interface {
+	TryProcess() (progress bool, err error)
+}
+
+// Closer is implemented by processors holding resources; Close is called
+// once when the job's execution ends on the member, however it ends.
+type Closer interface {
+	Close() error
+}
+
+// Idle is the watermark value meaning "this input is idle": it emits
+// nothing for now and must not hold back the coalesced watermark.
+const Idle int64 = math.MaxInt64
+
+// Context is what a processor knows about where it runs.
+type Context struct {
+	Member  *member.Member
+	JobID   string
+	JobName string
+	Vertex  string
+	// LocalIndex is this instance's index among the vertex's instances on
+	// this member; GlobalIndex among all instances in the cluster.
+	LocalIndex, GlobalIndex int
+	// LocalParallelism is the vertex's instances per member;
+	// TotalParallelism in the cluster.
+	LocalParallelism, TotalParallelism int
+	// MemberIndex is this member's index among the job's members.
+	MemberIndex, MemberCount int
+	Logger                   *slog.Logger
+
+	ctx         context.Context
+	outputs     []output
+	outputTypes []string
+	partitions  []int
+	t           *tasklet
+}
+
+// Context is cancelled when the job ends on this member.
+func (c *Context) Context() context.Context { return c.ctx }
+
+// Wake makes the engine call the processor soon, from any goroutine: for a
+// processor whose asynchronous work completed.
+func (c *Context) Wake() {
+	if c.t != nil {
+		c.t.wakeAlways()
+	}
+}
+
+// Partitions lists the map partitions this instance is responsible for:
+// those owned by this member when the job started, spread over its local
+// instances. A source reading map partitions reads these.
+func (c *Context) Partitions() []int { return c.partitions }
+
+// EmitWatermark sends a watermark (event time in unix nanoseconds, or Idle)
+// on every outbound edge. Like Offer, false means "full, call again".
+func (c *Context) EmitWatermark(wm int64) bool {
+	return c.t.emitControlAll(watermarkItem{ts: wm})
+}
+
+// Inbox holds the items of one batch from one inbound edge.
+type Inbox struct {
+	b   any
+	n   int
+	pos int
+}
+
+// Items returns the items not yet consumed, typed as the edge's item type.
+func Items[T any](in *Inbox) []T {
+	return in.b.(*batch[T]).items[in.pos:]
+}
+
+// Consume marks the first n remaining items as handled.
+func (in *Inbox) Consume(n int) { in.pos = min(in.pos+n, in.n) }
+
+// Len is the number of items not yet consumed.
+func (in *Inbox) Len() int { return in.n - in.pos }
+
+func (in *Inbox) set(b any, n int) { in.b, in.n, in.pos = b, n, 0 }
+func (in *Inbox) clear()           { in.b, in.n, in.pos = nil, 0, 0 }
+
+// control items travel in queues among batches, in order with them.
+type control interface{ isControl() }
+
+type watermarkItem struct{ ts int64 }
+
+// doneItem marks the end of a producer's stream.
+type doneItem struct{}
+
+func (watermarkItem) isControl() {}
+func (doneItem) isControl()      {}

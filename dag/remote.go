@@ -1,0 +1,352 @@
+package dag
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+// Messages on a distributed edge's stream: a kind byte, the producer's
+// global index and the destination instance as varints, then the payload.
+const (
+	msgBatch     byte = 1 // payload: the encoded items
+	msgWatermark byte = 2 // payload: the watermark as a varint
+	msgDone      byte = 3 // the producer finished
+)
+
+const routeEdge = "job.edge"
+
+// edgeHello opens the stream of one distributed edge from one member.
+type edgeHello struct {
+	JobID     string `msgpack:"j"`
+	Execution uint64 `msgpack:"e"`
+	Edge      int    `msgpack:"d"`
+	From      int    `msgpack:"f"`
+}
+
+// sender carries one distributed edge's items from this member's producers
+// to one other member: it reads one queue per producer, encodes batches
+// with the edge's codec and writes them to a stream whose flow control, in
+// bytes, bounds what is in flight.
+type sender struct {
+	ex      *execution
+	ei      int
+	e       *edge
+	to      int
+	inputs  []*queue
+	prods   []int // global index of each input's producer
+	parked  atomic.Bool
+	wakeCh  chan struct{}
+	bytes   atomic.Int64
+	batches atomic.Int64
+}
+
+func newSender(ex *execution, ei int, e *edge, to int) *sender {
+	return &sender{ex: ex, ei: ei, e: e, to: to, wakeCh: make(chan struct{}, 1)}
+}
+
+// addInput adds the queue from a local producer.
+func (s *sender) addInput(prod *tasklet) *queue {
+	q := newQueue(s.e.queueSize)
+	q.producer, q.consumer = prod, s
+	s.inputs = append(s.inputs, q)
+	s.prods = append(s.prods, prod.ctx.GlobalIndex)
+	return q
+}
+
+func (s *sender) wake() {
+	if s.parked.Load() && s.parked.CompareAndSwap(true, false) {
+		select {
+		case s.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *sender) run(ctx context.Context) error {
+	p := s.ex.plan
+	hello, err := wire.Marshal(&edgeHello{JobID: p.JobID, Execution: p.Execution, Edge: s.ei, From: s.ex.me})
+	if err != nil {
+		return err
+	}
+	peer := p.Members[s.to]
+	st, err := s.ex.m.OpenStream(ctx, peer, routeEdge, hello)
+	if err != nil {
+		return fmt.Errorf("edge %s -> %s to member %s: %w", s.e.from.name, s.e.to.name, peer, err)
+	}
+	defer st.Close()
+	open := len(s.inputs)
+	done := make([]bool, len(s.inputs))
+	var buf []byte
+	idle := minIdle
+	for open > 0 {
+		moved := false
+		for i, q := range s.inputs {
+			if done[i] {
+				continue
+			}
+			el, ok := q.peek()
+			if !ok {
+				continue
+			}
+			moved = true
+			buf = buf[:0]
+			switch c := el.(type) {
+			case watermarkItem:
+				buf = appendHeader(buf, msgWatermark, s.prods[i], destAll)
+				buf = binary.AppendVarint(buf, c.ts)
+				q.pop(0)
+			case doneItem:
+				buf = appendHeader(buf, msgDone, s.prods[i], destAll)
+				q.pop(0)
+				done[i] = true
+				open--
+			default:
+				n := s.e.item.batchLen(el)
+				buf = appendHeader(buf, msgBatch, s.prods[i], s.destOf(el))
+				if buf, err = s.e.item.encode(buf, el); err != nil {
+					return fmt.Errorf("edge %s -> %s: %w", s.e.from.name, s.e.to.name, err)
+				}
+				q.pop(n)
+				s.e.item.recycle(el)
+				s.batches.Add(1)
+			}
+			s.bytes.Add(int64(len(buf)))
+			// Send copies buf into the connection's buffer before returning.
+			if err := st.Send(ctx, buf); err != nil {
+				return fmt.Errorf("edge %s -> %s to member %s: %w", s.e.from.name, s.e.to.name, peer, err)
+			}
+		}
+		if moved {
+			idle = minIdle
+			continue
+		}
+		if err := s.park(ctx, &idle); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sender) destOf(el any) int {
+	switch s.e.routing {
+	case Broadcast:
+		return destAll
+	case Partitioned, AllToOne:
+		return batchDest(el)
+	}
+	return destAny
+}
+
+func (s *sender) park(ctx context.Context, idle *time.Duration) error {
+	s.parked.Store(true)
+	for _, q := range s.inputs {
+		if !q.empty() {
+			s.parked.Store(false)
+			return nil
+		}
+	}
+	t := time.NewTimer(*idle)
+	defer t.Stop()
+	select {
+	case <-s.wakeCh:
+		*idle = minIdle
+	case <-t.C:
+		*idle = min(2**idle, maxIdle)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.parked.Store(false)
+	return nil
+}
+
+func appendHeader(b []byte, kind byte, producer, dest int) []byte {
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(producer))
+	return binary.AppendVarint(b, int64(dest))
+}
+
+// receiver delivers one distributed edge's items from one other member to
+// this member's consumer instances. It stands for all the producers on that
+// member: it forwards a watermark when their minimum advances, and the end
+// of the stream when all have finished.
+type receiver struct {
+	ex       *execution
+	ei       int
+	e        *edge
+	from     int
+	outs     []*queue // one per local consumer
+	stream   chan *member.Stream
+	wm       map[int]int64 // per remote producer
+	done     map[int]bool
+	prods    int
+	parked   atomic.Bool
+	wakeCh   chan struct{}
+	next     int
+	wmSent   int64
+	idle     bool
+	finished chan struct{} // closed when run returns: the stream may close
+}
+
+func newReceiver(ex *execution, ei int, e *edge, from, producers int) *receiver {
+	return &receiver{ex: ex, ei: ei, e: e, from: from, prods: producers, stream: make(chan *member.Stream, 1),
+		wm: map[int]int64{}, done: map[int]bool{}, wakeCh: make(chan struct{}, 1), wmSent: minWatermark,
+		finished: make(chan struct{})}
+}
+
+func (r *receiver) wake() {
+	if r.parked.Load() && r.parked.CompareAndSwap(true, false) {
+		select {
+		case r.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *receiver) run(ctx context.Context) error {
+	defer close(r.finished)
+	var st *member.Stream
+	select {
+	case st = <-r.stream:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer st.Close()
+	for len(r.done) < r.prods {
+		msg, err := st.Recv(ctx)
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("edge %s -> %s: member %s closed the stream early", r.e.from.name, r.e.to.name, st.Peer())
+		}
+		if err != nil {
+			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
+		}
+		if err := r.handle(ctx, msg); err != nil {
+			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
+		}
+	}
+	return r.pushAll(ctx, doneItem{})
+}
+
+func (r *receiver) handle(ctx context.Context, msg []byte) error {
+	if len(msg) == 0 {
+		return errors.New("empty message")
+	}
+	kind := msg[0]
+	prod, n := binary.Uvarint(msg[1:])
+	if n <= 0 {
+		return errors.New("bad message header")
+	}
+	dest, m := binary.Varint(msg[1+n:])
+	if m <= 0 {
+		return errors.New("bad message header")
+	}
+	payload := msg[1+n+m:]
+	producer := int(prod)
+	switch kind {
+	case msgBatch:
+		if dest >= int64(len(r.outs)) {
+			return fmt.Errorf("batch for instance %d of %d", dest, len(r.outs))
+		}
+		b, err := r.e.item.decode(payload, int(dest))
+		if err != nil {
+			return err
+		}
+		items := r.e.item.batchLen(b)
+		switch dest {
+		case destAll:
+			markShared(b)
+			for _, q := range r.outs {
+				if err := r.push(ctx, q, b, items); err != nil {
+					return err
+				}
+			}
+			return nil
+		case destAny:
+			q := r.outs[r.next%len(r.outs)]
+			r.next++
+			return r.push(ctx, q, b, items)
+		default:
+			return r.push(ctx, r.outs[dest], b, items)
+		}
+	case msgWatermark:
+		ts, k := binary.Varint(payload)
+		if k <= 0 {
+			return errors.New("bad watermark")
+		}
+		r.wm[producer] = ts
+		return r.forwardWatermark(ctx)
+	case msgDone:
+		r.done[producer] = true
+		delete(r.wm, producer)
+		return r.forwardWatermark(ctx)
+	}
+	return fmt.Errorf("unknown message kind %d", kind)
+}
+
+// forwardWatermark sends the minimum watermark of the remote producers
+// still running when it advanced (Idle when all are idle).
+func (r *receiver) forwardWatermark(ctx context.Context) error {
+	if len(r.wm)+len(r.done) < r.prods {
+		return nil // some producer has sent no watermark yet
+	}
+	wm := Idle
+	for p, w := range r.wm {
+		if !r.done[p] && w < wm {
+			wm = w
+		}
+	}
+	if len(r.wm) == 0 {
+		return nil
+	}
+	switch {
+	case wm == Idle && !r.idle:
+		r.idle = true
+	case wm != Idle && (wm > r.wmSent || r.idle):
+		r.idle = false
+		r.wmSent = max(wm, r.wmSent)
+		wm = r.wmSent
+	default:
+		return nil
+	}
+	return r.pushAll(ctx, watermarkItem{ts: wm})
+}
+
+func (r *receiver) pushAll(ctx context.Context, c control) error {
+	for _, q := range r.outs {
+		if err := r.push(ctx, q, c, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// push waits for room in q: the consumer's pops wake the receiver.
+func (r *receiver) push(ctx context.Context, q *queue, el any, items int) error {
+	idle := minIdle
+	for !q.offer(el, items) {
+		r.parked.Store(true)
+		if !q.full() {
+			r.parked.Store(false)
+			continue
+		}
+		t := time.NewTimer(idle)
+		select {
+		case <-r.wakeCh:
+		case <-t.C:
+			idle = min(2*idle, maxIdle)
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+		r.parked.Store(false)
+	}
+	return nil
+}

@@ -1,0 +1,382 @@
+package dag
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+const extensionName = "dag"
+
+// Routes of the job service.
+const (
+	routeSubmit   = "job.submit"   // to the coordinator: start a job
+	routeInit     = "job.init"     // coordinator -> members: build the execution
+	routeStart    = "job.start"    // coordinator -> members: run it
+	routeAbort    = "job.abort"    // coordinator -> members: stop it
+	routeFinished = "job.finished" // member -> coordinator: my part ended
+	routeCancel   = "job.cancel"   // to the coordinator: a user cancels
+	routeMetrics  = "job.metrics"  // to a member: its processors' counters
+)
+
+func init() { member.RegisterExtension(extensionName, attach) }
+
+// service is the job engine on one member: the executions it runs, and, on
+// the coordinator, the jobs it coordinates.
+type service struct {
+	m           *member.Member
+	log         *slog.Logger
+	jobs        *grid.Map[string, jobRecord]
+	jobsChanged signal
+	unlisten    func()
+
+	mu     sync.Mutex // guards everything below
+	execs  map[string]*execution
+	coord  map[string]*coordJob
+	closed bool
+}
+
+func attach(m *member.Member) (member.Extension, error) {
+	s := &service{m: m, log: m.Logger(), execs: map[string]*execution{}, coord: map[string]*coordJob{}}
+	s.jobs = grid.GetMap[string, jobRecord](m, jobsMap, grid.WithOpTimeout(time.Minute))
+	s.unlisten = s.jobs.AddListener(func(grid.Event[string, jobRecord]) { s.jobsChanged.broadcast() })
+	m.Handle(routeSubmit, s.handleSubmit)
+	m.Handle(routeInit, s.handleInit)
+	m.Handle(routeStart, s.handleStart)
+	m.Handle(routeAbort, s.handleAbort)
+	m.Handle(routeFinished, s.handleFinished)
+	m.Handle(routeCancel, s.handleCancel)
+	m.Handle(routeMetrics, s.handleMetrics)
+	m.HandleStream(routeEdge, s.handleEdge)
+	m.Go(s.watchMembers)
+	return s, nil
+}
+
+func serviceOf(m *member.Member) *service {
+	ext := m.Extension(extensionName)
+	if ext == nil {
+		panic("dag: the member has no job service")
+	}
+	return ext.(*service)
+}
+
+// Shutdown stops every execution on this member.
+func (s *service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	execs := make([]*execution, 0, len(s.execs))
+	for _, ex := range s.execs {
+		execs = append(execs, ex)
+	}
+	s.mu.Unlock()
+	for _, ex := range execs {
+		ex.abort(fmt.Errorf("member %s is shutting down", s.m.ID()))
+	}
+	for _, ex := range execs {
+		select {
+		case <-ex.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.unlisten()
+	return nil
+}
+
+type submitMsg struct {
+	Name   string    `msgpack:"n"`
+	Params []byte    `msgpack:"p"`
+	Config JobConfig `msgpack:"c"`
+}
+
+type jobRef struct {
+	JobID     string `msgpack:"j"`
+	Execution uint64 `msgpack:"e,omitempty"`
+	Reason    string `msgpack:"r,omitempty"`
+	Cancelled bool   `msgpack:"c,omitempty"`
+}
+
+type finishedMsg struct {
+	JobID     string `msgpack:"j"`
+	Execution uint64 `msgpack:"e"`
+	Member    int    `msgpack:"m"`
+	Error     string `msgpack:"r,omitempty"`
+}
+
+func (s *service) submit(ctx context.Context, msg submitMsg) (string, error) {
+	b, err := wire.Marshal(&msg)
+	if err != nil {
+		return "", err
+	}
+	out, err := s.callCoordinator(ctx, routeSubmit, b)
+	if err != nil {
+		return "", err
+	}
+	var ref jobRef
+	if err := wire.Unmarshal(out, &ref); err != nil {
+		return "", err
+	}
+	return ref.JobID, nil
+}
+
+// callCoordinator calls the current coordinator, retrying while it
+// changes.
+func (s *service) callCoordinator(ctx context.Context, route string, payload []byte) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		c, ok := s.m.Coordinator()
+		if ok {
+			out, err := s.m.Call(ctx, c.ID, route, payload)
+			if err == nil || !(errors.Is(err, member.ErrConnectionLost) || errors.Is(err, member.ErrUnknownMember) || errors.Is(err, errNotCoordinator)) {
+				return out, err
+			}
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+var errNotCoordinator = errors.New("dag: this member is not the coordinator")
+
+func init() { member.RegisterErrorCode("dag.not-coordinator", errNotCoordinator) }
+
+func newJobID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%011x-%s", time.Now().UnixMilli(), hex.EncodeToString(b[:4]))
+}
+
+// handleSubmit runs on the coordinator: it plans the job, records it and
+// sets it up on the members in the background.
+func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte, error) {
+	if !s.m.IsCoordinator() {
+		return nil, errNotCoordinator
+	}
+	var msg submitMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	d, err := buildJob(msg.Name, msg.Params)
+	if err != nil {
+		return nil, fmt.Errorf("on coordinator %s: %w", s.m.ID(), err)
+	}
+	p, err := s.newPlan(msg, d)
+	if err != nil {
+		return nil, err
+	}
+	planBytes, err := wire.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	cfg := msg.Config
+	if cfg.Name == "" {
+		cfg.Name = msg.Name
+	}
+	rec := jobRecord{
+		Info: JobInfo{ID: p.JobID, Name: msg.Name, Status: Starting, Submitted: time.Now(),
+			Members: p.Members, Config: cfg, Coordinator: s.m.ID()},
+		Params: msg.Params,
+		Plan:   planBytes,
+	}
+	if err := s.jobs.Put(ctx, p.JobID, rec); err != nil {
+		return nil, fmt.Errorf("record job: %w", err)
+	}
+	cj := &coordJob{s: s, rec: rec, plan: p, pending: map[int]bool{}}
+	for i := range p.Members {
+		cj.pending[i] = true
+	}
+	s.mu.Lock()
+	s.coord[p.JobID] = cj
+	s.mu.Unlock()
+	if !s.m.Go(cj.launch) {
+		return nil, member.ErrClosed
+	}
+	return wire.Marshal(&jobRef{JobID: p.JobID})
+}
+
+// newPlan decides where a job runs: on every live data member, with map
+// partitions assigned as the current table assigns them.
+func (s *service) newPlan(msg submitMsg, d *DAG) (*plan, error) {
+	var ids []string
+	for _, i := range s.m.Members() {
+		if !i.Lite && !i.Leaving {
+			ids = append(ids, i.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no data member to run the job on (every member is lite)")
+	}
+	slices.Sort(ids)
+	par := msg.Config.LocalParallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	p := &plan{JobID: newJobID(), Name: msg.Name, Params: msg.Params, Fingerprint: d.fingerprint(), Execution: 1,
+		Members: ids, Parallelism: par, Coordinator: s.m.ID(), Config: msg.Config}
+	p.Owners = make([]int, s.m.PartitionCount())
+	t := s.m.Partitions()
+	for part := range p.Owners {
+		owner := -1
+		if t != nil {
+			owner = p.memberIndex(t.Owner(part))
+		}
+		if owner < 0 {
+			owner = part % len(ids)
+		}
+		p.Owners[part] = owner
+	}
+	return p, nil
+}
+
+// handleInit builds this member's execution of a job.
+func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, error) {
+	var p plan
+	if err := wire.Unmarshal(req.Payload, &p); err != nil {
+		return nil, err
+	}
+	d, err := buildJob(p.Name, p.Params)
+	if err != nil {
+		return nil, fmt.Errorf("member %s: %w", s.m.ID(), err)
+	}
+	if fp := d.fingerprint(); fp != p.Fingerprint {
+		return nil, fmt.Errorf("%w: member %s has a different definition of job %q (fingerprint %s, coordinator's %s)", ErrDefinitionMismatch, s.m.ID(), p.Name, fp, p.Fingerprint)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, member.ErrClosed
+	}
+	if old, ok := s.execs[p.JobID]; ok {
+		old.abort(fmt.Errorf("replaced by execution %d", p.Execution))
+	}
+	s.mu.Unlock()
+	ex, err := newExecution(s.m, &p, d, context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("member %s: %w", s.m.ID(), err)
+	}
+	s.mu.Lock()
+	s.execs[p.JobID] = ex
+	s.mu.Unlock()
+	return nil, nil
+}
+
+func (s *service) execution(ref jobRef) (*execution, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ex, ok := s.execs[ref.JobID]
+	if !ok || (ref.Execution != 0 && ex.plan.Execution != ref.Execution) {
+		return nil, false
+	}
+	return ex, true
+}
+
+func (s *service) handleStart(_ context.Context, req *member.Request) ([]byte, error) {
+	var ref jobRef
+	if err := wire.Unmarshal(req.Payload, &ref); err != nil {
+		return nil, err
+	}
+	ex, ok := s.execution(ref)
+	if !ok {
+		return nil, fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, ref.Execution, ref.JobID, s.m.ID())
+	}
+	ex.start(func(err error) { s.finished(ex, err) })
+	return nil, nil
+}
+
+// finished reports the end of this member's execution to the coordinator.
+func (s *service) finished(ex *execution, err error) {
+	s.mu.Lock()
+	if s.execs[ex.plan.JobID] == ex {
+		delete(s.execs, ex.plan.JobID)
+	}
+	s.mu.Unlock()
+	msg := finishedMsg{JobID: ex.plan.JobID, Execution: ex.plan.Execution, Member: ex.me}
+	if err != nil {
+		msg.Error = err.Error()
+	}
+	b, merr := wire.Marshal(&msg)
+	if merr != nil {
+		return
+	}
+	s.m.Go(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := s.callCoordinator(ctx, routeFinished, b); err != nil && !errors.Is(err, member.ErrClosed) {
+			s.log.Warn("could not report the end of a job execution to the coordinator", "job", ex.plan.JobID, "err", err)
+		}
+	})
+}
+
+func (s *service) handleAbort(_ context.Context, req *member.Request) ([]byte, error) {
+	var ref jobRef
+	if err := wire.Unmarshal(req.Payload, &ref); err != nil {
+		return nil, err
+	}
+	if ex, ok := s.execution(ref); ok {
+		reason := errors.New(ref.Reason)
+		if ref.Cancelled {
+			reason = ErrCancelled
+		}
+		ex.abort(reason)
+		s.mu.Lock()
+		if s.execs[ref.JobID] == ex && !ex.started.Load() {
+			// Never started: nothing will report its end.
+			delete(s.execs, ref.JobID)
+		}
+		s.mu.Unlock()
+	}
+	return nil, nil
+}
+
+// handleEdge receives the stream of a distributed edge and hands it to the
+// execution's receiver, staying open until the receiver has read it all.
+func (s *service) handleEdge(ctx context.Context, st *member.Stream) {
+	var h edgeHello
+	if err := wire.Unmarshal(st.Hello(), &h); err != nil {
+		_ = st.CloseWithError(err)
+		return
+	}
+	ex, ok := s.execution(jobRef{JobID: h.JobID, Execution: h.Execution})
+	if !ok {
+		_ = st.CloseWithError(fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, h.Execution, h.JobID, s.m.ID()))
+		return
+	}
+	r, ok := ex.receivers[recvKey{edge: h.Edge, from: h.From}]
+	if !ok {
+		_ = st.CloseWithError(fmt.Errorf("job %s has no receiver for edge %d from member %d", h.JobID, h.Edge, h.From))
+		return
+	}
+	select {
+	case r.stream <- st:
+	default:
+		_ = st.CloseWithError(fmt.Errorf("job %s: edge %d from member %d opened twice", h.JobID, h.Edge, h.From))
+		return
+	}
+	select {
+	case <-r.finished:
+	case <-ex.ctx.Done():
+	case <-ctx.Done():
+	}
+}

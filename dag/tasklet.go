@@ -1,0 +1,393 @@
+package dag
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// inputEdge is one inbound edge of a processor instance: one queue per
+// producer feeding it.
+type inputEdge struct {
+	ordinal  int
+	priority int
+	et       edgeType
+	queues   []*queue
+	wm       []int64 // last watermark per queue
+	done     []bool
+	open     int  // queues not done
+	complete bool // CompleteEdge returned true
+	next     int  // round-robin position
+}
+
+// tasklet runs one processor instance: it moves batches from the inbound
+// queues into the processor and its output into the outbound queues. Each
+// tasklet runs on its own goroutine (see the package documentation for why),
+// parking when it can make no progress and woken by the queues' other ends.
+type tasklet struct {
+	p      Processor
+	ctx    *Context
+	name   string // vertex#globalIndex, for errors
+	ins    []*inputEdge
+	outs   []output
+	inbox  Inbox
+	inEdge *inputEdge // edge and queue the inbox came from
+	inQ    int
+
+	wmSeen    int64  // highest coalesced watermark scheduled (never Idle)
+	wmNext    int64  // the watermark being handled: wmSeen, or Idle
+	idleSent  bool   // every input is idle and Idle was scheduled
+	wmPending bool   // ProcessWatermark not yet done for wmNext
+	wmForward bool   // wmNext not yet forwarded to every output
+	outDone   []bool // outputs that have the control item being emitted
+	ctrl      control
+	completed bool // Complete returned true
+	finished  bool // done items sent: the tasklet is over
+
+	parked atomic.Bool
+	wakeCh chan struct{}
+
+	lastEmitted int64
+
+	itemsIn   atomic.Int64
+	batchesIn atomic.Int64
+}
+
+func newTasklet(p Processor, ctx *Context, name string) *tasklet {
+	t := &tasklet{p: p, ctx: ctx, name: name, wakeCh: make(chan struct{}, 1), wmSeen: minWatermark}
+	ctx.t = t
+	return t
+}
+
+// minWatermark is the watermark before any arrived.
+const minWatermark int64 = -1 << 63
+
+// wake wakes the tasklet if it is parked. It is called by the other end of
+// a queue after every push or pop, so it must be cheap when not parked.
+func (t *tasklet) wake() {
+	if t.parked.Load() && t.parked.CompareAndSwap(true, false) {
+		select {
+		case t.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wakeAlways leaves a wake-up even if the tasklet is not parked yet.
+func (t *tasklet) wakeAlways() {
+	t.parked.Store(false)
+	select {
+	case t.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+const (
+	minIdle = 20 * time.Microsecond
+	maxIdle = 5 * time.Millisecond
+	// stepBudget bounds the elements handled between checks for
+	// cancellation.
+	stepBudget = 64
+)
+
+// run drives the processor until it finishes, fails or ctx ends.
+func (t *tasklet) run(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("processor %s panicked: %v\n%s", t.name, r, debug.Stack())
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	idle := minIdle
+	for !t.finished {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		progress, err := t.step()
+		if err != nil {
+			return fmt.Errorf("processor %s: %w", t.name, err)
+		}
+		if progress {
+			idle = minIdle
+			continue
+		}
+		t.parked.Store(true)
+		if t.hasWork() {
+			t.parked.Store(false)
+			continue
+		}
+		timer.Reset(idle)
+		select {
+		case <-t.wakeCh:
+			idle = minIdle
+		case <-timer.C:
+			idle = min(2*idle, maxIdle)
+		case <-ctx.Done():
+		}
+		t.parked.Store(false)
+	}
+	return nil
+}
+
+// hasWork reports whether something may have changed since the last step:
+// called after setting parked, so a push or pop racing with parking is seen.
+func (t *tasklet) hasWork() bool {
+	for _, in := range t.ins {
+		for _, q := range in.queues {
+			if !q.empty() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// step does one round of work and reports whether anything moved.
+func (t *tasklet) step() (bool, error) {
+	progress := false
+	// Output first: a processor cannot emit while its queues are full.
+	for _, o := range t.outs {
+		if !o.flush() {
+			return false, nil
+		}
+	}
+	if t.ctrl != nil {
+		if !t.emitControlAll(t.ctrl) {
+			return false, nil
+		}
+		t.ctrl = nil
+		progress = true
+	}
+	if tp, ok := t.p.(TryProcessor); ok {
+		moved, err := tp.TryProcess()
+		if err != nil {
+			return false, err
+		}
+		progress = progress || moved
+	}
+	if t.wmPending || t.wmForward {
+		moved, err := t.advanceWatermark()
+		if err != nil || !moved {
+			return progress, err
+		}
+		progress = true
+	}
+	for range stepBudget {
+		moved, err := t.processInput()
+		if err != nil {
+			return false, err
+		}
+		if !moved {
+			break
+		}
+		progress = true
+		if t.wmPending || t.ctrl != nil {
+			break
+		}
+	}
+	if !t.inputsComplete() || t.inbox.b != nil {
+		return progress, nil
+	}
+	if !t.completed {
+		done, err := t.p.Complete()
+		if err != nil {
+			return false, err
+		}
+		if !done {
+			return progress || t.emittedSinceLastCheck(), nil
+		}
+		t.completed = true
+		progress = true
+	}
+	if !t.emitControlAll(doneItem{}) {
+		return progress, nil
+	}
+	t.finished = true
+	return true, nil
+}
+
+// emittedSinceLastCheck lets a source that emitted without reporting it
+// count as progress.
+func (t *tasklet) emittedSinceLastCheck() bool {
+	var total int64
+	for _, o := range t.outs {
+		total += o.emitted()
+	}
+	moved := total != t.lastEmitted
+	t.lastEmitted = total
+	return moved
+}
+
+func (t *tasklet) inputsComplete() bool {
+	for _, in := range t.ins {
+		if !in.complete {
+			return false
+		}
+	}
+	return true
+}
+
+// activePriority is the lowest priority among edges not complete.
+func (t *tasklet) activePriority() int {
+	p, found := 0, false
+	for _, in := range t.ins {
+		if !in.complete && (!found || in.priority < p) {
+			p, found = in.priority, true
+		}
+	}
+	return p
+}
+
+// processInput feeds the processor from the current inbox or the next
+// queued element.
+func (t *tasklet) processInput() (bool, error) {
+	if t.inbox.b != nil {
+		return t.feed()
+	}
+	prio := t.activePriority()
+	for _, in := range t.ins {
+		if in.complete || in.priority != prio {
+			continue
+		}
+		if in.open == 0 {
+			// Every producer finished: complete the edge.
+			done := true
+			if ec, ok := t.p.(EdgeCompleter); ok {
+				var err error
+				if done, err = ec.CompleteEdge(in.ordinal); err != nil {
+					return false, err
+				}
+			}
+			if done {
+				in.complete = true
+				return true, nil
+			}
+			return false, nil
+		}
+		for k := range in.queues {
+			qi := (in.next + k) % len(in.queues)
+			q := in.queues[qi]
+			e, ok := q.peek()
+			if !ok {
+				continue
+			}
+			in.next = (qi + 1) % len(in.queues)
+			switch c := e.(type) {
+			case watermarkItem:
+				q.pop(0)
+				in.wm[qi] = c.ts
+				t.coalesceWatermarks()
+				return true, nil
+			case doneItem:
+				q.pop(0)
+				in.done[qi] = true
+				in.open--
+				t.coalesceWatermarks()
+				return true, nil
+			default:
+				n := in.et.batchLen(e)
+				t.inbox.set(e, n)
+				t.inEdge, t.inQ = in, qi
+				t.batchesIn.Add(1)
+				return t.feed()
+			}
+		}
+	}
+	return false, nil
+}
+
+// feed calls Process with the current inbox; a fully consumed batch leaves
+// its queue.
+func (t *tasklet) feed() (bool, error) {
+	before := t.inbox.Len()
+	if err := t.p.Process(t.inEdge.ordinal, &t.inbox); err != nil {
+		return false, err
+	}
+	consumed := before - t.inbox.Len()
+	t.itemsIn.Add(int64(consumed))
+	if t.inbox.Len() > 0 {
+		return consumed > 0, nil
+	}
+	q := t.inEdge.queues[t.inQ]
+	q.pop(t.inbox.n)
+	t.inEdge.et.recycle(t.inbox.b)
+	t.inbox.clear()
+	return true, nil
+}
+
+// coalesceWatermarks computes the minimum watermark over every producer
+// still running, idle producers excepted, and schedules it if it advanced,
+// or if every producer went idle (forwarded as Idle), or if the inputs
+// became active again after being idle.
+func (t *tasklet) coalesceWatermarks() {
+	wm, running := Idle, false
+	for _, in := range t.ins {
+		for i, w := range in.wm {
+			if in.done[i] {
+				continue
+			}
+			running = true
+			if w < wm {
+				wm = w
+			}
+		}
+	}
+	switch {
+	case !running || wm == minWatermark:
+		return
+	case wm == Idle:
+		if t.idleSent {
+			return
+		}
+		t.idleSent = true
+		t.wmNext, t.wmForward = Idle, true
+	case wm > t.wmSeen || t.idleSent:
+		t.idleSent = false
+		t.wmNext = max(wm, t.wmSeen)
+		t.wmSeen = t.wmNext
+		t.wmPending, t.wmForward = true, true
+	}
+}
+
+func (t *tasklet) advanceWatermark() (bool, error) {
+	if t.wmPending {
+		if wh, ok := t.p.(WatermarkHandler); ok {
+			done, err := wh.ProcessWatermark(t.wmNext)
+			if err != nil || !done {
+				return false, err
+			}
+		}
+		t.wmPending = false
+	}
+	if !t.emitControlAll(watermarkItem{ts: t.wmNext}) {
+		return false, nil
+	}
+	t.wmForward = false
+	return true, nil
+}
+
+// emitControlAll delivers a control item on every output; false means some
+// output is full: call again with the same item to resume.
+func (t *tasklet) emitControlAll(c control) bool {
+	if t.outDone == nil {
+		t.outDone = make([]bool, len(t.outs))
+	}
+	all := true
+	for i, o := range t.outs {
+		if t.outDone[i] {
+			continue
+		}
+		if o.emitControl(c) {
+			t.outDone[i] = true
+		} else {
+			all = false
+		}
+	}
+	if all {
+		clear(t.outDone)
+	}
+	return all
+}
