@@ -198,6 +198,13 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 				}
 				r.partTarget[part] = ti
 			}
+			// Every sender hears from every producer, if only its end and
+			// its watermarks.
+			for _, mi := range slices.Sorted(maps.Keys(senders)) {
+				if _, ok := remote[mi]; !ok {
+					r.targets = append(r.targets, target{q: remoteQueue(mi), dest: destAny})
+				}
+			}
 		}
 		setOutput(prod, e, e.item.newOutput(r))
 	}

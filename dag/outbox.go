@@ -110,7 +110,10 @@ type outputT[T any] struct {
 	partTarget []int
 	bufs       []*batch[T]
 
-	ctrlSent []bool // emitControl progress
+	// ctrl lists one target per distinct queue: control items go to every
+	// queue once (several partitioned targets can share a sender's queue).
+	ctrl     []int
+	ctrlSent []bool // emitControl progress, by index in ctrl
 	count    atomic.Int64
 }
 
@@ -128,7 +131,14 @@ func (t *typedEdge[T]) newOutput(r *route) output {
 			o.part = func(T) int { return 0 } // all-to-one
 		}
 	}
-	o.ctrlSent = make([]bool, len(r.targets))
+	seen := map[*queue]bool{}
+	for i, t := range r.targets {
+		if !seen[t.q] {
+			seen[t.q] = true
+			o.ctrl = append(o.ctrl, i)
+		}
+	}
+	o.ctrlSent = make([]bool, len(o.ctrl))
 	return o
 }
 
@@ -204,11 +214,11 @@ func (o *outputT[T]) emitControl(c control) bool {
 		return false
 	}
 	all := true
-	for i, t := range o.targets {
+	for i, ti := range o.ctrl {
 		if o.ctrlSent[i] {
 			continue
 		}
-		if t.q.offer(c, 0) {
+		if o.targets[ti].q.offer(c, 0) {
 			o.ctrlSent[i] = true
 		} else {
 			all = false
