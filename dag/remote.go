@@ -81,7 +81,7 @@ func (s *sender) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("edge %s -> %s to member %s: %w", s.e.from.name, s.e.to.name, peer, err)
 	}
-	defer st.Close()
+	defer closeStream(st, ctx)
 	open := len(s.inputs)
 	done := make([]bool, len(s.inputs))
 	var buf []byte
@@ -218,7 +218,7 @@ func (r *receiver) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer st.Close()
+	defer closeStream(st, ctx)
 	for len(r.done) < r.prods {
 		msg, err := st.Recv(ctx)
 		if errors.Is(err, io.EOF) {
@@ -349,4 +349,15 @@ func (r *receiver) push(ctx context.Context, q *queue, el any, items int) error 
 		r.parked.Store(false)
 	}
 	return nil
+}
+
+// closeStream ends a stream, passing on why the execution stopped, so the
+// member at the other end reports the root cause rather than a broken
+// stream.
+func closeStream(st *member.Stream, ctx context.Context) {
+	if cause := context.Cause(ctx); cause != nil {
+		_ = st.CloseWithError(cause)
+		return
+	}
+	_ = st.Close()
 }

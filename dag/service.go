@@ -377,6 +377,7 @@ func (s *service) handleEdge(ctx context.Context, st *member.Stream) {
 	select {
 	case <-r.finished:
 	case <-ex.ctx.Done():
+		_ = st.CloseWithError(context.Cause(ex.ctx))
 	case <-ctx.Done():
 	}
 }
