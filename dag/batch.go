@@ -87,12 +87,9 @@ func (t *typedEdge[T]) decode(src []byte, dest int) (any, error) {
 	}
 	b := t.get(int(n))
 	b.dest = dest
+	// src is a received message that nothing reuses: items may alias it.
 	for range n {
-		size, err := codec.ValueSize(rest)
-		if err != nil {
-			return nil, err
-		}
-		v, err := t.c.Decode(rest[:size])
+		v, size, err := t.c.Next(rest)
 		if err != nil {
 			return nil, err
 		}

@@ -42,11 +42,13 @@ func GeneratorSource[T any](next func(ctx *Context, n int64) (T, bool)) Supplier
 }
 
 type generator[T any] struct {
-	next    func(*Context, int64) (T, bool)
-	ctx     *Context
-	out     *Emitter[T]
-	n       int64
-	pending *T
+	next       func(*Context, int64) (T, bool)
+	ctx        *Context
+	out        *Emitter[T]
+	n          int64
+	pending    T
+	hasPending bool
+	finished   bool
 }
 
 func (g *generator[T]) Init(ctx *Context) error {
@@ -59,21 +61,46 @@ func (g *generator[T]) Init(ctx *Context) error {
 func (g *generator[T]) Process(int, *Inbox) error { return nil }
 
 func (g *generator[T]) Complete() (bool, error) {
-	if g.pending != nil {
-		if !g.out.Offer(*g.pending) {
+	if g.hasPending {
+		if !g.out.Offer(g.pending) {
 			return false, nil
 		}
-		g.pending = nil
+		g.hasPending = false
 	}
-	for range 4096 {
-		v, ok := g.next(g.ctx, g.n)
-		if !ok {
-			return true, nil
+	if g.finished {
+		return true, nil
+	}
+	for range 4 {
+		if buf := g.out.Space(1024); buf != nil {
+			k := 0
+			for ; k < len(buf); k++ {
+				v, ok := g.next(g.ctx, g.n)
+				if !ok {
+					g.finished = true
+					break
+				}
+				buf[k] = v
+				g.n++
+			}
+			g.out.Commit(k)
+			if g.finished {
+				return true, nil
+			}
+			if k == 0 {
+				return false, nil // full
+			}
+			continue
 		}
-		g.n++
-		if !g.out.Offer(v) {
-			g.pending = &v
-			return false, nil
+		for range 1024 {
+			v, ok := g.next(g.ctx, g.n)
+			if !ok {
+				return true, nil
+			}
+			g.n++
+			if !g.out.Offer(v) {
+				g.pending, g.hasPending = v, true
+				return false, nil
+			}
 		}
 	}
 	return false, nil
@@ -97,6 +124,21 @@ func (p *mapP[In, Out]) Init(ctx *Context) error {
 
 func (p *mapP[In, Out]) Process(_ int, in *Inbox) error {
 	items := Items[In](in)
+	for len(items) > 0 {
+		buf := p.out.Space(len(items))
+		if buf == nil {
+			break // partitioned output: one Offer per item
+		}
+		if len(buf) == 0 {
+			return nil // full
+		}
+		for i := range buf {
+			buf[i] = p.fn(items[i])
+		}
+		p.out.Commit(len(buf))
+		in.Consume(len(buf))
+		items = items[len(buf):]
+	}
 	for i, v := range items {
 		if !p.out.Offer(p.fn(v)) {
 			in.Consume(i)
@@ -127,6 +169,25 @@ func (p *filterP[T]) Init(ctx *Context) error {
 
 func (p *filterP[T]) Process(_ int, in *Inbox) error {
 	items := Items[T](in)
+	for len(items) > 0 {
+		buf := p.out.Space(len(items))
+		if buf == nil {
+			break // partitioned output: one Offer per item
+		}
+		if len(buf) == 0 {
+			return nil // full
+		}
+		k, i := 0, 0
+		for ; i < len(items) && k < len(buf); i++ {
+			if p.keep(items[i]) {
+				buf[k] = items[i]
+				k++
+			}
+		}
+		p.out.Commit(k)
+		in.Consume(i)
+		items = items[i:]
+	}
 	for i, v := range items {
 		if p.keep(v) && !p.out.Offer(v) {
 			in.Consume(i)

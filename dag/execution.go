@@ -162,6 +162,30 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 			for _, mi := range slices.Sorted(maps.Keys(senders)) {
 				r.targets = append(r.targets, target{q: remoteQueue(mi), dest: destAll})
 			}
+		case e.routing == AllToOne:
+			// One data target, instance 0 of member 0; the other queues
+			// only carry control items, so their consumers can complete.
+			owner := 0
+			if !e.distributed || members == 1 {
+				owner = ex.me
+			}
+			var data target
+			for c := range consumers {
+				q := newLocalQueue(prod, c)
+				if owner == ex.me && c == 0 {
+					data = target{q: q}
+				} else {
+					r.ctrlOnly = append(r.ctrlOnly, target{q: q})
+				}
+			}
+			for _, mi := range slices.Sorted(maps.Keys(senders)) {
+				if mi == owner {
+					data = target{q: remoteQueue(mi), dest: 0}
+				} else {
+					r.ctrlOnly = append(r.ctrlOnly, target{q: remoteQueue(mi), dest: destAny})
+				}
+			}
+			r.targets = []target{data}
 		case e.routing == Unicast:
 			for c := range consumers {
 				r.targets = append(r.targets, target{q: newLocalQueue(prod, c)})
@@ -169,7 +193,7 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 			for _, mi := range slices.Sorted(maps.Keys(senders)) {
 				r.targets = append(r.targets, target{q: remoteQueue(mi), dest: destAny})
 			}
-		default: // Partitioned, AllToOne
+		default: // Partitioned
 			local := make([]*queue, consPar)
 			for c := range consumers {
 				local[c] = newLocalQueue(prod, c)
@@ -179,9 +203,6 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 			r.partTarget = make([]int, len(p.Owners))
 			for part := range p.Owners {
 				owner, dest := p.Owners[part], part%consPar
-				if e.routing == AllToOne {
-					owner, dest = 0, 0
-				}
 				if !e.distributed || members == 1 {
 					owner = ex.me
 				}

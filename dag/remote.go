@@ -139,8 +139,10 @@ func (s *sender) destOf(el any) int {
 	switch s.e.routing {
 	case Broadcast:
 		return destAll
-	case Partitioned, AllToOne:
+	case Partitioned:
 		return batchDest(el)
+	case AllToOne:
+		return 0
 	}
 	return destAny
 }

@@ -102,6 +102,7 @@ func (t *tasklet) run(ctx context.Context) (err error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	idle := minIdle
+	retried := false
 	for !t.finished {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -111,14 +112,20 @@ func (t *tasklet) run(ctx context.Context) (err error) {
 			return fmt.Errorf("processor %s: %w", t.name, err)
 		}
 		if progress {
-			idle = minIdle
+			idle, retried = minIdle, false
 			continue
 		}
+		// Park. The flag goes up before the last look at the queues, so a
+		// push or pop racing with parking either is seen here or wakes us.
+		// One immediate retry only: a tasklet whose input is full but whose
+		// output is blocked would otherwise spin.
 		t.parked.Store(true)
-		if t.hasWork() {
+		if !retried && t.hasWork() {
 			t.parked.Store(false)
+			retried = true
 			continue
 		}
+		retried = false
 		timer.Reset(idle)
 		select {
 		case <-t.wakeCh:
@@ -214,7 +221,7 @@ func (t *tasklet) step() (bool, error) {
 func (t *tasklet) emittedSinceLastCheck() bool {
 	var total int64
 	for _, o := range t.outs {
-		total += o.emitted()
+		total += o.offeredItems()
 	}
 	moved := total != t.lastEmitted
 	t.lastEmitted = total

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"unsafe"
 
 	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/internal/wire"
@@ -22,6 +23,10 @@ type Codec[T any] struct {
 	// Decode decodes b, which came from outside the process: lengths are
 	// checked, and a value of another type is an error, never a panic.
 	Decode func(b []byte) (T, error)
+	// Next decodes the value at the start of b and returns its size, for
+	// reading a sequence of values. Strings and byte slices it returns may
+	// share memory with b, which must therefore never change afterwards.
+	Next func(b []byte) (T, int, error)
 }
 
 // Encode returns v's encoding in a new slice.
@@ -35,9 +40,9 @@ func For[T any]() Codec[T] {
 	var zero T
 	switch any(zero).(type) {
 	case string:
-		return any(Codec[string]{Append: appendString, Decode: decodeString}).(Codec[T])
+		return any(Codec[string]{Append: appendString, Decode: decodeString, Next: nextString}).(Codec[T])
 	case []byte:
-		return any(Codec[[]byte]{Append: appendBytes, Decode: decodeBytes}).(Codec[T])
+		return any(Codec[[]byte]{Append: appendBytes, Decode: decodeBytes, Next: nextBytes}).(Codec[T])
 	case int:
 		return any(intCodec[int]()).(Codec[T])
 	case int64:
@@ -49,7 +54,60 @@ func For[T any]() Codec[T] {
 	case uint32:
 		return any(uintCodec[uint32]()).(Codec[T])
 	}
-	return Codec[T]{Append: appendGeneric[T], Decode: decodeGeneric[T]}
+	return Codec[T]{Append: appendGeneric[T], Decode: decodeGeneric[T], Next: nextVia(decodeGeneric[T])}
+}
+
+// nextVia makes Next from Decode: find the value's end, then decode it.
+func nextVia[T any](decode func([]byte) (T, error)) func([]byte) (T, int, error) {
+	return func(b []byte) (T, int, error) {
+		n, err := wire.Skip(b)
+		if err != nil {
+			var zero T
+			return zero, 0, fmt.Errorf("%w: %v", ErrType, err)
+		}
+		v, err := decode(b[:n])
+		return v, n, err
+	}
+}
+
+// nextString aliases b: the string shares b's memory.
+func nextString(b []byte) (string, int, error) {
+	n, hdr, ok := strHeader(b)
+	if !ok || hdr+n > len(b) {
+		if len(b) > 0 && b[0] == 0xc0 {
+			return "", 1, nil
+		}
+		return "", 0, fmt.Errorf("%w: not a string", ErrType)
+	}
+	if n == 0 {
+		return "", hdr, nil
+	}
+	return unsafe.String(&b[hdr], n), hdr + n, nil
+}
+
+// nextBytes aliases b: the slice shares b's memory (capacity capped).
+func nextBytes(b []byte) ([]byte, int, error) {
+	if len(b) > 0 && b[0] == 0xc0 {
+		return nil, 1, nil
+	}
+	var n, hdr int
+	switch {
+	case len(b) >= 2 && b[0] == 0xc4:
+		n, hdr = int(b[1]), 2
+	case len(b) >= 3 && b[0] == 0xc5:
+		n, hdr = int(binary.BigEndian.Uint16(b[1:])), 3
+	case len(b) >= 5 && b[0] == 0xc6:
+		n, hdr = int(binary.BigEndian.Uint32(b[1:])), 5
+	default:
+		if sn, sh, ok := strHeader(b); ok && sh+sn <= len(b) {
+			return b[sh : sh+sn : sh+sn], sh + sn, nil
+		}
+		return nil, 0, fmt.Errorf("%w: not bytes", ErrType)
+	}
+	if hdr+n > len(b) {
+		return nil, 0, fmt.Errorf("%w: bad byte-slice length", ErrType)
+	}
+	return b[hdr : hdr+n : hdr+n], hdr + n, nil
 }
 
 func appendGeneric[T any](dst []byte, v T) ([]byte, error) {
@@ -253,7 +311,7 @@ type signed interface{ ~int | ~int64 | ~int32 }
 type unsigned interface{ ~uint64 | ~uint32 }
 
 func intCodec[T signed]() Codec[T] {
-	return Codec[T]{
+	c := Codec[T]{
 		Append: func(dst []byte, v T) ([]byte, error) { return AppendInt(dst, int64(v)), nil },
 		Decode: func(b []byte) (T, error) {
 			i, u, neg, err := decodeInt(b)
@@ -275,10 +333,38 @@ func intCodec[T signed]() Codec[T] {
 			return v, nil
 		},
 	}
+	c.Next = nextInt(c.Decode)
+	return c
+}
+
+// nextInt finds an integer's size from its first byte, then decodes it.
+func nextInt[T any](decode func([]byte) (T, error)) func([]byte) (T, int, error) {
+	return func(b []byte) (T, int, error) {
+		var zero T
+		if len(b) == 0 {
+			return zero, 0, fmt.Errorf("%w: not an integer", ErrType)
+		}
+		n := 1
+		switch b[0] {
+		case 0xcc, 0xd0:
+			n = 2
+		case 0xcd, 0xd1:
+			n = 3
+		case 0xce, 0xd2:
+			n = 5
+		case 0xcf, 0xd3:
+			n = 9
+		}
+		if n > len(b) {
+			return zero, 0, fmt.Errorf("%w: truncated integer", ErrType)
+		}
+		v, err := decode(b[:n])
+		return v, n, err
+	}
 }
 
 func uintCodec[T unsigned]() Codec[T] {
-	return Codec[T]{
+	c := Codec[T]{
 		Append: func(dst []byte, v T) ([]byte, error) { return AppendUint(dst, uint64(v)), nil },
 		Decode: func(b []byte) (T, error) {
 			_, u, neg, err := decodeInt(b)
@@ -291,4 +377,6 @@ func uintCodec[T unsigned]() Codec[T] {
 			return T(u), nil
 		},
 	}
+	c.Next = nextInt(c.Decode)
+	return c
 }

@@ -69,3 +69,32 @@ func TestWrongTypeIsAnError(t *testing.T) {
 }
 
 type int8Holder struct{ V int8 }
+
+func TestNextReadsSequences(t *testing.T) {
+	var b []byte
+	sc, ic, gc := For[string](), For[int64](), For[[]int]()
+	b, _ = sc.Append(b, "hello")
+	b, _ = ic.Append(b, -70000)
+	b, _ = gc.Append(b, []int{1, 2, 3})
+	b, _ = sc.Append(b, strings.Repeat("y", 300))
+	s, n, err := sc.Next(b)
+	require.NoError(t, err)
+	require.Equal(t, "hello", s)
+	b = b[n:]
+	i, n, err := ic.Next(b)
+	require.NoError(t, err)
+	require.EqualValues(t, -70000, i)
+	b = b[n:]
+	g, n, err := gc.Next(b)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2, 3}, g)
+	b = b[n:]
+	s, n, err = sc.Next(b)
+	require.NoError(t, err)
+	require.Len(t, s, 300)
+	require.Equal(t, len(b), n)
+	_, _, err = sc.Next([]byte{0xdb, 0, 0, 1, 0, 'a'})
+	require.ErrorIs(t, err, ErrType)
+	_, _, err = ic.Next([]byte{0xcf, 1})
+	require.ErrorIs(t, err, ErrType)
+}
