@@ -25,7 +25,7 @@ type route struct {
 	partTarget []int
 	// ctrlOnly are queues that get control items but no data (the
 	// instances an all-to-one edge does not feed).
-	ctrlOnly []target
+	ctrlOnly   []target
 	partitions int // the cluster's partition count
 	broadcast  bool
 	start      int // first target tried by unicast, to spread producers
