@@ -146,7 +146,11 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 // in the partition's sequence and adding it to the journal, the backup batch
 // and the subscribers' notes.
 func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evType EventType, old *string, ch *changes) {
-	seq := p.seq.Add(1)
+	// The sequence is published only once the entry has changed, and
+	// announced in writing before: see part.read, whose sequences a near
+	// cache relies on to drop the value this write replaces.
+	seq := p.seq.Load() + 1
+	p.writing.Store(seq)
 	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: seq, Key: []byte(key)}
 	if rec != nil {
 		rec.seq = seq
@@ -155,6 +159,7 @@ func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evTy
 	} else {
 		st.entries.Delete(key)
 	}
+	p.seq.Store(seq)
 	var ev *rawEvent
 	wantEvents := s.subs.wantsEvents(st.name)
 	if st.journal != nil || wantEvents {
@@ -223,8 +228,10 @@ func sampleLRU(st *store, exclude string) (string, bool) {
 		seen++
 		return seen < 16
 	})
-	if victim == "" && seen == 0 {
-		// The skip ran past the end: sample from the start.
+	if victim == "" {
+		// The skip ran past the end, or past every entry but the excluded
+		// one: sample from the start.
+		seen = 0
 		st.entries.Range(func(k string, r record) bool {
 			if k != exclude && (victim == "" || r.acc < oldest) {
 				victim, oldest = k, r.acc

@@ -37,6 +37,9 @@ func (mp *Map[K, V]) GetAll(ctx context.Context, ks []K) (map[K]V, error) {
 	}
 	for i, r := range resps {
 		if !r.Found {
+			if mp.near != nil {
+				mp.near.absent(opKeys[i], ops[i].Part, r.Seq)
+			}
 			continue
 		}
 		v, err := mp.decodeValue(r.Value)

@@ -95,8 +95,14 @@ func (mp *Map[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 	}
 	op := opRequest{Map: mp.name, Op: opGet, Part: p, Key: kb, Near: mp.near != nil}
 	resp, err := mp.s.invoke(ctx, routeGet, &op, mp.o.opTimeout)
-	if err != nil || !resp.Found {
+	if err != nil {
 		return zero, false, opError("get", mp.name, err)
+	}
+	if !resp.Found {
+		if mp.near != nil {
+			mp.near.absent(k, p, resp.Seq)
+		}
+		return zero, false, nil
 	}
 	v, err := mp.decodeValue(resp.Value)
 	if err != nil {

@@ -13,20 +13,24 @@ import (
 // costs one concurrent-map lookup: no encoding, no round trip.
 //
 // Freshness: every write on an owner sends subscribers an invalidation
-// carrying the partition's write sequence; a read response carries the
-// sequence the owner had when it read. A response is cached only if no
-// invalidation with a later sequence has arrived for its partition, and an
-// invalidation removes a cached entry read before it. So once an
-// invalidation has arrived, the cache never serves the value it replaced,
-// whatever order responses and invalidations arrive in (they travel on
-// different connections). When a partition changes owner the entries of that
-// partition are dropped, since the new owner's invalidations may not cover
-// what the old one served.
+// carrying the partition's write sequence; a read response carries a
+// sequence up to which the value it returns reflects every write to its key.
+// A response is cached only if nothing later (an invalidation, or another
+// response) is known for its partition, and an invalidation removes a cached
+// entry read before it. So once an invalidation has arrived, the cache never
+// serves the value it replaced, whatever order responses and invalidations
+// arrive in (they travel on different connections); and the cache never
+// replaces a value with one read earlier, so while a partition keeps its
+// owner, readers on this member never see a key of it go back to an older
+// value, whatever goroutine read it first. When a partition changes owner the
+// entries of that partition are dropped, since the new owner's invalidations
+// may not cover what the old one served.
 type nearCache[K comparable, V any] struct {
 	cfg     NearCacheConfig
 	entries *xsync.MapOf[K, nearEntry[V]]
-	// inval[p] is the highest invalidation sequence seen for partition p.
-	inval []atomic.Uint64
+	// known[p] is the highest sequence of partition p this cache has seen,
+	// in an invalidation or a read response.
+	known []atomic.Uint64
 	kc    codec.Codec[K]
 
 	hits, misses, invalidations, evictions atomic.Int64
@@ -43,7 +47,7 @@ func newNearCache[K comparable, V any](cfg NearCacheConfig, partitions int, kc c
 	return &nearCache[K, V]{
 		cfg:     cfg,
 		entries: xsync.NewMapOf[K, nearEntry[V]](),
-		inval:   make([]atomic.Uint64, partitions),
+		known:   make([]atomic.Uint64, partitions),
 		kc:      kc,
 	}
 }
@@ -63,10 +67,9 @@ func (c *nearCache[K, V]) get(k K) (V, bool) {
 	return e.v, true
 }
 
+// put caches v, read from the owner at sequence seq, unless it may be stale.
 func (c *nearCache[K, V]) put(k K, part int, seq uint64, v V) {
-	if c.inval[part].Load() > seq {
-		return // a later write was already announced: v is stale
-	}
+	c.raise(part, seq)
 	if c.entries.Size() >= c.cfg.MaxEntries {
 		c.evictSome()
 	}
@@ -74,10 +77,36 @@ func (c *nearCache[K, V]) put(k K, part int, seq uint64, v V) {
 	if c.cfg.TTL > 0 {
 		at = time.Now().UnixNano()
 	}
-	c.entries.Store(k, nearEntry[V]{v: v, part: int32(part), seq: seq, at: at})
-	// An invalidation may have arrived between the check and the store.
-	if c.inval[part].Load() > seq {
-		c.drop(k, c.inval[part].Load())
+	// Decided under the key's lock, which drop takes too, after raising
+	// known: of two puts, or a put and an invalidation, the second to take
+	// the lock sees the first's sequence.
+	c.entries.Compute(k, func(e nearEntry[V], loaded bool) (nearEntry[V], bool) {
+		if c.known[part].Load() > seq {
+			// A later write was announced or a later read answered: v may be
+			// stale. Copies older than v go too, since the caller returns v.
+			return e, !loaded || e.seq < seq
+		}
+		if loaded && e.seq > seq {
+			return e, false // read later than v
+		}
+		return nearEntry[V]{v: v, part: int32(part), seq: seq, at: at}, false
+	})
+}
+
+// absent records that a read at sequence seq found no value for k: copies
+// of k read at or before seq are older than that.
+func (c *nearCache[K, V]) absent(k K, part int, seq uint64) {
+	c.raise(part, seq)
+	c.drop(k, seq+1)
+}
+
+// raise records that partition part has reached sequence seq.
+func (c *nearCache[K, V]) raise(part int, seq uint64) {
+	for {
+		cur := c.known[part].Load()
+		if seq <= cur || c.known[part].CompareAndSwap(cur, seq) {
+			return
+		}
 	}
 }
 
@@ -100,15 +129,10 @@ func (c *nearCache[K, V]) drop(k K, seq uint64) {
 }
 
 func (c *nearCache[K, V]) invalidate(part int, seq uint64, key []byte) {
-	if part < 0 || part >= len(c.inval) {
+	if part < 0 || part >= len(c.known) {
 		return
 	}
-	for {
-		cur := c.inval[part].Load()
-		if seq <= cur || c.inval[part].CompareAndSwap(cur, seq) {
-			break
-		}
-	}
+	c.raise(part, seq)
 	k, err := c.kc.Decode(key)
 	if err != nil {
 		return // written through another key type: nothing of ours

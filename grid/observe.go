@@ -96,6 +96,9 @@ func (mp *Map[K, V]) ReadJournal(ctx context.Context, p int, from uint64, max in
 		}
 	}
 	out.Next, out.Oldest = resp.Next, resp.Oldest
+	if resp.Stale {
+		return out, opError("read journal", mp.name, fmt.Errorf("%w: partition %d, asked for %d, oldest held is %d", ErrStaleSequence, p, from, resp.Oldest))
+	}
 	for _, e := range resp.Events {
 		ev, err := mp.decodeEvent(p, e)
 		if err != nil {

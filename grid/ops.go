@@ -147,6 +147,8 @@ type journalResponse struct {
 	Events []rawEvent `msgpack:"e"`
 	Next   uint64     `msgpack:"n"`
 	Oldest uint64     `msgpack:"o"`
+	// Stale: the read asked for events older than Oldest.
+	Stale bool `msgpack:"x,omitempty"`
 }
 
 // eventItem is one change sent to a subscriber: always the key and write

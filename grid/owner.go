@@ -65,14 +65,12 @@ func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
 	if op.Near {
 		s.subs.add(op.Map, from, subNear)
 	}
-	// The sequence is read before the value: a write that lands between the
-	// two has a later sequence, and its invalidation wins in the near cache.
-	resp := opResponse{Seq: p.seq.Load()}
 	st, ok := p.stores.Load(op.Map)
 	if !ok {
-		return resp, nil
+		return opResponse{Seq: p.seq.Load()}, nil
 	}
-	r, ok := st.entries.Load(string(op.Key))
+	r, ok, seq := p.read(st, string(op.Key))
+	resp := opResponse{Seq: seq}
 	if !ok {
 		return resp, nil
 	}
@@ -92,6 +90,24 @@ func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
 	resp.Found = true
 	resp.Value = []byte(r.val)
 	return resp, nil
+}
+
+// read returns key's entry in st, without a lock, and the sequence near
+// caches order it by: a value read at a higher sequence is never older than
+// one read at a lower sequence. A found entry is exactly the last write to
+// key numbered up to that sequence.
+func (p *part) read(st *store, key string) (record, bool, uint64) {
+	// The sequence is read before the entry, and a write publishes its
+	// sequence after changing the entry: every write up to seq is seen.
+	seq := p.seq.Load()
+	r, ok := st.entries.Load(key)
+	if ok {
+		// The entry may be a write not yet published.
+		return r, true, max(seq, r.seq)
+	}
+	// The key may have been removed by a write not yet published, which
+	// announced its sequence in writing before removing it.
+	return r, false, max(seq, p.writing.Load())
 }
 
 func (s *service) handleOp(ctx context.Context, req *member.Request) ([]byte, error) {

@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -150,5 +151,12 @@ func (s *service) readJournal(name string, p int, from uint64, max int) (journal
 	}
 	events, next, err := st.journal.read(from, max)
 	oldest, _ := st.journal.bounds()
-	return journalResponse{Events: events, Next: next, Oldest: oldest}, err
+	resp := journalResponse{Events: events, Next: next, Oldest: oldest}
+	if errors.Is(err, ErrStaleSequence) {
+		// An answer, not a failure: the reader needs Oldest to resume, and
+		// an error would lose it on the way back.
+		resp.Stale = true
+		return resp, nil
+	}
+	return resp, err
 }

@@ -68,9 +68,12 @@ type part struct {
 	mu sync.Mutex // guards dedup, the gate fields, store creation, and writes to seq
 	// seq is the sequence of the last write applied here; written under mu,
 	// read without it by reads that report it to near caches.
-	seq    atomic.Uint64
-	dedup  dedup
-	frozen bool // a migration holds writes
+	seq atomic.Uint64
+	// writing is the sequence of the write being applied, set before it
+	// changes an entry (seq is set after): see part.read.
+	writing atomic.Uint64
+	dedup   dedup
+	frozen  bool // a migration holds writes
 	// isFrozen mirrors frozen for reads, which take no lock: a frozen
 	// partition may be about to change owner, so reads retry instead of
 	// risking a value the new owner has already overwritten.
