@@ -205,9 +205,18 @@ func (s *service) nextReqID() reqID {
 
 // invoke sends op to its partition's owner, retrying through table changes,
 // migrations and member failures until ctx (or the default timeout) ends.
+// When this member owns the partition the operation runs here, without
+// encoding anything.
 func (s *service) invoke(ctx context.Context, route string, op *opRequest, timeout time.Duration) (opResponse, error) {
 	if s.closed.Load() {
 		return opResponse{}, ErrClosed
+	}
+	if t := s.m.Partitions(); t != nil && t.Owner(op.Part) == s.m.ID() {
+		op.Table = t.Version()
+		resp, err := s.runLocal(ctx, route, op)
+		if err == nil || !retryable(err) {
+			return resp, err
+		}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -221,34 +230,52 @@ func (s *service) invoke(ctx context.Context, route string, op *opRequest, timeo
 			return opResponse{}, errors.Join(err, lastErr)
 		}
 		owner := t.Owner(op.Part)
-		if owner != "" {
-			op.Table = t.Version()
-			payload, err := wire.Marshal(op)
-			if err != nil {
-				return opResponse{}, err
-			}
-			b, err := s.m.Call(ctx, owner, route, payload)
-			if err == nil {
-				var resp opResponse
-				if err := wire.Unmarshal(b, &resp); err != nil {
-					return opResponse{}, err
-				}
-				return resp, nil
-			}
-			if errors.Is(err, member.ErrClosed) {
-				return opResponse{}, ErrClosed
-			}
-			if !retryable(err) {
-				return opResponse{}, err
-			}
-			lastErr = err
-		} else {
-			lastErr = fmt.Errorf("partition %d has no owner yet", op.Part)
+		op.Table = t.Version()
+		var resp opResponse
+		switch owner {
+		case "":
+			err = fmt.Errorf("partition %d has no owner yet", op.Part)
+		case s.m.ID():
+			resp, err = s.runLocal(ctx, route, op)
+		default:
+			resp, err = s.remote(ctx, owner, route, op)
 		}
+		if err == nil {
+			return resp, nil
+		}
+		if errors.Is(err, member.ErrClosed) {
+			return opResponse{}, ErrClosed
+		}
+		if !retryable(err) {
+			return opResponse{}, err
+		}
+		lastErr = err
 		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
 			return opResponse{}, fmt.Errorf("%w (last error: %v)", err, lastErr)
 		}
 	}
+}
+
+// runLocal runs an operation on this member, the partition's owner.
+func (s *service) runLocal(ctx context.Context, route string, op *opRequest) (opResponse, error) {
+	if route == routeGet {
+		return s.localGet(op, s.m.ID())
+	}
+	return s.write(ctx, op)
+}
+
+func (s *service) remote(ctx context.Context, owner, route string, op *opRequest) (opResponse, error) {
+	payload, err := wire.Marshal(op)
+	if err != nil {
+		return opResponse{}, err
+	}
+	b, err := s.m.Call(ctx, owner, route, payload)
+	if err != nil {
+		return opResponse{}, err
+	}
+	var resp opResponse
+	err = wire.Unmarshal(b, &resp)
+	return resp, err
 }
 
 // table returns the member's partition table, waiting for the first one.

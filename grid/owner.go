@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
@@ -69,7 +70,7 @@ func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
 	if !ok {
 		return opResponse{Seq: p.seq.Load()}, nil
 	}
-	r, ok, seq := p.read(st, string(op.Key))
+	r, ok, seq := p.read(st, unsafeString(op.Key))
 	resp := opResponse{Seq: seq}
 	if !ok {
 		return resp, nil
@@ -88,7 +89,9 @@ func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
 		})
 	}
 	resp.Found = true
-	resp.Value = []byte(r.val)
+	// Values are immutable strings: the response shares the memory, and
+	// whoever reads it (a decoder, or the transport) copies.
+	resp.Value = unsafeBytes(r.val)
 	return resp, nil
 }
 
@@ -234,4 +237,20 @@ func (rep *replication) wait() error {
 		return fmt.Errorf("%w: %v", errBackupFailed, err)
 	}
 	return nil
+}
+
+// unsafeString views b as a string for a lookup that does not keep it.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// unsafeBytes views an immutable string as bytes that nobody writes.
+func unsafeBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
