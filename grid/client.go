@@ -8,7 +8,6 @@ import (
 
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
-	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
 )
@@ -93,8 +92,17 @@ func (mp *Map[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 	if err != nil {
 		return zero, false, opError("get", mp.name, err)
 	}
-	op := opRequest{Map: mp.name, Op: opGet, Part: p, Key: kb, Near: mp.near != nil}
-	resp, err := mp.s.invoke(ctx, routeGet, &op, mp.o.opTimeout)
+	var resp opResponse
+	owned := false
+	if mp.s.ownsNow(p) && !mp.s.closed.Load() {
+		// The common case for co-located readers: no request at all.
+		resp, err = mp.s.getOwned(mp.name, p, kb, mp.near != nil, mp.s.m.ID())
+		owned = err == nil || !retryable(err)
+	}
+	if !owned {
+		op := opRequest{Map: mp.name, Op: opGet, Part: p, Key: kb, Near: mp.near != nil}
+		resp, err = mp.s.invoke(ctx, routeGet, &op, mp.o.opTimeout)
+	}
 	if err != nil {
 		return zero, false, opError("get", mp.name, err)
 	}
@@ -265,16 +273,12 @@ func (s *service) runLocal(ctx context.Context, route string, op *opRequest) (op
 }
 
 func (s *service) remote(ctx context.Context, owner, route string, op *opRequest) (opResponse, error) {
-	payload, err := wire.Marshal(op)
-	if err != nil {
-		return opResponse{}, err
-	}
-	b, err := s.m.Call(ctx, owner, route, payload)
+	b, err := s.m.Call(ctx, owner, route, appendOp(make([]byte, 0, 64+len(op.Map)+len(op.Key)+len(op.Value)), op))
 	if err != nil {
 		return opResponse{}, err
 	}
 	var resp opResponse
-	err = wire.Unmarshal(b, &resp)
+	err = parseResp(b, &resp)
 	return resp, err
 }
 

@@ -43,14 +43,14 @@ func (s *service) ownerTable(ctx context.Context, p int, callerVersion uint64, w
 
 func (s *service) handleGet(_ context.Context, req *member.Request) ([]byte, error) {
 	var op opRequest
-	if err := wire.Unmarshal(req.Payload, &op); err != nil {
+	if err := parseOp(req.Payload, &op); err != nil {
 		return nil, err
 	}
 	resp, err := s.localGet(&op, req.From)
 	if err != nil {
 		return nil, err
 	}
-	return wire.Marshal(&resp)
+	return appendResp(nil, &resp), nil
 }
 
 // localGet serves a read on the owner, without locks and without waiting:
@@ -59,40 +59,53 @@ func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
 	if _, err := s.ownerTable(context.Background(), op.Part, op.Table, false); err != nil {
 		return opResponse{}, err
 	}
-	p := s.parts[op.Part]
+	return s.getOwned(op.Map, op.Part, op.Key, op.Near, from)
+}
+
+// getOwned reads key from partition p, which this member owns.
+func (s *service) getOwned(name string, part int, key []byte, near bool, from string) (opResponse, error) {
+	p := s.parts[part]
 	if p.isFrozen.Load() {
-		return opResponse{}, fmt.Errorf("%w: partition %d is migrating", errWrongOwner, op.Part)
+		return opResponse{}, fmt.Errorf("%w: partition %d is migrating", errWrongOwner, part)
 	}
-	if op.Near {
-		s.subs.add(op.Map, from, subNear)
+	if near {
+		s.subs.add(name, from, subNear)
 	}
-	st, ok := p.stores.Load(op.Map)
+	st, ok := p.stores.Load(name)
 	if !ok {
 		return opResponse{Seq: p.seq.Load()}, nil
 	}
-	r, ok, seq := p.read(st, unsafeString(op.Key))
+	r, ok, seq := p.read(st, unsafeString(key))
 	resp := opResponse{Seq: seq}
 	if !ok {
 		return resp, nil
 	}
-	t := now()
-	if r.expired(t, &st.cfg) {
-		return resp, nil
-	}
-	if (st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0) && t-r.acc > int64(time.Second) {
-		r.acc = t
-		st.entries.Compute(string(op.Key), func(cur record, loaded bool) (record, bool) {
-			if loaded && cur.seq == r.seq {
-				cur.acc = t
-			}
-			return cur, !loaded
-		})
+	if r.exp != 0 || st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0 {
+		t := now()
+		if r.expired(t, &st.cfg) {
+			return resp, nil
+		}
+		if (st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0) && t-r.acc > int64(time.Second) {
+			st.entries.Compute(string(key), func(cur record, loaded bool) (record, bool) {
+				if loaded && cur.seq == r.seq {
+					cur.acc = t
+				}
+				return cur, !loaded
+			})
+		}
 	}
 	resp.Found = true
 	// Values are immutable strings: the response shares the memory, and
 	// whoever reads it (a decoder, or the transport) copies.
 	resp.Value = unsafeBytes(r.val)
 	return resp, nil
+}
+
+// ownsNow reports whether this member owns partition p in its current
+// table: operations on it can run in place.
+func (s *service) ownsNow(p int) bool {
+	t := s.m.Partitions()
+	return t != nil && t.Owner(p) == s.m.ID()
 }
 
 // read returns key's entry in st, without a lock, and the sequence near
@@ -115,14 +128,14 @@ func (p *part) read(st *store, key string) (record, bool, uint64) {
 
 func (s *service) handleOp(ctx context.Context, req *member.Request) ([]byte, error) {
 	var op opRequest
-	if err := wire.Unmarshal(req.Payload, &op); err != nil {
+	if err := parseOp(req.Payload, &op); err != nil {
 		return nil, err
 	}
 	resp, err := s.write(ctx, &op)
 	if err != nil {
 		return nil, err
 	}
-	return wire.Marshal(&resp)
+	return appendResp(nil, &resp), nil
 }
 
 func (s *service) handleBatch(ctx context.Context, req *member.Request) ([]byte, error) {
