@@ -21,7 +21,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	}
 	key := string(op.Key)
 	raw, rawExists := st.entries.Load(key)
-	cur, exists := raw, rawExists && !raw.expired(t, &st.cfg)
+	cur, exists := raw, rawExists && !st.expired(key, t)
 
 	var resp opResponse
 	set, del := false, false
@@ -85,7 +85,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 			}
 		}
 	case opExpire:
-		if rawExists && raw.expired(t, &st.cfg) {
+		if rawExists && st.expired(key, t) {
 			del, resp.Applied, evType = true, true, Expired
 			cur, exists = raw, true
 		}
@@ -108,20 +108,18 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		evType = Updated
 	}
 	var rec *record
+	var exp int64
 	if set {
 		ttl := op.TTL
 		if ttl == 0 {
 			ttl = st.cfg.TTL
 		}
-		r := record{val: newVal, upd: t, acc: t}
+		r := record{val: newVal, upd: t}
 		if ttl > 0 {
-			r.exp = t + ttl
+			exp = t + ttl
 		}
 		if op.Op == opMerge {
-			r.upd, r.exp = op.Upd, op.Exp
-		}
-		if r.exp != 0 {
-			st.hasExpiry.Store(true)
+			r.upd, exp = op.Upd, op.Exp
 		}
 		rec = &r
 	}
@@ -129,7 +127,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	if exists {
 		old = &cur.val
 	}
-	s.mutateLocked(p, st, key, rec, evType, old, ch)
+	s.mutateLocked(p, st, key, rec, exp, evType, old, ch)
 	if op.Req.valid() {
 		o := outcome{Key: op.Key, Map: st.name, Applied: resp.Applied, Found: resp.Found, Value: resp.Value, At: t}
 		p.dedup.put(op.Req, o)
@@ -145,7 +143,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 // mutateLocked stores rec under key (nil: removes key), numbering the write
 // in the partition's sequence and adding it to the journal, the backup batch
 // and the subscribers' notes.
-func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evType EventType, old *string, ch *changes) {
+func (s *service) mutateLocked(p *part, st *store, key string, rec *record, exp int64, evType EventType, old *string, ch *changes) {
 	// The sequence is published only once the entry has changed, and
 	// announced in writing before: see part.read, whose sequences a near
 	// cache relies on to drop the value this write replaces.
@@ -154,10 +152,10 @@ func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evTy
 	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: seq, Key: []byte(key)}
 	if rec != nil {
 		rec.seq = seq
-		st.entries.Store(key, *rec)
-		item.Rec = &wireRecord{Val: []byte(rec.val), Upd: rec.upd, Exp: rec.exp}
+		st.put(key, *rec, exp, rec.upd)
+		item.Rec = &wireRecord{Val: []byte(rec.val), Upd: rec.upd, Exp: exp}
 	} else {
-		st.entries.Delete(key)
+		st.remove(key)
 	}
 	p.seq.Store(seq)
 	var ev *rawEvent
@@ -187,7 +185,7 @@ func (s *service) mutateLocked(p *part, st *store, key string, rec *record, evTy
 func (s *service) rereplicateLocked(p *part, st *store, key []byte, ch *changes) {
 	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: p.seq.Load(), Key: key}
 	if r, ok := st.entries.Load(string(key)); ok {
-		item.Rec = &wireRecord{Val: []byte(r.val), Upd: r.upd, Exp: r.exp}
+		item.Rec = &wireRecord{Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(string(key))}
 	}
 	ch.items = append(ch.items, item)
 }
@@ -206,7 +204,7 @@ func (s *service) evictLocked(p *part, st *store, justAdded string, ch *changes)
 			return
 		}
 		r, _ := st.entries.Load(victim)
-		s.mutateLocked(p, st, victim, nil, Evicted, &r.val, ch)
+		s.mutateLocked(p, st, victim, nil, 0, Evicted, &r.val, ch)
 	}
 }
 
@@ -217,13 +215,14 @@ func sampleLRU(st *store, exclude string) (string, bool) {
 	var victim string
 	var oldest int64
 	seen := 0
-	st.entries.Range(func(k string, r record) bool {
+	acc := func(k string) int64 { t, _ := st.times.get(k); return t.acc }
+	st.entries.Range(func(k string, _ record) bool {
 		if skip > 0 {
 			skip--
 			return true
 		}
-		if k != exclude && (seen == 0 || r.acc < oldest) {
-			victim, oldest = k, r.acc
+		if k != exclude && (seen == 0 || acc(k) < oldest) {
+			victim, oldest = k, acc(k)
 		}
 		seen++
 		return seen < 16
@@ -232,9 +231,9 @@ func sampleLRU(st *store, exclude string) (string, bool) {
 		// The skip ran past the end, or past every entry but the excluded
 		// one: sample from the start.
 		seen = 0
-		st.entries.Range(func(k string, r record) bool {
-			if k != exclude && (victim == "" || r.acc < oldest) {
-				victim, oldest = k, r.acc
+		st.entries.Range(func(k string, _ record) bool {
+			if k != exclude && (victim == "" || acc(k) < oldest) {
+				victim, oldest = k, acc(k)
 			}
 			seen++
 			return seen < 16

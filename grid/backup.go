@@ -32,9 +32,9 @@ func (p *part) applyBackup(it *backupItem) {
 	st := p.adoptLocked(it.Map, it.Cfg)
 	key := string(it.Key)
 	if it.Rec != nil {
-		st.entries.Store(key, record{val: string(it.Rec.Val), upd: it.Rec.Upd, exp: it.Rec.Exp, acc: it.Rec.Upd, seq: it.Seq})
+		st.put(key, record{val: string(it.Rec.Val), upd: it.Rec.Upd, seq: it.Seq}, it.Rec.Exp, it.Rec.Upd)
 	} else {
-		st.entries.Delete(key)
+		st.remove(key)
 	}
 	if it.Event != nil && st.journal != nil {
 		st.journal.add(*it.Event, it.Event.Seq)

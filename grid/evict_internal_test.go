@@ -14,7 +14,7 @@ func TestSampleLRUAlwaysFindsAVictim(t *testing.T) {
 	for size := 2; size <= 20; size++ {
 		st := newStore("m", storeConfig{MaxEntries: 1})
 		for i := range size {
-			st.entries.Store(fmt.Sprint(i), record{acc: int64(i + 1)})
+			st.put(fmt.Sprint(i), record{}, 0, int64(i+1))
 		}
 		for range 200 {
 			for i := range size {

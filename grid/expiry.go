@@ -38,12 +38,12 @@ func (s *service) sweep(ctx context.Context) {
 func (s *service) sweepPartition(ctx context.Context, p int) {
 	n := now()
 	s.parts[p].stores.Range(func(name string, st *store) bool {
-		if st.cfg.TTL == 0 && st.cfg.MaxIdle == 0 && !st.hasExpiry.Load() {
+		if !st.mayExpire() {
 			return true
 		}
 		var expired [][]byte
-		st.entries.Range(func(k string, r record) bool {
-			if r.expired(n, &st.cfg) {
+		st.entries.Range(func(k string, _ record) bool {
+			if st.expired(k, n) {
 				expired = append(expired, []byte(k))
 			}
 			return len(expired) < sweepBatch

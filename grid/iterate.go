@@ -229,7 +229,7 @@ func (mp *Map[K, V]) LocalEntries() iter.Seq2[K, V] {
 			}
 			cont := true
 			st.entries.Range(func(kb string, r record) bool {
-				if r.expired(t, &st.cfg) {
+				if st.expired(kb, t) {
 					return true
 				}
 				k, err := mp.kc.Decode([]byte(kb))

@@ -25,7 +25,7 @@ func (s *service) mergeAway(parts []int) {
 		pt.stores.Range(func(name string, st *store) bool {
 			msg := mergeMsg{Map: name, Part: p, Cfg: st.cfg}
 			st.entries.Range(func(k string, r record) bool {
-				msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: r.exp})
+				msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k)})
 				if len(msg.Entries) == mergeChunk {
 					msgs = append(msgs, msg)
 					msg = mergeMsg{Map: name, Part: p, Cfg: st.cfg}

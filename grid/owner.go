@@ -80,18 +80,16 @@ func (s *service) getOwned(name string, part int, key []byte, near bool, from st
 	if !ok {
 		return resp, nil
 	}
-	if r.exp != 0 || st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0 {
-		t := now()
-		if r.expired(t, &st.cfg) {
-			return resp, nil
-		}
-		if (st.cfg.MaxIdle > 0 || st.cfg.MaxEntries > 0) && t-r.acc > int64(time.Second) {
-			st.entries.Compute(string(key), func(cur record, loaded bool) (record, bool) {
-				if loaded && cur.seq == r.seq {
-					cur.acc = t
-				}
-				return cur, !loaded
-			})
+	if st.times.active() {
+		k := unsafeString(key)
+		if tm, ok := st.times.get(k); ok {
+			t := now()
+			if (tm.exp != 0 && t >= tm.exp) || (st.cfg.MaxIdle > 0 && t-tm.acc >= st.cfg.MaxIdle) {
+				return resp, nil
+			}
+			if st.tracksAccess() && t-tm.acc > int64(time.Second) {
+				st.times.touch(string(key), t)
+			}
 		}
 	}
 	resp.Found = true

@@ -35,12 +35,12 @@ func (s *service) handleLen(_ context.Context, req *member.Request) ([]byte, err
 		if !ok {
 			continue
 		}
-		if st.cfg.TTL == 0 && st.cfg.MaxIdle == 0 && !st.hasExpiry.Load() {
+		if !st.mayExpire() {
 			resp.Count += st.entries.Size()
 			continue
 		}
-		st.entries.Range(func(_ string, rec record) bool {
-			if !rec.expired(t, &st.cfg) {
+		st.entries.Range(func(k string, _ record) bool {
+			if !st.expired(k, t) {
 				resp.Count++
 			}
 			return true
@@ -66,7 +66,7 @@ func (s *service) handleScan(_ context.Context, req *member.Request) ([]byte, er
 			continue
 		}
 		st.entries.Range(func(k string, rec record) bool {
-			if !rec.expired(t, &st.cfg) {
+			if !st.expired(k, t) {
 				resp.Entries = append(resp.Entries, wireRecord{Key: []byte(k), Val: []byte(rec.val)})
 			}
 			return true
@@ -116,7 +116,7 @@ func (s *service) clearPartition(ctx context.Context, p int, name string) error 
 	pt.mu.Lock()
 	st.entries.Range(func(k string, rec record) bool {
 		old := rec.val
-		s.mutateLocked(pt, st, k, nil, Removed, &old, &ch)
+		s.mutateLocked(pt, st, k, nil, 0, Removed, &old, &ch)
 		return true
 	})
 	rep := s.replicateLocked(ctx, t.Backups(p), &ch)

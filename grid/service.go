@@ -168,7 +168,7 @@ func (p *part) exportLocked(subs *subscriptions) *partData {
 	p.stores.Range(func(name string, st *store) bool {
 		sd := storeData{Name: name, Cfg: st.cfg, Entries: make([]wireRecord, 0, st.entries.Size())}
 		st.entries.Range(func(k string, r record) bool {
-			sd.Entries = append(sd.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: r.exp, Seq: r.seq})
+			sd.Entries = append(sd.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k), Seq: r.seq})
 			return true
 		})
 		if st.journal != nil {
@@ -190,7 +190,7 @@ func (p *part) importData(d *partData) {
 		st := newStore(sd.Name, sd.Cfg)
 		t := now()
 		for _, r := range sd.Entries {
-			st.entries.Store(string(r.Key), record{val: string(r.Val), upd: r.Upd, exp: r.Exp, acc: t, seq: r.Seq})
+			st.put(string(r.Key), record{val: string(r.Val), upd: r.Upd, seq: r.Seq}, r.Exp, t)
 		}
 		if st.journal != nil && sd.Journal != nil {
 			st.journal.restore(*sd.Journal)

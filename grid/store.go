@@ -10,20 +10,64 @@ import (
 
 // record is one stored entry. Values stay msgpack bytes (held as a string:
 // immutable and one word smaller than a slice); owners and backups never need
-// the Go type.
+// the Go type. Expiry and access times live apart, in the store's
+// timeTable, since most maps need neither: a record is 32 bytes, and with
+// its key 48, one allocation size class smaller.
 type record struct {
 	val string
 	upd int64  // unix ns of the last write: "latest update wins" merges
-	exp int64  // unix ns expiry; 0: never
-	acc int64  // unix ns of the last access, to a second: max-idle and LRU
 	seq uint64 // partition sequence of the last write: near-cache ordering
 }
 
-func (r *record) expired(now int64, cfg *storeConfig) bool {
-	if r.exp != 0 && now >= r.exp {
-		return true
+// timing is an entry's expiry and last access, in unix ns; 0 expiry: never.
+// Access times are kept to a second.
+type timing struct {
+	exp int64
+	acc int64
+}
+
+// timeTable holds the timings of the entries of a store that need them:
+// entries with an expiry, or every entry of a map with an idle limit or an
+// entry limit. It is created on first use and shared by redefinitions of
+// the store.
+type timeTable struct {
+	m atomic.Pointer[xsync.MapOf[string, timing]]
+}
+
+func (tt *timeTable) active() bool { return tt.m.Load() != nil }
+
+func (tt *timeTable) get(key string) (timing, bool) {
+	if m := tt.m.Load(); m != nil {
+		return m.Load(key)
 	}
-	return cfg.MaxIdle > 0 && now-r.acc >= cfg.MaxIdle
+	return timing{}, false
+}
+
+func (tt *timeTable) set(key string, t timing) {
+	m := tt.m.Load()
+	if m == nil {
+		m = xsync.NewMapOf[string, timing]()
+		if !tt.m.CompareAndSwap(nil, m) {
+			m = tt.m.Load()
+		}
+	}
+	m.Store(key, t)
+}
+
+func (tt *timeTable) remove(key string) {
+	if m := tt.m.Load(); m != nil {
+		m.Delete(key)
+	}
+}
+
+// touch records an access, if the key still has a timing.
+func (tt *timeTable) touch(key string, now int64) {
+	if m := tt.m.Load(); m != nil {
+		m.Compute(key, func(t timing, loaded bool) (timing, bool) {
+			t.acc = now
+			return t, !loaded
+		})
+	}
 }
 
 // store is one map's entries in one partition on one member.
@@ -32,13 +76,11 @@ type store struct {
 	cfg     storeConfig
 	entries *xsync.MapOf[string, record]
 	journal *journal // nil without a journal
-	// hasExpiry is set once any entry has an expiry time, so the sweeper
-	// and Len can skip stores whose entries never expire.
-	hasExpiry *atomic.Bool
+	times   *timeTable
 }
 
 func newStore(name string, cfg storeConfig) *store {
-	s := &store{name: name, cfg: cfg, entries: xsync.NewMapOf[string, record](), hasExpiry: new(atomic.Bool)}
+	s := &store{name: name, cfg: cfg, entries: xsync.NewMapOf[string, record](), times: &timeTable{}}
 	if cfg.JournalCapacity > 0 {
 		s.journal = newJournal(cfg.JournalCapacity)
 	}
@@ -49,11 +91,54 @@ func newStore(name string, cfg storeConfig) *store {
 // Stores are replaced rather than changed because reads use them without
 // the partition lock.
 func (s *store) redefined(cfg storeConfig) *store {
-	ns := &store{name: s.name, cfg: cfg, entries: s.entries, journal: s.journal, hasExpiry: s.hasExpiry}
+	ns := &store{name: s.name, cfg: cfg, entries: s.entries, journal: s.journal, times: s.times}
 	if cfg.JournalCapacity > 0 && ns.journal == nil {
 		ns.journal = newJournal(cfg.JournalCapacity)
 	}
 	return ns
+}
+
+// tracksAccess reports whether every entry needs an access time.
+func (s *store) tracksAccess() bool { return s.cfg.MaxIdle > 0 || s.cfg.MaxEntries > 0 }
+
+// mayExpire reports whether any entry of the store can expire.
+func (s *store) mayExpire() bool { return s.cfg.TTL > 0 || s.cfg.MaxIdle > 0 || s.times.active() }
+
+// expired reports whether key's entry has expired at now.
+func (s *store) expired(key string, now int64) bool {
+	t, ok := s.times.get(key)
+	if !ok {
+		return false
+	}
+	if t.exp != 0 && now >= t.exp {
+		return true
+	}
+	return s.cfg.MaxIdle > 0 && now-t.acc >= s.cfg.MaxIdle
+}
+
+// expiry returns key's expiry time (0: none).
+func (s *store) expiry(key string) int64 {
+	t, _ := s.times.get(key)
+	return t.exp
+}
+
+// put stores an entry with its expiry. The timing is stored first: a
+// lock-free reader may see the new timing with the old value, which is
+// harmless, but never the old timing with the new value.
+func (s *store) put(key string, r record, exp, now int64) {
+	switch {
+	case exp != 0 || s.tracksAccess():
+		s.times.set(key, timing{exp: exp, acc: now})
+	case s.times.active():
+		s.times.remove(key)
+	}
+	s.entries.Store(key, r)
+}
+
+// remove deletes an entry and its timing.
+func (s *store) remove(key string) {
+	s.entries.Delete(key)
+	s.times.remove(key)
 }
 
 // part is everything a member holds for one partition, as owner or backup.
