@@ -43,6 +43,8 @@ type NearCacheConfig struct {
 // WithNearCache keeps a local copy of the entries this member reads, so
 // repeated reads of hot keys cost no round trip. Owners invalidate the copy
 // on every change. Use it for enrichment lookups and read-mostly caches.
+// The cache holds decoded values and a hit returns the cached value itself,
+// not a copy: treat values holding slices, maps or pointers as read-only.
 func WithNearCache(cfg NearCacheConfig) MapOption {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100_000
