@@ -64,11 +64,11 @@ type simpleParams struct {
 func init() {
 	dag.Register("test.simple", func(p simpleParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (int64, bool) {
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) {
 			return n, n < int64(p.N)
 		})).LocalParallelism(1)
-		double := d.AddVertex("double", dag.Map(func(v int64) int64 { return 2 * v }))
-		sink := d.AddVertex("sink", dag.Sink(func(ctx *dag.Context, items []int64) error {
+		double := d.AddVertex("double", dag.MapP(func(v int64) int64 { return 2 * v }))
+		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []int64) error {
 			out := make([]any, len(items))
 			for i, v := range items {
 				out[i] = v

@@ -39,6 +39,10 @@ type typedEdge[T any] struct {
 }
 
 func newEdgeType[T any]() edgeType {
+	var zero T
+	if oc, ok := any(zero).(ownCodec[T]); ok {
+		return &typedEdge[T]{c: oc.codec()}
+	}
 	return &typedEdge[T]{c: codec.For[T]()}
 }
 

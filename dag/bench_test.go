@@ -28,12 +28,12 @@ type pipeParams struct{ N int64 }
 func init() {
 	dag.Register("bench.pipeline", func(p pipeParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("generate", dag.GeneratorSource(func(ctx *dag.Context, n int64) (int64, bool) {
+		src := d.AddVertex("generate", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) {
 			return benchGen(n), n < p.N
 		})).LocalParallelism(1)
-		mp := d.AddVertex("map", dag.Map(benchMap)).LocalParallelism(1)
-		fl := d.AddVertex("filter", dag.Filter(benchFilter)).LocalParallelism(1)
-		sink := d.AddVertex("count", dag.Sink(func(_ *dag.Context, items []int64) error {
+		mp := d.AddVertex("map", dag.MapP(benchMap)).LocalParallelism(1)
+		fl := d.AddVertex("filter", dag.FilterP(benchFilter)).LocalParallelism(1)
+		sink := d.AddVertex("count", dag.SinkP(func(_ *dag.Context, items []int64) error {
 			benchCount.Add(int64(len(items)))
 			return nil
 		})).LocalParallelism(1)
@@ -163,10 +163,10 @@ func init() {
 		payload := string(make([]byte, p.Size))
 		// Only member 1 emits, and everything goes to instance 0 on member 0:
 		// every item crosses the transport.
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (string, bool) {
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (string, bool) {
 			return payload, ctx.MemberIndex == 1 && n < p.N
 		})).LocalParallelism(1)
-		sink := d.AddVertex("sink", dag.Sink(func(_ *dag.Context, items []string) error {
+		sink := d.AddVertex("sink", dag.SinkP(func(_ *dag.Context, items []string) error {
 			edgeReceived.Add(int64(len(items)))
 			return nil
 		})).LocalParallelism(1)

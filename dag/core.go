@@ -3,9 +3,9 @@ package dag
 // Ready-made processors for the common stateless steps. The pipeline API
 // builds on them; they are also handy in hand-written DAGs.
 
-// SliceSource supplies instances that together emit items once: instance i
+// SliceP supplies instances that together emit items once: instance i
 // emits the items whose index modulo the total parallelism is i.
-func SliceSource[T any](items []T) Supplier {
+func SliceP[T any](items []T) Supplier {
 	return func() Processor { return &sliceSource[T]{items: items} }
 }
 
@@ -34,10 +34,10 @@ func (s *sliceSource[T]) Complete() (bool, error) {
 	return true, nil
 }
 
-// GeneratorSource supplies instances that each call next with a counter
+// GeneratorP supplies instances that each call next with a counter
 // (0, 1, 2, ... on each instance) until it returns false, emitting the
 // values it produces.
-func GeneratorSource[T any](next func(ctx *Context, n int64) (T, bool)) Supplier {
+func GeneratorP[T any](next func(ctx *Context, n int64) (T, bool)) Supplier {
 	return func() Processor { return &generator[T]{next: next} }
 }
 
@@ -106,8 +106,8 @@ func (g *generator[T]) Complete() (bool, error) {
 	return false, nil
 }
 
-// Map supplies processors applying fn to every item.
-func Map[In, Out any](fn func(In) Out) Supplier {
+// MapP supplies processors applying fn to every item.
+func MapP[In, Out any](fn func(In) Out) Supplier {
 	return func() Processor { return &mapP[In, Out]{fn: fn} }
 }
 
@@ -151,8 +151,8 @@ func (p *mapP[In, Out]) Process(_ int, in *Inbox) error {
 
 func (p *mapP[In, Out]) Complete() (bool, error) { return true, nil }
 
-// Filter supplies processors passing on the items keep accepts.
-func Filter[T any](keep func(T) bool) Supplier {
+// FilterP supplies processors passing on the items keep accepts.
+func FilterP[T any](keep func(T) bool) Supplier {
 	return func() Processor { return &filterP[T]{keep: keep} }
 }
 
@@ -200,9 +200,9 @@ func (p *filterP[T]) Process(_ int, in *Inbox) error {
 
 func (p *filterP[T]) Complete() (bool, error) { return true, nil }
 
-// FlatMap supplies processors emitting every item fn returns for each
+// FlatMapP supplies processors emitting every item fn returns for each
 // input item.
-func FlatMap[In, Out any](fn func(In) []Out) Supplier {
+func FlatMapP[In, Out any](fn func(In) []Out) Supplier {
 	return func() Processor { return &flatMapP[In, Out]{fn: fn} }
 }
 
@@ -246,9 +246,9 @@ func (p *flatMapP[In, Out]) Process(_ int, in *Inbox) error {
 
 func (p *flatMapP[In, Out]) Complete() (bool, error) { return p.drain(), nil }
 
-// Sink supplies processors calling fn with every batch of items; fn must
+// SinkP supplies processors calling fn with every batch of items; fn must
 // not keep the slice. An error fails the job.
-func Sink[T any](fn func(ctx *Context, items []T) error) Supplier {
+func SinkP[T any](fn func(ctx *Context, items []T) error) Supplier {
 	return func() Processor { return &sinkP[T]{fn: fn} }
 }
 

@@ -23,10 +23,10 @@ type failParams struct {
 func init() {
 	dag.Register("test.fail", func(p failParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (int64, bool) {
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) {
 			return n, true // endless: only the failure ends the job
 		})).LocalParallelism(1)
-		fail := d.AddVertex("fragile", dag.Map(func(v int64) int64 { return v }))
+		fail := d.AddVertex("fragile", dag.MapP(func(v int64) int64 { return v }))
 		_ = fail
 		boom := d.AddVertex("boom", func() dag.Processor { return &failing{p: p} }).LocalParallelism(1)
 		dag.Between[int64](src, fail)
@@ -35,8 +35,8 @@ func init() {
 	})
 	dag.Register("test.endless", func(struct{}) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (int64, bool) { return n, true }))
-		sink := d.AddVertex("sink", dag.Sink(func(*dag.Context, []int64) error { return nil }))
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) { return n, true }))
+		sink := d.AddVertex("sink", dag.SinkP(func(*dag.Context, []int64) error { return nil }))
 		dag.Between[int64](src, sink).Distributed()
 		return d, nil
 	})
@@ -194,7 +194,7 @@ func (slowSink) Complete() (bool, error) { return true, nil }
 func init() {
 	dag.Register("test.slow", func(struct{}) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (int64, bool) { return n, true })).LocalParallelism(2)
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) { return n, true })).LocalParallelism(2)
 		sink := d.AddVertex("sink", func() dag.Processor { return slowSink{} }).LocalParallelism(2)
 		dag.Between[int64](src, sink).Distributed().Queue(4, 64)
 		return d, nil

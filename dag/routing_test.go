@@ -38,10 +38,10 @@ const routingPar = 2
 func init() {
 	dag.Register("test.routing", func(p routingParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorSource(func(ctx *dag.Context, n int64) (tagged, bool) {
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (tagged, bool) {
 			return tagged{Src: ctx.GlobalIndex, Seq: int(n), Key: fmt.Sprintf("k%d", n%37)}, n < int64(p.PerSource)
 		})).LocalParallelism(routingPar)
-		sink := d.AddVertex("sink", dag.Sink(func(ctx *dag.Context, items []tagged) error {
+		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []tagged) error {
 			for _, it := range items {
 				bagFor(p.Bag).add("", routed{Item: it, Consumer: ctx.GlobalIndex, Member: ctx.Member.ID()})
 			}

@@ -64,10 +64,10 @@ type wcParams struct {
 func init() {
 	dag.Register("test.wordcount", func(p wcParams) (*dag.DAG, error) {
 		d := dag.New()
-		lines := d.AddVertex("lines", dag.SliceSource(p.Lines))
-		words := d.AddVertex("words", dag.FlatMap(func(line string) []string { return strings.Fields(line) }))
+		lines := d.AddVertex("lines", dag.SliceP(p.Lines))
+		words := d.AddVertex("words", dag.FlatMapP(func(line string) []string { return strings.Fields(line) }))
 		count := d.AddVertex("count", func() dag.Processor { return &counter{} })
-		sink := d.AddVertex("sink", dag.Sink(func(ctx *dag.Context, items []wordCount) error {
+		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []wordCount) error {
 			for _, wc := range items {
 				bagFor(p.Bag).add(ctx.Vertex, wc)
 			}

@@ -1,0 +1,95 @@
+package dag
+
+import "fmt"
+
+// Sink is where a pipeline writes to. The connectors in package sinks build
+// them; NewSink makes custom ones.
+type Sink[T any] struct {
+	name      string
+	open      func(ctx *Context) (SinkWriter[T], error)
+	par       int
+	singleton bool
+}
+
+// SinkWriter writes one processor instance's share of a sink's items.
+type SinkWriter[T any] interface {
+	// Write writes items; it may block (the engine gives each processor
+	// its own goroutine). The slice is reused after Write returns.
+	Write(items []T) error
+	// Close flushes and releases resources; it is called once, also after a
+	// failure.
+	Close() error
+}
+
+// NewSink describes a sink whose writers open creates, one per processor
+// instance.
+func NewSink[T any](name string, open func(ctx *Context) (SinkWriter[T], error)) Sink[T] {
+	return Sink[T]{name: name, open: open}
+}
+
+// Parallelism sets the writers per member (default: the job's).
+func (s Sink[T]) Parallelism(n int) Sink[T] { s.par = n; return s }
+
+// Singleton sends every item to one writer in the cluster (a file, a
+// socket, the embedding program).
+func (s Sink[T]) Singleton() Sink[T] { s.singleton = true; return s }
+
+// Name is the sink's name.
+func (s Sink[T]) Name() string { return s.name }
+
+// WriteTo sends a stage's items to sink.
+func WriteTo[T any](s Stage[T], sink Sink[T]) {
+	n := s.n.p.add(sink.name, []*node{s.n}, nil)
+	n.par = sink.par
+	if sink.singleton {
+		n.par = 1
+	}
+	n.build = func(c *compiler) error {
+		c.vertex(n, func() Processor { return &sinkWriterP[T]{sink: sink} })
+		e := c.input(n, 0, 0)
+		if sink.singleton {
+			e.distributed()
+			e.allToOne()
+		}
+		return nil
+	}
+	newStage[T](n) // the sink's vertex has no outputs; the stage is not returned
+}
+
+type sinkWriterP[T any] struct {
+	sink    Sink[T]
+	w       SinkWriter[T]
+	scratch []T
+}
+
+func (p *sinkWriterP[T]) Init(ctx *Context) error {
+	w, err := p.sink.open(ctx)
+	if err != nil {
+		return fmt.Errorf("sink %s: %w", p.sink.name, err)
+	}
+	p.w = w
+	return nil
+}
+
+func (p *sinkWriterP[T]) Process(_ int, in *Inbox) error {
+	items := Items[Timed[T]](in)
+	p.scratch = p.scratch[:0]
+	for _, it := range items {
+		p.scratch = append(p.scratch, it.V)
+	}
+	if err := p.w.Write(p.scratch); err != nil {
+		return fmt.Errorf("sink %s: %w", p.sink.name, err)
+	}
+	clear(p.scratch)
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *sinkWriterP[T]) Complete() (bool, error) { return true, nil }
+
+func (p *sinkWriterP[T]) Close() error {
+	if p.w != nil {
+		return p.w.Close()
+	}
+	return nil
+}
