@@ -12,7 +12,10 @@ import (
 // accumulator's items from another (optional: sliding windows then update
 // in constant time), Export turns the accumulator into the result.
 // Accumulators travel between members and into snapshots, so they must be
-// msgpack-encodable (exported fields).
+// msgpack-encodable (exported fields). The functions must not change memory
+// their arguments share with others (append to a copy of a slice): the
+// engine keeps and reuses accumulators, such as a sliding window's frames,
+// after passing them in.
 type AggregateOp[T, A, R any] struct {
 	Create     func() A
 	Accumulate func(acc A, item T) A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
@@ -19,6 +20,9 @@ type ProcessorMetrics struct {
 	BatchesIn int64  `msgpack:"b"`
 	// Queued is the items waiting in the instance's inbound queues now.
 	Queued int64 `msgpack:"q"`
+	// Counters are the processor's own counters (Context.Counter), such as
+	// "late" for the late items of a windowed aggregation.
+	Counters map[string]int64 `msgpack:"c,omitempty"`
 }
 
 type metricsResponse struct {
@@ -38,6 +42,13 @@ func (ex *execution) metrics() []ProcessorMetrics {
 				pm.Queued += q.items.Load()
 			}
 		}
+		t.ctx.counters.Range(func(k, v any) bool {
+			if pm.Counters == nil {
+				pm.Counters = map[string]int64{}
+			}
+			pm.Counters[k.(string)] = v.(*atomic.Int64).Load()
+			return true
+		})
 		out = append(out, pm)
 	}
 	return out

@@ -37,8 +37,13 @@ type node struct {
 	// consumers are the stages reading this one, in the order they were
 	// added; consumer i reads outbound ordinal i of this stage's vertex.
 	consumers []*node
-	// fromOrds[i] is the outbound ordinal of inputs[i] this stage reads.
-	fromOrds []int
+	// lateConsumers read this stage's second kind of output, the late items
+	// of a windowed aggregation; their ordinals follow the consumers'.
+	lateConsumers []*node
+	// fromOrds[i] is the index of this stage among inputs[i]'s consumers
+	// (or late consumers, if lateInput[i]).
+	fromOrds  []int
+	lateInput []bool
 	par      int
 	// build adds the stage's vertex (or vertices) and connects its inputs.
 	build func(c *compiler) error
@@ -47,7 +52,9 @@ type node struct {
 	// connect adds the edge from this node to consumer on its input ordinal;
 	// set by the typed stage constructor that knows the item type.
 	connect func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
-	built   bool
+	// connectLate is connect for the late items, of another type.
+	connectLate func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
+	built       bool
 }
 
 // edgeConfig lets the consumer configure the edge from its input.
@@ -107,24 +114,29 @@ func (Timed[T]) codec() codec.Codec[Timed[T]] {
 type ownCodec[T any] interface{ codec() codec.Codec[T] }
 
 func (p *Pipeline) add(name string, inputs []*node, build func(*compiler) error) *node {
-	if name == "" {
-		name = "stage"
-	}
-	// Vertex names must be unique: number repeated stage names.
-	p.names[name]++
-	if k := p.names[name]; k > 1 {
-		name = fmt.Sprintf("%s-%d", name, k)
-	}
-	n := &node{p: p, name: name, inputs: inputs, build: build}
+	n := &node{p: p, name: p.uniqueName(name), inputs: inputs, build: build}
 	for _, in := range inputs {
 		if in.p != p {
 			p.errs = append(p.errs, fmt.Errorf("stage %q reads a stage of another pipeline", name))
 		}
 		n.fromOrds = append(n.fromOrds, len(in.consumers))
+		n.lateInput = append(n.lateInput, false)
 		in.consumers = append(in.consumers, n)
 	}
 	p.nodes = append(p.nodes, n)
 	return n
+}
+
+// uniqueName numbers repeated stage names: vertex names must be unique.
+func (p *Pipeline) uniqueName(name string) string {
+	if name == "" {
+		name = "stage"
+	}
+	p.names[name]++
+	if k := p.names[name]; k > 1 {
+		return fmt.Sprintf("%s-%d", name, k)
+	}
+	return name
 }
 
 // newStage returns the typed handle of a node producing T items.
@@ -208,14 +220,24 @@ func (c *compiler) vertex(n *node, s Supplier) *Vertex {
 // and returns the edge for configuration.
 func (c *compiler) input(n *node, i, ord int) edgeConfig {
 	in := n.inputs[i]
-	return in.connect(in.vertex, n.fromOrds[i], n.vertex, ord)
+	from := n.fromOrds[i]
+	if n.lateInput[i] {
+		from += len(in.consumers)
+		return in.connectLate(in.vertex, from, n.vertex, ord)
+	}
+	return in.connect(in.vertex, from, n.vertex, ord)
 }
 
 // outputs returns the emitters of every outbound edge of a pipeline
 // processor: one per consumer stage, each offered every item.
 func outputs[T any](ctx *Context) (*fanout[T], error) {
+	return outputRange[T](ctx, 0, len(ctx.outputs))
+}
+
+// outputRange is outputs over the ordinals [from, to).
+func outputRange[T any](ctx *Context, from, to int) (*fanout[T], error) {
 	f := &fanout[T]{}
-	for i := range ctx.outputs {
+	for i := from; i < to; i++ {
 		e, err := Output[Timed[T]](ctx, i)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/weir-dev/weir/member"
 )
@@ -86,6 +88,14 @@ type Context struct {
 	outputTypes []string
 	partitions  []int
 	t           *tasklet
+	counters    sync.Map // name -> *atomic.Int64
+}
+
+// Counter returns the processor's counter called name, created at zero on
+// first use. Counters appear in the job's metrics (ProcessorMetrics.Counters).
+func (c *Context) Counter(name string) *atomic.Int64 {
+	v, _ := c.counters.LoadOrStore(name, new(atomic.Int64))
+	return v.(*atomic.Int64)
 }
 
 // Context is cancelled when the job ends on this member.

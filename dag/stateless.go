@@ -2,8 +2,10 @@ package dag
 
 // Map transforms every item with fn. Stateless stages run next to their
 // input on the same member (local edges).
-func Map[In, Out any](s Stage[In], fn func(In) Out) Stage[Out] {
-	n := s.n.p.add("map", []*node{s.n}, nil)
+func Map[In, Out any](s Stage[In], fn func(In) Out) Stage[Out] { return mapNamed(s, "map", fn) }
+
+func mapNamed[In, Out any](s Stage[In], name string, fn func(In) Out) Stage[Out] {
+	n := s.n.p.add(name, []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
 		c.vertex(n, func() Processor { return &mapStage[In, Out]{fn: fn} })
 		c.input(n, 0, 0)
@@ -163,31 +165,7 @@ func (p *flatMapStage[In, Out]) Complete() (bool, error) { return p.drain(), nil
 // Peek calls fn with every item and passes it on unchanged: for logging and
 // debugging.
 func Peek[T any](s Stage[T], fn func(T)) Stage[T] {
-	st := Map(s, func(v T) T { fn(v); return v })
-	st.n.name = uniqueName(s.n.p, "peek", st.n)
-	return st
-}
-
-// uniqueName renames a node just added, keeping vertex names unique.
-func uniqueName(p *Pipeline, base string, n *node) string {
-	p.names[base]++
-	if k := p.names[base]; k > 1 {
-		return base + "-" + itoa(k)
-	}
-	return base
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for ; i > 0; i /= 10 {
-		n--
-		b[n] = byte('0' + i%10)
-	}
-	return string(b[n:])
+	return mapNamed(s, "peek", func(v T) T { fn(v); return v })
 }
 
 // Merge joins stages of the same item type into one.
