@@ -1,0 +1,107 @@
+package dag_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/member"
+)
+
+// twoPartitions is a streaming source: partition 0 delivers an event every
+// millisecond of wall time, partition 1 one event at the start and then
+// nothing, like a vehicle that parked.
+type twoPartitions struct {
+	start time.Time
+	sent  int64
+	quiet bool
+}
+
+func (r *twoPartitions) Read(buf []dag.SourceItem[event], max int) ([]dag.SourceItem[event], bool, error) {
+	if !r.quiet {
+		r.quiet = true
+		buf = append(buf, dag.SourceItem[event]{V: event{Key: "parked", TS: r.start.UnixNano()}, Partition: 1})
+	}
+	due := int64(time.Since(r.start) / time.Millisecond)
+	for ; r.sent < due && len(buf) < max; r.sent++ {
+		ts := r.start.Add(time.Duration(r.sent) * time.Millisecond)
+		buf = append(buf, dag.SourceItem[event]{V: event{Key: "moving", TS: ts.UnixNano(), V: 1}, Partition: 0})
+	}
+	return buf, false, nil
+}
+
+func (r *twoPartitions) Partitions() int { return 2 }
+func (r *twoPartitions) Close() error    { return nil }
+
+type idleParams struct {
+	Bag   string
+	Idle  time.Duration
+	Early bool
+}
+
+func init() {
+	dag.Register("test.idle", func(p idleParams) (*dag.DAG, error) {
+		pl := dag.NewPipeline()
+		src := dag.NewSource("two-partitions", func(*dag.Context) (dag.Reader[event], error) {
+			return &twoPartitions{start: time.Now()}, nil
+		}, dag.Singleton())
+		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, 10*time.Millisecond).IdleTimeout(p.Idle)
+		def := dag.Tumbling(50 * time.Millisecond)
+		if p.Early {
+			def = dag.Tumbling(time.Hour).EarlyResults(20 * time.Millisecond)
+		}
+		w := dag.Window(dag.GroupBy(dag.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
+		dag.WriteTo(dag.AggregateWindow(w, dag.Count[event]()), collect[dag.WindowResult[string, int64]](p.Bag))
+		return pl.Compile()
+	})
+}
+
+func TestIdlePartitionDoesNotStopWindows(t *testing.T) {
+	c := clustertest.Start(t, 2, member.Config{})
+	ctx := ctxT(t, 60*time.Second)
+	bag := newBag(t)
+	job, err := dag.Submit(ctx, c.Members()[0], "test.idle", idleParams{Bag: bag, Idle: 100 * time.Millisecond})
+	require.NoError(t, err)
+	// Windows of the moving vehicle keep closing although the parked one's
+	// partition delivers nothing: it is marked idle.
+	var closed atomic.Int64
+	require.Eventually(t, func() bool {
+		n := int64(0)
+		for _, v := range bagFor(bag).all() {
+			if r := v.(dag.WindowResult[string, int64]); r.Key == "moving" && !r.Early {
+				n++
+			}
+		}
+		closed.Store(n)
+		return n >= 10
+	}, 30*time.Second, 10*time.Millisecond, "windows stopped closing (%d closed)", closed.Load())
+	require.NoError(t, job.Cancel(ctx))
+	require.ErrorIs(t, job.Wait(ctx), dag.ErrCancelled)
+}
+
+func TestEarlyResults(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	ctx := ctxT(t, 60*time.Second)
+	bag := newBag(t)
+	job, err := dag.Submit(ctx, c.Members()[0], "test.idle", idleParams{Bag: bag, Idle: time.Hour, Early: true})
+	require.NoError(t, err)
+	// An hour-long window cannot close during the test: what arrives are
+	// running counts, flagged early, growing.
+	var last int64
+	require.Eventually(t, func() bool {
+		for _, v := range bagFor(bag).all() {
+			r := v.(dag.WindowResult[string, int64])
+			require.True(t, r.Early, "a final result for a window that cannot have closed")
+			if r.Key == "moving" {
+				last = max(last, r.Value)
+			}
+		}
+		return last >= 100
+	}, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, job.Cancel(ctx))
+	require.ErrorIs(t, job.Wait(ctx), dag.ErrCancelled)
+}
