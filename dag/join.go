@@ -1,0 +1,309 @@
+package dag
+
+import "fmt"
+
+// HashJoin joins each item of a stream with the items of a batch side that
+// have the same key. The batch side is read completely first (its edge has
+// priority) and broadcast to every instance, which keeps it in a hash table;
+// the stream then flows through without moving between members. join is
+// called once per matching pair, or once with ok false when nothing matches
+// (return false to drop the item: an inner join).
+func HashJoin[T any, K comparable, U, R any](stream Stage[T], build Stage[U], key func(T) K, buildKey func(U) K, join func(item T, match U, ok bool) (R, bool)) Stage[R] {
+	n := stream.n.p.add("hash-join", []*node{build.n, stream.n}, nil)
+	n.build = func(c *compiler) error {
+		c.vertex(n, func() Processor { return &hashJoinP[T, K, U, R]{key: key, buildKey: buildKey, join: join} })
+		b := c.input(n, 0, 0)
+		b.distributed()
+		b.broadcast()
+		b.priority(0)
+		c.input(n, 1, 1).priority(1)
+		return nil
+	}
+	return newStage[R](n)
+}
+
+type hashJoinP[T any, K comparable, U, R any] struct {
+	key      func(T) K
+	buildKey func(U) K
+	join     func(T, U, bool) (R, bool)
+	table    map[K][]U
+	out      *fanout[R]
+	pending  []Timed[R]
+}
+
+func (p *hashJoinP[T, K, U, R]) Init(ctx *Context) (err error) {
+	p.table = map[K][]U{}
+	p.out, err = outputs[R](ctx)
+	return err
+}
+
+func (p *hashJoinP[T, K, U, R]) drain() bool {
+	for len(p.pending) > 0 {
+		if !p.out.Offer(p.pending[0]) {
+			return false
+		}
+		p.pending = p.pending[1:]
+	}
+	return true
+}
+
+func (p *hashJoinP[T, K, U, R]) Process(ordinal int, in *Inbox) error {
+	if ordinal == 0 {
+		for _, it := range Items[Timed[U]](in) {
+			k := p.buildKey(it.V)
+			p.table[k] = append(p.table[k], it.V)
+		}
+		in.Consume(in.Len())
+		return nil
+	}
+	if !p.drain() {
+		return nil
+	}
+	items := Items[Timed[T]](in)
+	for i, it := range items {
+		matches := p.table[p.key(it.V)]
+		if len(matches) == 0 {
+			var zero U
+			if r, ok := p.join(it.V, zero, false); ok {
+				p.pending = append(p.pending, Timed[R]{TS: it.TS, V: r})
+			}
+		}
+		for _, u := range matches {
+			if r, ok := p.join(it.V, u, true); ok {
+				p.pending = append(p.pending, Timed[R]{TS: it.TS, V: r})
+			}
+		}
+		if !p.drain() {
+			in.Consume(i + 1)
+			return nil
+		}
+	}
+	in.Consume(len(items))
+	return nil
+}
+
+func (p *hashJoinP[T, K, U, R]) Complete() (bool, error) { return p.drain(), nil }
+
+// HashJoin2 joins a stream with two batch sides at once: join receives the
+// matches of both sides (possibly none).
+func HashJoin2[T any, K1, K2 comparable, U1, U2, R any](stream Stage[T], build1 Stage[U1], key1 func(T) K1, buildKey1 func(U1) K1,
+	build2 Stage[U2], key2 func(T) K2, buildKey2 func(U2) K2, join func(item T, m1 []U1, m2 []U2) (R, bool)) Stage[R] {
+	n := stream.n.p.add("hash-join", []*node{build1.n, build2.n, stream.n}, nil)
+	n.build = func(c *compiler) error {
+		c.vertex(n, func() Processor {
+			return &hashJoin2P[T, K1, K2, U1, U2, R]{key1: key1, key2: key2, bk1: buildKey1, bk2: buildKey2, join: join}
+		})
+		for i := range 2 {
+			b := c.input(n, i, i)
+			b.distributed()
+			b.broadcast()
+			b.priority(0)
+		}
+		c.input(n, 2, 2).priority(1)
+		return nil
+	}
+	return newStage[R](n)
+}
+
+type hashJoin2P[T any, K1, K2 comparable, U1, U2, R any] struct {
+	key1 func(T) K1
+	key2 func(T) K2
+	bk1  func(U1) K1
+	bk2  func(U2) K2
+	join func(T, []U1, []U2) (R, bool)
+	t1   map[K1][]U1
+	t2   map[K2][]U2
+	out  *fanout[R]
+	held *Timed[R]
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Init(ctx *Context) (err error) {
+	p.t1, p.t2 = map[K1][]U1{}, map[K2][]U2{}
+	p.out, err = outputs[R](ctx)
+	return err
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *Inbox) error {
+	switch ordinal {
+	case 0:
+		for _, it := range Items[Timed[U1]](in) {
+			k := p.bk1(it.V)
+			p.t1[k] = append(p.t1[k], it.V)
+		}
+	case 1:
+		for _, it := range Items[Timed[U2]](in) {
+			k := p.bk2(it.V)
+			p.t2[k] = append(p.t2[k], it.V)
+		}
+	case 2:
+		if p.held != nil {
+			if !p.out.Offer(*p.held) {
+				return nil
+			}
+			p.held = nil
+		}
+		items := Items[Timed[T]](in)
+		for i, it := range items {
+			r, ok := p.join(it.V, p.t1[p.key1(it.V)], p.t2[p.key2(it.V)])
+			if ok && !p.out.Offer(Timed[R]{TS: it.TS, V: r}) {
+				p.held = &Timed[R]{TS: it.TS, V: r}
+				in.Consume(i + 1)
+				return nil
+			}
+		}
+	default:
+		return fmt.Errorf("hash join: unexpected input %d", ordinal)
+	}
+	in.Consume(in.Len())
+	return nil
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Complete() (bool, error) {
+	if p.held != nil {
+		if !p.out.Offer(*p.held) {
+			return false, nil
+		}
+		p.held = nil
+	}
+	return true, nil
+}
+
+// WindowJoin joins two keyed streams within windows: when the watermark
+// passes a window's end, join receives, for every key with items on either
+// side in that window, the items of both sides, and its results are
+// emitted. Both sides are partitioned by key across the cluster.
+func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed[R, K], w WindowDef, join func(key K, start, end int64, ls []L, rs []R) []O) Stage[O] {
+	p := left.s.n.p
+	if err := w.validate(); err != nil {
+		p.errs = append(p.errs, err)
+	}
+	if w.kind != winSliding {
+		p.errs = append(p.errs, fmt.Errorf("WindowJoin takes tumbling or sliding windows"))
+	}
+	n := p.add("window-join", []*node{left.s.n, right.s.n}, nil)
+	n.build = func(c *compiler) error {
+		c.vertex(n, func() Processor {
+			return &windowJoinP[L, R, K, O]{lkey: left.key, rkey: right.key, w: w, join: join}
+		})
+		keyedInput(c, n, 0, 0, left.key)
+		keyedInput(c, n, 1, 1, right.key)
+		return nil
+	}
+	return newStage[O](n)
+}
+
+// coGroup is one key's items of both sides in one frame.
+type coGroup[L, R any] struct {
+	ls []L
+	rs []R
+}
+
+type windowJoinP[L, R any, K comparable, O any] struct {
+	lkey    func(L) K
+	rkey    func(R) K
+	w       WindowDef
+	join    func(K, int64, int64, []L, []R) []O
+	frames  map[K]frameSet[coGroup[L, R]]
+	late    [2]lateOutput[struct{}]
+	done    int64
+	out     *fanout[O]
+	pending []Timed[O]
+}
+
+func (p *windowJoinP[L, R, K, O]) Init(ctx *Context) (err error) {
+	p.frames = map[K]frameSet[coGroup[L, R]]{}
+	p.done = minWatermark
+	p.out, err = outputs[O](ctx)
+	for i := range p.late {
+		p.late[i].wm = minWatermark
+		p.late[i].count = ctx.Counter("late")
+		p.late[i].out = &fanout[struct{}]{}
+	}
+	return err
+}
+
+func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *Inbox) error {
+	if ordinal == 0 {
+		for _, it := range Items[Timed[L]](in) {
+			if late, _ := p.late[0].late(Timed[struct{}]{TS: it.TS}); late {
+				continue
+			}
+			k := p.lkey(it.V)
+			fs := p.frameSet(k)
+			fe := frameEnd(it.TS, p.w.slide)
+			g := fs[fe]
+			g.ls = append(g.ls, it.V)
+			fs[fe] = g
+		}
+	} else {
+		for _, it := range Items[Timed[R]](in) {
+			if late, _ := p.late[1].late(Timed[struct{}]{TS: it.TS}); late {
+				continue
+			}
+			k := p.rkey(it.V)
+			fs := p.frameSet(k)
+			fe := frameEnd(it.TS, p.w.slide)
+			g := fs[fe]
+			g.rs = append(g.rs, it.V)
+			fs[fe] = g
+		}
+	}
+	in.Consume(in.Len())
+	return nil
+}
+
+func (p *windowJoinP[L, R, K, O]) frameSet(k K) frameSet[coGroup[L, R]] {
+	fs := p.frames[k]
+	if fs == nil {
+		fs = frameSet[coGroup[L, R]]{}
+		p.frames[k] = fs
+	}
+	return fs
+}
+
+func (p *windowJoinP[L, R, K, O]) ProcessWatermark(wm int64) (bool, error) {
+	p.late[0].wm, p.late[1].wm = wm, wm
+	return p.closeUpTo(wm), nil
+}
+
+func (p *windowJoinP[L, R, K, O]) Complete() (bool, error) {
+	return p.closeUpTo(1<<62 - p.w.size), nil
+}
+
+func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
+	if !p.drain() {
+		return false
+	}
+	if upTo <= p.done {
+		return true
+	}
+	concat := func(a, b coGroup[L, R]) coGroup[L, R] {
+		return coGroup[L, R]{ls: append(append([]L(nil), a.ls...), b.ls...), rs: append(append([]R(nil), a.rs...), b.rs...)}
+	}
+	for k, fs := range p.frames {
+		for _, e := range windowsOf(fs, p.w, p.done, upTo) {
+			if g, ok := window(fs, p.w, e, concat); ok {
+				for _, o := range p.join(k, e-p.w.size, e, g.ls, g.rs) {
+					p.pending = append(p.pending, Timed[O]{TS: e, V: o})
+				}
+			}
+		}
+		prune(fs, p.w, upTo)
+		if len(fs) == 0 {
+			delete(p.frames, k)
+		}
+	}
+	p.done = upTo
+	return p.drain()
+}
+
+func (p *windowJoinP[L, R, K, O]) drain() bool {
+	for len(p.pending) > 0 {
+		if !p.out.Offer(p.pending[0]) {
+			return false
+		}
+		p.pending = p.pending[1:]
+	}
+	p.pending = nil
+	return true
+}
