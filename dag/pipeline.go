@@ -44,7 +44,7 @@ type node struct {
 	// (or late consumers, if lateInput[i]).
 	fromOrds  []int
 	lateInput []bool
-	par      int
+	par       int
 	// build adds the stage's vertex (or vertices) and connects its inputs.
 	build func(c *compiler) error
 	// vertex is the vertex whose outputs are this stage's outputs.
