@@ -18,13 +18,15 @@ func Sort[T any](s Stage[T], compare func(a, b T) int) Stage[T] {
 }
 
 type sortP[T any] struct {
-	compare func(a, b T) int
-	items   []Timed[T]
-	sorted  bool
-	out     *fanout[T]
+	ctxIndex int
+	compare  func(a, b T) int
+	items    []Timed[T]
+	sorted   bool
+	out      *fanout[T]
 }
 
 func (p *sortP[T]) Init(ctx *Context) (err error) {
+	p.ctxIndex = ctx.GlobalIndex
 	p.out, err = outputs[T](ctx)
 	return err
 }

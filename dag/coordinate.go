@@ -11,48 +11,114 @@ import (
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
-// coordJob is a job as its coordinator tracks it.
+// coordJob is a job as its coordinator tracks it: its record, the plan of
+// its current execution, and its snapshots.
 type coordJob struct {
 	s       *service
+	d       *DAG
 	writeMu sync.Mutex // serializes writes of rec to the jobs map
-	mu      sync.Mutex // guards rec and pending
+	// opMu serializes what changes the execution: launching, snapshots,
+	// restarts, suspending.
+	opMu sync.Mutex
+
+	mu      sync.Mutex // guards rec, plan, pending and life
 	rec     jobRecord
 	plan    *plan
-	// pending holds the member indexes whose execution has not finished.
-	pending map[int]bool
+	pending map[int]bool // member indexes whose execution has not finished
+	life    *snapshot.Lifecycle
+	store   *snapshot.Store
+	acked   signal // an acknowledgement arrived
+
+	ctx    context.Context // ends with the job, on the coordinator
+	cancel context.CancelFunc
+	// scaleUp is set while a restart onto new members is scheduled.
+	scaleUp bool
 }
 
-// launch sets the job up on every member and starts it.
-func (cj *coordJob) launch(ctx context.Context) {
-	s, p := cj.s, cj.plan
-	planBytes := cj.rec.Plan
-	if err := cj.broadcast(ctx, routeInit, planBytes); err != nil {
-		cj.fail(ctx, fmt.Errorf("setting up: %w", err), false)
+func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
+	cj := &coordJob{s: s, d: d, rec: rec, plan: p, life: snapshot.NewLifecycle(rec.Snapshot), store: snapshot.OpenStore(s.m, p.JobID)}
+	cj.ctx, cj.cancel = context.WithCancel(context.Background())
+	cj.resetPending()
+	return cj
+}
+
+func (cj *coordJob) resetPending() {
+	cj.pending = map[int]bool{}
+	for i := range cj.plan.Members {
+		cj.pending[i] = true
+	}
+}
+
+func (cj *coordJob) currentPlan() *plan {
+	cj.mu.Lock()
+	defer cj.mu.Unlock()
+	return cj.plan
+}
+
+func (cj *coordJob) status() JobStatus {
+	cj.mu.Lock()
+	defer cj.mu.Unlock()
+	return cj.rec.Info.Status
+}
+
+// run launches the job, then takes snapshots if its guarantee asks for them.
+func (cj *coordJob) run(ctx context.Context) {
+	if !cj.launch(ctx) {
 		return
+	}
+	if cj.plan.Config.Guarantee != None {
+		cj.snapshotLoop(ctx)
+	}
+}
+
+// launch sets the current plan up on every member and starts it.
+func (cj *coordJob) launch(ctx context.Context) bool {
+	cj.opMu.Lock()
+	defer cj.opMu.Unlock()
+	return cj.launchLocked(ctx)
+}
+
+func (cj *coordJob) launchLocked(ctx context.Context) bool {
+	p := cj.currentPlan()
+	planBytes, err := wire.Marshal(p)
+	if err != nil {
+		cj.fail(ctx, err, false)
+		return false
+	}
+	if err := cj.broadcast(ctx, p, routeInit, planBytes); err != nil {
+		cj.fail(ctx, fmt.Errorf("setting up: %w", err), false)
+		return false
 	}
 	if !cj.setStatus(ctx, Running, "") {
-		return // cancelled meanwhile
+		cj.abortAll(ctx, p, errors.New("the job ended while it was set up"), false)
+		return false
 	}
 	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution})
-	if err := cj.broadcast(ctx, routeStart, ref); err != nil {
+	if err := cj.broadcast(ctx, p, routeStart, ref); err != nil {
 		cj.fail(ctx, fmt.Errorf("starting: %w", err), false)
-		return
+		return false
 	}
-	s.log.Info("job started", "job", p.JobID, "name", p.Name, "members", len(p.Members), "parallelism", p.Parallelism)
+	restored := uint64(0)
+	if p.Restore != nil {
+		restored = p.Restore.ID
+	}
+	cj.s.log.Info("job started", "job", p.JobID, "name", p.Name, "execution", p.Execution, "members", len(p.Members),
+		"parallelism", p.Parallelism, "guarantee", p.Config.Guarantee, "restored_snapshot", restored)
+	return true
 }
 
-// broadcast calls route on every member of the plan and joins the errors.
-func (cj *coordJob) broadcast(ctx context.Context, route string, payload []byte) error {
-	p := cj.plan
+// broadcast calls route on every member of p and joins the errors.
+func (cj *coordJob) broadcast(ctx context.Context, p *plan, route string, payload []byte) error {
 	errs := make([]error, len(p.Members))
 	var wg sync.WaitGroup
 	for i, id := range p.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			if _, err := cj.s.m.Call(cctx, id, route, payload); err != nil {
 				errs[i] = err
@@ -83,6 +149,7 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 	cj.persist(ctx)
 	cj.s.jobsChanged.broadcast()
 	if st.Terminal() {
+		cj.cancel()
 		cj.s.mu.Lock()
 		delete(cj.s.coord, id)
 		cj.s.mu.Unlock()
@@ -113,20 +180,37 @@ func (cj *coordJob) fail(ctx context.Context, err error, cancelled bool) {
 	if !cj.setStatus(ctx, st, err.Error()) {
 		return
 	}
+	p := cj.currentPlan()
 	if cancelled {
-		cj.s.log.Info("job cancelled", "job", cj.plan.JobID)
+		cj.s.log.Info("job cancelled", "job", p.JobID)
 	} else {
-		cj.s.log.Warn("job failed", "job", cj.plan.JobID, "name", cj.plan.Name, "err", err)
+		cj.s.log.Warn("job failed", "job", p.JobID, "name", p.Name, "err", err)
 	}
-	ref, _ := wire.Marshal(&jobRef{JobID: cj.plan.JobID, Execution: cj.plan.Execution, Reason: err.Error(), Cancelled: cancelled})
-	// Members that left cannot be told; the others stop their execution.
-	_ = cj.broadcast(context.WithoutCancel(ctx), routeAbort, ref)
+	cj.abortAll(ctx, p, err, cancelled)
+}
+
+// abortAll stops p's execution on every member that is still there and
+// waits for it to end, so nothing of it runs on once this returns.
+func (cj *coordJob) abortAll(ctx context.Context, p *plan, reason error, cancelled bool) {
+	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution, Reason: reason.Error(), Cancelled: cancelled, Wait: true})
+	var live []string
+	for _, id := range p.Members {
+		if _, ok := cj.s.m.Member(id); ok {
+			live = append(live, id)
+		}
+	}
+	q := *p
+	q.Members = live
+	if err := cj.broadcast(context.WithoutCancel(ctx), &q, routeAbort, ref); err != nil {
+		cj.s.log.Warn("could not stop every execution of the job", "job", p.JobID, "err", err)
+	}
 }
 
 // memberFinished records the end of one member's execution.
 func (cj *coordJob) memberFinished(ctx context.Context, mi int, errText string) {
+	p := cj.currentPlan()
 	if errText != "" {
-		cj.fail(ctx, fmt.Errorf("member %s: %s", cj.plan.Members[mi], errText), false)
+		cj.fail(ctx, fmt.Errorf("member %s: %s", p.Members[mi], errText), false)
 		return
 	}
 	cj.mu.Lock()
@@ -135,7 +219,7 @@ func (cj *coordJob) memberFinished(ctx context.Context, mi int, errText string) 
 	cj.mu.Unlock()
 	if left == 0 {
 		if cj.setStatus(ctx, Completed, "") {
-			cj.s.log.Info("job completed", "job", cj.plan.JobID, "name", cj.plan.Name)
+			cj.s.log.Info("job completed", "job", p.JobID, "name", p.Name)
 		}
 		return
 	}
@@ -155,14 +239,43 @@ func (s *service) handleFinished(ctx context.Context, req *member.Request) ([]by
 		return nil, err
 	}
 	cj, ok := s.coordJob(msg.JobID)
-	if !ok || cj.plan.Execution != msg.Execution {
-		return nil, nil // an ended job or an old run: nothing to do
+	if !ok {
+		return nil, nil // an ended job: nothing to do
 	}
-	if msg.Member < 0 || msg.Member >= len(cj.plan.Members) {
+	p := cj.currentPlan()
+	if p.Execution != msg.Execution {
+		return nil, nil // an old run, stopped by a restart
+	}
+	if msg.Member < 0 || msg.Member >= len(p.Members) {
 		return nil, fmt.Errorf("bad member index %d", msg.Member)
+	}
+	if st := cj.status(); st == Restarting || st == Suspended {
+		return nil, nil // stopped on purpose
 	}
 	cj.memberFinished(ctx, msg.Member, msg.Error)
 	return nil, nil
+}
+
+// coordinated returns the job this member coordinates, or an error saying
+// why not.
+func (s *service) coordinated(ctx context.Context, id string) (*coordJob, error) {
+	if cj, ok := s.coordJob(id); ok {
+		return cj, nil
+	}
+	rec, found, err := s.jobs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: no job %s", ErrUnknownJob, id)
+	}
+	if rec.Info.Status.Terminal() {
+		return nil, fmt.Errorf("job %s has ended (%s)", id, rec.Info.Status)
+	}
+	if !s.m.IsCoordinator() {
+		return nil, errNotCoordinator
+	}
+	return nil, fmt.Errorf("job %s is not coordinated by this member yet", id)
 }
 
 func (s *service) handleCancel(ctx context.Context, req *member.Request) ([]byte, error) {
@@ -170,79 +283,17 @@ func (s *service) handleCancel(ctx context.Context, req *member.Request) ([]byte
 	if err := wire.Unmarshal(req.Payload, &ref); err != nil {
 		return nil, err
 	}
-	cj, ok := s.coordJob(ref.JobID)
-	if !ok {
-		rec, found, err := s.jobs.Get(ctx, ref.JobID)
-		if err != nil {
-			return nil, err
+	cj, err := s.coordinated(ctx, ref.JobID)
+	if err != nil {
+		if rec, found, gerr := s.jobs.Get(ctx, ref.JobID); gerr == nil && found && rec.Info.Status.Terminal() {
+			return nil, nil // cancelling an ended job does nothing
 		}
-		if !found {
-			return nil, fmt.Errorf("%w: no job %s", ErrUnknownJob, ref.JobID)
-		}
-		if rec.Info.Status.Terminal() {
-			return nil, nil
-		}
-		if !s.m.IsCoordinator() {
-			return nil, errNotCoordinator
-		}
-		return nil, fmt.Errorf("job %s is not coordinated by this member", ref.JobID)
+		return nil, err
 	}
+	cj.opMu.Lock()
+	defer cj.opMu.Unlock()
 	cj.fail(ctx, ErrCancelled, true)
 	return nil, nil
-}
-
-// watchMembers fails the jobs a departed member was running, and, on a new
-// coordinator, the jobs the old one was coordinating.
-func (s *service) watchMembers(ctx context.Context) {
-	var last []member.Info
-	for {
-		ms, err := s.m.WaitMembers(ctx, func(ms []member.Info) bool { return !sameMembers(ms, last) })
-		if err != nil {
-			return
-		}
-		last = ms
-		if !s.m.IsCoordinator() {
-			continue
-		}
-		live := map[string]bool{}
-		for _, i := range ms {
-			live[i.ID] = true
-		}
-		s.mu.Lock()
-		jobs := make([]*coordJob, 0, len(s.coord))
-		for _, cj := range s.coord {
-			jobs = append(jobs, cj)
-		}
-		s.mu.Unlock()
-		for _, cj := range jobs {
-			for _, id := range cj.plan.Members {
-				if !live[id] {
-					cj.fail(ctx, fmt.Errorf("%w: member %s", ErrMemberLost, id), false)
-					break
-				}
-			}
-		}
-		s.adoptOrphans(ctx, live)
-	}
-}
-
-// adoptOrphans ends jobs recorded as running whose coordinator is gone.
-func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
-	var orphans []jobRecord
-	_ = s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {
-		if !rec.Info.Status.Terminal() && !live[rec.Info.Coordinator] {
-			orphans = append(orphans, rec)
-		}
-		return true
-	})
-	for _, rec := range orphans {
-		var p plan
-		if err := wire.Unmarshal(rec.Plan, &p); err != nil {
-			continue
-		}
-		cj := &coordJob{s: s, rec: rec, plan: &p, pending: map[int]bool{}}
-		cj.fail(ctx, fmt.Errorf("%w: coordinator %s", ErrMemberLost, rec.Info.Coordinator), false)
-	}
 }
 
 func sameMembers(a, b []member.Info) bool {

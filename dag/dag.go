@@ -38,7 +38,14 @@ type Vertex struct {
 	localParallelism int
 	inbound          []*edge // by destination ordinal
 	outbound         []*edge // by source ordinal
+	// unreplayable names a source that cannot replay what it read, which
+	// rules out processing guarantees.
+	unreplayable string
 }
+
+// NotReplayable marks the vertex as a source that cannot read again from a
+// saved position: jobs with a processing guarantee refuse it.
+func (v *Vertex) NotReplayable(source string) *Vertex { v.unreplayable = source; return v }
 
 // AddVertex adds a vertex whose instances are created by supplier.
 func (d *DAG) AddVertex(name string, supplier Supplier) *Vertex {
@@ -162,6 +169,16 @@ func PartitionBy[T any, K comparable](e Edge[T], key func(T) K) Edge[T] {
 }
 
 func (d *DAG) vertex(name string) *Vertex { return d.byName[name] }
+
+// unreplayable returns the first source that cannot replay, or "".
+func (d *DAG) unreplayable() string {
+	for _, v := range d.vertices {
+		if v.unreplayable != "" {
+			return v.unreplayable
+		}
+	}
+	return ""
+}
 
 // Vertices returns the vertices in the order they were added.
 func (d *DAG) Vertices() []*Vertex { return slices.Clone(d.vertices) }

@@ -11,11 +11,13 @@ import (
 	"sync/atomic"
 
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // execution is one run of a job on one member: its tasklets, and the
 // senders and receivers of its distributed edges.
 type execution struct {
+	svc       *service
 	m         *member.Member
 	plan      *plan
 	d         *DAG
@@ -28,6 +30,8 @@ type execution struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started atomic.Bool
+	snap    *snapshots // nil: the job takes no snapshots
+	rounds  sync.Map   // snapshot id -> slot, for the rounds begun
 	wg      sync.WaitGroup
 	mu      sync.Mutex // guards err
 	err     error
@@ -44,12 +48,19 @@ type instances []*tasklet
 
 // newExecution builds the job's tasklets and queues on this member and
 // initialises the processors. Nothing runs until start.
-func newExecution(m *member.Member, p *plan, d *DAG, parent context.Context) (*execution, error) {
+func newExecution(svc *service, p *plan, d *DAG, parent context.Context) (*execution, error) {
+	m := svc.m
 	me := p.memberIndex(m.ID())
 	if me < 0 {
 		return nil, fmt.Errorf("member %s is not in the plan of job %s", m.ID(), p.JobID)
 	}
-	ex := &execution{m: m, plan: p, d: d, me: me, receivers: map[recvKey]*receiver{}, done: make(chan struct{})}
+	ex := &execution{svc: svc, m: m, plan: p, d: d, me: me, receivers: map[recvKey]*receiver{}, done: make(chan struct{})}
+	if p.Config.Guarantee != None {
+		ex.snap = &snapshots{mode: snapshot.ExactlyOnce, store: snapshot.OpenStore(m, p.JobID)}
+		if p.Config.Guarantee == AtLeastOnce {
+			ex.snap.mode = snapshot.AtLeastOnce
+		}
+	}
 	ex.log = m.Logger().With("job", p.JobID, "name", p.Name)
 	ex.ctx, ex.cancel = context.WithCancelCause(parent)
 	members := len(p.Members)
@@ -73,6 +84,7 @@ func newExecution(m *member.Member, p *plan, d *DAG, parent context.Context) (*e
 				partitions: p.partitionsOf(me, li, par),
 			}
 			ts[li] = newTasklet(proc, ctx, fmt.Sprintf("%s#%d", v.name, gi))
+			ts[li].ex = ex
 		}
 		byVertex[v] = ts
 		ex.tasklets = append(ex.tasklets, ts...)
@@ -83,6 +95,7 @@ func newExecution(m *member.Member, p *plan, d *DAG, parent context.Context) (*e
 		}
 	}
 	for _, t := range ex.tasklets {
+		queues := 0
 		for i := range t.ins {
 			in := t.ins[i]
 			in.wm = make([]int64, len(in.queues))
@@ -91,6 +104,11 @@ func newExecution(m *member.Member, p *plan, d *DAG, parent context.Context) (*e
 			}
 			in.done = make([]bool, len(in.queues))
 			in.open = len(in.queues)
+			in.base = queues
+			queues += len(in.queues)
+		}
+		if ex.snap != nil && queues > 0 {
+			t.aligner = snapshot.NewAligner(queues, ex.snap.mode)
 		}
 		if err := t.p.Init(t.ctx); err != nil {
 			ex.closeProcessors()
@@ -321,5 +339,44 @@ func (ex *execution) closeProcessors() {
 				ex.log.Warn("closing processor failed", "processor", t.name, "err", err)
 			}
 		}
+	}
+}
+
+// slotOf returns the slot of a snapshot round this execution began.
+func (ex *execution) slotOf(id uint64) (int, bool) {
+	slot, ok := ex.rounds.Load(id)
+	if !ok {
+		return 0, false
+	}
+	return slot.(int), true
+}
+
+// beginRound injects the barrier of a snapshot at the sources.
+func (ex *execution) beginRound(r round) {
+	if ex.snap == nil {
+		return
+	}
+	ex.rounds.Store(r.id, r.slot)
+	ex.snap.current.Store(&r)
+	for _, t := range ex.tasklets {
+		if len(t.ins) == 0 {
+			t.wakeAlways()
+		}
+	}
+}
+
+// commitRound tells the processors a snapshot completed in the cluster.
+func (ex *execution) commitRound(id uint64) {
+	if ex.snap == nil {
+		return
+	}
+	for {
+		cur := ex.snap.commit.Load()
+		if id <= cur || ex.snap.commit.CompareAndSwap(cur, id) {
+			break
+		}
+	}
+	for _, t := range ex.tasklets {
+		t.wakeAlways()
 	}
 }

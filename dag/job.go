@@ -9,6 +9,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // Errors about jobs.
@@ -23,6 +24,9 @@ var (
 	ErrCancelled = errors.New("dag: job cancelled")
 	// ErrMemberLost: a member running the job left the cluster.
 	ErrMemberLost = errors.New("dag: a member running the job left")
+	// ErrNotReplayable: a job asks for a processing guarantee, but one of
+	// its sources cannot read again from a saved position.
+	ErrNotReplayable = errors.New("dag: source is not replayable")
 )
 
 func init() {
@@ -30,6 +34,7 @@ func init() {
 	member.RegisterErrorCode("dag.definition-mismatch", ErrDefinitionMismatch)
 	member.RegisterErrorCode("dag.cancelled", ErrCancelled)
 	member.RegisterErrorCode("dag.member-lost", ErrMemberLost)
+	member.RegisterErrorCode("dag.not-replayable", ErrNotReplayable)
 }
 
 // JobStatus is where a job is in its life.
@@ -41,8 +46,10 @@ const (
 	Running                     // processing
 	Completing                  // some members have finished, others not yet
 	Completed                   // every member finished without error
-	Failed                      // a processor or member failed; Error says why
+	Failed                      // a processor failed; Error says why
 	Cancelled                   // cancelled by a user
+	Restarting                  // stopped to start again (a member left or joined), from its last snapshot
+	Suspended                   // stopped by a user after a final snapshot; Resume restarts it
 )
 
 func (s JobStatus) String() string {
@@ -59,6 +66,10 @@ func (s JobStatus) String() string {
 		return "failed"
 	case Cancelled:
 		return "cancelled"
+	case Restarting:
+		return "restarting"
+	case Suspended:
+		return "suspended"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
@@ -77,6 +88,9 @@ type JobInfo struct {
 	Members     []string  `msgpack:"m,omitempty"`
 	Config      JobConfig `msgpack:"c"`
 	Coordinator string    `msgpack:"o"`
+	// Restarts counts the executions after the first (member changes,
+	// restarts, resumes).
+	Restarts int `msgpack:"r,omitempty"`
 }
 
 // jobRecord is what the cluster keeps about a job, in a replicated map.
@@ -84,6 +98,8 @@ type jobRecord struct {
 	Info   JobInfo `msgpack:"i"`
 	Params []byte  `msgpack:"p"`
 	Plan   []byte  `msgpack:"l,omitempty"`
+	// Snapshot is the last complete snapshot, to restart from.
+	Snapshot snapshot.Completed `msgpack:"s,omitempty"`
 }
 
 const jobsMap = "__weir.jobs"

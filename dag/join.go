@@ -23,6 +23,7 @@ func HashJoin[T any, K comparable, U, R any](stream Stage[T], build Stage[U], ke
 }
 
 type hashJoinP[T any, K comparable, U, R any] struct {
+	ctx      *Context
 	key      func(T) K
 	buildKey func(U) K
 	join     func(T, U, bool) (R, bool)
@@ -32,6 +33,7 @@ type hashJoinP[T any, K comparable, U, R any] struct {
 }
 
 func (p *hashJoinP[T, K, U, R]) Init(ctx *Context) (err error) {
+	p.ctx = ctx
 	p.table = map[K][]U{}
 	p.out, err = outputs[R](ctx)
 	return err

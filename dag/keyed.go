@@ -237,7 +237,7 @@ func (p *mapStatefulP[T, K, S, R]) Process(_ int, in *Inbox) error {
 		st.last = max(st.last, it.TS)
 		st.version++
 		if p.cfg.ttl > 0 {
-			heap.Push(&p.expiry, expiryEntry[K]{at: st.last + int64(p.cfg.ttl), key: k, version: st.version})
+			pushExpiry(&p.expiry, expiryEntry[K]{at: st.last + int64(p.cfg.ttl), key: k, version: st.version})
 		}
 		if r, emit := p.fn(&st.s, k, it.V); emit {
 			if !p.out.Offer(Timed[R]{TS: it.TS, V: r}) {
@@ -276,6 +276,8 @@ func (p *mapStatefulP[T, K, S, R]) ProcessWatermark(wm int64) (bool, error) {
 }
 
 func (p *mapStatefulP[T, K, S, R]) Complete() (bool, error) { return p.drain(), nil }
+
+func pushExpiry[K comparable](h *expiryHeap[K], e expiryEntry[K]) { heap.Push(h, e) }
 
 type expiryEntry[K comparable] struct {
 	at      int64

@@ -3,6 +3,8 @@ package dag
 import (
 	"fmt"
 	"time"
+
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // plan is what the coordinator sends every member to run a job: enough to
@@ -24,6 +26,8 @@ type plan struct {
 	Owners      []int     `msgpack:"o"`
 	Coordinator string    `msgpack:"c"`
 	Config      JobConfig `msgpack:"g"`
+	// Restore is the snapshot this execution starts from, if any.
+	Restore *snapshot.Completed `msgpack:"r,omitempty"`
 }
 
 func (p *plan) memberIndex(id string) int {
@@ -64,7 +68,22 @@ type JobConfig struct {
 	// Guarantee and SnapshotInterval configure fault tolerance.
 	Guarantee        Guarantee     `msgpack:"g,omitempty"`
 	SnapshotInterval time.Duration `msgpack:"s,omitempty"`
+	// ScaleUpDelay is how long the job waits after members join before it
+	// restarts on them (0: DefaultScaleUpDelay; negative: never).
+	ScaleUpDelay time.Duration `msgpack:"u,omitempty"`
+	// FromSnapshot names an exported snapshot to start from.
+	FromSnapshot string `msgpack:"f,omitempty"`
 }
+
+// WithSnapshotInterval sets how often a job with a processing guarantee
+// takes a snapshot (default 10s).
+func WithSnapshotInterval(d time.Duration) JobOption {
+	return func(c *JobConfig) { c.SnapshotInterval = d }
+}
+
+// WithScaleUpDelay sets how long a running job waits after members join
+// before moving onto them (negative: never).
+func WithScaleUpDelay(d time.Duration) JobOption { return func(c *JobConfig) { c.ScaleUpDelay = d } }
 
 // Guarantee is a job's processing guarantee after a failure.
 type Guarantee uint8

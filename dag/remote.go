@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // Messages on a distributed edge's stream: a kind byte, the producer's
@@ -19,6 +20,7 @@ const (
 	msgBatch     byte = 1 // payload: the encoded items
 	msgWatermark byte = 2 // payload: the watermark as a varint
 	msgDone      byte = 3 // the producer finished
+	msgBarrier   byte = 4 // payload: the snapshot id as a varint; stands for every producer of the sending member
 )
 
 const routeEdge = "job.edge"
@@ -36,12 +38,15 @@ type edgeHello struct {
 // with the edge's codec and writes them to a stream whose flow control, in
 // bytes, bounds what is in flight.
 type sender struct {
-	ex      *execution
-	ei      int
-	e       *edge
-	to      int
-	inputs  []*queue
-	prods   []int // global index of each input's producer
+	ex     *execution
+	ei     int
+	e      *edge
+	to     int
+	inputs []*queue
+	prods  []int // global index of each input's producer
+	// aligner aligns the barriers of the local producers, so the stream
+	// carries one barrier for all of them (nil: no snapshots).
+	aligner *snapshot.Aligner
 	parked  atomic.Bool
 	wakeCh  chan struct{}
 	bytes   atomic.Int64
@@ -84,12 +89,24 @@ func (s *sender) run(ctx context.Context) error {
 	defer closeStream(st, ctx)
 	open := len(s.inputs)
 	done := make([]bool, len(s.inputs))
+	if s.ex.snap != nil {
+		s.aligner = snapshot.NewAligner(len(s.inputs), s.ex.snap.mode)
+	}
 	var buf []byte
 	idle := minIdle
+	// barrier sends a barrier message once the local producers' barriers
+	// are aligned.
+	barrier := func(d snapshot.Decision) error {
+		if !d.Complete {
+			return nil
+		}
+		b := appendHeader(nil, msgBarrier, 0, destAll)
+		return st.Send(ctx, binary.AppendUvarint(b, d.ID))
+	}
 	for open > 0 {
 		moved := false
 		for i, q := range s.inputs {
-			if done[i] {
+			if done[i] || s.aligner != nil && s.aligner.Blocked(i) {
 				continue
 			}
 			el, ok := q.peek()
@@ -99,6 +116,19 @@ func (s *sender) run(ctx context.Context) error {
 			moved = true
 			buf = buf[:0]
 			switch c := el.(type) {
+			case barrierItem:
+				q.pop(0)
+				if s.aligner == nil {
+					continue
+				}
+				d, err := s.aligner.Barrier(i, c.id)
+				if err != nil {
+					return err
+				}
+				if err := barrier(d); err != nil {
+					return err
+				}
+				continue
 			case watermarkItem:
 				buf = appendHeader(buf, msgWatermark, s.prods[i], destAll)
 				buf = binary.AppendVarint(buf, c.ts)
@@ -108,6 +138,11 @@ func (s *sender) run(ctx context.Context) error {
 				q.pop(0)
 				done[i] = true
 				open--
+				if s.aligner != nil {
+					if err := barrier(s.aligner.Done(i)); err != nil {
+						return err
+					}
+				}
 			default:
 				n := s.e.item.batchLen(el)
 				buf = appendHeader(buf, msgBatch, s.prods[i], s.destOf(el))
@@ -288,6 +323,12 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 		r.done[producer] = true
 		delete(r.wm, producer)
 		return r.forwardWatermark(ctx)
+	case msgBarrier:
+		id, k := binary.Uvarint(payload)
+		if k <= 0 {
+			return errors.New("bad barrier")
+		}
+		return r.pushAll(ctx, barrierItem{id: id})
 	}
 	return fmt.Errorf("unknown message kind %d", kind)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 const extensionName = "dag"
@@ -58,6 +59,10 @@ func attach(m *member.Member) (member.Extension, error) {
 	m.Handle(routeFinished, s.handleFinished)
 	m.Handle(routeCancel, s.handleCancel)
 	m.Handle(routeMetrics, s.handleMetrics)
+	m.Handle(routeSnapBegin, s.handleSnapBegin)
+	m.Handle(routeSnapAck, s.handleSnapAck)
+	m.Handle(routeSnapCommit, s.handleSnapCommit)
+	m.Handle(routeControl, s.handleControl)
 	m.HandleStream(routeEdge, s.handleEdge)
 	m.Go(s.watchMembers)
 	return s, nil
@@ -105,6 +110,8 @@ type jobRef struct {
 	Execution uint64 `msgpack:"e,omitempty"`
 	Reason    string `msgpack:"r,omitempty"`
 	Cancelled bool   `msgpack:"c,omitempty"`
+	// Wait: an abort answers once the execution has stopped.
+	Wait bool `msgpack:"w,omitempty"`
 }
 
 type finishedMsg struct {
@@ -182,9 +189,22 @@ func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("on coordinator %s: %w", s.m.ID(), err)
 	}
+	if msg.Config.Guarantee != None {
+		if v := d.unreplayable(); v != "" {
+			return nil, fmt.Errorf("%w: job %q asks for %s processing but its source %q cannot replay what it read (use a replayable source, such as a map journal or files, or processing guarantee none)",
+				ErrNotReplayable, msg.Name, msg.Config.Guarantee, v)
+		}
+	}
 	p, err := s.newPlan(msg, d)
 	if err != nil {
 		return nil, err
+	}
+	if name := msg.Config.FromSnapshot; name != "" {
+		_, c, err := snapshot.OpenNamed(ctx, s.m, name)
+		if err != nil {
+			return nil, fmt.Errorf("start from snapshot %q: %w", name, err)
+		}
+		p.Restore = &c
 	}
 	planBytes, err := wire.Marshal(p)
 	if err != nil {
@@ -203,14 +223,11 @@ func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte
 	if err := s.jobs.Put(ctx, p.JobID, rec); err != nil {
 		return nil, fmt.Errorf("record job: %w", err)
 	}
-	cj := &coordJob{s: s, rec: rec, plan: p, pending: map[int]bool{}}
-	for i := range p.Members {
-		cj.pending[i] = true
-	}
+	cj := newCoordJob(s, rec, p, d)
 	s.mu.Lock()
 	s.coord[p.JobID] = cj
 	s.mu.Unlock()
-	if !s.m.Go(cj.launch) {
+	if !s.m.Go(cj.run) {
 		return nil, member.ErrClosed
 	}
 	return wire.Marshal(&jobRef{JobID: p.JobID})
@@ -272,9 +289,23 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 		old.abort(fmt.Errorf("replaced by execution %d", p.Execution))
 	}
 	s.mu.Unlock()
-	ex, err := newExecution(s.m, &p, d, context.Background())
+	ex, err := newExecution(s, &p, d, context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("member %s: %w", s.m.ID(), err)
+	}
+	if p.Restore != nil {
+		for _, t := range ex.tasklets {
+			if err := ex.restore(ctx, t, *p.Restore); err != nil {
+				ex.closeProcessors()
+				return nil, fmt.Errorf("member %s: %w", s.m.ID(), err)
+			}
+		}
+		if ex.snap != nil {
+			ex.snap.commit.Store(p.Restore.ID)
+			for _, t := range ex.tasklets {
+				t.committed = p.Restore.ID
+			}
+		}
 	}
 	s.mu.Lock()
 	s.execs[p.JobID] = ex
@@ -329,7 +360,7 @@ func (s *service) finished(ex *execution, err error) {
 	})
 }
 
-func (s *service) handleAbort(_ context.Context, req *member.Request) ([]byte, error) {
+func (s *service) handleAbort(ctx context.Context, req *member.Request) ([]byte, error) {
 	var ref jobRef
 	if err := wire.Unmarshal(req.Payload, &ref); err != nil {
 		return nil, err
@@ -341,11 +372,21 @@ func (s *service) handleAbort(_ context.Context, req *member.Request) ([]byte, e
 		}
 		ex.abort(reason)
 		s.mu.Lock()
-		if s.execs[ref.JobID] == ex && !ex.started.Load() {
+		started := ex.started.Load()
+		if s.execs[ref.JobID] == ex && !started {
 			// Never started: nothing will report its end.
 			delete(s.execs, ref.JobID)
 		}
 		s.mu.Unlock()
+		if !started {
+			ex.closeProcessors()
+		} else if ref.Wait {
+			select {
+			case <-ex.done:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("execution of job %s did not stop: %w", ref.JobID, ctx.Err())
+			}
+		}
 	}
 	return nil, nil
 }

@@ -31,12 +31,17 @@ type Reader[T any] interface {
 }
 
 // Positioned is implemented by readers that can save where they are and
-// resume from there: what exactly-once processing needs from a source.
+// resume from there: what processing guarantees need from a source.
+// Positions are kept per source partition, named the same whichever
+// instance reads it (a map partition number, a file name), so that a job
+// restarted on another number of members resumes every partition where it
+// was, whichever instance now reads it.
 type Positioned interface {
-	// Position encodes the reader's current position.
-	Position() ([]byte, error)
-	// Seek moves the reader to a position Position returned.
-	Seek(pos []byte) error
+	// Positions returns the position in every partition the reader reads.
+	Positions() (map[string][]byte, error)
+	// Seek receives every position the source saved, whichever instance
+	// saved it; the reader resumes the partitions it reads from theirs.
+	Seek(positions map[string][]byte) error
 }
 
 // SourceItem is one item read, with the source partition it came from and
@@ -150,7 +155,10 @@ func ReadFrom[T any](p *Pipeline, src Source[T], ts Timestamps[T]) Stage[T] {
 	n := p.add(src.name, nil, nil)
 	n.par = src.par
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &sourceP[T]{src: src, ts: ts} })
+		v := c.vertex(n, func() Processor { return &sourceP[T]{src: src, ts: ts} })
+		if !src.replayable {
+			v.NotReplayable(src.name)
+		}
 		return nil
 	}
 	return newStage[T](n)
@@ -175,6 +183,8 @@ type sourceP[T any] struct {
 	emitted int64 // last real watermark emitted
 	idleOut bool  // the last watermark emitted was Idle
 	pending int64 // watermark to emit next; minWatermark: none
+
+	restored map[string][]byte // positions being restored
 }
 
 type partState struct {

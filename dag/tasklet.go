@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // inputEdge is one inbound edge of a processor instance: one queue per
@@ -15,6 +17,7 @@ type inputEdge struct {
 	priority int
 	et       edgeType
 	queues   []*queue
+	base     int     // aligner index of queues[0]
 	wm       []int64 // last watermark per queue
 	done     []bool
 	open     int  // queues not done
@@ -50,6 +53,15 @@ type tasklet struct {
 	wakeCh chan struct{}
 
 	lastEmitted int64
+
+	// Snapshots (nil ex.snap: the job takes none).
+	ex        *execution
+	aligner   *snapshot.Aligner
+	barrier   uint64          // the last barrier forwarded
+	pending   *round          // a barrier aligned, state not yet saved and forwarded
+	saved     bool            // pending's state is saved; the barrier is being forwarded
+	saving    *SnapshotWriter // the state being saved
+	committed uint64          // the last snapshot committed (two-phase commit)
 
 	itemsIn   atomic.Int64
 	batchesIn atomic.Int64
@@ -168,6 +180,13 @@ func (t *tasklet) step() (bool, error) {
 		t.ctrl = nil
 		progress = true
 	}
+	if t.ex != nil && t.ex.snap != nil {
+		moved, blocked, err := t.snapshotStep()
+		if err != nil || blocked {
+			return moved, err
+		}
+		progress = progress || moved
+	}
 	if tp, ok := t.p.(TryProcessor); ok {
 		moved, err := tp.TryProcess()
 		if err != nil {
@@ -191,9 +210,12 @@ func (t *tasklet) step() (bool, error) {
 			break
 		}
 		progress = true
-		if t.wmPending || t.ctrl != nil {
+		if t.wmPending || t.ctrl != nil || t.pending != nil {
 			break
 		}
+	}
+	if t.pending != nil {
+		return progress, nil
 	}
 	if !t.inputsComplete() || t.inbox.b != nil {
 		return progress, nil
@@ -277,6 +299,9 @@ func (t *tasklet) processInput() (bool, error) {
 		for k := range in.queues {
 			qi := (in.next + k) % len(in.queues)
 			q := in.queues[qi]
+			if t.aligner != nil && t.aligner.Blocked(in.base+qi) {
+				continue // exactly-once: this input delivered the barrier, the others not yet
+			}
 			e, ok := q.peek()
 			if !ok {
 				continue
@@ -288,11 +313,25 @@ func (t *tasklet) processInput() (bool, error) {
 				in.wm[qi] = c.ts
 				t.coalesceWatermarks()
 				return true, nil
+			case barrierItem:
+				q.pop(0)
+				if t.aligner == nil {
+					return true, nil // no snapshots in this execution: a stale barrier
+				}
+				d, err := t.aligner.Barrier(in.base+qi, c.id)
+				if err != nil {
+					return false, err
+				}
+				t.aligned(d)
+				return true, nil
 			case doneItem:
 				q.pop(0)
 				in.done[qi] = true
 				in.open--
 				t.coalesceWatermarks()
+				if t.aligner != nil {
+					t.aligned(t.aligner.Done(in.base + qi))
+				}
 				return true, nil
 			default:
 				n := in.et.batchLen(e)
@@ -397,4 +436,54 @@ func (t *tasklet) emitControlAll(c control) bool {
 		clear(t.outDone)
 	}
 	return all
+}
+
+// aligned schedules the state save and the barrier forward when the
+// aligner says every input delivered a barrier.
+func (t *tasklet) aligned(d snapshot.Decision) {
+	if !d.Complete {
+		return
+	}
+	slot, ok := t.ex.slotOf(d.ID)
+	if !ok {
+		return // a barrier of a round this execution never saw begin: skip it
+	}
+	t.pending = &round{id: d.ID, slot: slot}
+}
+
+// snapshotStep does the snapshot work due: commit a completed snapshot,
+// start a round at a source, save state and forward an aligned barrier.
+// blocked means the processor must not process input yet.
+func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
+	snap := t.ex.snap
+	if c := snap.commit.Load(); c > t.committed {
+		t.committed = c
+		if cm, ok := t.p.(Committer); ok {
+			if err := cm.CommitSnapshot(c); err != nil {
+				return false, true, fmt.Errorf("commit snapshot %d: %w", c, err)
+			}
+		}
+		moved = true
+	}
+	if len(t.ins) == 0 && t.pending == nil {
+		if r := snap.current.Load(); r != nil && r.id > t.barrier {
+			t.pending = r
+		}
+	}
+	if t.pending == nil {
+		return moved, false, nil
+	}
+	if !t.saved {
+		done, err := t.saveState(t.ex, *t.pending)
+		if err != nil || !done {
+			return moved, true, err
+		}
+		t.saved = true
+	}
+	if !t.emitControlAll(barrierItem{id: t.pending.id}) {
+		return true, true, nil
+	}
+	t.barrier = t.pending.id
+	t.pending, t.saved = nil, false
+	return true, false, nil
 }

@@ -1,0 +1,272 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+)
+
+// DefaultScaleUpDelay is how long a running job waits after a member joins
+// before restarting on the larger cluster.
+const DefaultScaleUpDelay = 10 * time.Second
+
+// restart stops the job's execution everywhere and starts a new one on the
+// current data members, from the last complete snapshot (or from the
+// beginning without one).
+func (cj *coordJob) restart(ctx context.Context, reason string) error {
+	cj.opMu.Lock()
+	defer cj.opMu.Unlock()
+	return cj.restartLocked(ctx, reason, Running)
+}
+
+func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobStatus) error {
+	if st := cj.status(); st.Terminal() {
+		return fmt.Errorf("job %s has ended (%s)", cj.rec.Info.ID, st)
+	}
+	if st := cj.status(); st == Completing {
+		// Part of a bounded job finished: a snapshot no longer holds its
+		// whole state, so it cannot be restarted.
+		err := fmt.Errorf("%w while completing: %s", ErrMemberLost, reason)
+		cj.fail(ctx, err, false)
+		return err
+	}
+	old := cj.currentPlan()
+	cj.setStatus(ctx, Restarting, "")
+	cj.abortAll(ctx, old, errors.New("restarting: "+reason), false)
+	if !cj.s.m.HasQuorum() {
+		cj.s.log.Warn("job waits for the quorum to restart", "job", old.JobID, "reason", reason)
+		return member.ErrNoQuorum
+	}
+	p, err := cj.s.nextPlan(old)
+	if err != nil {
+		cj.fail(ctx, err, false)
+		return err
+	}
+	cj.mu.Lock()
+	if last, ok := cj.life.Last(); ok {
+		p.Restore = &last
+	}
+	if id, _, inProgress := cj.life.InProgress(); inProgress {
+		cj.life.Abort(id, errors.New("restart"))
+	}
+	cj.plan = p
+	cj.resetPending()
+	cj.rec.Plan, _ = wire.Marshal(p)
+	cj.rec.Info.Members = p.Members
+	cj.rec.Info.Restarts++
+	cj.mu.Unlock()
+	cj.s.log.Info("restarting job", "job", p.JobID, "reason", reason, "execution", p.Execution, "members", len(p.Members))
+	if then == Suspended {
+		cj.setStatus(ctx, Suspended, "")
+		return nil
+	}
+	if !cj.launchLocked(ctx) {
+		return fmt.Errorf("job %s could not be restarted", p.JobID)
+	}
+	return nil
+}
+
+// nextPlan is the plan of the next execution of a job: the same job on the
+// current data members.
+func (s *service) nextPlan(old *plan) (*plan, error) {
+	p := *old
+	ids := s.dataMembers()
+	if len(ids) == 0 {
+		return nil, errors.New("no data member to run the job on")
+	}
+	p.Members = ids
+	p.Execution = old.Execution + 1
+	p.Restore = nil
+	p.Owners = s.owners(ids)
+	if p.Config.LocalParallelism <= 0 {
+		p.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	return &p, nil
+}
+
+func (s *service) dataMembers() []string {
+	var ids []string
+	for _, i := range s.m.Members() {
+		if !i.Lite && !i.Leaving {
+			ids = append(ids, i.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// owners maps partitions to member indexes as the current table does.
+func (s *service) owners(ids []string) []int {
+	owners := make([]int, s.m.PartitionCount())
+	t := s.m.Partitions()
+	for part := range owners {
+		owner := -1
+		if t != nil {
+			owner = slices.Index(ids, t.Owner(part))
+		}
+		if owner < 0 {
+			owner = part % len(ids)
+		}
+		owners[part] = owner
+	}
+	return owners
+}
+
+// watchMembers keeps jobs on the members that can run them: on the
+// coordinator, it restarts jobs a departed member was running, moves jobs
+// onto members that joined (after the scale-up delay), and takes over the
+// jobs of a coordinator that left; on every member, it stops executions
+// when the member's side of the cluster lost its quorum.
+func (s *service) watchMembers(ctx context.Context) {
+	var last []member.Info
+	for {
+		ms, err := s.m.WaitMembers(ctx, func(ms []member.Info) bool { return !sameMembers(ms, last) })
+		if err != nil {
+			return
+		}
+		last = ms
+		if !s.m.HasQuorum() {
+			s.abortAll(fmt.Errorf("%w: stopping on the side of a network partition without quorum", member.ErrNoQuorum))
+			continue
+		}
+		if !s.m.IsCoordinator() {
+			continue
+		}
+		live := map[string]bool{}
+		for _, i := range ms {
+			live[i.ID] = true
+		}
+		data := s.dataMembers()
+		s.mu.Lock()
+		jobs := make([]*coordJob, 0, len(s.coord))
+		for _, cj := range s.coord {
+			jobs = append(jobs, cj)
+		}
+		s.mu.Unlock()
+		for _, cj := range jobs {
+			p := cj.currentPlan()
+			switch {
+			case cj.status() == Suspended:
+			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }), cj.status() == Restarting:
+				lost := ""
+				for _, id := range p.Members {
+					if !live[id] {
+						lost = id
+						break
+					}
+				}
+				s.m.Go(func(ctx context.Context) {
+					if err := cj.restart(ctx, "member "+lost+" left"); err != nil && !errors.Is(err, member.ErrNoQuorum) {
+						s.log.Warn("job restart failed", "job", p.JobID, "err", err)
+					}
+				})
+			case !slices.Equal(p.Members, data):
+				cj.scheduleScaleUp()
+			}
+		}
+		s.adoptOrphans(ctx, live)
+	}
+}
+
+// scheduleScaleUp restarts the job on the current members after the
+// scale-up delay, unless that happened meanwhile.
+func (cj *coordJob) scheduleScaleUp() {
+	cj.mu.Lock()
+	if cj.scaleUp || cj.plan.Config.ScaleUpDelay < 0 {
+		cj.mu.Unlock()
+		return
+	}
+	cj.scaleUp = true
+	delay := cj.plan.Config.ScaleUpDelay
+	if delay == 0 {
+		delay = DefaultScaleUpDelay
+	}
+	cj.mu.Unlock()
+	cj.s.m.Go(func(ctx context.Context) {
+		defer func() {
+			cj.mu.Lock()
+			cj.scaleUp = false
+			cj.mu.Unlock()
+		}()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		case <-cj.ctx.Done():
+			return
+		}
+		if slices.Equal(cj.currentPlan().Members, cj.s.dataMembers()) || cj.status() != Running {
+			return
+		}
+		if err := cj.restart(ctx, "members changed: scaling to the current members"); err != nil {
+			cj.s.log.Warn("job could not scale to the current members", "job", cj.plan.JobID, "err", err)
+		}
+	})
+}
+
+// adoptOrphans takes over the jobs whose coordinator left: they restart
+// from their last snapshot under this member.
+func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
+	var orphans []jobRecord
+	_ = s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {
+		if !rec.Info.Status.Terminal() && !live[rec.Info.Coordinator] {
+			orphans = append(orphans, rec)
+		}
+		return true
+	})
+	for _, rec := range orphans {
+		if _, ok := s.coordJob(rec.Info.ID); ok {
+			continue
+		}
+		var p plan
+		if err := wire.Unmarshal(rec.Plan, &p); err != nil {
+			continue
+		}
+		d, err := buildJob(p.Name, p.Params)
+		if err != nil {
+			s.log.Error("cannot take over job: it does not build here", "job", rec.Info.ID, "err", err)
+			continue
+		}
+		prev := rec.Info.Coordinator
+		rec.Info.Coordinator = s.m.ID()
+		cj := newCoordJob(s, rec, &p, d)
+		s.mu.Lock()
+		s.coord[rec.Info.ID] = cj
+		s.mu.Unlock()
+		s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
+		s.m.Go(func(ctx context.Context) {
+			if rec.Info.Status == Suspended {
+				cj.persist(ctx)
+				return
+			}
+			if err := cj.restart(ctx, "coordinator "+prev+" left"); err != nil {
+				s.log.Warn("job restart failed", "job", rec.Info.ID, "err", err)
+				return
+			}
+			if p.Config.Guarantee != None {
+				cj.snapshotLoop(ctx)
+			}
+		})
+	}
+}
+
+// abortAll stops every execution on this member.
+func (s *service) abortAll(cause error) {
+	s.mu.Lock()
+	execs := make([]*execution, 0, len(s.execs))
+	for _, ex := range s.execs {
+		execs = append(execs, ex)
+	}
+	s.mu.Unlock()
+	for _, ex := range execs {
+		ex.abort(cause)
+	}
+}

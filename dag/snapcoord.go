@@ -1,0 +1,196 @@
+package dag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/internal/wire"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
+)
+
+// Routes of the snapshot protocol.
+const (
+	routeSnapBegin  = "job.snapshot.begin"  // coordinator -> members: inject barrier id at the sources
+	routeSnapAck    = "job.snapshot.ack"    // member -> coordinator: a processor saved its state
+	routeSnapCommit = "job.snapshot.commit" // coordinator -> members: snapshot id is complete
+)
+
+type roundMsg struct {
+	JobID     string `msgpack:"j"`
+	Execution uint64 `msgpack:"e"`
+	ID        uint64 `msgpack:"i"`
+	Slot      int    `msgpack:"s"`
+}
+
+// DefaultSnapshotInterval is how often a job with a processing guarantee
+// takes a snapshot unless its configuration says otherwise.
+const DefaultSnapshotInterval = 10 * time.Second
+
+// participants lists every processor instance of the plan: each must
+// acknowledge a snapshot for it to complete.
+func participants(p *plan, d *DAG) []snapshot.ProcessorID {
+	var ids []snapshot.ProcessorID
+	for _, v := range d.vertices {
+		total := p.parallelism(v) * len(p.Members)
+		for gi := range total {
+			ids = append(ids, snapshot.ProcessorID{Vertex: v.name, Index: gi})
+		}
+	}
+	return ids
+}
+
+// snapshotLoop takes a snapshot every interval while the job runs.
+func (cj *coordJob) snapshotLoop(ctx context.Context) {
+	every := cj.plan.Config.SnapshotInterval
+	if every <= 0 {
+		every = DefaultSnapshotInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cj.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if cj.status() != Running {
+			continue
+		}
+		if _, err := cj.snapshot(ctx); err != nil && !errors.Is(err, errNotRunning) {
+			cj.s.log.Warn("snapshot failed; the last complete one stands", "job", cj.plan.JobID, "err", err)
+		}
+	}
+}
+
+var errNotRunning = errors.New("the job is not running")
+
+// snapshot takes one snapshot of the running execution.
+func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
+	cj.opMu.Lock()
+	defer cj.opMu.Unlock()
+	return cj.snapshotLocked(ctx)
+}
+
+func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, error) {
+	if st := cj.status(); st != Running {
+		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
+	}
+	p := cj.currentPlan()
+	cj.mu.Lock()
+	last, _ := cj.life.Last()
+	id, slot, err := cj.life.Begin(participants(p, cj.d))
+	cj.mu.Unlock()
+	if err != nil {
+		return snapshot.Completed{}, err
+	}
+	abort := func(err error) (snapshot.Completed, error) {
+		cj.mu.Lock()
+		cj.life.Abort(id, err)
+		cj.mu.Unlock()
+		return snapshot.Completed{}, fmt.Errorf("snapshot %d: %w", id, err)
+	}
+	start := time.Now()
+	// The slot held the snapshot before the last one, and whatever aborted
+	// attempts left there: clear it before writing.
+	if err := cj.store.ClearSlot(ctx, slot, last.Manifest); err != nil {
+		return abort(err)
+	}
+	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot})
+	if err := cj.broadcast(ctx, p, routeSnapBegin, b); err != nil {
+		return abort(err)
+	}
+	timeout := max(30*time.Second, 3*p.Config.SnapshotInterval)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		changed := cj.acked.wait()
+		cj.mu.Lock()
+		missing := cj.life.Missing()
+		cj.mu.Unlock()
+		if len(missing) == 0 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return abort(fmt.Errorf("%d processors did not acknowledge within %v (first: %s)", len(missing), timeout, missing[0]))
+		case <-cj.ctx.Done():
+			return abort(errNotRunning)
+		case <-ctx.Done():
+			return abort(ctx.Err())
+		}
+	}
+	cj.mu.Lock()
+	err = cj.life.Verify(id, func(refs []snapshot.ChunkRef) (int, error) { return cj.store.Stored(ctx, refs) })
+	var c snapshot.Completed
+	if err == nil {
+		c, err = cj.life.Commit(id)
+	}
+	if err == nil {
+		cj.rec.Snapshot = c
+	}
+	cj.mu.Unlock()
+	if err != nil {
+		return abort(err)
+	}
+	cj.persist(ctx)
+	b, _ = wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id})
+	if err := cj.broadcast(ctx, p, routeSnapCommit, b); err != nil {
+		// The snapshot is complete; a member that missed the commit commits
+		// when it restores from it.
+		cj.s.log.Warn("snapshot complete but not every member was told", "job", p.JobID, "snapshot", id, "err", err)
+	}
+	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", time.Since(start))
+	return c, nil
+}
+
+func (s *service) handleSnapAck(_ context.Context, req *member.Request) ([]byte, error) {
+	var msg ackMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	cj, ok := s.coordJob(msg.JobID)
+	if !ok {
+		return nil, nil
+	}
+	cj.mu.Lock()
+	var err error
+	if cj.plan.Execution == msg.Execution {
+		_, err = cj.life.Ack(msg.ID, msg.Processor, msg.Chunks, msg.Entries)
+	}
+	cj.mu.Unlock()
+	cj.acked.broadcast()
+	if err != nil {
+		s.log.Debug("snapshot acknowledgement refused", "job", msg.JobID, "snapshot", msg.ID, "processor", msg.Processor.String(), "err", err)
+	}
+	return nil, nil
+}
+
+func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byte, error) {
+	var msg roundMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution})
+	if !ok {
+		return nil, fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, msg.Execution, msg.JobID, s.m.ID())
+	}
+	ex.beginRound(round{id: msg.ID, slot: msg.Slot})
+	return nil, nil
+}
+
+func (s *service) handleSnapCommit(_ context.Context, req *member.Request) ([]byte, error) {
+	var msg roundMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	if ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution}); ok {
+		ex.commitRound(msg.ID)
+	}
+	return nil, nil
+}

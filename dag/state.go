@@ -1,0 +1,347 @@
+package dag
+
+import (
+	"fmt"
+	"maps"
+)
+
+// Snapshot state of the pipeline's processors. Keyed state is saved under
+// its key, so a restart on another number of members restores it to the
+// instance that receives the key's items; source positions are broadcast,
+// each instance keeping the partitions it reads.
+
+// SaveSnapshot saves the reader's positions.
+func (p *sourceP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	pr, ok := p.r.(Positioned)
+	if !ok {
+		return true, nil
+	}
+	// Items read but not yet emitted are read again after a restore.
+	if p.pos < len(p.buf) {
+		return false, nil // emit them first: positions are past them
+	}
+	positions, err := pr.Positions()
+	if err != nil {
+		return false, fmt.Errorf("source %s: %w", p.src.name, err)
+	}
+	for part, pos := range positions {
+		if err := SaveBroadcast(w, part, pos); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *sourceP[T]) RestoreSnapshot(key, value []byte) error {
+	part, pos, err := LoadEntry[string, []byte](key, value)
+	if err != nil {
+		return err
+	}
+	if p.restored == nil {
+		p.restored = map[string][]byte{}
+	}
+	p.restored[part] = pos
+	return nil
+}
+
+func (p *sourceP[T]) FinishRestore() error {
+	pr, ok := p.r.(Positioned)
+	if !ok || p.restored == nil {
+		return nil
+	}
+	err := pr.Seek(p.restored)
+	p.restored = nil
+	if err != nil {
+		return fmt.Errorf("source %s: %w", p.src.name, err)
+	}
+	return nil
+}
+
+// SaveSnapshot saves each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if len(p.pending) > 0 && !p.flush(p.late.wm) {
+		return false, nil
+	}
+	byKey := map[K]map[int64]A{}
+	for end, f := range p.frames {
+		for k, a := range f {
+			if byKey[k] == nil {
+				byKey[k] = map[int64]A{}
+			}
+			byKey[k][end] = a
+		}
+	}
+	for k, fs := range byKey {
+		if err := SaveEntry(w, k, fs); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, fs, err := LoadEntry[K, map[int64]A](key, value)
+	if err != nil {
+		return err
+	}
+	for end, a := range fs {
+		f := p.frames[end]
+		if f == nil {
+			f = map[K]A{}
+			p.frames[end] = f
+		}
+		if old, ok := f[k]; ok {
+			a = p.op.Combine(old, a)
+		}
+		f[k] = a
+	}
+	return nil
+}
+
+// SaveSnapshot saves each key's frames.
+func (p *frameCombiner[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.emit.drain() {
+		return false, nil
+	}
+	for k, fs := range p.keys {
+		if err := SaveEntry(w, k, map[int64]A(fs)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, fs, err := LoadEntry[K, map[int64]A](key, value)
+	if err != nil {
+		return err
+	}
+	p.keys[k] = frameSet[A](fs)
+	return nil
+}
+
+// sessionState is a session as snapshots keep it.
+type sessionState[A any] struct {
+	Start int64 `msgpack:"s"`
+	End   int64 `msgpack:"e"`
+	Acc   A     `msgpack:"a"`
+}
+
+type windowState[A any] struct {
+	Frames   map[int64]A       `msgpack:"f,omitempty"`
+	Sessions []sessionState[A] `msgpack:"s,omitempty"`
+}
+
+// SaveSnapshot saves each key's frames or sessions.
+func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.emit.drain() {
+		return false, nil
+	}
+	keys := map[K]bool{}
+	for k := range p.frames {
+		keys[k] = true
+	}
+	for k := range p.sessions {
+		keys[k] = true
+	}
+	for k := range keys {
+		st := windowState[A]{Frames: p.frames[k]}
+		for _, s := range p.sessions[k] {
+			st.Sessions = append(st.Sessions, sessionState[A]{Start: s.start, End: s.end, Acc: s.acc})
+		}
+		if err := SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, st, err := LoadEntry[K, windowState[A]](key, value)
+	if err != nil {
+		return err
+	}
+	if len(st.Frames) > 0 {
+		p.frames[k] = frameSet[A](st.Frames)
+	}
+	for _, s := range st.Sessions {
+		p.sessions[k] = append(p.sessions[k], session[A]{start: s.Start, end: s.End, acc: s.Acc})
+	}
+	return nil
+}
+
+// SaveSnapshot saves each key's accumulator.
+func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *accumulateByKey[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	if old, ok := p.accs[k]; ok {
+		a = p.op.Combine(old, a)
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// SaveSnapshot saves each key's combined accumulator.
+func (p *combineByKey[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *combineByKey[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// statefulState is a key's state as snapshots keep it.
+type statefulState[S any] struct {
+	S    S     `msgpack:"s"`
+	Last int64 `msgpack:"l"`
+}
+
+// SaveSnapshot saves each key's state.
+func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	for k, st := range p.states {
+		if err := SaveEntry(w, k, statefulState[S]{S: st.s, Last: st.last}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) RestoreSnapshot(key, value []byte) error {
+	k, st, err := LoadEntry[K, statefulState[S]](key, value)
+	if err != nil {
+		return err
+	}
+	ks := &keyState[S]{s: st.S, last: st.Last, version: 1}
+	p.states[k] = ks
+	if p.cfg.ttl > 0 {
+		p.expiry.Push(expiryEntry[K]{at: st.Last + int64(p.cfg.ttl), key: k, version: 1})
+	}
+	return nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) FinishRestore() error {
+	h := p.expiry.entries
+	p.expiry.entries = nil
+	for _, e := range h {
+		pushExpiry(&p.expiry, e)
+	}
+	return nil
+}
+
+// SaveSnapshot saves the build side's table; every instance has all of it,
+// so each saves the keys of its share and a restore gives every instance
+// the whole table back (broadcast entries).
+func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the table
+	}
+	for k, us := range p.table {
+		if err := SaveBroadcast(w, k, us); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoinP[T, K, U, R]) RestoreSnapshot(key, value []byte) error {
+	k, us, err := LoadEntry[K, []U](key, value)
+	if err != nil {
+		return err
+	}
+	p.table[k] = us
+	return nil
+}
+
+// SaveSnapshot saves the items collected so far.
+func (p *sortP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if p.sorted {
+		return true, nil
+	}
+	return true, SaveBroadcast(w, p.ctxIndex, p.items)
+}
+
+func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
+	_, items, err := LoadEntry[int, []Timed[T]](key, value)
+	if err != nil {
+		return err
+	}
+	p.items = append(p.items, items...)
+	return nil
+}
+
+// SaveSnapshot waits for the calls in flight: their results must be
+// emitted before the barrier, or they would be lost with the calls.
+func (p *asyncP[T, R]) SaveSnapshot(*SnapshotWriter) (bool, error) {
+	if _, err := p.collect(); err != nil {
+		return false, err
+	}
+	return p.inFlight == 0 && len(p.emitting) == 0, nil
+}
+
+func (p *asyncP[T, R]) RestoreSnapshot([]byte, []byte) error { return nil }
+
+// SaveSnapshot saves each key's frames of both sides.
+func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	for k, fs := range p.frames {
+		st := map[int64]side{}
+		for end, g := range fs {
+			st[end] = side{Ls: g.ls, Rs: g.rs}
+		}
+		if err := SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	k, st, err := LoadEntry[K, map[int64]side](key, value)
+	if err != nil {
+		return err
+	}
+	fs := p.frameSet(k)
+	for end, s := range maps.All(st) {
+		g := fs[end]
+		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
+		fs[end] = g
+	}
+	return nil
+}
