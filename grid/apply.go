@@ -169,7 +169,7 @@ func (s *service) mutateLocked(p *part, st *store, key string, rec *record, exp 
 			ev.Old = []byte(*old)
 		}
 		if st.journal != nil {
-			ev.Seq = st.journal.add(*ev, 0)
+			ev.Seq = st.journal.append(*ev)
 			item.Event = ev
 		}
 	}

@@ -37,7 +37,7 @@ func (p *part) applyBackup(it *backupItem) {
 		st.remove(key)
 	}
 	if it.Event != nil && st.journal != nil {
-		st.journal.add(*it.Event, it.Event.Seq)
+		st.journal.replicate(*it.Event)
 	}
 	if it.Req.valid() && it.Outcome != nil {
 		p.dedup.put(it.Req, *it.Outcome)

@@ -185,9 +185,9 @@ func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) 
 		return opResponse{}, err
 	}
 	resp, err := s.applyLocked(p, st, op, &ch)
-	rep := s.replicateLocked(ctx, t.Backups(op.Part), &ch)
+	rep := s.replicateLocked(ctx, t.Backups(op.Part), st, &ch)
 	p.mu.Unlock()
-	defer rep.cancel()
+	defer rep.done()
 	if err != nil {
 		return opResponse{}, err
 	}
@@ -210,12 +210,22 @@ type replication struct {
 	cancel  context.CancelFunc
 	pending []*member.Pending
 	errs    []error
+	journal *journal // st's journal, whose events seqs done reveals
+	seqs    []uint64
 }
 
-// replicateLocked queues the changes to every backup, in apply order (the
-// caller holds the partition lock). It does not wait.
-func (s *service) replicateLocked(ctx context.Context, backups []string, ch *changes) *replication {
-	rep := &replication{cancel: func() {}}
+// replicateLocked queues the changes to st's backups, in apply order (the
+// caller holds the partition lock). It does not wait. The caller must call
+// done once it has waited, or given up.
+func (s *service) replicateLocked(ctx context.Context, backups []string, st *store, ch *changes) *replication {
+	rep := &replication{cancel: func() {}, journal: st.journal}
+	if rep.journal != nil {
+		for i := range ch.items {
+			if ev := ch.items[i].Event; ev != nil {
+				rep.seqs = append(rep.seqs, ev.Seq)
+			}
+		}
+	}
 	if len(ch.items) == 0 || len(backups) == 0 {
 		return rep
 	}
@@ -234,6 +244,15 @@ func (s *service) replicateLocked(ctx context.Context, backups []string, ch *cha
 		rep.pending = append(rep.pending, pd)
 	}
 	return rep
+}
+
+// done releases the replication and lets journal readers see its events:
+// the backups hold them, or never will.
+func (rep *replication) done() {
+	rep.cancel()
+	if len(rep.seqs) > 0 {
+		rep.journal.reveal(rep.seqs)
+	}
 }
 
 // wait waits for every backup's acknowledgement.

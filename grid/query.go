@@ -119,9 +119,9 @@ func (s *service) clearPartition(ctx context.Context, p int, name string) error 
 		s.mutateLocked(pt, st, k, nil, 0, Removed, &old, &ch)
 		return true
 	})
-	rep := s.replicateLocked(ctx, t.Backups(p), &ch)
+	rep := s.replicateLocked(ctx, t.Backups(p), st, &ch)
 	pt.mu.Unlock()
-	defer rep.cancel()
+	defer rep.done()
 	s.publish(name, ch.notes)
 	return rep.wait()
 }
@@ -144,7 +144,8 @@ func (s *service) handleJournal(ctx context.Context, req *member.Request) ([]byt
 func (s *service) readJournal(name string, p int, from uint64, max int) (journalResponse, error) {
 	st, ok := s.parts[p].stores.Load(name)
 	if !ok {
-		return journalResponse{Next: from}, nil
+		// Nothing written yet: an empty journal, whose next event is 0.
+		return journalResponse{}, nil
 	}
 	if st.journal == nil {
 		return journalResponse{}, fmt.Errorf("%w: %q", ErrNoJournal, name)
