@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	"github.com/weir-dev/weir/internal/keys"
@@ -134,6 +135,7 @@ func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 
 func appendString(dst []byte, s string) ([]byte, error) {
 	n := len(s)
+	dst = slices.Grow(dst, 5+n)
 	switch {
 	case n < 32:
 		dst = append(dst, 0xa0|byte(n))
@@ -180,6 +182,7 @@ func appendBytes(dst []byte, v []byte) ([]byte, error) {
 		return append(dst, 0xc0), nil
 	}
 	n := len(v)
+	dst = slices.Grow(dst, 5+n)
 	switch {
 	case n < 256:
 		dst = append(dst, 0xc4, byte(n))
@@ -266,12 +269,14 @@ func ReadUint(b []byte) (uint64, []byte, error) {
 // ValueSize is the size of the msgpack value at the start of b.
 func ValueSize(b []byte) (int, error) { return wire.Skip(b) }
 
+// errNotInt is built once: decodeInt is on the hot path of every edge.
+var errNotInt = fmt.Errorf("%w: not an integer", ErrType)
+
 // decodeInt reads any msgpack integer encoding; neg reports a negative value
 // held in i, otherwise the value is u.
 func decodeInt(b []byte) (i int64, u uint64, neg bool, err error) {
-	bad := fmt.Errorf("%w: not an integer", ErrType)
 	if len(b) == 0 {
-		return 0, 0, false, bad
+		return 0, 0, false, errNotInt
 	}
 	c := b[0]
 	need := func(n int) bool { return len(b) == 1+n }
@@ -299,7 +304,7 @@ func decodeInt(b []byte) (i int64, u uint64, neg bool, err error) {
 	case c == 0xc0 && len(b) == 1:
 		return 0, 0, false, nil
 	default:
-		return 0, 0, false, bad
+		return 0, 0, false, errNotInt
 	}
 	if i >= 0 {
 		return 0, uint64(i), false, nil
