@@ -66,8 +66,13 @@ func (cj *coordJob) status() JobStatus {
 
 // run launches the job, then takes snapshots if its guarantee asks for them.
 func (cj *coordJob) run(ctx context.Context) {
-	if !cj.launch(ctx) {
-		return
+	if err := cj.launch(ctx); err != nil {
+		if errors.Is(err, errTransientLaunch) {
+			cj.restartUntilRunning(ctx, err.Error(), cj.currentPlan().Execution)
+		}
+		if cj.status() != Running {
+			return
+		}
 	}
 	if cj.plan.Config.Guarantee != None {
 		cj.snapshotLoop(ctx)
@@ -75,31 +80,46 @@ func (cj *coordJob) run(ctx context.Context) {
 }
 
 // launch sets the current plan up on every member and starts it.
-func (cj *coordJob) launch(ctx context.Context) bool {
+func (cj *coordJob) launch(ctx context.Context) error {
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()
 	return cj.launchLocked(ctx)
 }
 
-func (cj *coordJob) launchLocked(ctx context.Context) bool {
+// launchLocked sets the current plan up and starts it. A member that cannot
+// be reached returns errTransientLaunch, the job still restarting; any other
+// failure fails the job.
+func (cj *coordJob) launchLocked(ctx context.Context) error {
 	p := cj.currentPlan()
 	planBytes, err := wire.Marshal(p)
 	if err != nil {
 		cj.fail(ctx, err, false)
-		return false
+		return err
 	}
-	if err := cj.broadcast(ctx, p, routeInit, planBytes); err != nil {
-		cj.fail(ctx, fmt.Errorf("setting up: %w", err), false)
-		return false
+	step := func(what, route string, payload []byte) error {
+		err := cj.broadcast(ctx, p, route, payload)
+		if err == nil {
+			return nil
+		}
+		if transient(err) {
+			cj.abortAll(ctx, p, err, false)
+			cj.setStatus(ctx, Restarting, "")
+			return fmt.Errorf("%w: %s: %v", errTransientLaunch, what, err)
+		}
+		err = fmt.Errorf("%s: %w", what, err)
+		cj.fail(ctx, err, false)
+		return err
+	}
+	if err := step("setting up", routeInit, planBytes); err != nil {
+		return err
 	}
 	if !cj.setStatus(ctx, Running, "") {
 		cj.abortAll(ctx, p, errors.New("the job ended while it was set up"), false)
-		return false
+		return errors.New("the job ended while it was set up")
 	}
 	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution})
-	if err := cj.broadcast(ctx, p, routeStart, ref); err != nil {
-		cj.fail(ctx, fmt.Errorf("starting: %w", err), false)
-		return false
+	if err := step("starting", routeStart, ref); err != nil {
+		return err
 	}
 	restored := uint64(0)
 	if p.Restore != nil {
@@ -107,7 +127,7 @@ func (cj *coordJob) launchLocked(ctx context.Context) bool {
 	}
 	cj.s.log.Info("job started", "job", p.JobID, "name", p.Name, "execution", p.Execution, "members", len(p.Members),
 		"parallelism", p.Parallelism, "guarantee", p.Config.Guarantee, "restored_snapshot", restored)
-	return true
+	return nil
 }
 
 // broadcast calls route on every member of p and joins the errors.
@@ -251,6 +271,11 @@ func (s *service) handleFinished(ctx context.Context, req *member.Request) ([]by
 	}
 	if st := cj.status(); st == Restarting || st == Suspended {
 		return nil, nil // stopped on purpose
+	}
+	if msg.Transient {
+		reason := fmt.Sprintf("execution on member %s lost the cluster: %s", p.Members[msg.Member], msg.Error)
+		s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, reason, p.Execution) })
+		return nil, nil
 	}
 	cj.memberFinished(ctx, msg.Member, msg.Error)
 	return nil, nil

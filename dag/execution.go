@@ -78,7 +78,7 @@ func newExecution(svc *service, p *plan, d *DAG, parent context.Context) (*execu
 			ctx := &Context{
 				Member: m, JobID: p.JobID, JobName: p.Name, Vertex: v.name,
 				LocalIndex: li, GlobalIndex: gi, LocalParallelism: par, TotalParallelism: par * members,
-				MemberIndex: me, MemberCount: members,
+				MemberIndex: me, MemberCount: members, Execution: p.Execution, Guarantee: p.Config.Guarantee,
 				Logger:     ex.log.With("vertex", v.name, "instance", gi),
 				ctx:        ex.ctx,
 				partitions: p.partitionsOf(me, li, par),
@@ -308,6 +308,11 @@ func (ex *execution) start(onDone func(error)) {
 
 // fail records the first error and stops the execution.
 func (ex *execution) fail(err error) {
+	if transient(err) && !errors.Is(err, errClusterChanged) {
+		// Say so to the members at the other end of our streams, which
+		// would otherwise take our failure for one of their own.
+		err = fmt.Errorf("%w: %w", errClusterChanged, err)
+	}
 	ex.mu.Lock()
 	if ex.err == nil && !errors.Is(err, context.Canceled) {
 		ex.err = err

@@ -91,6 +91,11 @@ type JobInfo struct {
 	// Restarts counts the executions after the first (member changes,
 	// restarts, resumes).
 	Restarts int `msgpack:"r,omitempty"`
+	// RestoredFrom is the snapshot the current execution started from (0:
+	// none, it started from the beginning).
+	RestoredFrom uint64 `msgpack:"f,omitempty"`
+	// Snapshots counts the snapshots completed.
+	Snapshots uint64 `msgpack:"x,omitempty"`
 }
 
 // jobRecord is what the cluster keeps about a job, in a replicated map.

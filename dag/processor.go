@@ -81,7 +81,11 @@ type Context struct {
 	LocalParallelism, TotalParallelism int
 	// MemberIndex is this member's index among the job's members.
 	MemberIndex, MemberCount int
-	Logger                   *slog.Logger
+	// Execution numbers the job's runs: it grows with every restart.
+	Execution uint64
+	// Guarantee is the job's processing guarantee.
+	Guarantee Guarantee
+	Logger    *slog.Logger
 
 	ctx         context.Context
 	outputs     []output

@@ -25,6 +25,42 @@ func (cj *coordJob) restart(ctx context.Context, reason string) error {
 	return cj.restartLocked(ctx, reason, Running)
 }
 
+// restartUntilRunning restarts the job, again after a pause while the
+// cluster keeps changing under it (a member that crashed is still listed
+// until its failure is detected), unless an execution other than from has
+// started meanwhile.
+func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from uint64) {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		if cj.currentPlan().Execution != from {
+			return // someone restarted it already (and retries if they must)
+		}
+		err := cj.restart(ctx, reason)
+		if err == nil || cj.status().Terminal() || !transient(err) && !errors.Is(err, errTransientLaunch) {
+			if err != nil && !errors.Is(err, member.ErrNoQuorum) {
+				cj.s.log.Warn("job restart failed", "job", cj.rec.Info.ID, "err", err)
+			}
+			return
+		}
+		from = cj.currentPlan().Execution
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-cj.ctx.Done():
+			t.Stop()
+			return
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// errTransientLaunch: setting up an execution failed because a member is
+// unreachable; restarting once the membership settles will do.
+var errTransientLaunch = errors.New("dag: a member was unreachable while the job was set up")
+
 func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobStatus) error {
 	if st := cj.status(); st.Terminal() {
 		return fmt.Errorf("job %s has ended (%s)", cj.rec.Info.ID, st)
@@ -49,8 +85,10 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 		return err
 	}
 	cj.mu.Lock()
+	cj.rec.Info.RestoredFrom = 0
 	if last, ok := cj.life.Last(); ok {
 		p.Restore = &last
+		cj.rec.Info.RestoredFrom = last.ID
 	}
 	if id, _, inProgress := cj.life.InProgress(); inProgress {
 		cj.life.Abort(id, errors.New("restart"))
@@ -66,10 +104,7 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 		cj.setStatus(ctx, Suspended, "")
 		return nil
 	}
-	if !cj.launchLocked(ctx) {
-		return fmt.Errorf("job %s could not be restarted", p.JobID)
-	}
-	return nil
+	return cj.launchLocked(ctx)
 }
 
 // nextPlan is the plan of the next execution of a job: the same job on the
@@ -161,11 +196,7 @@ func (s *service) watchMembers(ctx context.Context) {
 						break
 					}
 				}
-				s.m.Go(func(ctx context.Context) {
-					if err := cj.restart(ctx, "member "+lost+" left"); err != nil && !errors.Is(err, member.ErrNoQuorum) {
-						s.log.Warn("job restart failed", "job", p.JobID, "err", err)
-					}
-				})
+				s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, "member "+lost+" left", p.Execution) })
 			case !slices.Equal(p.Members, data):
 				cj.scheduleScaleUp()
 			}
@@ -247,11 +278,8 @@ func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
 				cj.persist(ctx)
 				return
 			}
-			if err := cj.restart(ctx, "coordinator "+prev+" left"); err != nil {
-				s.log.Warn("job restart failed", "job", rec.Info.ID, "err", err)
-				return
-			}
-			if p.Config.Guarantee != None {
+			cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
+			if cj.status() == Running && p.Config.Guarantee != None {
 				cj.snapshotLoop(ctx)
 			}
 		})

@@ -119,6 +119,24 @@ type finishedMsg struct {
 	Execution uint64 `msgpack:"e"`
 	Member    int    `msgpack:"m"`
 	Error     string `msgpack:"r,omitempty"`
+	// Transient: the execution stopped because the cluster changed (a
+	// connection to a member broke), not because a processor failed; the
+	// job restarts rather than fails.
+	Transient bool `msgpack:"t,omitempty"`
+}
+
+// transient reports whether an execution error comes from the cluster
+// changing under it rather than from the job's code.
+func transient(err error) bool {
+	if errors.Is(err, errClusterChanged) {
+		return true // a peer's execution stopped for a cluster change
+	}
+	var re *member.RemoteError
+	if errors.As(err, &re) {
+		return false // the peer's own failure, with its cause
+	}
+	return errors.Is(err, member.ErrConnectionLost) || errors.Is(err, member.ErrUnknownMember) ||
+		errors.Is(err, member.ErrClosed) || errors.Is(err, member.ErrNoQuorum)
 }
 
 func (s *service) submit(ctx context.Context, msg submitMsg) (string, error) {
@@ -167,7 +185,15 @@ func (s *service) callCoordinator(ctx context.Context, route string, payload []b
 
 var errNotCoordinator = errors.New("dag: this member is not the coordinator")
 
-func init() { member.RegisterErrorCode("dag.not-coordinator", errNotCoordinator) }
+// errClusterChanged marks an execution's failure as caused by a change of
+// the cluster (a member lost, a connection broken): the job restarts rather
+// than fails, also when the failure reaches other members over an edge.
+var errClusterChanged = errors.New("dag: the cluster changed")
+
+func init() {
+	member.RegisterErrorCode("dag.not-coordinator", errNotCoordinator)
+	member.RegisterErrorCode("dag.cluster-changed", errClusterChanged)
+}
 
 func newJobID() string {
 	b := make([]byte, 8)
@@ -345,7 +371,7 @@ func (s *service) finished(ex *execution, err error) {
 	s.mu.Unlock()
 	msg := finishedMsg{JobID: ex.plan.JobID, Execution: ex.plan.Execution, Member: ex.me}
 	if err != nil {
-		msg.Error = err.Error()
+		msg.Error, msg.Transient = err.Error(), transient(err)
 	}
 	b, merr := wire.Marshal(&msg)
 	if merr != nil {

@@ -9,6 +9,7 @@ type Sink[T any] struct {
 	open      func(ctx *Context) (SinkWriter[T], error)
 	par       int
 	singleton bool
+	keyed     func(Edge[Timed[T]]) // partitions the input; nil: local
 }
 
 // SinkWriter writes one processor instance's share of a sink's items.
@@ -34,6 +35,16 @@ func (s Sink[T]) Parallelism(n int) Sink[T] { s.par = n; return s }
 // socket, the embedding program).
 func (s Sink[T]) Singleton() Sink[T] { s.singleton = true; return s }
 
+// PartitionSink routes the items of a sink by key: every item of a key goes
+// to the one writer that handles the key, on the member owning the key's
+// partition in the grid. Writes of a key then arrive in the order the key's
+// items were produced (which several writers sharing a key would not
+// guarantee), and a sink into a distributed map writes locally.
+func PartitionSink[T any, K comparable](s Sink[T], key func(T) K) Sink[T] {
+	s.keyed = partitionByValue(key)
+	return s
+}
+
 // Name is the sink's name.
 func (s Sink[T]) Name() string { return s.name }
 
@@ -47,9 +58,13 @@ func WriteTo[T any](s Stage[T], sink Sink[T]) {
 	n.build = func(c *compiler) error {
 		c.vertex(n, func() Processor { return &sinkWriterP[T]{sink: sink} })
 		e := c.input(n, 0, 0)
-		if sink.singleton {
+		switch {
+		case sink.singleton:
 			e.distributed()
 			e.allToOne()
+		case sink.keyed != nil:
+			e.distributed()
+			e.partitionBy(sink.keyed)
 		}
 		return nil
 	}
@@ -86,6 +101,49 @@ func (p *sinkWriterP[T]) Process(_ int, in *Inbox) error {
 }
 
 func (p *sinkWriterP[T]) Complete() (bool, error) { return true, nil }
+
+// TransactionalWriter is a SinkWriter taking part in two-phase commit (see
+// Committer): Prepare, on a snapshot's barrier, makes what was written since
+// the last one durable but invisible and saves what committing it needs;
+// CommitSnapshot makes it visible once the snapshot is complete. After a
+// restart the writer receives what the restored snapshot saved, and
+// FinishRestore commits it and discards what no snapshot covered.
+type TransactionalWriter interface {
+	Prepare(w *SnapshotWriter) error
+	CommitSnapshot(id uint64) error
+	RestoreSnapshot(key, value []byte) error
+	FinishRestore() error
+}
+
+func (p *sinkWriterP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if tw, ok := p.w.(TransactionalWriter); ok {
+		if err := tw.Prepare(w); err != nil {
+			return false, fmt.Errorf("sink %s: prepare: %w", p.sink.name, err)
+		}
+	}
+	return true, nil
+}
+
+func (p *sinkWriterP[T]) CommitSnapshot(id uint64) error {
+	if tw, ok := p.w.(TransactionalWriter); ok {
+		return tw.CommitSnapshot(id)
+	}
+	return nil
+}
+
+func (p *sinkWriterP[T]) RestoreSnapshot(key, value []byte) error {
+	if tw, ok := p.w.(TransactionalWriter); ok {
+		return tw.RestoreSnapshot(key, value)
+	}
+	return nil
+}
+
+func (p *sinkWriterP[T]) FinishRestore() error {
+	if tw, ok := p.w.(TransactionalWriter); ok {
+		return tw.FinishRestore()
+	}
+	return nil
+}
 
 func (p *sinkWriterP[T]) Close() error {
 	if p.w != nil {

@@ -133,6 +133,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	}
 	if err == nil {
 		cj.rec.Snapshot = c
+		cj.rec.Info.Snapshots++
 	}
 	cj.mu.Unlock()
 	if err != nil {

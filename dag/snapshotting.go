@@ -42,8 +42,12 @@ type Committer interface {
 
 // SnapshotWriter saves a processor's state into the snapshot being taken.
 type SnapshotWriter struct {
-	w *snapshot.Writer
+	w  *snapshot.Writer
+	id uint64
 }
+
+// ID is the snapshot's id: what CommitSnapshot later receives.
+func (w *SnapshotWriter) ID() uint64 { return w.id }
 
 // Put saves a keyed entry. key must be the canonical encoding of the state's
 // key (use SaveEntry): on restore, the entry goes to the instance that will
@@ -118,7 +122,7 @@ type snapshots struct {
 // (output to flush first).
 func (t *tasklet) saveState(ex *execution, r round) (bool, error) {
 	if t.saving == nil {
-		t.saving = &SnapshotWriter{w: ex.snap.store.Writer(r.id, r.slot, snapshot.ProcessorID{Vertex: t.ctx.Vertex, Index: t.ctx.GlobalIndex})}
+		t.saving = &SnapshotWriter{id: r.id, w: ex.snap.store.Writer(r.id, r.slot, snapshot.ProcessorID{Vertex: t.ctx.Vertex, Index: t.ctx.GlobalIndex})}
 	}
 	if s, ok := t.p.(Snapshotter); ok {
 		done, err := s.SaveSnapshot(t.saving)

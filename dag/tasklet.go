@@ -475,8 +475,13 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 	}
 	if !t.saved {
 		done, err := t.saveState(t.ex, *t.pending)
-		if err != nil || !done {
+		if err != nil {
 			return moved, true, err
+		}
+		if !done {
+			// A source saves once it has emitted what it read: let it
+			// go on emitting.
+			return moved, len(t.ins) > 0, nil
 		}
 		t.saved = true
 	}
