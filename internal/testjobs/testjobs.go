@@ -1,0 +1,50 @@
+// Package testjobs registers jobs that tests run on member processes: the
+// weir binary links it when built with the weirtest tag.
+package testjobs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/sinks"
+	"github.com/weir-dev/weir/sources"
+)
+
+// Reading is an input event of the counting job: a sensor reading of a
+// vehicle, with a sequence number unique in the test.
+type Reading struct {
+	Vehicle string `msgpack:"v"`
+	Seq     int64  `msgpack:"s"`
+}
+
+// CountParams configures the counting job.
+type CountParams struct {
+	Input  string // map with a journal the readings are put into
+	Counts string // map the counts go to
+	Dir    string // directory of the file sink ("" for none)
+}
+
+// Count is the exactly-once job of the chaos tests: readings from a map's
+// journal, counted per vehicle with keyed state into a map, and written one
+// line each into files by two-phase commit.
+const Count = "testjobs.count"
+
+func init() {
+	dag.Register(Count, func(p CountParams) (*dag.DAG, error) {
+		pl := dag.NewPipeline()
+		events := dag.ReadFrom(pl, sources.MapJournal[string, Reading](p.Input, sources.FromOldest), dag.NoTimestamps[grid.Event[string, Reading]]())
+		added := dag.Filter(events, func(e grid.Event[string, Reading]) bool { return e.Type == grid.Added })
+		readings := dag.Map(added, func(e grid.Event[string, Reading]) Reading { return e.Value })
+		counts := dag.RollingAggregate(dag.GroupBy(readings, func(r Reading) string { return r.Vehicle }), dag.Count[Reading]())
+		dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
+		if p.Dir != "" {
+			dag.WriteTo(readings, sinks.Files(p.Dir, func(r Reading) string { return fmt.Sprintf("%s %d", r.Vehicle, r.Seq) }))
+		}
+		return pl.Compile()
+	})
+}
+
+// Interval is the snapshot interval the chaos tests use.
+const Interval = 100 * time.Millisecond

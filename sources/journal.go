@@ -1,0 +1,122 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/grid"
+)
+
+// Start says where a journal source begins.
+type Start uint8
+
+const (
+	// FromOldest starts from the oldest event each partition's journal holds.
+	FromOldest Start = iota
+	// FromNow starts after the newest event when the job starts.
+	FromNow
+)
+
+// MapJournal is a streaming source of the changes of a distributed map
+// created WithJournal: every member reads the journals of the partitions it
+// owns, so events are read where they are stored. It is replayable: it saves
+// the next sequence of each partition, so a job with a processing guarantee
+// resumes exactly where its last snapshot was. Events carry their time of
+// change as native timestamps.
+//
+// If a job falls so far behind that a journal has overwritten events it had
+// not read, it fails with grid.ErrStaleSequence rather than skip them
+// silently: size the journal for the longest outage to survive.
+func MapJournal[K comparable, V any](mapName string, start Start) dag.Source[grid.Event[K, V]] {
+	return dag.NewSource("journal-"+mapName, func(ctx *dag.Context) (dag.Reader[grid.Event[K, V]], error) {
+		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName), parts: ctx.Partitions(), start: start}
+		r.next = make([]uint64, len(r.parts))
+		r.known = make([]bool, len(r.parts))
+		return r, nil
+	}, dag.Replayable())
+}
+
+type journalReader[K comparable, V any] struct {
+	ctx   *dag.Context
+	m     *grid.Map[K, V]
+	parts []int    // map partitions read
+	next  []uint64 // next sequence, per index in parts
+	known []bool   // next is set (else: from start)
+	start Start
+	turn  int
+}
+
+func (r *journalReader[K, V]) Partitions() int { return len(r.parts) }
+func (r *journalReader[K, V]) Close() error    { return nil }
+
+// Read takes what the journals hold, a few partitions at a time, never
+// waiting for new events.
+func (r *journalReader[K, V]) Read(buf []dag.SourceItem[grid.Event[K, V]], max int) ([]dag.SourceItem[grid.Event[K, V]], bool, error) {
+	for tries := 0; tries < len(r.parts) && len(buf) < max; tries++ {
+		i := r.turn % len(r.parts)
+		r.turn++
+		if !r.known[i] {
+			if err := r.init(i); err != nil {
+				return buf, false, err
+			}
+		}
+		batch, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], r.next[i], max-len(buf))
+		if err != nil {
+			if errors.Is(err, grid.ErrStaleSequence) {
+				return buf, false, fmt.Errorf("map %s partition %d: events %d to %d were overwritten before this job read them: %w",
+					r.m.Name(), r.parts[i], r.next[i], batch.Oldest-1, err)
+			}
+			return buf, false, err
+		}
+		for _, e := range batch.Events {
+			buf = append(buf, dag.SourceItem[grid.Event[K, V]]{V: e, Partition: i, TS: e.Time.UnixNano()})
+		}
+		r.next[i] = batch.Next
+	}
+	return buf, false, nil
+}
+
+// init places partition i's reader at the oldest or the newest event.
+func (r *journalReader[K, V]) init(i int) error {
+	r.known[i] = true
+	if r.start == FromOldest {
+		b, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], 0, 0)
+		if errors.Is(err, grid.ErrStaleSequence) {
+			r.next[i] = b.Oldest
+			return nil
+		}
+		r.next[i] = 0
+		return err
+	}
+	// The end: read from far ahead and take where it says the journal ends.
+	b, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], 1<<62, 0)
+	r.next[i] = b.Next
+	return err
+}
+
+func (r *journalReader[K, V]) Positions() (map[string][]byte, error) {
+	out := make(map[string][]byte, len(r.parts))
+	for i, p := range r.parts {
+		if r.known[i] {
+			out[strconv.Itoa(p)] = strconv.AppendUint(nil, r.next[i], 10)
+		}
+	}
+	return out, nil
+}
+
+func (r *journalReader[K, V]) Seek(positions map[string][]byte) error {
+	for i, p := range r.parts {
+		pos, ok := positions[strconv.Itoa(p)]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(string(pos), 10, 64)
+		if err != nil {
+			return fmt.Errorf("journal source: bad position %q for partition %d", pos, p)
+		}
+		r.next[i], r.known[i] = n, true
+	}
+	return nil
+}
