@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/weir-dev/weir/dag"
+)
+
+type edgeParams struct {
+	N    int64
+	Size int // item size in bytes
+}
+
+var edgeReceived atomic.Int64
+
+func init() {
+	// The DAG of dag/bench_test.go's BenchmarkDistributedEdge.
+	dag.Register("dagbench.edge", func(p edgeParams) (*dag.DAG, error) {
+		d := dag.New()
+		payload := string(make([]byte, p.Size))
+		// Only member 1 emits, and an all-to-one edge sends everything to
+		// instance 0 on member 0: every item crosses the transport.
+		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (string, bool) {
+			return payload, ctx.MemberIndex == 1 && n < p.N
+		})).LocalParallelism(1)
+		sink := d.AddVertex("sink", dag.SinkP(func(_ *dag.Context, items []string) error {
+			edgeReceived.Add(int64(len(items)))
+			return nil
+		})).LocalParallelism(1)
+		dag.Between[string](src, sink).Distributed().AllToOne()
+		return d, nil
+	})
+}
+
+// encodedSize is the size of a string of n bytes in msgpack, as the edge
+// sends it: the header, then the bytes.
+func encodedSize(n int) int64 {
+	switch {
+	case n <= 31:
+		return int64(n) + 1
+	case n <= 255:
+		return int64(n) + 2
+	case n <= 65535:
+		return int64(n) + 3
+	}
+	return int64(n) + 5
+}
+
+// edgeWorkload measures workload 3: items of each size sent from one member
+// to another over a distributed edge, against the same bytes copied over a
+// plain loopback TCP connection, in turn.
+func edgeWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
+	sec := section{title: fmt.Sprintf("3. distributed edge, 2 members, every item crosses (%d MB encoded per run); reference: loopback TCP copy of the same bytes", cfg.edgeBytes/1e6)}
+	c, err := startCluster(ctx, "edge", 2)
+	if err != nil {
+		return []section{sec}, err
+	}
+	defer c.stop()
+	var firstErr error
+	prof.during("edge", func() {
+		for _, size := range cfg.edgeSizes {
+			wire := encodedSize(size)
+			n := max(cfg.edgeBytes/wire, 1)
+			var weir, tcp measured
+			alternate(cfg.rounds,
+				func(int) {
+					edgeReceived.Store(0)
+					d, err := runJob(ctx, c.members[0], "dagbench.edge", edgeParams{N: n, Size: size})
+					if err == nil && edgeReceived.Load() != n {
+						err = fmt.Errorf("received %d of %d items", edgeReceived.Load(), n)
+					}
+					weir.add(float64(n), d, err)
+				},
+				func(int) {
+					var err error
+					d := reference(func() { err = tcpCopy(n * wire) })
+					tcp.add(float64(n), d, err)
+				})
+			if firstErr == nil {
+				firstErr = weir.err
+			}
+			tcpErr := tcp.err
+			if tcpErr != nil {
+				tcp = measured{}
+			}
+			what := fmt.Sprintf("%d B items (%d B encoded)", size, wire)
+			sec.rows = append(sec.rows,
+				ratioRow(what+": items/s", weir.perSec(), tcp.perSec(), itemsUnit, noTarget, weir.err),
+				ratioRow(what+": MB/s", weir.perSec()*float64(wire), tcp.perSec()*float64(wire), mbUnit, atLeast(0.5), weir.err))
+			if tcpErr != nil {
+				sec.notes = append(sec.notes, fmt.Sprintf("TCP reference for %d B items failed: %v", size, tcpErr))
+			}
+		}
+	})
+	sec.notes = append(sec.notes, fmt.Sprintf("%d alternating rounds per size; MB/s counts the items' msgpack encoding only (weir's frame headers and credits are its own overhead); the reference's items/s is its MB/s over the encoded size; weir's time includes job set-up", cfg.rounds))
+	return []section{sec}, firstErr
+}
+
+// tcpCopy sends total bytes over a loopback TCP connection in 64 KiB writes
+// and returns once the reader has them all.
+func tcpCopy(total int64) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		_, err = io.CopyN(io.Discard, c, total)
+		done <- err
+	}()
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	buf := make([]byte, 64<<10)
+	for sent := int64(0); sent < total; {
+		k := min(int64(len(buf)), total-sent)
+		if _, err := conn.Write(buf[:k]); err != nil {
+			return err
+		}
+		sent += k
+	}
+	return <-done
+}

@@ -1,0 +1,149 @@
+// Command dagbench measures weir's stream-processing engine (package dag)
+// against references measured in the same run on the same machine, and
+// prints the ratios next to the targets the project set:
+//
+//  1. one member, generate -> map -> filter -> count: items/s against a
+//     plain Go loop calling the same functions;
+//  2. the same pipeline against goroutines per stage joined by channels;
+//  3. a distributed edge between two members against a loopback TCP copy
+//     of the same bytes;
+//  4. NEXMark Q5 (hot items) with the pipeline API, on one member and on
+//     several in this process: events/s and events/s per core, checked
+//     against a plain Go computation of the same query;
+//  5. Q5 at a fixed input rate: latency from a window's end to its result.
+//
+// Run it from the bench module: cd bench && go run ./cmd/dagbench -help
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	workloads    []string
+	rounds       int
+	items        int64 // workloads 1 and 2
+	edgeBytes    int64 // workload 3, per run and item size
+	edgeSizes    []int
+	events       int64 // workload 4, per run
+	verifyEvents int64
+	members      []int         // cluster sizes of workload 4
+	duration     time.Duration // workload 5
+	rate         int
+	cpuProfile   string
+}
+
+var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency"}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dagbench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	prof := &profiler{cpuPrefix: cfg.cpuProfile}
+
+	var sections []section
+	var failures []string
+	run := func(name string, f func() ([]section, error)) {
+		if !slices.Contains(cfg.workloads, name) || ctx.Err() != nil {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "dagbench: running %s...\n", name)
+		ss, err := f()
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("dagbench: %s: %v", name, err))
+			if len(ss) == 0 {
+				ss = []section{{title: name}}
+			}
+			if len(ss[len(ss)-1].rows) == 0 {
+				ss[len(ss)-1].notes = append(ss[len(ss)-1].notes, "FAILED: "+err.Error())
+			}
+		}
+		sections = append(sections, ss...)
+	}
+	run("pipeline", func() ([]section, error) { return pipelineWorkload(ctx, cfg, prof) })
+	run("edge", func() ([]section, error) { return edgeWorkload(ctx, cfg, prof) })
+	run("nexmark", func() ([]section, error) { return nexmarkWorkload(ctx, cfg, prof) })
+	run("latency", func() ([]section, error) { return latencyWorkload(ctx, cfg, prof) })
+
+	printReport(os.Stdout, fmt.Sprintf("dagbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version()), sections)
+	if err := prof.err(); err != nil {
+		failures = append(failures, fmt.Sprintf("dagbench: profile: %v", err))
+	}
+	for _, f := range failures {
+		fmt.Fprintln(os.Stderr, f)
+	}
+	if len(failures) > 0 || ctx.Err() != nil {
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (config, error) {
+	var cfg config
+	var workloads, sizes, members string
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run: "+strings.Join(allWorkloads, ", ")+" (pipeline prints sections 1 and 2)")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge and nexmark")
+	flag.Int64Var(&cfg.items, "items", 50_000_000, "items generated per run in workload pipeline")
+	flag.Int64Var(&cfg.edgeBytes, "edge-bytes", 400_000_000, "encoded bytes sent per run and item size in workload edge")
+	flag.StringVar(&sizes, "edge-sizes", "8,100,1000", "comma-separated item sizes in bytes for workload edge")
+	flag.Int64Var(&cfg.events, "events", 20_000_000, "bids per run in workload nexmark")
+	flag.Int64Var(&cfg.verifyEvents, "verify-events", 1_000_000, "bids of the small run of workload nexmark checked against plain Go")
+	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workload nexmark runs on (members all in this process)")
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long workload latency feeds bids at -rate")
+	flag.IntVar(&cfg.rate, "rate", 500_000, "bids per second in workload latency")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each workload to `PREFIX`-<workload>.pprof (references carry the label side=reference)")
+	flag.Parse()
+	var errs []error
+	if flag.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", flag.Args()))
+	}
+	for _, w := range strings.Split(workloads, ",") {
+		if w = strings.TrimSpace(w); !slices.Contains(allWorkloads, w) {
+			errs = append(errs, fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(allWorkloads, ", ")))
+		}
+		cfg.workloads = append(cfg.workloads, w)
+	}
+	var err error
+	if cfg.edgeSizes, err = intList("-edge-sizes", sizes, 1<<20); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.members, err = intList("-members", members, 64); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.rounds < 1 || cfg.items < 1 || cfg.edgeBytes < 1 || cfg.events < 1 || cfg.verifyEvents < 1 || cfg.rate < 1 {
+		errs = append(errs, errors.New("-rounds, -items, -edge-bytes, -events, -verify-events and -rate must be at least 1"))
+	}
+	if cfg.duration < 3*latencyWarmup {
+		errs = append(errs, fmt.Errorf("-duration must be at least %v", 3*latencyWarmup))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// intList parses a comma-separated list of numbers between 1 and most.
+func intList(flagName, list string, most int) ([]int, error) {
+	var out []int
+	var errs []error
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > most {
+			errs = append(errs, fmt.Errorf("%s: %q is not a number from 1 to %d", flagName, s, most))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, errors.Join(errs...)
+}
