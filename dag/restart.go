@@ -159,6 +159,11 @@ func (s *service) owners(ids []string) []int {
 // jobs of a coordinator that left; on every member, it stops executions
 // when the member's side of the cluster lost its quorum.
 func (s *service) watchMembers(ctx context.Context) {
+	select {
+	case <-s.m.Ready(): // before, the member sees only itself
+	case <-ctx.Done():
+		return
+	}
 	var last []member.Info
 	for {
 		ms, err := s.m.WaitMembers(ctx, func(ms []member.Info) bool { return !sameMembers(ms, last) })

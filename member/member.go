@@ -56,6 +56,7 @@ type Member struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 	shutdownDone chan struct{}
+	ready        chan struct{} // closed when Start succeeds
 }
 
 // Extension is a service attached to every member of this process, such as
@@ -122,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		viewDirty:    make(chan struct{}, 1),
 		extensions:   map[string]Extension{},
 		shutdownDone: make(chan struct{}),
+		ready:        make(chan struct{}),
 	}
 	m.view.Store(newView(nil))
 	m.group = run.NewGroup(context.Background())
@@ -176,6 +178,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, err
 	}
 	ok = true
+	close(m.ready)
 	m.log.Info("member started", "id", m.id, "gossip", m.Addr(), "transport", m.transport.addr, "cluster", cfg.ClusterName, "lite", cfg.Lite)
 	return m, nil
 }
@@ -402,6 +405,12 @@ func (m *Member) WaitMembers(ctx context.Context, ready func([]Info) bool) ([]In
 		}
 	}
 }
+
+// Ready is closed once Start has succeeded: the member has joined and knows
+// a partition table. Extensions attach before the member joins, when it sees
+// only itself (and so takes itself for the coordinator): what they do on
+// membership waits for Ready.
+func (m *Member) Ready() <-chan struct{} { return m.ready }
 
 // Go runs fn on a goroutine that the member tracks: fn's context is
 // cancelled at Shutdown, which waits for fn to return. Reports false, without
