@@ -101,6 +101,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		return abort(err)
 	}
 	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot})
+	cj.s.log.Debug("snapshot started", "job", p.JobID, "snapshot", id, "execution", p.Execution)
 	if err := cj.broadcast(ctx, p, routeSnapBegin, b); err != nil {
 		return abort(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +24,8 @@ var build struct {
 	err  error
 }
 
-// Binary builds member/cmd/weir once per test process and returns its path.
+// Binary builds member/cmd/weir once per test process, with the test jobs of
+// internal/testjobs, and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
@@ -35,7 +35,8 @@ func Binary(t testing.TB) string {
 			return
 		}
 		build.path = filepath.Join(dir, "weir")
-		cmd := exec.Command("go", "build", "-o", build.path, "github.com/weir-dev/weir/member/cmd/weir")
+		// The weirtest tag links the jobs of internal/testjobs.
+		cmd := exec.Command("go", "build", "-tags", "weirtest", "-o", build.path, "github.com/weir-dev/weir/member/cmd/weir")
 		cmd.Dir = moduleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("go build weir: %v\n%s", err, out)
@@ -61,9 +62,15 @@ type Proc struct {
 	// member prints.
 	ID, GossipAddr, TransportAddr string
 
-	mu     sync.Mutex
-	output strings.Builder
-	exited chan struct{}
+	mu       sync.Mutex
+	output   strings.Builder
+	watchers []watcher
+	exited   chan struct{}
+}
+
+type watcher struct {
+	re *regexp.Regexp
+	ch chan string
 }
 
 var startLine = regexp.MustCompile(`^weir member (\S+) \(id (\S+)\) gossip (\S+) transport (\S+)$`)
@@ -76,22 +83,28 @@ func StartMember(t testing.TB, name string, args ...string) *Proc {
 	full := append([]string{"member", "--name", name, "--bind", "127.0.0.1:0", "--local", "--log-level", "info"}, args...)
 	cmd := exec.Command(Binary(t), full...)
 	cmd.Env = os.Environ()
+	p := &Proc{t: t, cmd: cmd, Name: name, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proc{t: t, cmd: cmd, Name: name, exited: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{p: p}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Kill() })
 	lines := make(chan string, 64)
+	var readers sync.WaitGroup
+	readers.Add(2)
 	go func() {
+		defer readers.Done()
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			p.record(sc.Text() + "\n")
+			p.line(sc.Text())
 			select {
 			case lines <- sc.Text():
 			default:
@@ -99,6 +112,15 @@ func StartMember(t testing.TB, name string, args ...string) *Proc {
 		}
 	}()
 	go func() {
+		defer readers.Done()
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			p.line(sc.Text())
+		}
+	}()
+	go func() {
+		readers.Wait() // Wait closes the pipes: read them to the end first
 		_ = cmd.Wait()
 		close(p.exited)
 	}()
@@ -123,17 +145,32 @@ func StartMember(t testing.TB, name string, args ...string) *Proc {
 	}
 }
 
-type lockedWriter struct{ p *Proc }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.p.record(string(b))
-	return len(b), nil
-}
-
-func (p *Proc) record(s string) {
+// line records a line the process printed and passes it to the watchers
+// it matches.
+func (p *Proc) line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.output.WriteString(s)
+	p.output.WriteByte('\n')
+	for _, w := range p.watchers {
+		if w.re.MatchString(s) {
+			select {
+			case w.ch <- s:
+			default: // a watcher that does not keep up misses lines
+			}
+		}
+	}
+}
+
+// Watch returns a channel that receives the lines the process prints from
+// now on (stdout and stderr) that match re. It holds 64 lines; a reader
+// that falls behind misses lines rather than stall the process.
+func (p *Proc) Watch(re *regexp.Regexp) <-chan string {
+	ch := make(chan string, 64)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watchers = append(p.watchers, watcher{re: re, ch: ch})
+	return ch
 }
 
 // Output is everything the process printed so far, stdout and stderr.
@@ -167,5 +204,3 @@ func (p *Proc) Stop(ctx context.Context) error {
 
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
-
-var _ io.Writer = (*lockedWriter)(nil)

@@ -3,7 +3,6 @@
 package testjobs
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/weir-dev/weir/dag"
@@ -40,7 +39,7 @@ func init() {
 		counts := dag.RollingAggregate(dag.GroupBy(readings, func(r Reading) string { return r.Vehicle }), dag.Count[Reading]())
 		dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
 		if p.Dir != "" {
-			dag.WriteTo(readings, sinks.Files(p.Dir, func(r Reading) string { return fmt.Sprintf("%s %d", r.Vehicle, r.Seq) }))
+			dag.WriteTo(readings, sinks.Files(p.Dir, Reading.Line))
 		}
 		return pl.Compile()
 	})

@@ -11,7 +11,8 @@ import (
 	"io"
 	"os"
 
-	// Every member serves distributed maps.
+	// Every member serves distributed maps and runs jobs.
+	_ "github.com/weir-dev/weir/dag"
 	_ "github.com/weir-dev/weir/grid"
 )
 
