@@ -90,4 +90,3 @@ var (
 
 func snapshotID(line string) string { return snapshotField.FindString(line) }
 func reason(line string) string     { return reasonField.FindString(line) }
-
