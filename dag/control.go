@@ -6,6 +6,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 const routeControl = "job.control" // to the coordinator: suspend, resume, restart, export
@@ -40,9 +41,12 @@ func (j *Job) Resume(ctx context.Context) error { return j.control(ctx, "resume"
 // its last complete snapshot.
 func (j *Job) Restart(ctx context.Context) error { return j.control(ctx, "restart", "") }
 
-// ExportSnapshot takes a snapshot of the running job and keeps a copy under
-// name, which outlives the job: submit a new job (a new version, say) with
-// FromSnapshot(name) to start from its state.
+// ExportSnapshot takes a snapshot of the running job (of a suspended job: the
+// one taken when it was suspended) and keeps a copy under name, which
+// outlives the job: submit a new job (a new version, say) with
+// FromSnapshot(name) to start from its state. To hand over without the two
+// jobs overlapping, suspend the old job, export, cancel it, then submit the
+// new one.
 func (j *Job) ExportSnapshot(ctx context.Context, name string) error {
 	return j.control(ctx, "export", name)
 }
@@ -89,8 +93,22 @@ func (s *service) handleControl(ctx context.Context, req *member.Request) ([]byt
 		if cj.currentPlan().Config.Guarantee == None {
 			return nil, fmt.Errorf("job %s takes no snapshots (processing guarantee none)", msg.JobID)
 		}
-		c, err := cj.snapshot(ctx)
-		if err != nil {
+		if msg.Name == "" {
+			return nil, fmt.Errorf("export a snapshot of job %s: no name given", msg.JobID)
+		}
+		cj.opMu.Lock()
+		defer cj.opMu.Unlock()
+		var c snapshot.Completed
+		if cj.status() == Suspended {
+			// The snapshot taken when it was suspended is its state.
+			cj.mu.Lock()
+			last, ok := cj.life.Last()
+			cj.mu.Unlock()
+			if !ok {
+				return nil, fmt.Errorf("job %s is suspended without a snapshot", msg.JobID)
+			}
+			c = last
+		} else if c, err = cj.snapshotLocked(ctx); err != nil {
 			return nil, err
 		}
 		return nil, cj.store.Export(ctx, c, msg.Name)

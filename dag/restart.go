@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // DefaultScaleUpDelay is how long a running job waits after a member joins
@@ -57,6 +58,13 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 	}
 }
 
+// lastSnapshot is the job's last complete snapshot.
+func (cj *coordJob) lastSnapshot() (snapshot.Completed, bool) {
+	cj.mu.Lock()
+	defer cj.mu.Unlock()
+	return cj.life.Last()
+}
+
 // errTransientLaunch: setting up an execution failed because a member is
 // unreachable; restarting once the membership settles will do.
 var errTransientLaunch = errors.New("dag: a member was unreachable while the job was set up")
@@ -84,11 +92,25 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 		cj.fail(ctx, err, false)
 		return err
 	}
+	var origin *snapshot.Completed
+	if _, ok := cj.lastSnapshot(); !ok && old.Config.FromSnapshot != "" {
+		// No snapshot of its own yet: it starts from the export again.
+		_, c, err := snapshot.OpenNamed(ctx, cj.s.m, old.Config.FromSnapshot)
+		if err != nil {
+			err = fmt.Errorf("restart from snapshot %q: %w", old.Config.FromSnapshot, err)
+			cj.fail(ctx, err, false)
+			return err
+		}
+		origin = &c
+	}
 	cj.mu.Lock()
 	cj.rec.Info.RestoredFrom = 0
 	if last, ok := cj.life.Last(); ok {
 		p.Restore = &last
 		cj.rec.Info.RestoredFrom = last.ID
+	} else if origin != nil {
+		p.Restore = origin
+		cj.rec.Info.RestoredFrom = origin.ID
 	}
 	if id, _, inProgress := cj.life.InProgress(); inProgress {
 		cj.life.Abort(id, errors.New("restart"))

@@ -128,8 +128,13 @@ type finishedMsg struct {
 // transient reports whether an execution error comes from the cluster
 // changing under it rather than from the job's code.
 func transient(err error) bool {
-	if errors.Is(err, errClusterChanged) {
-		return true // a peer's execution stopped for a cluster change
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// Errors of several members: one that lost the cluster explains
+		// the others (which may be its consequences); a restart will tell.
+		return slices.ContainsFunc(j.Unwrap(), transient)
+	}
+	if errors.Is(err, errClusterChanged) || errors.Is(err, member.ErrNoQuorum) {
+		return true // a peer's execution stopped for a cluster change, or a quorum was lost, here or there
 	}
 	var re *member.RemoteError
 	if errors.As(err, &re) {
@@ -190,6 +195,13 @@ var errNotCoordinator = errors.New("dag: this member is not the coordinator")
 // than fails, also when the failure reaches other members over an edge.
 var errClusterChanged = errors.New("dag: the cluster changed")
 
+// noExecution says a member does not run an execution it was asked about:
+// it stopped it (it lost the quorum, or a newer execution replaced it), a
+// change of the cluster the job restarts from.
+func noExecution(job string, execution uint64, member string) error {
+	return fmt.Errorf("%w: no execution %d of job %s on member %s (stopped there)", errClusterChanged, execution, job, member)
+}
+
 func init() {
 	member.RegisterErrorCode("dag.not-coordinator", errNotCoordinator)
 	member.RegisterErrorCode("dag.cluster-changed", errClusterChanged)
@@ -245,6 +257,9 @@ func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte
 			Members: p.Members, Config: cfg, Coordinator: s.m.ID()},
 		Params: msg.Params,
 		Plan:   planBytes,
+	}
+	if p.Restore != nil {
+		rec.Info.RestoredFrom = p.Restore.ID
 	}
 	if err := s.jobs.Put(ctx, p.JobID, rec); err != nil {
 		return nil, fmt.Errorf("record job: %w", err)
@@ -356,7 +371,7 @@ func (s *service) handleStart(_ context.Context, req *member.Request) ([]byte, e
 	}
 	ex, ok := s.execution(ref)
 	if !ok {
-		return nil, fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, ref.Execution, ref.JobID, s.m.ID())
+		return nil, noExecution(ref.JobID, ref.Execution, s.m.ID())
 	}
 	ex.start(func(err error) { s.finished(ex, err) })
 	return nil, nil
@@ -427,7 +442,7 @@ func (s *service) handleEdge(ctx context.Context, st *member.Stream) {
 	}
 	ex, ok := s.execution(jobRef{JobID: h.JobID, Execution: h.Execution})
 	if !ok {
-		_ = st.CloseWithError(fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, h.Execution, h.JobID, s.m.ID()))
+		_ = st.CloseWithError(noExecution(h.JobID, h.Execution, s.m.ID()))
 		return
 	}
 	r, ok := ex.receivers[recvKey{edge: h.Edge, from: h.From}]

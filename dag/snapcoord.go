@@ -180,7 +180,7 @@ func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byt
 	}
 	ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution})
 	if !ok {
-		return nil, fmt.Errorf("%w: no execution %d of job %s on member %s", ErrUnknownJob, msg.Execution, msg.JobID, s.m.ID())
+		return nil, noExecution(msg.JobID, msg.Execution, s.m.ID())
 	}
 	ex.beginRound(round{id: msg.ID, slot: msg.Slot})
 	return nil, nil

@@ -14,8 +14,9 @@ var (
 	ErrClosed = errors.New("grid: member is shut down")
 	// ErrNoQuorum: the member's side of the cluster has fewer data members
 	// than member.Config.MinClusterSize, so writes are refused rather than
-	// acknowledged and lost when the sides merge.
-	ErrNoQuorum = errors.New("grid: no quorum, write refused")
+	// acknowledged and lost when the sides merge. It wraps
+	// member.ErrNoQuorum.
+	ErrNoQuorum = fmt.Errorf("grid: write refused: %w", member.ErrNoQuorum)
 	// ErrTooLarge: a key or value is larger than the map's limit.
 	ErrTooLarge = errors.New("grid: key or value too large")
 	// ErrWrongType: a stored value could not be decoded into the map's value

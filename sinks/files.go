@@ -25,8 +25,10 @@ import (
 // visible file, once. Without a guarantee, a file becomes visible when the
 // job ends.
 //
-// Final files are named part-<instance>-<execution>-<n>; temporary ones
-// start with a dot and end in .tmp: readers of dir should skip those.
+// Final files are named part-<job>-<instance>-<execution>-<n>; temporary
+// ones start with a dot and end in .tmp: readers of dir should skip those.
+// Several jobs may write into one directory. The temporary files of a job
+// cancelled between two snapshots stay behind (hidden).
 func Files[T any](dir string, format func(T) string) dag.Sink[T] {
 	return dag.NewSink("files", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
 		st, err := os.Stat(dir)
@@ -66,7 +68,7 @@ func (w *fileWriter[T]) tempOf(final string) string {
 
 func (w *fileWriter[T]) open() error {
 	w.n++
-	w.name = fmt.Sprintf("part-%d-%d-%d", w.ctx.GlobalIndex, w.ctx.Execution, w.n)
+	w.name = fmt.Sprintf("part-%s-%d-%d-%d", w.ctx.JobID, w.ctx.GlobalIndex, w.ctx.Execution, w.n)
 	f, err := os.OpenFile(w.tempOf(w.name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
@@ -196,10 +198,15 @@ func (w *fileWriter[T]) FinishRestore() error {
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
+	prefix := ".part-" + w.ctx.JobID + "-"
 	for _, e := range entries {
 		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue // another job's
+		}
 		var inst, exec, n int
-		if _, err := fmt.Sscanf(name, ".part-%d-%d-%d.tmp", &inst, &exec, &n); err != nil {
+		if _, err := fmt.Sscanf(rest, "%d-%d-%d.tmp", &inst, &exec, &n); err != nil {
 			continue
 		}
 		path := filepath.Join(w.dir, name)

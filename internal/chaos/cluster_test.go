@@ -16,7 +16,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/clustertest"
 	"github.com/weir-dev/weir/internal/proctest"
-	"github.com/weir-dev/weir/internal/testjobs"
+	"github.com/weir-dev/weir/internal/testjobs/jobtest"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -97,7 +97,7 @@ func (c *cluster) replace() *proctest.Proc {
 // balanced table over them.
 func (c *cluster) waitStable() {
 	c.t.Helper()
-	ids := slices.Sorted(maps.Keys(c.procs))
+	ids := c.live()
 	var last error
 	ok := pollUntil(time.Minute, func() bool {
 		if n := len(c.obs.Members()); n != len(ids)+1 {
@@ -152,116 +152,16 @@ func (c *cluster) kill(p *proctest.Proc) {
 	delete(c.procs, p.ID)
 }
 
-// pollUntil checks cond every 10 ms for up to d, as require.Eventually
-// does, but on the calling goroutine (cond may call require).
-func pollUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return false
-		}
-	}
-}
+var pollUntil = jobtest.PollUntil
 
 var snapshotStarted = regexp.MustCompile(`msg="snapshot started"`)
 
-// countJob runs the counting job of internal/testjobs, fed through the
-// lite member.
-type countJob struct {
-	c      *cluster
-	job    *dag.Job
-	feeder *testjobs.Feeder
-	params testjobs.CountParams
-}
-
-func startCountJob(t testing.TB, c *cluster, g dag.Guarantee) *countJob {
+// startCountJob starts the counting job through the lite member, with a
+// snapshot every interval and a short scale-up delay.
+func startCountJob(t testing.TB, c *cluster, g dag.Guarantee, interval time.Duration) *jobtest.Count {
 	t.Helper()
-	return startCountJobEvery(t, c, g, testjobs.Interval)
+	return jobtest.StartCount(t, c.obs, dag.WithGuarantee(g), dag.WithSnapshotInterval(interval), dag.WithScaleUpDelay(500*time.Millisecond))
 }
 
-// startCountJobEvery starts the job with the given snapshot interval.
-func startCountJobEvery(t testing.TB, c *cluster, g dag.Guarantee, interval time.Duration) *countJob {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	j := &countJob{c: c, params: testjobs.CountParams{Input: "readings", Counts: "counts", Dir: t.TempDir()}}
-	j.feeder = testjobs.Feed(c.obs, j.params.Input)
-	t.Cleanup(func() { _, _ = j.feeder.Stop() })
-	job, err := dag.Submit(ctx, c.obs, testjobs.Count, j.params,
-		dag.WithGuarantee(g), dag.WithSnapshotInterval(interval), dag.WithScaleUpDelay(500*time.Millisecond))
-	require.NoError(t, err)
-	j.job = job
-	t.Cleanup(func() { // before the file sink's directory goes
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = job.Cancel(ctx)
-	})
-	j.waitSnapshots(3)
-	return j
-}
-
-func (j *countJob) info() dag.JobInfo {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := j.job.Info(ctx)
-	require.NoError(j.c.t, err)
-	return info
-}
-
-// waitSnapshots waits for n more snapshots than the job has now.
-func (j *countJob) waitSnapshots(n uint64) {
-	j.c.t.Helper()
-	from := j.info().Snapshots
-	ok := pollUntil(time.Minute, func() bool { return j.info().Snapshots >= from+n })
-	require.True(j.c.t, ok, "%d snapshots did not complete: %+v", n, j.info())
-}
-
-// waitRecovered waits until the job runs on exactly the live processes,
-// restarted (from a snapshot) after before, and has completed snapshots
-// since.
-func (j *countJob) waitRecovered(before dag.JobInfo) dag.JobInfo {
-	j.c.t.Helper()
-	want := slices.Sorted(maps.Keys(j.c.procs))
-	var info dag.JobInfo
-	ok := pollUntil(time.Minute, func() bool {
-		info = j.info()
-		got := slices.Sorted(slices.Values(info.Members))
-		return info.Status == dag.Running && info.Restarts > before.Restarts && slices.Equal(got, want)
-	})
-	require.True(j.c.t, ok, "the job did not restart on %v: %+v", want, info)
-	require.Greater(j.c.t, info.RestoredFrom, uint64(0), "the job started over instead of restoring a snapshot")
-	j.waitSnapshots(2)
-	return j.info()
-}
-
-// finish stops the input and waits until the output matches it: equal,
-// exactly once; at least once, no reading missing. It returns the repeats.
-func (j *countJob) finish(exactlyOnce bool) int {
-	j.c.t.Helper()
-	want, err := j.feeder.Stop()
-	require.NoError(j.c.t, err)
-	var repeats int
-	var diff error
-	ok := pollUntil(time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		got, err := testjobs.ReadOutput(ctx, j.c.obs, j.params.Counts, j.params.Dir)
-		if err != nil {
-			diff = err
-			return false
-		}
-		repeats, diff = testjobs.Diff(want, got, exactlyOnce)
-		return diff == nil
-	})
-	require.True(j.c.t, ok, "the output never matched the %d readings fed: %v", len(want.Lines), diff)
-	j.c.t.Logf("%d readings fed (%d puts retried), output matched", len(want.Lines), j.feeder.Retries())
-	return repeats
-}
+// live lists the IDs of the live processes.
+func (c *cluster) live() []string { return slices.Sorted(maps.Keys(c.procs)) }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/internal/testjobs"
 )
 
 // waitLine waits for a line on a watch channel.
@@ -36,36 +37,36 @@ func waitLine(t *testing.T, lines <-chan string, what string) string {
 // of the committed files equal the input exactly.
 func TestExactlyOnceThroughKills(t *testing.T) {
 	c := startCluster(t, 3)
-	j := startCountJob(t, c, dag.ExactlyOnce)
+	j := startCountJob(t, c, dag.ExactlyOnce, testjobs.Interval)
 
-	before := j.info()
+	before := j.Info()
 	victim := c.other()
 	c.kill(victim)
 	c.replace()
-	after := j.waitRecovered(before)
+	after := j.WaitRecovered(before, c.live())
 	t.Logf("1. killed %s (not the coordinator): restored snapshot %d of %d", victim.Name, after.RestoredFrom, before.Snapshots)
 
 	coord := c.coordinator()
 	started := coord.Watch(snapshotStarted)
 	line := waitLine(t, started, "snapshot start")
-	before = j.info()
+	before = j.Info()
 	c.kill(coord)
 	c.replace()
-	after = j.waitRecovered(before)
+	after = j.WaitRecovered(before, c.live())
 	t.Logf("2. killed %s (the coordinator) during a snapshot (%s): restored snapshot %d", coord.Name, snapshotID(line), after.RestoredFrom)
 
 	coord = c.coordinator()
 	restarting := coord.Watch(regexp.MustCompile(`msg="restarting job"`))
 	c.add(c.obs.Addr())
 	line = waitLine(t, restarting, "restart to scale up")
-	before = j.info()
+	before = j.Info()
 	victim = c.other()
 	c.kill(victim)
 	c.waitStable()
-	after = j.waitRecovered(before)
+	after = j.WaitRecovered(before, c.live())
 	t.Logf("3. killed %s while the job restarted (%s): restored snapshot %d", victim.Name, reason(line), after.RestoredFrom)
 
-	require.Zero(t, j.finish(true))
+	require.Zero(t, j.Finish(true))
 }
 
 // TestAtLeastOnceThroughAKill runs the counting job at-least-once and kills
@@ -73,13 +74,13 @@ func TestExactlyOnceThroughKills(t *testing.T) {
 // restore may be written twice, and the test reports how many were.
 func TestAtLeastOnceThroughAKill(t *testing.T) {
 	c := startCluster(t, 3)
-	j := startCountJob(t, c, dag.AtLeastOnce)
-	before := j.info()
+	j := startCountJob(t, c, dag.AtLeastOnce, testjobs.Interval)
+	before := j.Info()
 	coord := c.coordinator()
 	c.kill(coord)
 	c.replace()
-	after := j.waitRecovered(before)
-	repeats := j.finish(false)
+	after := j.WaitRecovered(before, c.live())
+	repeats := j.Finish(false)
 	t.Logf("killed %s (the coordinator): restored snapshot %d; %d lines written more than once", coord.Name, after.RestoredFrom, repeats)
 }
 

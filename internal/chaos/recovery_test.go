@@ -27,17 +27,17 @@ import (
 //	go test -run '^$' -bench RecoveryAfterKill -benchtime 6x ./internal/chaos/
 func BenchmarkRecoveryAfterKill(b *testing.B) {
 	c := startCluster(b, 3)
-	j := startCountJobEvery(b, c, dag.ExactlyOnce, time.Second)
-	counts := grid.GetMap[string, int64](c.obs, j.params.Counts)
+	j := startCountJob(b, c, dag.ExactlyOnce, time.Second)
+	counts := grid.GetMap[string, int64](c.obs, j.Params.Counts)
 	var other, coord []time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		before := j.info()
+		before := j.Info()
 		victim, killCoord := c.other(), false
 		if p, ok := c.coordinatorProc(); ok && i%2 == 1 {
 			victim, killCoord = p, true
 		}
-		fed := int64(j.feeder.Fed())
+		fed := int64(j.Feeder.Fed())
 		b.StartTimer()
 		start := time.Now()
 		c.kill(victim)
@@ -51,7 +51,7 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 			other = append(other, took)
 		}
 		c.replace()
-		j.waitRecovered(before)
+		j.WaitRecovered(before, c.live())
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -66,7 +66,7 @@ func BenchmarkRecoveryAfterKill(b *testing.B) {
 	}
 	report("other", other)
 	report("coordinator", coord)
-	j.finish(true)
+	j.Finish(true)
 }
 
 // countedTotal is the sum of the counts the job wrote.

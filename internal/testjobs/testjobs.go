@@ -23,6 +23,10 @@ type CountParams struct {
 	Input  string // map with a journal the readings are put into
 	Counts string // map the counts go to
 	Dir    string // directory of the file sink ("" for none)
+	// Also, when set, writes the counts to this map too: a second version
+	// of the job, with a vertex the first has not, to start from the
+	// first's exported snapshot.
+	Also string
 }
 
 // Count is the exactly-once job of the chaos tests: readings from a map's
@@ -38,6 +42,9 @@ func init() {
 		readings := dag.Map(added, func(e grid.Event[string, Reading]) Reading { return e.Value })
 		counts := dag.RollingAggregate(dag.GroupBy(readings, func(r Reading) string { return r.Vehicle }), dag.Count[Reading]())
 		dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
+		if p.Also != "" {
+			dag.WriteTo(counts, sinks.Map[string, int64](p.Also))
+		}
 		if p.Dir != "" {
 			dag.WriteTo(readings, sinks.Files(p.Dir, Reading.Line))
 		}

@@ -1,0 +1,180 @@
+package dag_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testjobs"
+	"github.com/weir-dev/weir/internal/testjobs/jobtest"
+	"github.com/weir-dev/weir/member"
+)
+
+// The tests of job control run the counting job of internal/testjobs
+// (map journal -> count per key -> map, and -> two-phase-commit files)
+// exactly-once, and check at the end that its output equals its input.
+
+func exactlyOnce(extra ...dag.JobOption) []dag.JobOption {
+	return append([]dag.JobOption{dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval)}, extra...)
+}
+
+func readCounts(t *testing.T, m *member.Member, name string) map[string]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := testjobs.ReadOutput(ctx, m, name, t.TempDir())
+	require.NoError(t, err)
+	return got.Counts
+}
+
+// Suspend takes a final snapshot and stops every execution: the output
+// stays put while input keeps coming. Resume continues from that snapshot.
+func TestSuspendAndResume(t *testing.T) {
+	c := clustertest.Start(t, 3, member.Config{})
+	ms := c.Members()
+	ctx := ctxT(t, 2*time.Minute)
+	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(-1))...)
+	before := j.Info()
+
+	require.NoError(t, j.Job.Suspend(ctx))
+	suspended := j.Info()
+	require.Equal(t, dag.Suspended, suspended.Status)
+	require.Greater(t, suspended.Snapshots, before.Snapshots, "suspending takes a final snapshot")
+	metrics, err := j.Job.Metrics(ctx)
+	require.NoError(t, err)
+	require.Empty(t, metrics, "no processor runs while suspended")
+	frozen := readCounts(t, ms[1], j.Params.Counts)
+	fed := j.Feeder.Fed()
+	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return j.Feeder.Fed() >= fed+200 }))
+	require.Equal(t, frozen, readCounts(t, ms[1], j.Params.Counts), "a suspended job writes nothing")
+	require.Error(t, j.Job.Suspend(ctx), "suspending a suspended job")
+
+	require.NoError(t, j.Job.Resume(ctx))
+	resumed := j.WaitRecovered(suspended, clustertest.DataMembers(ms))
+	require.Equal(t, suspended.Snapshots, resumed.RestoredFrom, "resumed from the snapshot taken on suspending")
+	require.Error(t, j.Job.Resume(ctx), "resuming a running job")
+	require.Zero(t, j.Finish(true))
+}
+
+// Restart stops the job and starts it again from its last snapshot.
+func TestRestartOnRequest(t *testing.T) {
+	c := clustertest.Start(t, 2, member.Config{})
+	ms := c.Members()
+	j := jobtest.StartCount(t, ms[1], exactlyOnce()...)
+	before := j.Info()
+	require.NoError(t, j.Job.Restart(ctxT(t, time.Minute)))
+	j.WaitRecovered(before, clustertest.DataMembers(ms))
+	require.Zero(t, j.Finish(true))
+}
+
+// A new version of a job starts from the snapshot the old one exported:
+// suspend the old, export, cancel it, submit the new one from the export.
+// Together they process every input exactly once.
+func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
+	c := clustertest.Start(t, 3, member.Config{})
+	ms := c.Members()
+	ctx := ctxT(t, 2*time.Minute)
+	j := jobtest.StartCount(t, ms[0], exactlyOnce()...)
+	require.NoError(t, j.Job.Suspend(ctx))
+	require.NoError(t, j.Job.ExportSnapshot(ctx, "count-v1"))
+	require.NoError(t, j.Job.Cancel(ctx))
+	require.ErrorIs(t, j.Job.Wait(ctx), dag.ErrCancelled)
+
+	v2 := j.Params
+	v2.Also = "counts-v2"
+	job, err := dag.Submit(ctx, ms[2], testjobs.Count, v2, exactlyOnce(dag.FromSnapshot("count-v1"))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	j.Job = job
+	info := j.Info()
+	require.NotEqual(t, uint64(0), info.RestoredFrom, "the new job starts from the export")
+	j.WaitSnapshots(2)
+	require.Zero(t, j.Finish(true))
+	// The new version's own sink has the counts too (every vehicle was
+	// counted again since).
+	require.Equal(t, readCounts(t, ms[0], v2.Counts), readCounts(t, ms[0], v2.Also))
+
+	_, err = dag.Submit(ctx, ms[0], testjobs.Count, v2, exactlyOnce(dag.FromSnapshot("no-such-export"))...)
+	require.Error(t, err, "starting from an export that does not exist")
+	t.Logf("starting from a missing export: %v", err)
+}
+
+// A job asking for a processing guarantee must read replayable sources.
+func TestGuaranteeNeedsReplayableSources(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	_, err := dag.Submit(ctxT(t, time.Minute), c.Members()[0], "test.unreplayable", struct{}{}, dag.WithGuarantee(dag.ExactlyOnce))
+	require.ErrorIs(t, err, dag.ErrNotReplayable)
+	require.Contains(t, err.Error(), `"once"`, "the error names the source")
+	t.Log(err)
+}
+
+// A member that joins gets its share of a running job after the scale-up
+// delay; the job restarts from a snapshot to take it in.
+func TestJobScalesUpToAJoiningMember(t *testing.T) {
+	c := clustertest.Start(t, 2, member.Config{})
+	ms := c.Members()
+	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(200*time.Millisecond))...)
+	before := j.Info()
+	c.Add(func(*member.Config) {})
+	c.WaitStable(3)
+	j.WaitRecovered(before, clustertest.DataMembers(c.Members()))
+	require.Zero(t, j.Finish(true))
+}
+
+// With a minimum cluster size, a member cut off from the others stops its
+// part of the job (it has no quorum); the majority restarts the job without
+// it, and takes it back in once the network heals.
+func TestJobRunsOnlyWhereTheQuorumIs(t *testing.T) {
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = 2
+	cfg.RejoinInterval = 300 * time.Millisecond
+	c := clustertest.Start(t, 3, cfg)
+	ms := c.Members()
+	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(200*time.Millisecond))...)
+
+	before := j.Info()
+	net.Split(ms[:2], ms[2:])
+	split := j.WaitRecovered(before, clustertest.DataMembers(ms[:2]))
+	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return !ms[2].HasQuorum() }), "the cut-off member still counts a quorum")
+	err := grid.GetMap[string, int64](ms[2], j.Params.Counts).Put(ctxT(t, time.Minute), "truck-1", -1)
+	require.ErrorIs(t, err, grid.ErrNoQuorum, "the cut-off member's sinks can write nothing either")
+
+	net.Heal()
+	c.WaitStable(3)
+	j.WaitRecovered(split, clustertest.DataMembers(ms))
+	require.Zero(t, j.Finish(true))
+}
+
+func init() {
+	dag.Register("test.unreplayable", func(struct{}) (*dag.DAG, error) {
+		p := dag.NewPipeline()
+		once := dag.NewSource("once", func(*dag.Context) (dag.Reader[int], error) { return &onceReader{}, nil })
+		dag.WriteTo(dag.ReadFrom(p, once, dag.NoTimestamps[int]()), dag.NewSink("discard", func(*dag.Context) (dag.SinkWriter[int], error) { return discard{}, nil }))
+		return p.Compile()
+	})
+}
+
+// onceReader reads one item and cannot read it again.
+type onceReader struct{ done bool }
+
+func (r *onceReader) Read(buf []dag.SourceItem[int], _ int) ([]dag.SourceItem[int], bool, error) {
+	if r.done {
+		return buf, true, nil
+	}
+	r.done = true
+	return append(buf, dag.SourceItem[int]{V: 1}), true, nil
+}
+func (*onceReader) Partitions() int { return 1 }
+func (*onceReader) Close() error    { return nil }
+
+type discard struct{}
+
+func (discard) Write([]int) error { return nil }
+func (discard) Close() error      { return nil }
