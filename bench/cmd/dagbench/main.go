@@ -10,7 +10,11 @@
 //  4. NEXMark Q5 (hot items) with the pipeline API, on one member and on
 //     several in this process: events/s and events/s per core, checked
 //     against a plain Go computation of the same query;
-//  5. Q5 at a fixed input rate: latency from a window's end to its result.
+//  5. Q5 at a fixed input rate: latency from a window's end to its result;
+//  6. a stateful job exactly-once with a snapshot every second against the
+//     same job with no guarantee: throughput, and the snapshots taken;
+//  7. the time and size of a snapshot of 1M keys of state, against msgpack
+//     encoding the same entries in plain Go.
 //
 // Run it from the bench module: cd bench && go run ./cmd/dagbench -help
 package main
@@ -40,10 +44,17 @@ type config struct {
 	members      []int         // cluster sizes of workload 4
 	duration     time.Duration // workload 5
 	rate         int
+	snapItems    int64 // workload 6, per run
+	snapKeys     int64
+	stateKeys    int64 // workload 7
+	snapshots    int
 	cpuProfile   string
 }
 
-var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency"}
+var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state"}
+
+// workloadNumbers lets -workloads name workloads by their section numbers.
+var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state"}
 
 func main() {
 	cfg, err := parseFlags()
@@ -78,6 +89,8 @@ func main() {
 	run("edge", func() ([]section, error) { return edgeWorkload(ctx, cfg, prof) })
 	run("nexmark", func() ([]section, error) { return nexmarkWorkload(ctx, cfg, prof) })
 	run("latency", func() ([]section, error) { return latencyWorkload(ctx, cfg, prof) })
+	run("snapshot", func() ([]section, error) { return overheadWorkload(ctx, cfg, prof) })
+	run("state", func() ([]section, error) { return stateWorkload(ctx, cfg, prof) })
 
 	printReport(os.Stdout, fmt.Sprintf("dagbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version()), sections)
@@ -95,16 +108,20 @@ func main() {
 func parseFlags() (config, error) {
 	var cfg config
 	var workloads, sizes, members string
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run: "+strings.Join(allWorkloads, ", ")+" (pipeline prints sections 1 and 2)")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge and nexmark")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run, by name or section number: "+strings.Join(allWorkloads, ", ")+" (pipeline prints sections 1 and 2)")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge, nexmark and snapshot")
 	flag.Int64Var(&cfg.items, "items", 50_000_000, "items generated per run in workload pipeline")
 	flag.Int64Var(&cfg.edgeBytes, "edge-bytes", 400_000_000, "encoded bytes sent per run and item size in workload edge")
 	flag.StringVar(&sizes, "edge-sizes", "8,100,1000", "comma-separated item sizes in bytes for workload edge")
 	flag.Int64Var(&cfg.events, "events", 20_000_000, "bids per run in workload nexmark")
 	flag.Int64Var(&cfg.verifyEvents, "verify-events", 1_000_000, "bids of the small run of workload nexmark checked against plain Go")
-	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workload nexmark runs on (members all in this process)")
+	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workloads nexmark, snapshot and state run on (members all in this process)")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long workload latency feeds bids at -rate")
 	flag.IntVar(&cfg.rate, "rate", 500_000, "bids per second in workload latency")
+	flag.Int64Var(&cfg.snapItems, "snapshot-items", 100_000_000, "items per run in workload snapshot")
+	flag.Int64Var(&cfg.snapKeys, "snapshot-keys", 100_000, "distinct keys in workload snapshot")
+	flag.Int64Var(&cfg.stateKeys, "state-keys", 1_000_000, "keys of state in workload state")
+	flag.IntVar(&cfg.snapshots, "snapshots", 5, "snapshots of the whole state measured per cluster size in workload state")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each workload to `PREFIX`-<workload>.pprof (references carry the label side=reference)")
 	flag.Parse()
 	var errs []error
@@ -112,8 +129,12 @@ func parseFlags() (config, error) {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", flag.Args()))
 	}
 	for _, w := range strings.Split(workloads, ",") {
-		if w = strings.TrimSpace(w); !slices.Contains(allWorkloads, w) {
-			errs = append(errs, fmt.Errorf("unknown workload %q (known: %s)", w, strings.Join(allWorkloads, ", ")))
+		w = strings.TrimSpace(w)
+		if name, ok := workloadNumbers[w]; ok {
+			w = name
+		}
+		if !slices.Contains(allWorkloads, w) {
+			errs = append(errs, fmt.Errorf("unknown workload %q (known: %s, or 1 to 7)", w, strings.Join(allWorkloads, ", ")))
 		}
 		cfg.workloads = append(cfg.workloads, w)
 	}
@@ -124,8 +145,12 @@ func parseFlags() (config, error) {
 	if cfg.members, err = intList("-members", members, 64); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.rounds < 1 || cfg.items < 1 || cfg.edgeBytes < 1 || cfg.events < 1 || cfg.verifyEvents < 1 || cfg.rate < 1 {
-		errs = append(errs, errors.New("-rounds, -items, -edge-bytes, -events, -verify-events and -rate must be at least 1"))
+	if cfg.rounds < 1 || cfg.items < 1 || cfg.edgeBytes < 1 || cfg.events < 1 || cfg.verifyEvents < 1 || cfg.rate < 1 ||
+		cfg.snapItems < 1 || cfg.snapKeys < 1 || cfg.stateKeys < 1 || cfg.snapshots < 1 {
+		errs = append(errs, errors.New("-rounds, -items, -edge-bytes, -events, -verify-events, -rate, -snapshot-items, -snapshot-keys, -state-keys and -snapshots must be at least 1"))
+	}
+	if cfg.snapKeys > 100_000_000 {
+		errs = append(errs, errors.New("-snapshot-keys: at most 100000000 (the sink keeps a slice of counts per writer)"))
 	}
 	if cfg.duration < 3*latencyWarmup {
 		errs = append(errs, fmt.Errorf("-duration must be at least %v", 3*latencyWarmup))

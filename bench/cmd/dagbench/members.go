@@ -30,6 +30,11 @@ type cluster struct {
 // startCluster starts n members, each joining the first, then waits until
 // every member sees the others and holds the same table.
 func startCluster(ctx context.Context, name string, n int) (*cluster, error) {
+	return startClusterLogging(ctx, name, n, logger)
+}
+
+// startClusterLogging is startCluster with the members logging to log.
+func startClusterLogging(ctx context.Context, name string, n int, log *slog.Logger) (*cluster, error) {
 	c := &cluster{}
 	for i := range n {
 		cfg := member.LocalConfig()
@@ -37,7 +42,7 @@ func startCluster(ctx context.Context, name string, n int) (*cluster, error) {
 		// timeout then suspects live members; the LAN timings tolerate it.
 		cfg.Gossip = member.DefaultConfig().Gossip
 		cfg.Name = fmt.Sprintf("%s-%d", name, i+1)
-		cfg.Logger = logger
+		cfg.Logger = log
 		if len(c.members) > 0 {
 			cfg.Join = []string{c.members[0].Addr()}
 		}

@@ -58,6 +58,9 @@ func absBelow(v float64, unit func(float64) string) *target {
 	return &target{"< " + unit(v), func(weir, _ float64) bool { return weir < v }}
 }
 
+// reported is the target of rows whose only goal is a number.
+var reported = &target{"reported", func(weir, _ float64) bool { return !math.IsNaN(weir) }}
+
 func ratioRow(what string, weir, ref float64, unit func(float64) string, t *target, err error) row {
 	return row{what: what, weir: weir, ref: ref, unit: unit, target: t, err: err}
 }
@@ -170,4 +173,23 @@ func latencyUnit(v float64) string {
 		return fmt.Sprintf("%.1fµs", v/1e3)
 	}
 	return d.String()
+}
+
+func countUnit(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func bytesUnit(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f MB", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f kB", v/1e3)
+	}
+	return fmt.Sprintf("%.1f B", v)
 }

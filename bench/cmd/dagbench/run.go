@@ -28,15 +28,22 @@ func alternate(rounds int, runs ...func(round int)) {
 // duration covers the whole job, from submission to its completion on every
 // member.
 func runJob[P any](ctx context.Context, m *member.Member, name string, params P) (time.Duration, error) {
+	d, _, err := runJobWith(ctx, m, name, params)
+	return d, err
+}
+
+// runJobWith is runJob with job options, also returning the job, whose
+// Info outlives it.
+func runJobWith[P any](ctx context.Context, m *member.Member, name string, params P, opts ...dag.JobOption) (time.Duration, *dag.Job, error) {
 	start := time.Now()
-	job, err := dag.Submit(ctx, m, name, params)
+	job, err := dag.Submit(ctx, m, name, params, opts...)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := job.Wait(ctx); err != nil {
-		return 0, err
+		return 0, job, err
 	}
-	return time.Since(start), nil
+	return time.Since(start), job, nil
 }
 
 // reference runs f under the profiler label side=reference and times it.
