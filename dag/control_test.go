@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/internal/testjobs"
 	"github.com/weir-dev/weir/internal/testjobs/jobtest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // The tests of job control run the counting job of internal/testjobs
@@ -84,6 +85,16 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 	require.NoError(t, j.Job.ExportSnapshot(ctx, "count-v1"))
 	require.NoError(t, j.Job.Cancel(ctx))
 	require.ErrorIs(t, j.Job.Wait(ctx), dag.ErrCancelled)
+	dropped := func() bool {
+		for slot := range 2 {
+			n, err := grid.GetMap[string, []byte](ms[1], snapshot.SlotMap(j.Job.ID, slot)).Len(ctx)
+			if err != nil || n > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	require.True(t, jobtest.PollUntil(time.Minute, dropped), "a cancelled job's snapshots are deleted")
 
 	v2 := j.Params
 	v2.Also = "counts-v2"

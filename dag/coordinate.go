@@ -207,6 +207,18 @@ func (cj *coordJob) fail(ctx context.Context, err error, cancelled bool) {
 		cj.s.log.Warn("job failed", "job", p.JobID, "name", p.Name, "err", err)
 	}
 	cj.abortAll(ctx, p, err, cancelled)
+	cj.dropSnapshots(ctx)
+}
+
+// dropSnapshots deletes an ended job's snapshots (its executions have
+// stopped): only exported copies outlive a job.
+func (cj *coordJob) dropSnapshots(ctx context.Context) {
+	if cj.store == nil {
+		return
+	}
+	if err := cj.store.Drop(context.WithoutCancel(ctx)); err != nil {
+		cj.s.log.Warn("could not delete the snapshots of an ended job", "job", cj.rec.Info.ID, "err", err)
+	}
 }
 
 // abortAll stops p's execution on every member that is still there and
@@ -240,6 +252,7 @@ func (cj *coordJob) memberFinished(ctx context.Context, mi int, errText string) 
 	if left == 0 {
 		if cj.setStatus(ctx, Completed, "") {
 			cj.s.log.Info("job completed", "job", p.JobID, "name", p.Name)
+			cj.dropSnapshots(ctx)
 		}
 		return
 	}
