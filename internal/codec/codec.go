@@ -11,6 +11,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/weir-dev/weir/internal/keys"
@@ -36,8 +37,21 @@ func (c Codec[T]) Encode(v T) ([]byte, error) { return c.Append(nil, v) }
 // ErrType is returned when bytes hold a value of another type.
 var ErrType = errors.New("value has another type")
 
+// codecs caches For's codecs by type: building one allocates.
+var codecs sync.Map // reflect.Type -> Codec[T]
+
 // For returns the codec for T.
 func For[T any]() Codec[T] {
+	t := reflect.TypeFor[T]()
+	if c, ok := codecs.Load(t); ok {
+		return c.(Codec[T])
+	}
+	c := build[T]()
+	codecs.Store(t, c)
+	return c
+}
+
+func build[T any]() Codec[T] {
 	var zero T
 	switch any(zero).(type) {
 	case string:

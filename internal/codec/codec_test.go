@@ -98,3 +98,12 @@ func TestNextReadsSequences(t *testing.T) {
 	_, _, err = ic.Next([]byte{0xcf, 1})
 	require.ErrorIs(t, err, ErrType)
 }
+
+// For is called per item on hot paths (snapshot entries): it must not
+// build a codec each time.
+func TestForDoesNotAllocate(t *testing.T) {
+	For[int64]()
+	For[struct{ A int }]()
+	require.Zero(t, testing.AllocsPerRun(100, func() { For[int64]() }))
+	require.Zero(t, testing.AllocsPerRun(100, func() { For[struct{ A int }]() }))
+}
