@@ -42,9 +42,15 @@ type Committer interface {
 
 // SnapshotWriter saves a processor's state into the snapshot being taken.
 type SnapshotWriter struct {
-	w  *snapshot.Writer
-	id uint64
+	w   *snapshot.Writer
+	id  uint64
+	ctx context.Context
 }
+
+// snapshotBuffer is how much encoded state a processor's snapshot holds in
+// memory before it writes the chunks out: a state of millions of keys is
+// written as it is saved, not all at the end.
+const snapshotBuffer = 8 << 20
 
 // ID is the snapshot's id: what CommitSnapshot later receives.
 func (w *SnapshotWriter) ID() uint64 { return w.id }
@@ -52,7 +58,15 @@ func (w *SnapshotWriter) ID() uint64 { return w.id }
 // Put saves a keyed entry. key must be the canonical encoding of the state's
 // key (use SaveEntry): on restore, the entry goes to the instance that will
 // receive that key's items.
-func (w *SnapshotWriter) Put(key, value []byte) error { return w.w.Put(key, value) }
+func (w *SnapshotWriter) Put(key, value []byte) error {
+	if err := w.w.Put(key, value); err != nil {
+		return err
+	}
+	if w.w.Buffered() > snapshotBuffer {
+		return w.w.Flush(w.ctx)
+	}
+	return nil
+}
 
 // PutBroadcast saves an entry every instance of the vertex receives on
 // restore (such as source positions, which each instance filters).
@@ -122,7 +136,7 @@ type snapshots struct {
 // (output to flush first).
 func (t *tasklet) saveState(ex *execution, r round) (bool, error) {
 	if t.saving == nil {
-		t.saving = &SnapshotWriter{id: r.id, w: ex.snap.store.Writer(r.id, r.slot, snapshot.ProcessorID{Vertex: t.ctx.Vertex, Index: t.ctx.GlobalIndex})}
+		t.saving = &SnapshotWriter{id: r.id, ctx: ex.ctx, w: ex.snap.store.Writer(r.id, r.slot, snapshot.ProcessorID{Vertex: t.ctx.Vertex, Index: t.ctx.GlobalIndex})}
 	}
 	if s, ok := t.p.(Snapshotter); ok {
 		done, err := s.SaveSnapshot(t.saving)
