@@ -11,9 +11,7 @@ import (
 	"io"
 	"os"
 
-	// Every member serves distributed maps and runs jobs.
-	_ "github.com/weir-dev/weir/dag"
-	_ "github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/member/cli"
 )
 
 const usage = `weir: an in-memory data grid with an embedded stream-processing engine.
@@ -48,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "member":
-		return runMember(args[1:], stdout, stderr)
+		return cli.RunMember("weir member", args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "weir: unknown command %q\n\n%s", args[0], usage)
 		return 2

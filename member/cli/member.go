@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	// A member serves distributed maps and runs jobs.
+	_ "github.com/weir-dev/weir/dag"
+	_ "github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -31,12 +34,12 @@ type memberFlags struct {
 	drain     time.Duration
 }
 
-func newMemberFlags(stderr io.Writer) *memberFlags {
-	f := &memberFlags{fs: flag.NewFlagSet("weir member", flag.ContinueOnError), cfg: member.DefaultConfig()}
+func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
+	f := &memberFlags{fs: flag.NewFlagSet(cmd, flag.ContinueOnError), cfg: member.DefaultConfig()}
 	fs := f.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: weir member [flags]\n\nRuns a cluster member until SIGINT or SIGTERM, then leaves gracefully:\nits partitions move to the other members first. A second signal stops at once.\nThe member prints the cluster's members each time they change.\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns a cluster member until SIGINT or SIGTERM, then leaves gracefully:\nits partitions move to the other members first. A second signal stops at once.\nThe member prints the cluster's members each time they change.\n\nFlags (each also read from the environment variable shown):\n", cmd)
 		fs.PrintDefaults()
 	}
 	c := &f.cfg
@@ -96,8 +99,17 @@ func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
 	return cfg, nil
 }
 
-func runMember(args []string, stdout, stderr io.Writer) int {
-	f := newMemberFlags(stderr)
+// RunMember runs the member command: it parses args as "weir member" does
+// (cmd names the command in messages, such as "weir member"), starts a
+// member, prints the cluster's members as they change, and leaves the
+// cluster gracefully on SIGINT or SIGTERM. It returns the exit code: 0, 1
+// if the member failed, 2 for bad arguments.
+//
+// A service binary that registers its own jobs (dag.Register) offers the
+// same command by calling RunMember, so that its standalone members run
+// those jobs: Go cannot ship code to a cluster, every member must link it.
+func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
+	f := newMemberFlags(cmd, stderr)
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -105,19 +117,19 @@ func runMember(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if f.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "weir member: unexpected arguments %q\n", f.fs.Args())
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", cmd, f.fs.Args())
 		return 2
 	}
 	cfg, err := f.config(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "weir member: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m, err := member.Start(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "weir member: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
@@ -128,7 +140,7 @@ func runMember(args []string, stdout, stderr io.Writer) int {
 	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
 	defer cancel()
 	if err := m.Shutdown(sctx); err != nil {
-		fmt.Fprintf(stderr, "weir member: shutdown: %v\n", err)
+		fmt.Fprintf(stderr, "%s: shutdown: %v\n", cmd, err)
 		return 1
 	}
 	fmt.Fprintln(stdout, "member stopped")
