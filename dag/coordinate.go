@@ -74,7 +74,7 @@ func (cj *coordJob) run(ctx context.Context) {
 			return
 		}
 	}
-	if cj.plan.Config.Guarantee != None {
+	if cj.currentPlan().Config.Guarantee != None {
 		cj.snapshotLoop(ctx)
 	}
 }

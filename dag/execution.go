@@ -33,9 +33,14 @@ type execution struct {
 	snap    *snapshots // nil: the job takes no snapshots
 	rounds  sync.Map   // snapshot id -> slot, for the rounds begun
 	wg      sync.WaitGroup
-	mu      sync.Mutex // guards err
-	err     error
-	done    chan struct{}
+	// saves tracks saveFinished's saves, which closeProcessors waits for;
+	// savesClosed refuses new ones from then on.
+	savesMu     sync.Mutex
+	saves       sync.WaitGroup
+	savesClosed bool
+	mu          sync.Mutex // guards err
+	err         error
+	done        chan struct{}
 }
 
 type recvKey struct {
@@ -297,6 +302,7 @@ func (ex *execution) start(onDone func(error)) {
 	}
 	ex.m.Go(func(context.Context) {
 		ex.wg.Wait()
+		ex.waitFinishedSaves()
 		ex.closeProcessors()
 		ex.mu.Lock()
 		err := ex.err
@@ -364,7 +370,9 @@ func (ex *execution) beginRound(r round) {
 	ex.rounds.Store(r.id, r.slot)
 	ex.snap.current.Store(&r)
 	for _, t := range ex.tasklets {
-		if len(t.ins) == 0 {
+		if t.over.Load() {
+			ex.saveFinished(t, r)
+		} else if len(t.ins) == 0 {
 			t.wakeAlways()
 		}
 	}

@@ -265,7 +265,7 @@ func (cj *coordJob) scheduleScaleUp() {
 			return
 		}
 		if err := cj.restart(ctx, "members changed: scaling to the current members"); err != nil {
-			cj.s.log.Warn("job could not scale to the current members", "job", cj.plan.JobID, "err", err)
+			cj.s.log.Warn("job could not scale to the current members", "job", cj.currentPlan().JobID, "err", err)
 		}
 	})
 }

@@ -44,7 +44,7 @@ func participants(p *plan, d *DAG) []snapshot.ProcessorID {
 
 // snapshotLoop takes a snapshot every interval while the job runs.
 func (cj *coordJob) snapshotLoop(ctx context.Context) {
-	every := cj.plan.Config.SnapshotInterval
+	every := cj.currentPlan().Config.SnapshotInterval
 	if every <= 0 {
 		every = DefaultSnapshotInterval
 	}
@@ -62,7 +62,7 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 			continue
 		}
 		if _, err := cj.snapshot(ctx); err != nil && !errors.Is(err, errNotRunning) {
-			cj.s.log.Warn("snapshot failed; the last complete one stands", "job", cj.plan.JobID, "err", err)
+			cj.s.log.Warn("snapshot failed; the last complete one stands", "job", cj.currentPlan().JobID, "err", err)
 		}
 	}
 }
@@ -101,10 +101,11 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		return abort(err)
 	}
 	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot})
-	cj.s.log.Debug("snapshot started", "job", p.JobID, "snapshot", id, "execution", p.Execution)
 	if err := cj.broadcast(ctx, p, routeSnapBegin, b); err != nil {
 		return abort(err)
 	}
+	// Logged once every member has the barrier, for tests to wait on.
+	cj.s.log.Debug("snapshot started", "job", p.JobID, "snapshot", id, "execution", p.Execution)
 	timeout := max(30*time.Second, 3*p.Config.SnapshotInterval)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -172,6 +173,59 @@ func (ex *execution) restore(ctx context.Context, t *tasklet, c snapshot.Complet
 		return f.FinishRestore()
 	}
 	return nil
+}
+
+// saveFinished saves the state of a processor that finished for a round
+// that began after it had forwarded its last barrier: its items are all
+// out, but its state still belongs in the snapshot (a finished source's
+// positions are at its end: restored, it reads nothing again). The tasklet
+// calls it as it finishes and beginRound for every later round; each
+// round is saved once.
+func (ex *execution) saveFinished(t *tasklet, r round) {
+	if r.id <= t.barrier {
+		return // the tasklet forwarded it before finishing
+	}
+	for {
+		last := t.finalSaved.Load()
+		if r.id <= last {
+			return
+		}
+		if t.finalSaved.CompareAndSwap(last, r.id) {
+			break
+		}
+	}
+	ex.savesMu.Lock()
+	defer ex.savesMu.Unlock()
+	if ex.savesClosed {
+		return // the processors are closing: the execution is over
+	}
+	ex.saves.Add(1)
+	if !ex.m.Go(func(context.Context) {
+		defer ex.saves.Done()
+		t.finishedMu.Lock()
+		defer t.finishedMu.Unlock()
+		if t.saving != nil && t.saving.id != r.id {
+			t.saving = nil // begun for a round that never completed
+		}
+		done, err := t.saveState(ex, r)
+		if err == nil && !done {
+			err = errors.New("it has output left")
+		}
+		if err != nil && ex.ctx.Err() == nil {
+			ex.log.Warn("finished processor not saved; the snapshot will not complete", "processor", t.name, "snapshot", r.id, "err", err)
+		}
+	}) {
+		ex.saves.Done()
+	}
+}
+
+// waitFinishedSaves waits for the saves of finished processors and refuses
+// new ones: the processors are about to be closed.
+func (ex *execution) waitFinishedSaves() {
+	ex.savesMu.Lock()
+	ex.savesClosed = true
+	ex.savesMu.Unlock()
+	ex.saves.Wait()
 }
 
 type ackMsg struct {

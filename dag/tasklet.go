@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,13 @@ type tasklet struct {
 
 	itemsIn   atomic.Int64
 	batchesIn atomic.Int64
+
+	// over is set once run returned with the processor finished: from then
+	// on the rounds that begin are saved by saveFinished, off the tasklet's
+	// goroutine, which is gone.
+	over       atomic.Bool
+	finishedMu sync.Mutex    // serialises saveFinished's saves
+	finalSaved atomic.Uint64 // the last round saveFinished took on
 }
 
 func newTasklet(p Processor, ctx *Context, name string) *tasklet {
@@ -148,6 +156,12 @@ func (t *tasklet) run(ctx context.Context) (err error) {
 		}
 		t.parked.Store(false)
 	}
+	if t.ex != nil && t.ex.snap != nil {
+		t.over.Store(true)
+		if r := t.ex.snap.current.Load(); r != nil {
+			t.ex.saveFinished(t, *r)
+		}
+	}
 	return nil
 }
 
@@ -214,7 +228,10 @@ func (t *tasklet) step() (bool, error) {
 			break
 		}
 	}
-	if t.pending != nil {
+	if t.pending != nil && len(t.ins) > 0 {
+		// Aligned: no input until the state is saved and the barrier
+		// forwarded. A source with a round pending goes on to Complete:
+		// it must emit what it read before it can save its positions.
 		return progress, nil
 	}
 	if !t.inputsComplete() || t.inbox.b != nil {
