@@ -59,24 +59,29 @@ func (p *sourceP[T]) FinishRestore() error {
 
 // SaveSnapshot saves each key's open frames.
 func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
-	if len(p.pending) > 0 && !p.flush(p.late.wm) {
+	if !p.flush(p.flushTo) {
 		return false, nil
 	}
+	return true, p.snapshot(func(k K, frames map[int64]A) error { return SaveEntry(w, k, frames) })
+}
+
+// snapshot passes to save each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) snapshot(save func(k K, frames map[int64]A) error) error {
 	byKey := map[K]map[int64]A{}
-	for end, f := range p.frames {
-		for k, a := range f {
+	for _, f := range p.frames.open {
+		for i, k := range f.keys {
 			if byKey[k] == nil {
 				byKey[k] = map[int64]A{}
 			}
-			byKey[k][end] = a
+			byKey[k][f.end] = f.accs[i]
 		}
 	}
 	for k, fs := range byKey {
-		if err := SaveEntry(w, k, fs); err != nil {
-			return false, err
+		if err := save(k, fs); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
@@ -85,38 +90,61 @@ func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error 
 		return err
 	}
 	for end, a := range fs {
-		f := p.frames[end]
-		if f == nil {
-			f = map[K]A{}
-			p.frames[end] = f
+		f := p.frames.frame(end)
+		if i, ok := f.index[k]; ok {
+			f.accs[i] = p.op.Combine(f.accs[i], a)
+		} else {
+			f.add(k, a)
 		}
-		if old, ok := f[k]; ok {
-			a = p.op.Combine(old, a)
-		}
-		f[k] = a
 	}
 	return nil
 }
 
+// combinerState is a key's frames as the combining stage saves them, with
+// the watermark the key's windows were emitted up to: a sliding window's
+// frames outlive the windows already emitted, and without it a restore
+// would emit those again, from part of their frames. Older snapshots hold
+// the frames alone (a map[int64]A); RestoreSnapshot reads both.
+type combinerState[A any] struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Frames   map[int64]A
+	Done     int64
+}
+
+// isArray reports whether value is a msgpack array (not a map).
+func isArray(value []byte) bool {
+	return len(value) > 0 && (value[0]&0xf0 == 0x90 || value[0] == 0xdc || value[0] == 0xdd)
+}
+
 // SaveSnapshot saves each key's frames.
 func (p *frameCombiner[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
-	if !p.emit.drain() {
+	if !p.win.finishClose() {
 		return false, nil
 	}
-	for k, fs := range p.keys {
-		if err := SaveEntry(w, k, map[int64]A(fs)); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+		return SaveEntry(w, k, combinerState[A]{Frames: frames, Done: done})
+	})
 }
 
 func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
-	k, fs, err := LoadEntry[K, map[int64]A](key, value)
+	if !isArray(value) {
+		k, fs, err := LoadEntry[K, map[int64]A](key, value)
+		if err != nil {
+			return err
+		}
+		p.win.restore(k, fs, minWatermark)
+		return nil
+	}
+	k, st, err := LoadEntry[K, combinerState[A]](key, value)
 	if err != nil {
 		return err
 	}
-	p.keys[k] = frameSet[A](fs)
+	p.win.restore(k, st.Frames, st.Done)
+	return nil
+}
+
+func (p *frameCombiner[K, A, R]) FinishRestore() error {
+	p.win.finishRestore()
 	return nil
 }
 
@@ -130,23 +158,24 @@ type sessionState[A any] struct {
 type windowState[A any] struct {
 	Frames   map[int64]A       `msgpack:"f,omitempty"`
 	Sessions []sessionState[A] `msgpack:"s,omitempty"`
+	// Done is the watermark the key's windows were emitted up to (see
+	// combinerState); nil in older snapshots.
+	Done *int64 `msgpack:"d,omitempty"`
 }
 
 // SaveSnapshot saves each key's frames or sessions.
 func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
-	if !p.emit.drain() {
+	if !p.emit.drain() || !p.win.finishClose() {
 		return false, nil
 	}
-	keys := map[K]bool{}
-	for k := range p.frames {
-		keys[k] = true
+	if p.w.kind != winSession {
+		return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+			return SaveEntry(w, k, windowState[A]{Frames: frames, Done: &done})
+		})
 	}
-	for k := range p.sessions {
-		keys[k] = true
-	}
-	for k := range keys {
-		st := windowState[A]{Frames: p.frames[k]}
-		for _, s := range p.sessions[k] {
+	for k, ss := range p.sessions {
+		var st windowState[A]
+		for _, s := range ss {
 			st.Sessions = append(st.Sessions, sessionState[A]{Start: s.start, End: s.end, Acc: s.acc})
 		}
 		if err := SaveEntry(w, k, st); err != nil {
@@ -161,11 +190,22 @@ func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if len(st.Frames) > 0 {
-		p.frames[k] = frameSet[A](st.Frames)
+	if len(st.Frames) > 0 && p.w.kind != winSession {
+		done := minWatermark
+		if st.Done != nil {
+			done = *st.Done
+		}
+		p.win.restore(k, st.Frames, done)
 	}
 	for _, s := range st.Sessions {
 		p.sessions[k] = append(p.sessions[k], session[A]{start: s.Start, end: s.End, acc: s.Acc})
+	}
+	return nil
+}
+
+func (p *windowP[T, K, A, R]) FinishRestore() error {
+	if p.w.kind != winSession {
+		p.win.finishRestore()
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package dag
 
 import (
-	"maps"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -37,6 +36,84 @@ func (l *lateOutput[T]) late(it Timed[T]) (late, ok bool) {
 	return true, true
 }
 
+// maxSpareFrames bounds the emptied frames a stage keeps for reuse.
+const maxSpareFrames = 8
+
+// accFrame is one frame (a slide of event time) of the accumulating stage:
+// each key's accumulator, in the order the keys first appeared.
+type accFrame[K comparable, A any] struct {
+	end   int64
+	index map[K]int32 // key -> position in keys and accs
+	keys  []K
+	accs  []A
+	sent  int // entries handed on so far, while the frame is flushed
+}
+
+// add appends a key not yet in the frame.
+func (f *accFrame[K, A]) add(k K, a A) {
+	f.index[k] = int32(len(f.keys))
+	f.keys = append(f.keys, k)
+	f.accs = append(f.accs, a)
+}
+
+// accFrames are the open frames of an accumulating stage, by end. Items
+// arrive mostly in time order, so the frame of the last item is tried first.
+type accFrames[K comparable, A any] struct {
+	slide int64
+	open  []*accFrame[K, A] // ascending ends
+	last  *accFrame[K, A]
+	spare []*accFrame[K, A]
+}
+
+// at returns the frame holding time ts.
+func (fs *accFrames[K, A]) at(ts int64) *accFrame[K, A] {
+	if f := fs.last; f != nil && ts < f.end && ts >= f.end-fs.slide {
+		return f
+	}
+	return fs.frame(frameEnd(ts, fs.slide))
+}
+
+// frame returns the frame ending at end, made if there is none.
+func (fs *accFrames[K, A]) frame(end int64) *accFrame[K, A] {
+	if f := fs.last; f != nil && f.end == end {
+		return f
+	}
+	i := len(fs.open)
+	for i > 0 && fs.open[i-1].end >= end {
+		i--
+	}
+	if i < len(fs.open) && fs.open[i].end == end {
+		fs.last = fs.open[i]
+		return fs.last
+	}
+	var f *accFrame[K, A]
+	if n := len(fs.spare); n > 0 {
+		f, fs.spare = fs.spare[n-1], fs.spare[:n-1]
+	} else {
+		f = &accFrame[K, A]{index: map[K]int32{}}
+	}
+	f.end = end
+	fs.open = slices.Insert(fs.open, i, f)
+	fs.last = f
+	return f
+}
+
+// dropFirst removes the oldest frame, keeping its memory for reuse.
+func (fs *accFrames[K, A]) dropFirst() {
+	f := fs.open[0]
+	fs.open = slices.Delete(fs.open, 0, 1)
+	if fs.last == f {
+		fs.last = nil
+	}
+	if len(fs.spare) < maxSpareFrames {
+		clear(f.index)
+		clear(f.keys)
+		clear(f.accs)
+		f.keys, f.accs, f.sent = f.keys[:0], f.accs[:0], 0
+		fs.spare = append(fs.spare, f)
+	}
+}
+
 // frameAccumulator is the first stage of a tumbling or sliding window
 // aggregation: it accumulates each key's items per frame and hands a frame
 // on when the watermark passes its end.
@@ -45,14 +122,15 @@ type frameAccumulator[T any, K comparable, A, R any] struct {
 	op      AggregateOp[T, A, R]
 	w       WindowDef
 	results int
-	frames  map[int64]map[K]A
+	frames  accFrames[K, A]
+	flushTo int64 // frames ending at or before it are handed on
 	out     *fanout[frameAcc[K, A]]
 	late    lateOutput[T]
-	pending []frameAcc[K, A]
 }
 
 func (p *frameAccumulator[T, K, A, R]) Init(ctx *Context) (err error) {
-	p.frames = map[int64]map[K]A{}
+	p.frames.slide = p.w.slide
+	p.flushTo = minWatermark
 	if p.out, err = outputRange[frameAcc[K, A]](ctx, 0, p.results); err != nil {
 		return err
 	}
@@ -68,18 +146,13 @@ func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *Inbox) error {
 		} else if late {
 			continue
 		}
-		fe := frameEnd(it.TS, p.w.slide)
-		f := p.frames[fe]
-		if f == nil {
-			f = map[K]A{}
-			p.frames[fe] = f
-		}
+		f := p.frames.at(it.TS)
 		k := p.key(it.V)
-		a, ok := f[k]
-		if !ok {
-			a = p.op.Create()
+		if j, ok := f.index[k]; ok {
+			f.accs[j] = p.op.Accumulate(f.accs[j], it.V)
+		} else {
+			f.add(k, p.op.Accumulate(p.op.Create(), it.V))
 		}
-		f[k] = p.op.Accumulate(a, it.V)
 	}
 	in.Consume(len(items))
 	return nil
@@ -94,76 +167,24 @@ func (p *frameAccumulator[T, K, A, R]) Complete() (bool, error) {
 	return p.flush(math.MaxInt64), nil
 }
 
-// flush hands on every frame ending at or before upTo.
+// flush hands on every frame ending at or before upTo, and those of an
+// earlier flush the outputs interrupted. No item reaches these frames
+// meanwhile: their items would be late.
 func (p *frameAccumulator[T, K, A, R]) flush(upTo int64) bool {
-	if len(p.pending) == 0 {
-		for _, end := range slices.Sorted(maps.Keys(p.frames)) {
-			if end > upTo {
-				break
-			}
-			for k, a := range p.frames[end] {
-				p.pending = append(p.pending, frameAcc[K, A]{Key: k, End: end, Acc: a})
-			}
-			delete(p.frames, end)
+	p.flushTo = max(p.flushTo, upTo)
+	for len(p.frames.open) > 0 {
+		f := p.frames.open[0]
+		if f.end > p.flushTo {
+			break
 		}
-	}
-	for len(p.pending) > 0 {
-		f := p.pending[0]
-		if !p.out.Offer(Timed[frameAcc[K, A]]{TS: f.End - 1, V: f}) {
-			return false
+		for ; f.sent < len(f.keys); f.sent++ {
+			if !p.out.Offer(Timed[frameAcc[K, A]]{TS: f.end - 1, V: frameAcc[K, A]{Key: f.keys[f.sent], End: f.end, Acc: f.accs[f.sent]}}) {
+				return false
+			}
 		}
-		p.pending = p.pending[1:]
+		p.frames.dropFirst()
 	}
-	p.pending = nil
 	return true
-}
-
-// frameSet is one key's frames, by frame end.
-type frameSet[A any] map[int64]A
-
-// windowsOf lists the ends of the windows that contain some frame of fs,
-// above after and at most upTo, ascending.
-func windowsOf[A any](fs frameSet[A], w WindowDef, after, upTo int64) []int64 {
-	var ends []int64
-	seen := map[int64]bool{}
-	for fe := range fs {
-		for e := fe; e <= fe+w.size-w.slide; e += w.slide {
-			if e > after && e <= upTo && !seen[e] {
-				seen[e] = true
-				ends = append(ends, e)
-			}
-		}
-	}
-	slices.Sort(ends)
-	return ends
-}
-
-// window combines the frames of window [end-size, end).
-func window[A any](fs frameSet[A], w WindowDef, end int64, combine func(a, b A) A) (A, bool) {
-	var acc A
-	found := false
-	for fe := end - w.size + w.slide; fe <= end; fe += w.slide {
-		a, ok := fs[fe]
-		if !ok {
-			continue
-		}
-		if !found {
-			acc, found = a, true
-		} else {
-			acc = combine(acc, a)
-		}
-	}
-	return acc, found
-}
-
-// prune drops the frames no window after upTo needs.
-func prune[A any](fs frameSet[A], w WindowDef, upTo int64) {
-	next := frameEnd(upTo, w.slide) // the first window end after upTo
-	for fe := range fs {
-		if fe <= next-w.size {
-			delete(fs, fe)
-		}
-	}
 }
 
 // windowEmitter holds window results not yet emitted because the outputs
@@ -171,6 +192,7 @@ func prune[A any](fs frameSet[A], w WindowDef, upTo int64) {
 type windowEmitter[K comparable, R any] struct {
 	out     *fanout[WindowResult[K, R]]
 	pending []WindowResult[K, R]
+	sent    int
 }
 
 func (e *windowEmitter[K, R]) add(key K, start, end int64, v R, early bool) {
@@ -178,14 +200,14 @@ func (e *windowEmitter[K, R]) add(key K, start, end int64, v R, early bool) {
 }
 
 func (e *windowEmitter[K, R]) drain() bool {
-	for len(e.pending) > 0 {
-		r := e.pending[0]
+	for ; e.sent < len(e.pending); e.sent++ {
+		r := e.pending[e.sent]
 		if !e.out.Offer(Timed[WindowResult[K, R]]{TS: r.End.UnixNano(), V: r}) {
 			return false
 		}
-		e.pending = e.pending[1:]
 	}
-	e.pending = nil
+	clear(e.pending)
+	e.pending, e.sent = e.pending[:0], 0
 	return true
 }
 
@@ -195,66 +217,34 @@ func (e *windowEmitter[K, R]) drain() bool {
 type frameCombiner[K comparable, A, R any] struct {
 	w       WindowDef
 	combine func(a, b A) A
+	deduct  func(a, b A) A // optional
 	export  func(A) R
-	keys    map[K]frameSet[A]
-	done    int64 // windows ending at or before done were emitted
-	emit    windowEmitter[K, R]
+	win     slidingWindows[K, A, R]
 }
 
-func (p *frameCombiner[K, A, R]) Init(ctx *Context) (err error) {
-	p.keys = map[K]frameSet[A]{}
-	p.done = minWatermark
-	p.emit.out, err = outputs[WindowResult[K, R]](ctx)
-	return err
+func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
+	out, err := outputs[WindowResult[K, R]](ctx)
+	if err != nil {
+		return err
+	}
+	p.win.init(p.w, p.combine, p.deduct, p.export, out)
+	return nil
 }
 
 func (p *frameCombiner[K, A, R]) Process(_ int, in *Inbox) error {
 	for _, it := range Items[Timed[frameAcc[K, A]]](in) {
-		f := it.V
-		fs := p.keys[f.Key]
-		if fs == nil {
-			fs = frameSet[A]{}
-			p.keys[f.Key] = fs
-		}
-		if a, ok := fs[f.End]; ok {
-			fs[f.End] = p.combine(a, f.Acc)
-		} else {
-			fs[f.End] = f.Acc
-		}
+		p.win.add(it.V.Key, it.V.End, it.V.Acc)
 	}
 	in.Consume(in.Len())
 	return nil
 }
 
 func (p *frameCombiner[K, A, R]) ProcessWatermark(wm int64) (bool, error) {
-	return p.closeUpTo(wm), nil
+	return p.win.closeUpTo(wm), nil
 }
 
 func (p *frameCombiner[K, A, R]) Complete() (bool, error) {
-	return p.closeUpTo(math.MaxInt64 - p.w.size), nil
-}
-
-// closeUpTo emits every window ending at or before upTo not emitted yet.
-func (p *frameCombiner[K, A, R]) closeUpTo(upTo int64) bool {
-	if !p.emit.drain() {
-		return false
-	}
-	if upTo <= p.done {
-		return true
-	}
-	for k, fs := range p.keys {
-		for _, e := range windowsOf(fs, p.w, p.done, upTo) {
-			if a, ok := window(fs, p.w, e, p.combine); ok {
-				p.emit.add(k, e-p.w.size, e, p.export(a), false)
-			}
-		}
-		prune(fs, p.w, upTo)
-		if len(fs) == 0 {
-			delete(p.keys, k)
-		}
-	}
-	p.done = upTo
-	return p.emit.drain()
+	return p.win.closeUpTo(math.MaxInt64 - p.w.size), nil
 }
 
 // session is one key's open session window.
@@ -271,21 +261,22 @@ type windowP[T any, K comparable, A, R any] struct {
 	w         WindowDef
 	results   int
 	ctx       *Context
-	frames    map[K]frameSet[A]
+	win       slidingWindows[K, A, R]
 	sessions  map[K][]session[A]
 	late      lateOutput[T]
-	done      int64
+	done      int64 // sessions ending at or before done were emitted
 	emit      windowEmitter[K, R]
 	nextEarly time.Time
 }
 
 func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
 	p.ctx = ctx
-	p.frames, p.sessions = map[K]frameSet[A]{}, map[K][]session[A]{}
+	p.sessions = map[K][]session[A]{}
 	p.done = minWatermark
 	if p.emit.out, err = outputRange[WindowResult[K, R]](ctx, 0, p.results); err != nil {
 		return err
 	}
+	p.win.init(p.w, p.op.Combine, p.op.Deduct, p.op.Export, p.emit.out)
 	if p.w.early > 0 {
 		p.nextEarly = time.Now().Add(p.w.early)
 	}
@@ -309,20 +300,30 @@ func (p *windowP[T, K, A, R]) Process(_ int, in *Inbox) error {
 			p.addToSession(k, it)
 			continue
 		}
-		fs := p.frames[k]
-		if fs == nil {
-			fs = frameSet[A]{}
-			p.frames[k] = fs
-		}
-		fe := frameEnd(it.TS, p.w.slide)
-		a, ok := fs[fe]
-		if !ok {
-			a = p.op.Create()
-		}
-		fs[fe] = p.op.Accumulate(a, it.V)
+		p.accumulate(k, it)
 	}
 	in.Consume(len(items))
 	return nil
+}
+
+// accumulate adds an item to its key's entry in its frame.
+func (p *windowP[T, K, A, R]) accumulate(k K, it Timed[T]) {
+	if c := &p.win; c.cur != noWindow && it.TS < c.cur {
+		// Only after a restore, which starts without a watermark: the frame
+		// is in the current window (or before it), and its entries have
+		// entered it. Give the item an entry of its own.
+		c.add(k, frameEnd(it.TS, c.slide), p.op.Accumulate(p.op.Create(), it.V))
+		return
+	}
+	s := p.win.slot(k)
+	f := p.win.frameAt(it.TS)
+	if x := &p.win.extra[s]; x.accEnd == f.end && int(x.accIdx) < len(f.slots) && f.slots[x.accIdx] == s {
+		f.accs[x.accIdx] = p.op.Accumulate(f.accs[x.accIdx], it.V)
+		return
+	}
+	i := p.win.put(f, s, p.op.Accumulate(p.op.Create(), it.V))
+	x := &p.win.extra[s]
+	x.accEnd, x.accIdx = f.end, int32(i)
 }
 
 // addToSession adds an item to its key's sessions, merging the sessions it
@@ -366,36 +367,25 @@ func (p *windowP[T, K, A, R]) closeUpTo(upTo int64) bool {
 	if !p.emit.drain() {
 		return false
 	}
+	if p.w.kind != winSession {
+		return p.win.closeUpTo(upTo)
+	}
 	if upTo <= p.done {
 		return true
 	}
-	if p.w.kind == winSession {
-		for k, ss := range p.sessions {
-			kept := ss[:0]
-			for _, s := range ss {
-				if s.end <= upTo {
-					p.emit.add(k, s.start, s.end, p.op.Export(s.acc), false)
-				} else {
-					kept = append(kept, s)
-				}
-			}
-			if len(kept) == 0 {
-				delete(p.sessions, k)
+	for k, ss := range p.sessions {
+		kept := ss[:0]
+		for _, s := range ss {
+			if s.end <= upTo {
+				p.emit.add(k, s.start, s.end, p.op.Export(s.acc), false)
 			} else {
-				p.sessions[k] = kept
+				kept = append(kept, s)
 			}
 		}
-	} else {
-		for k, fs := range p.frames {
-			for _, e := range windowsOf(fs, p.w, p.done, upTo) {
-				if a, ok := window(fs, p.w, e, p.op.Combine); ok {
-					p.emit.add(k, e-p.w.size, e, p.op.Export(a), false)
-				}
-			}
-			prune(fs, p.w, upTo)
-			if len(fs) == 0 {
-				delete(p.frames, k)
-			}
+		if len(kept) == 0 {
+			delete(p.sessions, k)
+		} else {
+			p.sessions[k] = kept
 		}
 	}
 	p.done = upTo
@@ -404,7 +394,7 @@ func (p *windowP[T, K, A, R]) closeUpTo(upTo int64) bool {
 
 // TryProcess emits early results when they are due.
 func (p *windowP[T, K, A, R]) TryProcess() (bool, error) {
-	if p.w.early <= 0 || !p.emit.drain() {
+	if p.w.early <= 0 || (p.w.kind != winSession && p.win.busy()) || !p.emit.drain() {
 		return false, nil
 	}
 	now := time.Now()
@@ -419,13 +409,7 @@ func (p *windowP[T, K, A, R]) TryProcess() (bool, error) {
 			}
 		}
 	} else {
-		for k, fs := range p.frames {
-			for _, e := range windowsOf(fs, p.w, p.done, math.MaxInt64-p.w.size) {
-				if a, ok := window(fs, p.w, e, p.op.Combine); ok {
-					p.emit.add(k, e-p.w.size, e, p.op.Export(a), true)
-				}
-			}
-		}
+		p.win.earlyResults(func(k K, start, end int64, v R) { p.emit.add(k, start, end, v, true) })
 	}
 	p.emit.drain()
 	return true, nil
