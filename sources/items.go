@@ -13,6 +13,8 @@ import (
 // reads, in order, the items of the partitions the job assigns it, so every
 // item is read once whatever the member count. The source is replayable: it
 // saves the next item of each partition.
+//
+//	lines := dag.ReadFrom(pl, sources.Items("to be or", "not to be"), dag.NoTimestamps[string]())
 func Items[T any](items ...T) dag.Source[T] {
 	return dag.NewSource("items", func(ctx *dag.Context) (dag.Reader[T], error) {
 		r := &itemsReader[T]{items: items, parts: ctx.Member.PartitionCount(), next: map[int]int{}}

@@ -29,6 +29,11 @@ const (
 // If a job falls so far behind that a journal has overwritten events it had
 // not read, it fails with grid.ErrStaleSequence rather than skip them
 // silently: size the journal for the longest outage to survive.
+//
+//	grid.GetMap[string, Position](m, "positions", grid.WithJournal(10_000)) // where the map is defined
+//	...
+//	events := dag.ReadFrom(pl, sources.MapJournal[string, Position]("positions", sources.FromNow),
+//		dag.NativeTime[grid.Event[string, Position]](time.Second))
 func MapJournal[K comparable, V any](mapName string, start Start) dag.Source[grid.Event[K, V]] {
 	return dag.NewSource("journal-"+mapName, func(ctx *dag.Context) (dag.Reader[grid.Event[K, V]], error) {
 		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName), parts: ctx.Partitions(), start: start}
