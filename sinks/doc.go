@@ -1,4 +1,65 @@
 // Package sinks holds the connectors pipelines write to: distributed maps,
-// files (exactly-once, by two-phase commit), the log, sockets, and the
-// channels of the embedding program.
+// files, the log, TCP sockets, and the embedding program (channels,
+// observables), plus a list sink for tests.
+//
+// A sink is a dag.Sink[T]; a pipeline writes a stage into it with
+// dag.WriteTo. Jobs are code registered by name in every binary, so a
+// sink's configuration (a map name, a directory, an address) travels in
+// the job's parameters:
+//
+//	dag.Register("fleet.km", func(p Params) (*dag.DAG, error) {
+//		pl := dag.NewPipeline()
+//		trips := dag.ReadFrom(pl, sources.Items(p.Trips...), dag.NoTimestamps[Trip]())
+//		km := dag.RollingAggregate(dag.GroupBy(trips, Trip.TruckID), dag.Sum(Trip.Kilometres))
+//		dag.WriteTo(km, sinks.Map[string, float64](p.KmMap))
+//		return pl.Compile()
+//	})
+//
+// The examples (Map, List, Observable, Channel) run such jobs on a
+// one-member cluster.
+//
+// # Guarantees
+//
+// What a sink's output looks like after a failure depends on the job's
+// processing guarantee (dag.WithGuarantee) and on the sink. With
+// dag.ExactlyOnce the job restarts from its last snapshot and processes the
+// items after it again; a sink is exactly-once if that second pass leaves
+// no trace of the first:
+//
+//   - Map is idempotent: a put of a key's value, written again, changes
+//     nothing. For values that are a deterministic function of the input
+//     (running totals kept in the job), the map ends exactly once.
+//   - MapWithMerging, MapWithUpdating and MapWithProcessor merge each item
+//     into the stored value: not idempotent, so at least once. Keep the
+//     merged state in the job and write it with Map for exactly once.
+//   - Files is exactly-once by two-phase commit: temporary files, made
+//     durable on a snapshot's barrier and renamed when the snapshot
+//     completes in the whole cluster (see Files for the one narrow window
+//     when a member is lost while the job completes).
+//   - Observable and List are exactly-once with dag.ExactlyOnce: they write
+//     two-phase-commit markers along with the items, and their readers
+//     (Observe, ReadList) count only what completed snapshots cover, or
+//     everything once the job has completed. With dag.AtLeastOnce they
+//     return repeats after a restart.
+//   - Channel, Logger and Socket are at least once: after a restart, the
+//     items since the last snapshot are delivered again.
+//
+// # Backpressure
+//
+// A sink that cannot keep up holds the job back rather than buffer without
+// bound: its writer waits, the job's bounded queues fill, and the sources
+// stop reading. Channel waits while the channel is full; Observable while
+// its log holds half its buffer unread (a job writing an observable nobody
+// observes stops there); Socket while the server does not read (30 s at
+// most, then the job fails). Waiting ends when the job is cancelled.
+//
+// # Where output goes
+//
+// Map, MapWith* and List write into the grid, readable from any member.
+// Observable delivers to an Observer on any member, lite members included,
+// in this process or another. Channel delivers only within the process that
+// registered the channel: for programs that run their members themselves
+// (tests, examples, a service embedding its members). Files and Logger
+// write on each member, into its own directory or log. Socket connects from
+// each member to the server.
 package sinks

@@ -5,14 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/weir-dev/weir/dag"
 )
 
-// Files writes one line per item into files in dir, formatted by format.
+// Files writes one line per item into files in dir, formatted by format
+// (a newline is added unless the line ends with one). Each member writes
+// into its own dir, which must exist when the job starts: a missing one
+// fails the job with an error naming it.
+//
+//	dag.WriteTo(trips, sinks.Files("/var/lib/fleet/trips", Trip.CSV))
 //
 // Exactly-once: in a job with a processing guarantee each instance writes
 // into a hidden temporary file; on a snapshot's barrier it syncs and closes
@@ -22,8 +29,12 @@ import (
 // last complete snapshot, commits what it had prepared (renames are
 // idempotent) and deletes the temporary files of the failed execution,
 // whose items are then processed again. So every item appears in exactly one
-// visible file, once. Without a guarantee, a file becomes visible when the
-// job ends.
+// visible file, once. When the job completes, each instance commits what is
+// left as its input ends. That leaves one narrow window: if a member is
+// lost after another one committed so, but before the coordinator learned
+// that it had finished, the job restarts from its last snapshot and the
+// lines that member wrote after it appear twice. Without a guarantee, a
+// file becomes visible when the job ends, however it ends.
 //
 // Final files are named part-<job>-<instance>-<execution>-<n>; temporary
 // ones start with a dot and end in .tmp: readers of dir should skip those.
@@ -31,12 +42,15 @@ import (
 // cancelled between two snapshots stay behind (hidden).
 func Files[T any](dir string, format func(T) string) dag.Sink[T] {
 	return dag.NewSink("files", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+		if format == nil {
+			return nil, fmt.Errorf("file sink %s: no format function", dir)
+		}
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("file sink: %w", err)
+			return nil, fmt.Errorf("file sink: directory %s on member %s: %w", dir, ctx.Member.Name(), err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("file sink: %s is not a directory", dir)
+			return nil, fmt.Errorf("file sink: %s on member %s is not a directory", dir, ctx.Member.Name())
 		}
 		return &fileWriter[T]{ctx: ctx, dir: dir, format: format}, nil
 	})
@@ -219,15 +233,38 @@ func (w *fileWriter[T]) FinishRestore() error {
 	return nil
 }
 
-// Close commits the open file of a job without a guarantee; with one, an
-// open file is left for the next restore to delete (its items were not
-// covered by a snapshot).
+// Close ends the writer. Without a guarantee it commits the open file,
+// however the job ended. With one, it commits what it prepared and the open
+// file only if the execution ended normally (its context is not cancelled:
+// every processor on this member finished, so the job is completing);
+// otherwise the files stay hidden for the next restore to commit or delete.
+// Without this, the items after a bounded job's last snapshot would never
+// become visible.
+//
+// Committing here is safe because the coordinator fails, rather than
+// restarts, a job that loses a member once it knows one member finished:
+// nothing is written again. One narrow window remains (the engine takes no
+// final snapshot at completion): if another member is lost after this one
+// committed but before the coordinator learned that this one finished, the
+// job restarts from its last snapshot and the lines this instance wrote
+// after that snapshot appear twice.
 func (w *fileWriter[T]) Close() error {
 	p, err := w.seal()
-	if err != nil || p == nil {
+	if err != nil {
 		return err
 	}
-	if w.ctx.Guarantee == dag.None {
+	if w.ctx.Guarantee != dag.None && w.ctx.Context().Err() != nil {
+		return nil
+	}
+	for _, sid := range slices.Sorted(maps.Keys(w.prepared)) {
+		for _, pf := range w.prepared[sid] {
+			if err := commitFile(pf); err != nil {
+				return err
+			}
+		}
+		delete(w.prepared, sid)
+	}
+	if p != nil {
 		return commitFile(*p)
 	}
 	return nil

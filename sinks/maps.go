@@ -14,6 +14,12 @@ import (
 // snapshot the items replayed write the same values again, so the map ends
 // exactly as if nothing had failed (for a job whose values for a key are
 // deterministic, such as running totals).
+//
+//	km := dag.RollingAggregate(dag.GroupBy(trips, Trip.TruckID), dag.Sum(Trip.Kilometres))
+//	dag.WriteTo(km, sinks.Map[string, float64]("km-per-truck"))
+//
+// Map options (grid.WithTTL, ...) apply to the map's handle on every
+// member, as for grid.GetMap.
 func Map[K comparable, V any](mapName string, opts ...grid.MapOption) dag.Sink[dag.KV[K, V]] {
 	s := dag.NewSink("map-"+mapName, func(ctx *dag.Context) (dag.SinkWriter[dag.KV[K, V]], error) {
 		return &mapWriter[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName, opts...)}, nil
