@@ -137,6 +137,20 @@ func TestJobScalesUpToAJoiningMember(t *testing.T) {
 	require.Zero(t, j.Finish(true))
 }
 
+// A member that leaves gracefully (Shutdown) is a cluster change like a
+// crash: the job restarts on the others from its last snapshot, it does not
+// fail.
+func TestJobSurvivesAGracefulLeave(t *testing.T) {
+	c := clustertest.Start(t, 3, member.Config{})
+	ms := c.Members()
+	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(-1))...)
+	before := j.Info()
+	require.NoError(t, ms[2].Shutdown(ctxT(t, time.Minute)))
+	c.WaitStable(2)
+	j.WaitRecovered(before, clustertest.DataMembers(ms[:2]))
+	require.Zero(t, j.Finish(true))
+}
+
 // With a minimum cluster size, a member cut off from the others stops its
 // part of the job (it has no quorum); the majority restarts the job without
 // it, and takes it back in once the network heals.

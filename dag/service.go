@@ -86,7 +86,8 @@ func (s *service) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, ex := range execs {
-		ex.abort(fmt.Errorf("member %s is shutting down", s.m.ID()))
+		// A cluster change for the job: it restarts on the other members.
+		ex.abort(fmt.Errorf("%w: member %s is shutting down", errClusterChanged, s.m.ID()))
 	}
 	for _, ex := range execs {
 		select {
