@@ -138,11 +138,8 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *Inbox) error
 			p.t2[k] = append(p.t2[k], it.V)
 		}
 	case 2:
-		if p.held != nil {
-			if !p.out.Offer(*p.held) {
-				return nil
-			}
-			p.held = nil
+		if !p.drain() {
+			return nil
 		}
 		items := Items[Timed[T]](in)
 		for i, it := range items {
@@ -160,15 +157,17 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *Inbox) error
 	return nil
 }
 
-func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Complete() (bool, error) {
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) drain() bool {
 	if p.held != nil {
 		if !p.out.Offer(*p.held) {
-			return false, nil
+			return false
 		}
 		p.held = nil
 	}
-	return true, nil
+	return true
 }
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Complete() (bool, error) { return p.drain(), nil }
 
 // WindowJoin joins two keyed streams within windows: when the watermark
 // passes a window's end, join receives, for every key with items on either

@@ -255,6 +255,16 @@ func (t *tasklet) step() (bool, error) {
 	return true, nil
 }
 
+// holder is a processor that can keep output it could not emit yet (a
+// flat map's remaining results): drain emits it and reports whether none
+// is left.
+type holder interface{ drain() bool }
+
+func (t *tasklet) drained() bool {
+	h, ok := t.p.(holder)
+	return !ok || h.drain()
+}
+
 // emittedSinceLastCheck lets a source that emitted without reporting it
 // count as progress.
 func (t *tasklet) emittedSinceLastCheck() bool {
@@ -324,6 +334,12 @@ func (t *tasklet) processInput() (bool, error) {
 				continue
 			}
 			in.next = (qi + 1) % len(in.queues)
+			if _, ctl := e.(control); ctl && !t.drained() {
+				// Output the processor holds back comes before a
+				// watermark, barrier or end of stream that follows the
+				// input it came from.
+				return false, nil
+			}
 			switch c := e.(type) {
 			case watermarkItem:
 				q.pop(0)
