@@ -19,6 +19,7 @@ type twoPartitions struct {
 	start time.Time
 	sent  int64
 	quiet bool
+	busy  bool // every Read delivers: event time runs ahead of the clock
 }
 
 func (r *twoPartitions) Read(buf []dag.SourceItem[event], max int) ([]dag.SourceItem[event], bool, error) {
@@ -27,6 +28,9 @@ func (r *twoPartitions) Read(buf []dag.SourceItem[event], max int) ([]dag.Source
 		buf = append(buf, dag.SourceItem[event]{V: event{Key: "parked", TS: r.start.UnixNano()}, Partition: 1})
 	}
 	due := int64(time.Since(r.start) / time.Millisecond)
+	if r.busy {
+		due = r.sent + 10
+	}
 	for ; r.sent < due && len(buf) < max; r.sent++ {
 		ts := r.start.Add(time.Duration(r.sent) * time.Millisecond)
 		buf = append(buf, dag.SourceItem[event]{V: event{Key: "moving", TS: ts.UnixNano(), V: 1}, Partition: 0})
@@ -41,13 +45,14 @@ type idleParams struct {
 	Bag   string
 	Idle  time.Duration
 	Early bool
+	Busy  bool
 }
 
 func init() {
 	dag.Register("test.idle", func(p idleParams) (*dag.DAG, error) {
 		pl := dag.NewPipeline()
 		src := dag.NewSource("two-partitions", func(*dag.Context) (dag.Reader[event], error) {
-			return &twoPartitions{start: time.Now()}, nil
+			return &twoPartitions{start: time.Now(), busy: p.Busy}, nil
 		}, dag.Singleton())
 		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, 10*time.Millisecond).IdleTimeout(p.Idle)
 		def := dag.Tumbling(50 * time.Millisecond)
@@ -61,10 +66,17 @@ func init() {
 }
 
 func TestIdlePartitionDoesNotStopWindows(t *testing.T) {
+	t.Run("source sometimes without items", func(t *testing.T) { testIdlePartition(t, false) })
+	// A quiet partition is idle also when the source always has items of
+	// the others to deliver.
+	t.Run("source always with items", func(t *testing.T) { testIdlePartition(t, true) })
+}
+
+func testIdlePartition(t *testing.T, busy bool) {
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, 60*time.Second)
 	bag := newBag(t)
-	job, err := dag.Submit(ctx, c.Members()[0], "test.idle", idleParams{Bag: bag, Idle: 100 * time.Millisecond})
+	job, err := dag.Submit(ctx, c.Members()[0], "test.idle", idleParams{Bag: bag, Idle: 100 * time.Millisecond, Busy: busy})
 	require.NoError(t, err)
 	// Windows of the moving vehicle keep closing although the parked one's
 	// partition delivers nothing: it is marked idle.

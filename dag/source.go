@@ -253,6 +253,9 @@ func (p *sourceP[T]) Complete() (bool, error) {
 		}
 	}
 	clear(p.buf)
+	// A partition quiet while the others deliver is idle too: it must not
+	// hold back the watermark of the busy ones.
+	p.markIdle()
 	return false, nil
 }
 
