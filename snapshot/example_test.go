@@ -80,3 +80,43 @@ func ExampleAligner() {
 	// after input 0: false blocked 0: true
 	// after input 1: true 1 blocked 0: false
 }
+
+// An input that finishes counts as having delivered every later barrier:
+// here it completes the alignment the other inputs began.
+func ExampleAligner_Done() {
+	a := snapshot.NewAligner(3, snapshot.ExactlyOnce)
+	_, _ = a.Barrier(0, 1)
+	_, _ = a.Barrier(1, 1)
+	fmt.Println("blocked:", a.Blocked(0), a.Blocked(1), a.Blocked(2))
+	d := a.Done(2) // input 2's producer finished before its barrier 1
+	fmt.Println("complete:", d.Complete, d.ID, "blocked 0:", a.Blocked(0))
+	d, _ = a.Barrier(0, 2)
+	fmt.Println("barrier 2 on input 0:", d.Complete)
+	d, _ = a.Barrier(1, 2)
+	fmt.Println("barrier 2 on input 1:", d.Complete, d.ID)
+	// Output:
+	// blocked: true true false
+	// complete: true 1 blocked 0: false
+	// barrier 2 on input 0: false
+	// barrier 2 on input 1: true 2
+}
+
+// At least once, nothing blocks, so a fast input can deliver barrier N+1
+// before a slow one delivered N. That proves the coordinator gave N up: N+1
+// supersedes it, and N's late barrier is ignored.
+func ExampleAligner_atLeastOnce() {
+	a := snapshot.NewAligner(2, snapshot.AtLeastOnce)
+	_, _ = a.Barrier(0, 1)
+	fmt.Println("blocked 0:", a.Blocked(0))
+	d, _ := a.Barrier(0, 2)
+	fmt.Println("abandoned:", d.Abandoned)
+	d, _ = a.Barrier(1, 1) // late: snapshot 1 is over
+	fmt.Println("late barrier 1:", d.Complete)
+	d, _ = a.Barrier(1, 2)
+	fmt.Println("barrier 2:", d.Complete, d.ID)
+	// Output:
+	// blocked 0: false
+	// abandoned: 1
+	// late barrier 1: false
+	// barrier 2: true 2
+}

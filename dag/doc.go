@@ -1,0 +1,509 @@
+// Package dag is weir's stream-processing engine. A job is a directed
+// acyclic graph of processors that runs on every data member of the
+// cluster, next to the grid partitions it reads and writes. Jobs can be
+// bounded (batch) or unbounded (streams), with event time, watermarks and
+// windows. They survive the loss of a member by restoring from distributed
+// snapshots kept in the grid.
+//
+// A job can be written with either of two APIs, and both run on the same
+// engine:
+//
+//   - The pipeline API: typed stages (Stage[T]) joined by functions such
+//     as Map, GroupBy, Window, AggregateWindow, HashJoin and MapAsync, read
+//     from a Source and written to a Sink. A Pipeline compiles into a DAG.
+//     Start here.
+//   - The core API: a DAG of vertices (Vertex) running Processor instances,
+//     joined by typed edges (Edge[T]) with explicit routing. Use it for a
+//     processor that no stage provides.
+//
+// The connectors live in package sources (files, maps, map journals,
+// generators, Go channels, sockets) and package sinks (maps, files,
+// observables, lists, logs, channels, sockets). Package snapshot holds the
+// snapshot protocol and its storage.
+//
+// # Jobs are code
+//
+// Go cannot send a closure to another process. So a job is a builder
+// function, registered under a name in every binary that runs members,
+// usually from an init function:
+//
+//	type CountParams struct {
+//		Lines  []string
+//		Counts string // the map to write to
+//	}
+//
+//	func init() {
+//		dag.Register("word-count", func(p CountParams) (*dag.DAG, error) {
+//			pl := dag.NewPipeline()
+//			lines := dag.ReadFrom(pl, sources.Items(p.Lines...), dag.NoTimestamps[string]())
+//			words := dag.FlatMap(lines, strings.Fields)
+//			counts := dag.AggregateByKey(dag.GroupBy(words, dag.Identity[string]), dag.Count[string]())
+//			dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
+//			return pl.Compile()
+//		})
+//	}
+//
+// Submit sends the name and the msgpack encoding of the parameters to the
+// cluster's coordinator. It can be called from any member, lite members
+// included. Only the parameters' exported fields travel.
+//
+//	job, err := dag.Submit(ctx, m, "word-count", CountParams{Lines: lines, Counts: "counts"},
+//		dag.WithGuarantee(dag.ExactlyOnce))
+//	...
+//	err = job.Wait(ctx)
+//
+// Here is what the coordinator does with a submission:
+//
+//   - It builds and validates the DAG. Submit fails with ErrUnknownJob if
+//     the name is not registered there. It also fails if the builder
+//     returns an error or panics, or if the DAG is invalid (empty or
+//     duplicate vertex names, missing ordinals, a cycle, ...; every problem
+//     is reported at once).
+//   - It refuses a processing guarantee if a source cannot replay
+//     (ErrNotReplayable).
+//   - It plans the job: every live data member (not lite, not leaving),
+//     the default local parallelism, and which member owns which partition.
+//     It records the job in a replicated grid map, and Submit returns.
+//   - Then, in the background, every member of the plan builds the DAG
+//     from the name and parameters, and checks a fingerprint of its shape
+//     against the coordinator's. A member whose binary has another version
+//     of the job fails the job with ErrDefinitionMismatch.
+//
+// The fingerprint covers the vertex names and local parallelisms, and the
+// edges: their ends and ordinals, routing, local or distributed, priority,
+// item type and key type. It does not cover the code inside functions, so
+// two versions that differ only there go unnoticed. Give a changed job a
+// new name, or stop it before members with the new binary run it.
+//
+// A job's options (JobOption) are WithGuarantee, WithSnapshotInterval,
+// WithLocalParallelism, WithScaleUpDelay, WithName and FromSnapshot.
+// Each vertex runs LocalParallelism instances on every member of the job.
+// The count comes from Vertex.LocalParallelism or Stage.LocalParallelism,
+// else from WithLocalParallelism, else from the coordinator's GOMAXPROCS
+// when it plans the run.
+//
+// # Job lifecycle
+//
+// A job goes Starting (being set up on the members), then Running, then
+// Completing (some members' part has ended, others' not yet), then
+// Completed. It can also end Failed or Cancelled. Along the way it can be
+// Restarting (stopped to start again, after a cluster change or a request)
+// or Suspended. Completed, Failed and Cancelled are terminal
+// (JobStatus.Terminal).
+//
+//   - Job.Wait returns nil when the job completed, an error wrapping
+//     ErrCancelled when it was cancelled, or an error carrying the failure's
+//     text.
+//   - Job.Info returns a JobInfo: the status and error, the members, the
+//     restarts, the snapshots taken, and the snapshot the current run
+//     restored.
+//   - Jobs lists the cluster's jobs, newest first. JobByID gives a handle on
+//     any job, from any member.
+//   - Job.Cancel stops a job everywhere.
+//
+// A processor error or panic fails the job on every member, whatever its
+// guarantee: failures in the job's own code are not retried. The exception
+// is an error caused by the cluster changing under the job (a lost
+// connection, an unknown member, a lost quorum). Such an error restarts the
+// job instead; see Fault tolerance. When a job ends, its snapshots are
+// deleted; exported copies remain.
+//
+// # Job control
+//
+//   - Job.Suspend takes a final snapshot (if the job has a guarantee), then
+//     stops the job on every member. Job.Resume restarts it from that
+//     snapshot, or from the beginning for a job without a guarantee.
+//   - Job.Restart stops the job and starts it again on the current members,
+//     from its last complete snapshot.
+//   - Job.ExportSnapshot copies a snapshot of the job under a name, in a
+//     grid map of its own that outlives the job. For a running job it takes
+//     a new snapshot; for a suspended one it uses the snapshot taken on
+//     suspension. Only jobs with a guarantee take snapshots.
+//   - FromSnapshot starts a new job from an exported snapshot (Submit
+//     fails if there is none of that name). Each of its vertices restores
+//     the state that the vertex of the same name saved. Exported snapshots
+//     stay until deleted (snapshot.OpenNamed, then Store.Drop).
+//
+// To move to a new version of a job without the two overlapping, suspend
+// the old job, export its snapshot, cancel it, and submit the new one with
+// FromSnapshot. A pipeline's vertex names come from its source and sink
+// names and from its stage kinds ("map", "accumulate", "window-combine",
+// ...). A repeated kind is numbered ("map-2"). So a new version keeps its
+// state only if its stateful stages keep their names. Adding a stage of the
+// same kind before one of them shifts the numbering.
+//
+// # Metrics
+//
+// Job.Metrics asks every member running the job for its processors'
+// counters (ProcessorMetrics). Each processor instance reports:
+//
+//   - the items it received and emitted, and the batches it received;
+//   - the items waiting in its input queues now;
+//   - its own counters (Context.Counter), such as "late", the late items
+//     that a windowed aggregation counts.
+//
+// There are none while the job is suspended or once it has ended.
+//
+// # The pipeline API
+//
+// A Pipeline holds stages. ReadFrom starts a stage from a Source, with a
+// Timestamps policy that says where event times come from. Functions take
+// stages and return new ones, and WriteTo ends a stage in a Sink. Every
+// item travels with its event time (Timed). Each stage becomes a vertex
+// (or two), and the stage functions choose its edges:
+//
+//   - Stateless: Map, Filter, FlatMap, Peek and Merge run next to their
+//     input, on the same member (local edges). Rebalance spreads items over
+//     the cluster. RebalanceBy routes them by key.
+//   - Keyed: GroupBy makes a Keyed stage, for AggregateByKey (batch: one
+//     result per key when the input ends), RollingAggregate, MapStateful
+//     (with StateTTL to drop idle keys) and Distinct. A key's items cross a
+//     partitioned, distributed edge to one instance in the cluster: the one
+//     on the member owning the key's partition in the grid, where a
+//     grid.Map with the same key type keeps that key.
+//   - Aggregation: an AggregateOp (Count, Sum, Min, Max, Average, TopN,
+//     ToList, or your own) is a monoid with Create, Accumulate, Combine,
+//     Export and an optional Deduct. Combine lets aggregations run in two
+//     stages: each instance accumulates what it has, and only one partial
+//     result per key crosses the network.
+//   - Windows: Window (by key) or WindowAll, then AggregateWindow, with
+//     Tumbling, Sliding or Session windows and optional EarlyResults.
+//     LateItems gives the late items as a stage. WindowJoin co-groups two
+//     keyed streams per window. See Event time.
+//   - Joins: HashJoin and HashJoin2 read their batch side first (edge
+//     priority) and broadcast it to every instance. The stream side then
+//     flows through without moving between members.
+//   - Enrichment: LookupMap runs on the member owning each key and reads a
+//     whole batch with one GetAll per member. LookupMapCached reads through
+//     a near cache where the items are. MapUsingService gives each instance
+//     a service and calls it, possibly blocking. MapAsync and MapAsyncBatch
+//     call a service asynchronously. Each instance has at most MaxInFlight
+//     calls in flight, each with a timeout and retries. Results keep the
+//     items' order unless Unordered is set. A watermark waits for the calls
+//     before it.
+//   - Batches: Sort gathers everything on one instance. AggregateAll gives
+//     one result for the whole input.
+//
+// Sources come from package sources, or from NewSource with a Reader of
+// your own. A Reader that implements Positioned, declared with Replayable,
+// lets a job have a processing guarantee. Sinks come from package sinks, or
+// from NewSink with a SinkWriter. A sink is local to each member by
+// default. With Sink.Singleton one writer in the cluster receives
+// everything. With PartitionSink each key goes to the writer on the member
+// that owns it. A TransactionalWriter takes part in two-phase commit.
+//
+// # The core API
+//
+// To build a DAG by hand:
+//
+//   - New returns an empty DAG. AddVertex adds a vertex with a Supplier,
+//     which creates one Processor per instance.
+//   - Connect (or Between, for ordinals 0 to 0) joins an output ordinal of
+//     one vertex to an input ordinal of another, with an item type.
+//   - Configure the returned Edge with its methods, and return the DAG from
+//     a registered builder. ExampleNew shows a complete job.
+//
+// The processor lifecycle:
+//
+//   - Init runs once. Obtain the Emitter of each output there, with Output.
+//   - Process runs for each batch that arrives on an input, with that
+//     input's ordinal. Read the batch with Items, and mark what you handled
+//     with Inbox.Consume. Items left unconsumed come again in the next call.
+//     Items are read-only, since a broadcast edge shares them between
+//     instances. The batch is recycled once consumed, so copy what you keep.
+//   - Complete is called once every input has completed, and again until
+//     it returns true. A vertex without inputs is a source and does all its
+//     work in Complete. A bounded source returns true at the end; an
+//     unbounded one never does.
+//
+// Optional interfaces add behaviour:
+//
+//   - EdgeCompleter: act when one input completes.
+//   - WatermarkHandler: act on event time.
+//   - TryProcessor: work that does not come from an input. Context.Wake
+//     calls it soon, from any goroutine.
+//   - Closer: release resources.
+//   - Snapshotter and RestoreFinisher: state in snapshots.
+//   - Committer: two-phase commit.
+//
+// The Context tells an instance where it runs: its indexes and the
+// parallelism, the job and execution, the map partitions it is
+// responsible for (Context.Partitions), a context.Context that ends with
+// the job, a logger and counters. The ready-made suppliers are SliceP,
+// GeneratorP, MapP, FilterP, FlatMapP and SinkP.
+//
+// An edge is local by default: it joins only instances on the same member.
+// Edge.Distributed makes it reach the instances on every member. The
+// routings:
+//
+//   - Unicast (the default) sends each batch to one consumer instance,
+//     taking them in turn and skipping those whose queue is full.
+//   - Isolated joins producer instance i to consumer instance i. It needs
+//     equal parallelism on both sides, and local edges only.
+//   - Partitioned (PartitionBy) sends an item by its key's grid partition.
+//     The key is encoded like a grid map key. Partition p goes to the
+//     member that owned p when the run started, and there to instance p mod
+//     LocalParallelism. On a local edge, it goes to that instance on the
+//     producer's own member.
+//   - Broadcast sends every item to every instance.
+//   - AllToOne sends every item to one instance: on a distributed edge,
+//     instance 0 of the job's first member; on a local edge, instance 0 of
+//     each member.
+//
+// Edge.Priority orders a vertex's inputs: nothing is read from an edge
+// until every edge with a lower priority value has completed. A hash join
+// builds its table this way. Edge.Queue sizes the queues: batches per
+// queue and items per batch, 16 and 1024 by default.
+//
+// # Execution model
+//
+// Each processor instance runs on a goroutine of its own, called a
+// tasklet. Its loop does one round after another:
+//
+//  1. Push the batches its emitters filled.
+//  2. Do any snapshot work that is due.
+//  3. Call TryProcess.
+//  4. Hand on a watermark if the inputs advanced one.
+//  5. Take up to 64 elements from its input queues: batches go to
+//     Process, control items (watermarks, barriers, ends of streams) to the
+//     engine.
+//  6. Call Complete, once every input has completed.
+//
+// When a round moves nothing, the tasklet parks. It raises a flag, looks at
+// its queues once more, and sleeps until something wakes it: the other end
+// of one of its queues (a push wakes the consumer, a pop that makes room
+// wakes the producer), Context.Wake, or a snapshot. If nothing does, a timer
+// wakes it: after 20 µs at first, doubling up to 5 ms while nothing happens,
+// which is how polling sources run. Waking a tasklet that is not parked
+// costs one atomic load.
+//
+// Local edges are bounded rings of batches. There is one ring per pair of
+// producer and consumer instances, with a single producer and a single
+// consumer, so a push or a pop is a few atomic loads and stores: no lock,
+// no channel operation, and nothing per item. Emitter.Offer appends to the
+// emitter's current batch. A batch is pushed when it is full, or at the
+// start of the producer's next round, so batching adds no waiting for a
+// batch to fill. Watermarks, snapshot barriers and the end of a stream
+// travel in the same rings, in order with the items.
+//
+// A distributed edge has, on each member and for each other member, a
+// sender goroutine and a receiver goroutine. The sender drains one ring per
+// local producer, encodes the batches with the edge's codec, and writes
+// them to a member stream. The receiver on the other member decodes them
+// into its local consumers' rings. Stream flow control counts credit in
+// bytes (member.Config.StreamWindow, 4 MiB by default):
+//
+//  1. A receiver whose consumers' rings are full stops reading.
+//  2. Its stream window fills, and the sender's writes wait.
+//  3. The sender stops draining, so its rings fill too.
+//  4. Offer says full on the producing member.
+//
+// Backpressure thus reaches the sources across members. The items in
+// flight stay bounded by the rings and the windows, whatever the item
+// sizes.
+//
+// Why a goroutine per instance: Hazelcast Jet runs its tasklets
+// cooperatively on a few threads, and needs other threads for code that
+// blocks. Go's scheduler already multiplexes goroutines onto GOMAXPROCS
+// threads, and parks one that blocks without holding up the others. So a
+// goroutine per instance shares the CPUs as well, and lets a processor
+// block where blocking is natural, such as a sink's Write or a service
+// call. What makes goroutine pipelines slow is a channel operation, and
+// often a wake-up, per item. Weir pays those per batch at most, and while
+// work flows, not at all.
+//
+// The model was kept on measurement. BenchmarkPipeline and dagbench
+// (bench/cmd/dagbench, workloads 1 to 3) run generate, map, filter and
+// count on one member. When the model was settled, they measured 177M
+// items/s: 0.57 times a plain Go loop calling the same functions, and 18
+// times a goroutine per stage joined by buffered channels. A distributed
+// edge carried 0.75 times raw TCP's throughput with 100-byte items. Run
+// them again with `go test -bench BenchmarkPipeline ./dag` or `go run
+// ./cmd/dagbench` in bench/.
+//
+// What this means for processor code:
+//
+//   - Offer never blocks. When it returns false, the edge is full: stop,
+//     return, and offer the same item on the next call. Process returns
+//     without consuming the items it could not handle. Complete returns
+//     false.
+//   - Emit before control items pass. The engine flushes your emitters
+//     before it forwards a watermark or a snapshot barrier. It knows nothing
+//     of output you hold in a slice of your own. Either consume input only
+//     as its output is taken, or emit what you hold in ProcessWatermark and
+//     SaveSnapshot, which may return false to be called again.
+//   - Process may block, such as a sink writing to a database. Blocking
+//     holds up only this instance, and through backpressure its producers.
+//     But while it blocks, the instance sees neither cancellation nor
+//     barriers. Pass Context.Context() to blocking calls, and keep them short
+//     next to the snapshot interval.
+//   - The engine calls an instance from one goroutine at a time, so its own
+//     state needs no lock. Work on other goroutines hands its results back
+//     through TryProcessor and Context.Wake, as MapAsync does.
+//
+// # Event time
+//
+// A source stage's Timestamps says where event times come from:
+//
+//   - NoTimestamps: no event time and no watermarks; no windows.
+//   - EventTime: the time comes from each item, with an allowed lag.
+//   - IngestionTime: the time an item was read.
+//   - NativeTime: the time the Reader gives (SourceItem.TS).
+//
+// A watermark is a promise that no item older than it is expected. Each
+// source instance keeps the highest time seen in each of its source
+// partitions (Reader.Partitions, SourceItem.Partition). Its watermark is
+// the lowest of those highs over the partitions that are not idle, minus
+// the allowed lag. The watermark never goes back. It is emitted just before
+// the item that advanced it, and only when it crosses a multiple of
+// Timestamps.Throttle (1 ms by default). A partition that has delivered
+// nothing for Timestamps.IdleTimeout (5 s by default) is idle, so that a
+// quiet partition does not stop windows from closing. When every partition
+// of an instance is idle, the instance emits Idle. A partition counts again
+// as soon as it delivers.
+//
+// Downstream, every instance keeps the last watermark of each input queue:
+// one queue per producer instance on its member, and one per other member,
+// whose receiver stands for that member's producers with their minimum.
+// Its watermark is the minimum over the inputs that have neither finished
+// nor gone idle, and it is Idle if all are idle. When it advances,
+// WatermarkHandler.ProcessWatermark is called until it returns true. Then
+// the watermark goes out on every output.
+//
+// The first windowing stage judges lateness. An item whose time is below
+// the last watermark that stage processed is late. Late items are counted
+// in the stage's "late" counter (see Metrics). They are dropped, or
+// delivered to LateItems if the pipeline uses it. For tumbling and sliding
+// windows without early results, that stage is the accumulating one, next
+// to the input.
+//
+// The window kinds:
+//
+//   - Tumbling: fixed size, no overlap.
+//   - Sliding: fixed size, a new window every slide. The size must be a
+//     multiple of the slide.
+//   - Session: a key's items closer together than a gap. A session ends gap
+//     after its last item.
+//
+// A WindowResult carries Start, End (exclusive), Key, Value and Early. The
+// window's end is also its event time downstream. A window is emitted when
+// the watermark reaches its end; when a bounded input ends, every window
+// left is emitted. EarlyResults(d) also emits, every d of wall-clock time,
+// the running value of every window not yet closed, with Early set.
+// Tumbling and sliding windows aggregate in two stages. The accumulating
+// stage next to the input accumulates each key's items per frame (one slide).
+// The frames of a key then meet on the instance owning the key, which
+// combines them into windows, deducting the frame that leaves when the
+// AggregateOp has Deduct. Sessions, and windows with early results,
+// aggregate in one stage after the partitioned edge. MapStateful's StateTTL
+// also runs on event time: a key's state is dropped once the watermark
+// passes its last item plus the TTL.
+//
+// # Fault tolerance
+//
+// The guarantees (WithGuarantee):
+//
+//   - None (the default): no snapshots. After a cluster change the job
+//     restarts from the beginning, so sinks may see items again.
+//   - AtLeastOnce: snapshots every SnapshotInterval (10 s by default), and
+//     restarts from the last complete snapshot. Items after it are processed
+//     again. Barriers are not aligned: a processor does not wait for its
+//     slower inputs, and items that overtake the barrier on a fast input
+//     land in the snapshot's state too.
+//   - ExactlyOnce: the same, with aligned barriers. Every item's effect on
+//     processor state, and on two-phase-commit sinks, counts once.
+//
+// A guarantee needs three things:
+//
+//   - Replayable sources. A job with a source that cannot replay is
+//     refused with ErrNotReplayable. The sources package's map, map
+//     journal, file, generator and Items sources replay.
+//   - State kept in Snapshotter processors. Every stateful pipeline stage
+//     is one.
+//   - For exactly-once output, sinks that are idempotent (sinks.Map) or use
+//     two-phase commit (sinks.Files, sinks.List, sinks.Observable). Other
+//     sinks see the items after the last snapshot again.
+//
+// One snapshot, N, in the style of Chandy and Lamport:
+//
+//  1. The coordinator clears a storage slot and tells every member to
+//     begin N.
+//  2. On each member, every source instance emits what it has already
+//     read, saves its positions, and emits barrier N, in band with its
+//     items.
+//  3. An instance with several input queues aligns barrier N with
+//     snapshot.Aligner. Under exactly-once, an input that delivered N is
+//     not read again until every live input has. Under at-least-once,
+//     reading goes on.
+//  4. Once aligned, the instance saves its state with SaveSnapshot and
+//     forwards barrier N on every output. Keyed entries (SaveEntry) go back,
+//     on restore, to the instance that receives their key's items, however
+//     many members the job then has. Broadcast entries (SaveBroadcast) go
+//     to every instance of the vertex. A distributed edge's sender aligns
+//     its local producers' barriers, and sends one barrier for all of them.
+//  5. Every instance acknowledges to the coordinator, listing the chunks it
+//     wrote and its entry count.
+//  6. The coordinator checks the snapshot by reading every chunk back, and
+//     commits it: it records it in the job record, then tells the members.
+//     Their Committer processors then commit; a TransactionalWriter
+//     prepared on the barrier and makes its output visible now.
+//
+// Only one snapshot is in progress at a time. A snapshot that is not fully
+// acknowledged within the longer of 30 s and three intervals is abandoned,
+// and the last complete one stands. Snapshots are written into two slots,
+// two replicated grid maps per job with the cluster's BackupCount
+// synchronous backups, so a snapshot being written never damages the last
+// complete one (see package snapshot).
+//
+// What happens when the cluster changes:
+//
+//   - Restart on member loss. When a member running the job is lost, or an
+//     execution stops because a connection broke, the coordinator stops the
+//     job on every member. It starts it again on the live data members from
+//     the last complete snapshot, retrying with a backoff while the
+//     membership settles. Keyed state follows its keys to their new
+//     instances.
+//   - Scale-up. When data members join, a running job restarts onto them
+//     after the scale-up delay (WithScaleUpDelay, DefaultScaleUpDelay;
+//     negative: never).
+//   - Coordinator loss. When the coordinator leaves, the new coordinator
+//     takes over its jobs and restarts them from their last snapshots.
+//   - Quorum. With member.Config.MinClusterSize, a member that sees fewer
+//     live data members than the quorum stops its executions, and restarts
+//     wait until a quorum is back. The side of a network partition that
+//     keeps the quorum restarts the job without the members it lost. The
+//     other side cannot submit jobs either, because recording one is a grid
+//     write, refused without a quorum.
+//
+// # Known limitations
+//
+//   - A processor that has finished still takes part in every later
+//     snapshot: its state is saved again, off its goroutine, after Complete
+//     returned true. A restore gives that state back to an instance that
+//     will complete again. So a processor that emits results from its state
+//     in Complete must drop the state as it emits, as AggregateByKey does.
+//     Otherwise it emits the results again after a restore.
+//   - An instance whose inputs have all ended takes part in snapshots only
+//     once it has finished. While it is still emitting in Complete (a large
+//     AggregateByKey or Sort), snapshots cannot complete, and time out.
+//   - A restart while the job is Completing fails the job with
+//     ErrMemberLost: after a member is lost, and also on a call to
+//     Job.Restart. Some members' parts have ended by then, so no snapshot
+//     holds the job's whole state. No final snapshot is taken at
+//     completion either.
+//   - When a job is cancelled or fails, two-phase-commit sinks do not
+//     commit what they wrote after its last complete snapshot. sinks.Files
+//     leaves those files behind, hidden.
+//   - A restored windowing stage judges lateness again only from the first
+//     watermark after the restore. Items for windows it had already
+//     emitted before the restore are then dropped without being counted as
+//     late.
+//   - Partitioned edges route by the partition table as it was when the
+//     run started. If partitions move during the run, keyed stages no longer
+//     run next to their data, until the job restarts (a scale-up restarts
+//     it).
+//   - Cancel, Suspend, Resume, Restart and ExportSnapshot wait for a
+//     snapshot in progress to finish or time out.
+//   - The fingerprint checks a DAG's shape, not its functions (see Jobs are
+//     code).
+package dag
