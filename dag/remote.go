@@ -163,7 +163,8 @@ func (s *sender) run(ctx context.Context) error {
 			idle = minIdle
 			continue
 		}
-		if err := s.park(ctx, &idle); err != nil {
+		waiting := func(i int) bool { return !done[i] && (s.aligner == nil || !s.aligner.Blocked(i)) }
+		if err := s.park(ctx, &idle, waiting); err != nil {
 			return err
 		}
 	}
@@ -182,10 +183,15 @@ func (s *sender) destOf(el any) int {
 	return destAny
 }
 
-func (s *sender) park(ctx context.Context, idle *time.Duration) error {
+// park waits for a wake-up or the idle timeout, unless an input it would
+// read has something: inputs held back by barrier alignment do not count
+// (their items wait for the other inputs' barriers; spinning on them kept
+// a CPU busy for nothing, starving the processors that would deliver those
+// barriers).
+func (s *sender) park(ctx context.Context, idle *time.Duration, readable func(i int) bool) error {
 	s.parked.Store(true)
-	for _, q := range s.inputs {
-		if !q.empty() {
+	for i, q := range s.inputs {
+		if readable(i) && !q.empty() {
 			s.parked.Store(false)
 			return nil
 		}
