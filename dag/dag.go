@@ -112,6 +112,9 @@ type edge struct {
 	batchSize      int // items per batch
 	item           edgeType
 	keyName        string // describes the partition function for the fingerprint
+	// keepOrder: a pipeline edge that becomes Isolated if it stays local
+	// and unicast between equal parallelisms (see Pipeline.Compile).
+	keepOrder bool
 }
 
 // Edge connects an output of one vertex to an input of another, carrying

@@ -142,7 +142,9 @@ func (p *Pipeline) uniqueName(name string) string {
 // newStage returns the typed handle of a node producing T items.
 func newStage[T any](n *node) Stage[T] {
 	n.connect = func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-		return typedEdgeConfig[T]{Connect[Timed[T]](from, fromOrd, to, toOrd)}
+		e := Connect[Timed[T]](from, fromOrd, to, toOrd)
+		e.e.keepOrder = true
+		return typedEdgeConfig[T]{e}
 	}
 	return Stage[T]{n: n}
 }
@@ -183,6 +185,16 @@ func (p *Pipeline) Compile() (*DAG, error) {
 	for _, n := range p.nodes {
 		if err := c.buildNode(n); err != nil {
 			return nil, fmt.Errorf("stage %q: %w", n.name, err)
+		}
+	}
+	// A stage's items reach the next stage in the order it emitted them,
+	// where that costs nothing: a local round-robin edge between equal
+	// parallelisms becomes isolated (instance i feeds instance i). Without
+	// it, a source's items for one key could take two instances of a
+	// filter and overtake each other on their way to the key's state.
+	for _, e := range c.d.edges {
+		if e.keepOrder && e.routing == Unicast && !e.distributed && e.from.localParallelism == e.to.localParallelism {
+			e.routing = Isolated
 		}
 	}
 	if err := c.d.validate(); err != nil {
