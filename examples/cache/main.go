@@ -1,0 +1,195 @@
+// Command cache uses a distributed map as a cache shared by the members of
+// a cluster of three in this process: one member writes vehicles, another
+// reads them through a near cache (a local copy that the owners invalidate
+// on every change), and entries of a second map expire after a TTL.
+//
+//	go run ./examples/cache
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+// Vehicle is a map value. Values are stored as msgpack, so any type
+// msgpack can encode will do.
+type Vehicle struct {
+	Driver    string
+	MaxLoadKg int
+}
+
+func main() {
+	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
+	flag.Parse()
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Stdout, logger); err != nil {
+		fmt.Fprintln(os.Stderr, "cache:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+	ms, err := startCluster(ctx, 3, logger)
+	defer shutdown(ms)
+	if err != nil {
+		return err
+	}
+
+	// A handle on the map "vehicles" through member m2. The same name on
+	// any member is the same map; each key lives on its partition's owner
+	// (and a backup), whichever member wrote it.
+	vehicles := grid.GetMap[string, Vehicle](ms[1], "vehicles")
+	err = vehicles.PutAll(ctx, map[string]Vehicle{
+		"truck-7": {Driver: "ana", MaxLoadKg: 18000},
+		"truck-9": {Driver: "bo", MaxLoadKg: 26000},
+		"van-2":   {Driver: "cy", MaxLoadKg: 3500},
+	})
+	if err != nil {
+		return err
+	}
+
+	// The same map through member m1, with a near cache: the first read of
+	// a key asks its owner, later reads are served from m1's memory.
+	cached := grid.GetMap[string, Vehicle](ms[0], "vehicles", grid.WithNearCache(grid.NearCacheConfig{}))
+	for range 2 {
+		for _, id := range []string{"truck-7", "truck-9", "van-2"} {
+			if _, _, err := cached.Get(ctx, id); err != nil {
+				return err
+			}
+		}
+	}
+	v, _, err := cached.Get(ctx, "truck-7")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "truck-7: %+v\n", v)
+	printStats(out, "after reading 3 vehicles twice, and truck-7 again", cached.NearCacheStats())
+
+	// A write anywhere makes the key's owner invalidate every near cache
+	// holding the key. The invalidation travels asynchronously: it may
+	// arrive just after the write returns, so wait for it before reading.
+	if err := vehicles.Put(ctx, "truck-7", Vehicle{Driver: "dee", MaxLoadKg: 18000}); err != nil {
+		return err
+	}
+	if err := poll(ctx, func() bool { return cached.NearCacheStats().Invalidations == 1 }); err != nil {
+		return fmt.Errorf("no invalidation: %w", err)
+	}
+	if v, _, err = cached.Get(ctx, "truck-7"); err != nil { // a miss: asks the owner
+		return err
+	}
+	fmt.Fprintf(out, "truck-7 after the update: %+v\n", v)
+	printStats(out, "after the update and one more read", cached.NearCacheStats())
+
+	// Entries of a map with a TTL expire that long after their last write
+	// (PutTTL sets one entry's TTL). Reads never return an expired entry.
+	const ttl = 500 * time.Millisecond
+	sessions := grid.GetMap[string, string](ms[2], "sessions", grid.WithTTL(ttl))
+	written := time.Now()
+	if err := sessions.Put(ctx, "ana", "token-1"); err != nil {
+		return err
+	}
+	token, found, err := sessions.Get(ctx, "ana")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "session of ana: %q (found: %v)\n", token, found)
+	err = poll(ctx, func() bool {
+		_, found, err = sessions.Get(ctx, "ana")
+		return err != nil || !found
+	})
+	if err != nil {
+		return err
+	}
+	if time.Since(written) < ttl {
+		return fmt.Errorf("the session expired before its TTL")
+	}
+	fmt.Fprintf(out, "session of ana: gone after its TTL of %v\n", ttl)
+	return nil
+}
+
+func printStats(out io.Writer, when string, s grid.NearCacheStats) {
+	fmt.Fprintf(out, "near cache %s: %+v\n", when, s)
+}
+
+// poll calls done every few milliseconds until it returns true, for at
+// most five seconds.
+func poll(ctx context.Context, done func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !done() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return errors.New("timed out")
+		}
+	}
+	return nil
+}
+
+// startCluster starts n members on loopback in this process, each joining
+// the first, and waits until the partitions are spread over all of them.
+func startCluster(ctx context.Context, n int, logger *slog.Logger) ([]*member.Member, error) {
+	cfg := member.LocalConfig() // loopback, ephemeral ports, fast failure detection
+	cfg.Logger = logger
+	var ms []*member.Member
+	for i := range n {
+		c := cfg
+		c.Name = fmt.Sprintf("m%d", i+1)
+		if i > 0 {
+			c.Join = []string{ms[0].Addr()}
+		}
+		m, err := member.Start(ctx, c)
+		if err != nil {
+			return ms, err
+		}
+		ms = append(ms, m)
+	}
+	// Partitions migrate to members as they join; wait for the last table.
+	t, err := ms[0].WaitPartitions(ctx, func(t *partition.Table) bool {
+		if t == nil || len(t.Members()) != n {
+			return false
+		}
+		for _, id := range t.Members() {
+			if len(t.Owned(id)) < t.Count()/n {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return ms, err
+	}
+	for _, m := range ms[1:] {
+		if _, err := m.WaitVersion(ctx, t.Version()); err != nil {
+			return ms, err
+		}
+	}
+	return ms, nil
+}
+
+// shutdown stops the members gracefully, the last started first.
+func shutdown(ms []*member.Member) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range slices.Backward(ms) {
+		_ = m.Shutdown(ctx)
+	}
+}

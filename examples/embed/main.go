@@ -1,0 +1,142 @@
+// Command embed shows a Go service embedding a weir member: two instances
+// of the service (here two members in one process) form a cluster, share
+// its partitions, and one leaves gracefully, handing its partitions over.
+//
+//	go run ./examples/embed
+//	go run ./examples/embed --join 127.0.0.1:5701   # join a running cluster instead
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	// A member serves distributed maps and runs jobs because its binary
+	// links grid and dag: they attach themselves to every member started in
+	// the process. Link them in every data member of a cluster, even in a
+	// service that does not call them: partitions cannot move to a member
+	// without them (the coordinator retries, logging that the member has
+	// no "grid" service).
+	_ "github.com/weir-dev/weir/dag"
+	_ "github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
+)
+
+func main() {
+	join := flag.String("join", "", "gossip address of a member of a running cluster to join, e.g. 127.0.0.1:5701 (default: start a cluster of two in this process)")
+	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
+	flag.Parse()
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if *join == "" {
+		err = runPair(ctx, os.Stdout, logger)
+	} else {
+		err = runJoin(ctx, os.Stdout, logger, *join)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "embed:", err)
+		os.Exit(1)
+	}
+}
+
+// runPair starts two members, as two instances of a service would.
+func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+	cfg := member.LocalConfig() // one machine: loopback, any free port; DefaultConfig() for production
+	cfg.Logger = logger
+	cfg.Name = "service-1"
+	first, err := member.Start(ctx, cfg) // no Join: starts a new cluster
+	if err != nil {
+		return err
+	}
+	defer first.Shutdown(ctx)
+
+	cfg.Name = "service-2"
+	cfg.Join = []string{first.Addr()} // any live member's gossip address
+	second, err := member.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer second.Shutdown(ctx) // idempotent: a second call returns nil
+
+	// The coordinator (the oldest member) moves partitions to the new
+	// member; wait until it owns its share.
+	t, err := first.WaitPartitions(ctx, func(t *partition.Table) bool {
+		return t != nil && len(t.Owned(second.ID())) >= t.Count()/2
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "members: %s\n", names(first.Members()))
+	fmt.Fprintf(out, "partitions: %s\n", ownership(t))
+
+	// A graceful shutdown first moves the member's partitions (and their
+	// data) to the others, so nothing is lost even without backups.
+	if err := second.Shutdown(ctx); err != nil {
+		return err
+	}
+	t, err = first.WaitPartitions(ctx, func(t *partition.Table) bool { return len(t.Owned(first.ID())) == t.Count() })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "after service-2 left: %s\n", ownership(t))
+	return nil
+}
+
+// runJoin joins a running cluster, shows it, and leaves.
+func runJoin(ctx context.Context, out io.Writer, logger *slog.Logger, addr string) error {
+	cfg := member.LocalConfig()
+	cfg.Logger = logger
+	cfg.Name = "embedded"
+	cfg.Join = []string{addr}
+	m, err := member.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Shutdown(ctx)
+	t, err := m.WaitPartitions(ctx, func(t *partition.Table) bool {
+		return len(t.Owned(m.ID())) >= t.Count()/len(t.Members())
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "members: %s\n", names(m.Members()))
+	fmt.Fprintf(out, "partitions: %s\n", ownership(t))
+	fmt.Fprintln(out, "leaving: moving this member's partitions to the others")
+	return m.Shutdown(ctx)
+}
+
+// names lists members by name, oldest (the coordinator) first.
+func names(ms []member.Info) string {
+	var s []string
+	for _, info := range ms {
+		s = append(s, info.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ownership says how many partitions each member owns, most first.
+func ownership(t *partition.Table) string {
+	var counts []string
+	owned := map[string]int{}
+	for _, id := range t.Members() {
+		owned[id] = len(t.Owned(id))
+	}
+	ids := t.Members()
+	slices.SortFunc(ids, func(a, b string) int { return owned[b] - owned[a] })
+	for _, id := range ids {
+		counts = append(counts, fmt.Sprint(owned[id]))
+	}
+	return fmt.Sprintf("%s of %d owned by %d member(s)", strings.Join(counts, " + "), t.Count(), len(ids))
+}

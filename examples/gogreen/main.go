@@ -1,0 +1,290 @@
+// Command gogreen runs the Go Green fleet-telemetry example: a simulated
+// fleet of trucks streams fuel, axle-load and GNSS readings into a job that
+// computes fuel consumption, CO2 per vehicle and for the fleet per minute,
+// a forecast of the monthly emission limit, overload alerts, trips matched
+// to the roads by an external service, the carbon footprint of each parcel
+// and each driver's fuel economy, with exactly-once snapshots.
+//
+//	go run ./examples/gogreen                      # 3 members in this process
+//	go run ./examples/gogreen --vehicles 5000 --duration 1m
+//	go run ./examples/gogreen member [flags]       # a standalone member that runs the job
+//	go run ./examples/gogreen --join 127.0.0.1:5701 # run it on a standalone cluster
+//
+// The job's results live in distributed maps, which the example reads to
+// print a live summary every few seconds and a final report.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/examples/gogreen/fleet"
+	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/member/cli"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "member" {
+		// The standalone member command, linking the Go Green job.
+		os.Exit(cli.RunMember("gogreen member", os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command's flags.
+type options struct {
+	vehicles  int
+	members   int
+	duration  time.Duration
+	rate      float64
+	join      string
+	every     time.Duration
+	limitT    float64
+	seed      uint64
+	lateEvery int
+	snapshots time.Duration
+	latency   time.Duration
+	verbose   bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("gogreen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: gogreen [flags]\n       gogreen member [member flags]\n\nRuns the Go Green fleet-telemetry job and prints what it computes.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&o.vehicles, "vehicles", 1000, "vehicles in the simulated fleet")
+	fs.IntVar(&o.members, "members", 3, "cluster members to start in this process (ignored with --join)")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long to run (0: until interrupted)")
+	fs.Float64Var(&o.rate, "rate", 20000, "readings per second the fleet sends, about (one simulated minute every few seconds)")
+	fs.StringVar(&o.join, "join", "", "gossip address of a standalone cluster to run on (its members must run \"gogreen member\")")
+	fs.DurationVar(&o.every, "every", 3*time.Second, "how often to print the summary")
+	fs.Float64Var(&o.limitT, "limit", 0, "the fleet's monthly CO2 allowance in tonnes (0: 90% of what the fleet is expected to emit)")
+	fs.Uint64Var(&o.seed, "seed", 42, "seed of the simulation")
+	fs.IntVar(&o.lateEvery, "late-every", 200, "one reading in this many arrives ten simulated minutes late (0: none)")
+	fs.DurationVar(&o.snapshots, "snapshot-interval", 2*time.Second, "exactly-once snapshot interval")
+	fs.DurationVar(&o.latency, "match-latency", 20*time.Millisecond, "response time of the simulated map-matching service")
+	fs.BoolVar(&o.verbose, "verbose", false, "log what the members do")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.vehicles <= 0:
+		return o, fmt.Errorf("--vehicles %d: want at least one", o.vehicles)
+	case o.join == "" && o.members <= 0:
+		return o, fmt.Errorf("--members %d: want at least one", o.members)
+	case o.rate <= 0:
+		return o, fmt.Errorf("--rate %v: want a positive rate", o.rate)
+	case o.every <= 0:
+		return o, fmt.Errorf("--every %v: want a positive interval", o.every)
+	}
+	return o, nil
+}
+
+// readingsPerStep is about how many readings a vehicle sends a step: fuel
+// and load always, a position while it drives (about two thirds of the
+// time).
+const readingsPerStep = 2.65
+
+func (o options) fleet() fleet.Config {
+	c := fleet.DefaultConfig(o.vehicles)
+	c.Seed = o.seed
+	c.LateEvery = o.lateEvery
+	c.StepsPerSecond = o.rate / (readingsPerStep * float64(o.vehicles))
+	return c
+}
+
+// params are the job's parameters: the fleet, the service, the allowance.
+func (o options) params(matchURL string) Params {
+	c := o.fleet()
+	limit := o.limitT * 1000
+	if limit == 0 {
+		limit = 0.9 * c.ExpectedLitersPerHour() * KgCO2PerLiter * 24 * 31
+	}
+	return Params{Fleet: c, MatchURL: matchURL, MonthlyLimitKg: limit}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gogreen: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first interrupt the demo winds down (final snapshot,
+		// report, members leave); a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	if err := demo(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "gogreen: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// demo runs the example: cluster, reference data, job, summaries, report.
+func demo(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ms, err := startMembers(ctx, o, logger)
+	defer shutdown(ms)
+	if err != nil {
+		return err
+	}
+	m := ms[0]
+	matcher, err := fleet.StartMatcher("127.0.0.1:0", o.latency)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = matcher.Close()
+		fleet.CloseClients()
+	}()
+	p := o.params(matcher.URL)
+	if err := prepare(ctx, m, p.Fleet); err != nil {
+		return err
+	}
+	job, err := dag.Submit(ctx, m, JobName, p, dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(o.snapshots))
+	if err != nil {
+		return fmt.Errorf("submit the job: %w", err)
+	}
+	where := fmt.Sprintf("%d members in this process", len(ms))
+	if o.join != "" {
+		where = "the cluster at " + o.join
+	}
+	fmt.Fprintf(stdout, "Go Green: %d vehicles sending about %.0f readings/s, on %s; job %s, exactly-once, snapshot every %v\n",
+		o.vehicles, o.rate, where, job.ID, o.snapshots)
+	fmt.Fprintf(stdout, "monthly allowance %.0f t CO2; one simulated minute every %.1f s\n\n",
+		p.MonthlyLimitKg/1000, float64(fleet.StepsPerMinute)/p.Fleet.StepsPerSecond)
+
+	end := time.After(o.duration)
+	if o.duration == 0 {
+		end = nil
+	}
+	tick := time.NewTicker(o.every)
+	defer tick.Stop()
+	start := time.Now()
+loop:
+	for {
+		select {
+		case <-tick.C:
+			s, err := collect(ctx, m, job, p)
+			if err != nil {
+				return err
+			}
+			if s.Job.Status.Terminal() {
+				return fmt.Errorf("the job ended: %s %s", s.Job.Status, s.Job.Error)
+			}
+			s.printLive(stdout, time.Since(start))
+		case <-end:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	// A final snapshot, then the report from what the snapshot holds.
+	final, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := job.Suspend(final); err != nil {
+		_ = job.Cancel(final)
+		return fmt.Errorf("suspend the job: %w", err)
+	}
+	s, err := collect(final, m, job, p)
+	if err != nil {
+		return err
+	}
+	s.printReport(stdout, time.Since(start))
+	return job.Cancel(final)
+}
+
+// startMembers starts the in-process members, or one lite member joining
+// a standalone cluster.
+func startMembers(ctx context.Context, o options, logger *slog.Logger) ([]*member.Member, error) {
+	cfg := member.LocalConfig()
+	cfg.Logger = logger
+	// Production failure detection: the fast one of LocalConfig (meant for
+	// tests) takes a member starved of CPU on a small machine for dead.
+	cfg.Gossip = member.DefaultConfig().Gossip
+	if o.join != "" {
+		cfg.Lite = true
+		cfg.Join = []string{o.join}
+		m, err := member.Start(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("join %s: %w", o.join, err)
+		}
+		return []*member.Member{m}, nil
+	}
+	var ms []*member.Member
+	for i := range o.members {
+		c := cfg
+		c.Name = fmt.Sprintf("gogreen-%d", i+1)
+		if i > 0 {
+			c.Join = []string{ms[0].Addr()}
+		}
+		m, err := member.Start(ctx, c)
+		if err != nil {
+			return ms, fmt.Errorf("start member %d: %w", i+1, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// shutdown stops the members, all at once: they are in this process, so
+// nobody needs their partitions any more.
+func shutdown(ms []*member.Member) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Go(func() { _ = m.Shutdown(ctx) })
+	}
+	wg.Wait()
+}
+
+// prepare loads what the job looks up, and clears the results of an
+// earlier run (on a standalone cluster).
+func prepare(ctx context.Context, m *member.Member, c fleet.Config) error {
+	vehicles := map[string]fleet.Vehicle{}
+	drivers := map[string]string{}
+	for _, v := range c.Fleet() {
+		vehicles[v.ID] = v
+		drivers[v.ID] = v.Driver
+	}
+	if err := grid.GetMap[string, fleet.Vehicle](m, VehiclesMap).PutAll(ctx, vehicles); err != nil {
+		return fmt.Errorf("load the vehicles: %w", err)
+	}
+	if err := grid.GetMap[string, string](m, AssignmentsMap).PutAll(ctx, drivers); err != nil {
+		return fmt.Errorf("load the driver assignments: %w", err)
+	}
+	for _, name := range []string{FuelMap, VehicleCO2Map, VehicleMinuteMap, FleetMinuteMap, ForecastMap, AlertsMap, AlertCountMap, EconomyMap, TripsMap, LateMap} {
+		if err := grid.GetMap[string, []byte](m, name).Clear(ctx); err != nil {
+			return fmt.Errorf("clear %s: %w", name, err)
+		}
+	}
+	return nil
+}
