@@ -20,7 +20,7 @@ const (
 	msgBatch     byte = 1 // payload: the encoded items
 	msgWatermark byte = 2 // payload: the watermark as a varint
 	msgDone      byte = 3 // the producer finished
-	msgBarrier   byte = 4 // payload: the snapshot id as a varint; stands for every producer of the sending member
+	msgBarrier   byte = 4 // payload: the snapshot id and slot as varints; stands for every producer of the sending member
 )
 
 const routeEdge = "job.edge"
@@ -100,8 +100,10 @@ func (s *sender) run(ctx context.Context) error {
 		if !d.Complete {
 			return nil
 		}
+		slot, _ := s.ex.slotOf(d.ID)
 		b := appendHeader(nil, msgBarrier, 0, destAll)
-		return st.Send(ctx, binary.AppendUvarint(b, d.ID))
+		b = binary.AppendUvarint(b, d.ID)
+		return st.Send(ctx, binary.AppendUvarint(b, uint64(slot)))
 	}
 	for open > 0 {
 		moved := false
@@ -121,6 +123,7 @@ func (s *sender) run(ctx context.Context) error {
 				if s.aligner == nil {
 					continue
 				}
+				s.ex.noteRound(c)
 				d, err := s.aligner.Barrier(i, c.id)
 				if err != nil {
 					return err
@@ -334,7 +337,13 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 		if k <= 0 {
 			return errors.New("bad barrier")
 		}
-		return r.pushAll(ctx, barrierItem{id: id})
+		slot, n := binary.Uvarint(payload[k:])
+		if n <= 0 || slot > 1 {
+			return errors.New("bad barrier slot")
+		}
+		b := barrierItem{id: id, slot: int(slot)}
+		r.ex.noteRound(b)
+		return r.pushAll(ctx, b)
 	}
 	return fmt.Errorf("unknown message kind %d", kind)
 }

@@ -114,7 +114,20 @@ func LoadEntry[K, V any](key, value []byte) (K, V, error) {
 }
 
 // barrierItem marks the point of snapshot id in every stream.
-type barrierItem struct{ id uint64 }
+// It carries the round's storage slot, so that a member whose processors
+// see the barrier (from another member) before the coordinator's word that
+// the round began still knows where to save.
+type barrierItem struct {
+	id   uint64
+	slot int
+}
+
+// noteRound records a round a barrier announces.
+func (ex *execution) noteRound(b barrierItem) {
+	if ex.snap != nil {
+		ex.rounds.LoadOrStore(b.id, b.slot)
+	}
+}
 
 func (barrierItem) isControl() {}
 

@@ -351,6 +351,7 @@ func (t *tasklet) processInput() (bool, error) {
 				if t.aligner == nil {
 					return true, nil // no snapshots in this execution: a stale barrier
 				}
+				t.ex.noteRound(c)
 				d, err := t.aligner.Barrier(in.base+qi, c.id)
 				if err != nil {
 					return false, err
@@ -518,7 +519,7 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 		}
 		t.saved = true
 	}
-	if !t.emitControlAll(barrierItem{id: t.pending.id}) {
+	if !t.emitControlAll(barrierItem{id: t.pending.id, slot: t.pending.slot}) {
 		return true, true, nil
 	}
 	t.barrier = t.pending.id

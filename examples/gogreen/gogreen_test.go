@@ -36,8 +36,13 @@ func TestJobMatchesAPlainComputation(t *testing.T) {
 	t.Cleanup(func() { _ = matcher.Close(); fleet.CloseClients() })
 
 	cfg := fleet.DefaultConfig(60)
-	cfg.Steps = 60 * fleet.StepsPerMinute // a simulated hour, read as fast as it goes
+	cfg.Steps = 60 * fleet.StepsPerMinute // a simulated hour, in about 6 s
 	cfg.LateEvery = 40
+	// Paced, so that snapshots are taken while the readings flow (read as
+	// fast as it goes, the simulation is over before the first): barriers
+	// then reach members before the coordinator's word that the round
+	// began, which used to lose them and hang the job.
+	cfg.StepsPerSecond = 60
 	p := Params{Fleet: cfg, MatchURL: matcher.URL, MonthlyLimitKg: 5000}
 	require.NoError(t, prepare(ctx, m, cfg))
 	job, err := dag.Submit(ctx, m, JobName, p, dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(100*time.Millisecond))
@@ -85,9 +90,9 @@ func TestJobMatchesAPlainComputation(t *testing.T) {
 
 	// Trips: session windows, matched by the service. A position delayed
 	// by ten minutes is behind the watermark (and counted late) unless the
-	// slowest source instance is that far behind (read as fast as it goes,
-	// one can finish before another starts): then it joins its trip. Either
-	// way, every position is in a trip or counted late, never lost.
+	// slowest source instance is that far behind (on a loaded machine one
+	// can start seconds after another): then it joins its trip. Either way,
+	// every position is in a trip or counted late, never lost.
 	trips := map[TripKey]Trip{}
 	for _, tr := range got.Trips {
 		trips[tr.TripKey] = tr
