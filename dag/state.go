@@ -328,6 +328,12 @@ func (p *sortP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 }
 
 func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
+	// Every instance gets the broadcast entries; only the one all items
+	// meet on (global instance 0) keeps them, or each member's would emit
+	// them again.
+	if p.ctxIndex != 0 {
+		return nil
+	}
 	_, items, err := LoadEntry[int, []Timed[T]](key, value)
 	if err != nil {
 		return err
