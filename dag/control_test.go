@@ -81,6 +81,7 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 	ms := c.Members()
 	ctx := ctxT(t, 2*time.Minute)
 	j := jobtest.StartCount(t, ms[0], exactlyOnce()...)
+	j.WaitSnapshots(8) // the export's id well above the new job's first ones
 	require.NoError(t, j.Job.Suspend(ctx))
 	require.NoError(t, j.Job.ExportSnapshot(ctx, "count-v1"))
 	require.NoError(t, j.Job.Cancel(ctx))
@@ -104,6 +105,21 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 	j.Job = job
 	info := j.Info()
 	require.NotEqual(t, uint64(0), info.RestoredFrom, "the new job starts from the export")
+	// Its snapshots commit its two-phase-commit files from the first: its
+	// ids start at 1 again, below the export's (they used to be taken for
+	// committed already, and nothing appeared until its ids passed it).
+	lines := func() int {
+		out, err := testjobs.ReadOutput(ctx, ms[0], v2.Counts, v2.Dir)
+		require.NoError(t, err)
+		n := 0
+		for _, k := range out.Lines {
+			n += k
+		}
+		return n
+	}
+	before := lines()
+	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return lines() > before }), "the new job commits no files")
+	require.Less(t, j.Info().Snapshots, info.RestoredFrom, "committed before its ids passed the export's")
 	j.WaitSnapshots(2)
 	require.Zero(t, j.Finish(true))
 	// The new version's own sink has the counts too (every vehicle was

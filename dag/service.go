@@ -342,7 +342,10 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 				return nil, fmt.Errorf("member %s: %w", s.m.ID(), err)
 			}
 		}
-		if ex.snap != nil {
+		// The restored snapshot is committed; this job's next ones commit
+		// after it. An exported snapshot (another job's numbering, Map
+		// set) says nothing of this job's ids, which start again at 1.
+		if ex.snap != nil && p.Restore.Manifest.Map == "" {
 			ex.snap.commit.Store(p.Restore.ID)
 			for _, t := range ex.tasklets {
 				t.committed = p.Restore.ID
