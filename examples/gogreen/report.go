@@ -171,8 +171,12 @@ func (f Forecast) verdict() string {
 // printReport prints the final report.
 func (s *summary) printReport(w io.Writer, elapsed time.Duration) {
 	km, tripKg, parcels := s.tripTotals()
+	restarts := s.Job.Restarts
+	if s.Job.Status == dag.Suspended {
+		restarts-- // suspending prepared the execution a resume would start
+	}
 	fmt.Fprintf(w, "\nGo Green report after %s (%d simulated minutes, job %s, %d snapshots, %d restarts)\n",
-		elapsed.Round(time.Second), s.Minutes, s.Job.Status, s.Job.Snapshots, s.Job.Restarts)
+		elapsed.Round(time.Second), s.Minutes, s.Job.Status, s.Job.Snapshots, restarts)
 	fmt.Fprintf(w, "  fleet:    %s CO2 from %s L of fuel, %d vehicles reporting\n", mass(s.CO2Kg), num(s.FuelLiters), len(s.Emitters))
 	if s.HasForecast {
 		fmt.Fprintf(w, "  forecast: %s this month so far, %s/h, %s by the month's end against %s: %s\n",
