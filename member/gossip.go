@@ -224,6 +224,10 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
+	if strings.Contains(line, "use of closed network connection") {
+		// Our own sockets, closed by Shutdown: the end, not an error.
+		level = slog.LevelDebug
+	}
 	w.log.Log(context.Background(), level, "gossip: "+line)
 	return len(p), nil
 }
