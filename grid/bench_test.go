@@ -3,7 +3,10 @@ package grid_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
+
+	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/clustertest"
@@ -55,5 +58,57 @@ func BenchmarkNearCacheHit(b *testing.B) {
 			}
 			i++
 		}
+	})
+}
+
+// BenchmarkSingle mirrors gridbench's workload 1 in the package: 100k keys
+// of 16 bytes, 100-byte values, read at random, with the reference
+// (xsync.MapOf Load of the same keys) beside each, so that the ratio can be
+// read off -count runs without building the benchmark module.
+func BenchmarkSingle(b *testing.B) {
+	const n = 100_000
+	c := clustertest.Start(b, 1, member.Config{})
+	m := c.Members()[0]
+	plain := grid.GetMap[string, []byte](m, "bench-single")
+	cached := grid.GetMap[string, []byte](m, "bench-single-near", grid.WithNearCache(grid.NearCacheConfig{MaxEntries: n + 1}))
+	raw := xsync.NewMapOf[string, []byte]()
+	ctx := context.Background()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%012d", i)
+		v := make([]byte, 100)
+		v[0], v[1] = byte(i), byte(i>>8)
+		raw.Store(keys[i], v)
+		for _, mp := range []*grid.Map[string, []byte]{plain, cached} {
+			if err := mp.Put(ctx, keys[i], v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, _, err := cached.Get(ctx, keys[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(b *testing.B, get func(k string) bool) {
+		var seeds atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			x := 0x9e3779b97f4a7c15 * (seeds.Add(1))
+			for pb.Next() {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				if !get(keys[int((x>>32)*n>>32)]) {
+					b.Fatal("missing key")
+				}
+			}
+		})
+	}
+	b.Run("raw", func(b *testing.B) {
+		run(b, func(k string) bool { _, ok := raw.Load(k); return ok })
+	})
+	b.Run("owned", func(b *testing.B) {
+		run(b, func(k string) bool { _, ok, err := plain.Get(ctx, k); return ok && err == nil })
+	})
+	b.Run("near", func(b *testing.B) {
+		run(b, func(k string) bool { _, ok, err := cached.Get(ctx, k); return ok && err == nil })
 	})
 }

@@ -94,9 +94,10 @@ func (mp *Map[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 	}
 	var resp opResponse
 	owned := false
-	if mp.s.ownsNow(p) && !mp.s.closed.Load() {
-		// The common case for co-located readers: no request at all.
-		resp, err = mp.s.getOwned(mp.name, p, kb, mp.near != nil, mp.s.m.ID())
+	if t := mp.s.ownedTable(p); t != nil && !mp.s.closed.Load() {
+		// The common case for co-located readers: no request at all, and
+		// nothing encoded but the key (see getOwned for why it is safe).
+		resp, err = mp.s.getOwned(t, mp.name, p, kb, mp.near != nil, mp.s.m.ID())
 		owned = err == nil || !retryable(err)
 	}
 	if !owned {

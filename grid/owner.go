@@ -56,14 +56,25 @@ func (s *service) handleGet(_ context.Context, req *member.Request) ([]byte, err
 // localGet serves a read on the owner, without locks and without waiting:
 // it runs on the connection's reader.
 func (s *service) localGet(op *opRequest, from string) (opResponse, error) {
-	if _, err := s.ownerTable(context.Background(), op.Part, op.Table, false); err != nil {
+	t, err := s.ownerTable(context.Background(), op.Part, op.Table, false)
+	if err != nil {
 		return opResponse{}, err
 	}
-	return s.getOwned(op.Map, op.Part, op.Key, op.Near, from)
+	return s.getOwned(t, op.Map, op.Part, op.Key, op.Near, from)
 }
 
-// getOwned reads key from partition p, which this member owns.
-func (s *service) getOwned(name string, part int, key []byte, near bool, from string) (opResponse, error) {
+// getOwned reads key from partition part, which this member owns in table
+// t, the member's table when the caller checked. It takes no lock and
+// encodes nothing, so a Map.Get of an owned key calls it directly.
+//
+// The read is valid only if the partition stayed owned here and was not
+// migrating from before the read to after it: a migration freezes the
+// partition before the new owner can take writes, and thaws it only after
+// this member has installed the table that moved it. So the partition must
+// be unfrozen, and the table the one the caller checked, both before and
+// after the entry is read; otherwise the read fails as retryable (the
+// caller routes it again).
+func (s *service) getOwned(t *partition.Table, name string, part int, key []byte, near bool, from string) (opResponse, error) {
 	p := s.parts[part]
 	if p.isFrozen.Load() {
 		return opResponse{}, fmt.Errorf("%w: partition %d is migrating", errWrongOwner, part)
@@ -73,9 +84,13 @@ func (s *service) getOwned(name string, part int, key []byte, near bool, from st
 	}
 	st, ok := p.stores.Load(name)
 	if !ok {
-		return opResponse{Seq: p.seq.Load()}, nil
+		resp := opResponse{Seq: p.seq.Load()}
+		return resp, s.stillOwned(t, p)
 	}
 	r, ok, seq := p.read(st, unsafeString(key))
+	if err := s.stillOwned(t, p); err != nil {
+		return opResponse{}, err
+	}
 	resp := opResponse{Seq: seq}
 	if !ok {
 		return resp, nil
@@ -99,11 +114,25 @@ func (s *service) getOwned(name string, part int, key []byte, near bool, from st
 	return resp, nil
 }
 
-// ownsNow reports whether this member owns partition p in its current
-// table: operations on it can run in place.
-func (s *service) ownsNow(p int) bool {
+// stillOwned checks, after a lock-free read of p, that p did not start
+// migrating and that the member's table is still t (tables are replaced
+// whole, so the same pointer means no change of owner in between).
+func (s *service) stillOwned(t *partition.Table, p *part) error {
+	if p.isFrozen.Load() || s.m.Partitions() != t {
+		return fmt.Errorf("%w: partition %d changed while being read", errWrongOwner, p.id)
+	}
+	return nil
+}
+
+// ownedTable returns the member's current table if this member owns
+// partition p in it, and nil otherwise: operations on p can then run in
+// place.
+func (s *service) ownedTable(p int) *partition.Table {
 	t := s.m.Partitions()
-	return t != nil && t.Owner(p) == s.m.ID()
+	if t == nil || t.Owner(p) != s.m.ID() {
+		return nil
+	}
+	return t
 }
 
 // read returns key's entry in st, without a lock, and the sequence near
