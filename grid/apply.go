@@ -26,28 +26,31 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	var resp opResponse
 	set, del := false, false
 	evType := Added
+	// newVal may view op.Value, which lives only as long as this call (on
+	// the remote path it is the request's buffer): store.put copies it into
+	// the entry, and everything else here copies what it keeps.
 	var newVal string
 	switch op.Op {
 	case opPut:
-		set, newVal = true, string(op.Value)
+		set, newVal = true, unsafeString(op.Value)
 		resp.Found, resp.Applied = exists, true
 	case opPutIfAbsent:
 		resp.Found = exists
 		if exists {
 			resp.Value = []byte(cur.val)
 		} else {
-			set, newVal, resp.Applied = true, string(op.Value), true
+			set, newVal, resp.Applied = true, unsafeString(op.Value), true
 		}
 	case opReplace:
 		resp.Found = exists
 		if exists {
-			set, newVal, resp.Applied = true, string(op.Value), true
+			set, newVal, resp.Applied = true, unsafeString(op.Value), true
 			resp.Value = []byte(cur.val)
 		}
 	case opCAS:
 		resp.Found = exists
 		if exists && cur.val == string(op.Old) {
-			set, newVal, resp.Applied = true, string(op.Value), true
+			set, newVal, resp.Applied = true, unsafeString(op.Value), true
 		} else if exists {
 			resp.Value = []byte(cur.val)
 		}
@@ -96,7 +99,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		}
 	case opMerge:
 		if !exists || op.Upd > cur.upd {
-			set, newVal, resp.Applied = true, string(op.Value), true
+			set, newVal, resp.Applied = true, unsafeString(op.Value), true
 		}
 	default:
 		return opResponse{}, fmt.Errorf("unknown operation %d", op.Op)
