@@ -35,7 +35,7 @@ type nearCache[K comparable, V any] struct {
 
 	// Striped counters: a shared atomic would be the hottest cache line of
 	// every hit.
-	hits, misses, invalidations, evictions *xsync.Counter
+	hits, misses, invalidations, evictions *stripedCounter
 }
 
 type nearEntry[V any] struct {
@@ -51,8 +51,8 @@ func newNearCache[K comparable, V any](cfg NearCacheConfig, partitions int, kc c
 		entries: xsync.NewMapOf[K, nearEntry[V]](),
 		known:   make([]atomic.Uint64, partitions),
 		kc:      kc,
-		hits:    xsync.NewCounter(), misses: xsync.NewCounter(),
-		invalidations: xsync.NewCounter(), evictions: xsync.NewCounter(),
+		hits:    newStripedCounter(), misses: newStripedCounter(),
+		invalidations: newStripedCounter(), evictions: newStripedCounter(),
 	}
 }
 
@@ -63,11 +63,11 @@ func (c *nearCache[K, V]) get(k K) (V, bool) {
 		ok = false
 	}
 	if !ok {
-		c.misses.Inc()
+		c.misses.inc()
 		var zero V
 		return zero, false
 	}
-	c.hits.Inc()
+	c.hits.inc()
 	return e.v, true
 }
 
@@ -119,7 +119,7 @@ func (c *nearCache[K, V]) evictSome() {
 	n := 0
 	c.entries.Range(func(k K, _ nearEntry[V]) bool {
 		c.entries.Delete(k)
-		c.evictions.Inc()
+		c.evictions.inc()
 		n++
 		return n < 16
 	})
@@ -141,7 +141,7 @@ func (c *nearCache[K, V]) invalidate(part int, seq uint64, key []byte) {
 	if err != nil {
 		return // written through another key type: nothing of ours
 	}
-	c.invalidations.Inc()
+	c.invalidations.inc()
 	c.drop(k, seq)
 }
 
@@ -172,7 +172,7 @@ func (mp *Map[K, V]) NearCacheStats() NearCacheStats {
 		return NearCacheStats{}
 	}
 	return NearCacheStats{
-		Hits: c.hits.Value(), Misses: c.misses.Value(), Invalidations: c.invalidations.Value(),
-		Evictions: c.evictions.Value(), Entries: c.entries.Size(),
+		Hits: c.hits.value(), Misses: c.misses.value(), Invalidations: c.invalidations.value(),
+		Evictions: c.evictions.value(), Entries: c.entries.Size(),
 	}
 }
