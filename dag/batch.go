@@ -32,7 +32,7 @@ type edgeType interface {
 }
 
 type typedEdge[T any] struct {
-	c    codec.Codec[T]
+	c    codec.SliceCodec[T] // a batch's items at once: no call per item
 	pool sync.Pool
 	// newPartitionFn makes a key-to-partition function, for partitioned edges.
 	newPartitionFn func(n int) func(T) int
@@ -41,9 +41,9 @@ type typedEdge[T any] struct {
 func newEdgeType[T any]() edgeType {
 	var zero T
 	if oc, ok := any(zero).(ownCodec[T]); ok {
-		return &typedEdge[T]{c: oc.codec()}
+		return &typedEdge[T]{c: codec.SliceOf(oc.codec())}
 	}
-	return &typedEdge[T]{c: codec.For[T]()}
+	return &typedEdge[T]{c: codec.SliceFor[T]()}
 }
 
 // setKey installs the key function of a partitioned edge.
@@ -75,13 +75,7 @@ func (t *typedEdge[T]) recycle(b any) {
 func (t *typedEdge[T]) encode(dst []byte, b any) ([]byte, error) {
 	items := b.(*batch[T]).items
 	dst = codec.AppendUint(dst, uint64(len(items)))
-	for _, it := range items {
-		var err error
-		if dst, err = t.c.Append(dst, it); err != nil {
-			return dst, fmt.Errorf("encode %T: %w", it, err)
-		}
-	}
-	return dst, nil
+	return t.c.Append(dst, items)
 }
 
 func (t *typedEdge[T]) decode(src []byte, dest int) (any, error) {
@@ -92,15 +86,15 @@ func (t *typedEdge[T]) decode(src []byte, dest int) (any, error) {
 	b := t.get(int(n))
 	b.dest = dest
 	// src is a received message that nothing reuses: items may alias it.
-	for range n {
-		v, size, err := t.c.Next(rest)
-		if err != nil {
-			return nil, err
-		}
-		b.items = append(b.items, v)
-		rest = rest[size:]
+	items, size, err := t.c.Next(rest, int(n), b.items)
+	if err != nil {
+		clear(items)
+		b.items = items[:0]
+		t.pool.Put(b)
+		return nil, err
 	}
-	if len(rest) != 0 {
+	b.items = items
+	if rest = rest[size:]; len(rest) != 0 {
 		return nil, fmt.Errorf("%d trailing bytes after a batch", len(rest))
 	}
 	return b, nil

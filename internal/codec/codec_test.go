@@ -107,3 +107,41 @@ func TestForDoesNotAllocate(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(100, func() { For[int64]() }))
 	require.Zero(t, testing.AllocsPerRun(100, func() { For[struct{ A int }]() }))
 }
+
+// SliceFor's loops must write exactly what For's codec writes value by
+// value, and read it back, rejecting what For's codec rejects.
+func TestSliceCodecMatchesValueCodec(t *testing.T) {
+	strs := []string{"", "a", "12345678", strings.Repeat("x", 31), strings.Repeat("x", 32), strings.Repeat("x", 255), strings.Repeat("x", 256), strings.Repeat("x", 70000)}
+	checkSlice(t, strs)
+	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32 + 1, math.MaxInt64, -1, -32, -33, -129, -32769, math.MinInt64}
+	checkSlice(t, ints)
+	is := make([]int, len(ints))
+	for i, v := range ints {
+		is[i] = int(v)
+	}
+	checkSlice(t, is)
+	type point struct{ X, Y int }
+	checkSlice(t, []point{{1, -2}, {3, 4}})
+}
+
+func checkSlice[T any](t *testing.T, vs []T) {
+	t.Helper()
+	c, sc := For[T](), SliceFor[T]()
+	var want []byte
+	for _, v := range vs {
+		var err error
+		want, err = c.Append(want, v)
+		require.NoError(t, err)
+	}
+	got, err := sc.Append([]byte{0xff}, vs)
+	require.NoError(t, err)
+	require.Equal(t, want, got[1:])
+	back, n, err := sc.Next(want, len(vs), nil)
+	require.NoError(t, err)
+	require.Equal(t, len(want), n)
+	require.Equal(t, vs, back)
+	for cut := range len(want) {
+		_, _, err := sc.Next(want[:cut], len(vs), nil)
+		require.ErrorIs(t, err, ErrType, "cut at %d", cut)
+	}
+}

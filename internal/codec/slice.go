@@ -1,0 +1,148 @@
+package codec
+
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+)
+
+// SliceCodec encodes and decodes runs of values of type T, such as the
+// items of a batch on a distributed edge. Its bytes are exactly those of
+// Codec[T] applied to each value in turn; it exists because a call through
+// Codec's function fields per value costs more than the encoding of a small
+// value itself.
+type SliceCodec[T any] struct {
+	// Append appends the encoding of every value of vs to dst.
+	Append func(dst []byte, vs []T) ([]byte, error)
+	// Next decodes n values from the start of b, appends them to vs and
+	// returns the number of bytes read. Like Codec.Next, strings and byte
+	// slices it returns may share memory with b.
+	Next func(b []byte, n int, vs []T) ([]T, int, error)
+}
+
+// SliceFor returns the slice codec for T: a hand-written loop for strings
+// and integers, otherwise a loop over For[T].
+func SliceFor[T any]() SliceCodec[T] {
+	var zero T
+	switch any(zero).(type) {
+	case string:
+		return any(SliceCodec[string]{Append: appendStrings, Next: nextStrings}).(SliceCodec[T])
+	case int64:
+		return any(SliceCodec[int64]{Append: appendInts[int64], Next: nextVals(For[int64]())}).(SliceCodec[T])
+	case int:
+		return any(SliceCodec[int]{Append: appendInts[int], Next: nextVals(For[int]())}).(SliceCodec[T])
+	}
+	return SliceOf(For[T]())
+}
+
+// SliceOf makes a slice codec that loops over c.
+func SliceOf[T any](c Codec[T]) SliceCodec[T] {
+	return SliceCodec[T]{Append: appendVals(c), Next: nextVals(c)}
+}
+
+func appendVals[T any](c Codec[T]) func([]byte, []T) ([]byte, error) {
+	return func(dst []byte, vs []T) ([]byte, error) {
+		for _, v := range vs {
+			var err error
+			if dst, err = c.Append(dst, v); err != nil {
+				return dst, fmt.Errorf("encode %T: %w", v, err)
+			}
+		}
+		return dst, nil
+	}
+}
+
+func nextVals[T any](c Codec[T]) func([]byte, int, []T) ([]T, int, error) {
+	return func(b []byte, n int, vs []T) ([]T, int, error) {
+		off := 0
+		for range n {
+			v, size, err := c.Next(b[off:])
+			if err != nil {
+				return vs, off, err
+			}
+			vs = append(vs, v)
+			off += size
+		}
+		return vs, off, nil
+	}
+}
+
+func appendInts[T ~int | ~int64](dst []byte, vs []T) ([]byte, error) {
+	dst = slices.Grow(dst, 9*len(vs))
+	for _, v := range vs {
+		if v >= 0 && v <= 0x7f {
+			dst = append(dst, byte(v)) // positive fixint, the common case
+			continue
+		}
+		dst = AppendInt(dst, int64(v))
+	}
+	return dst, nil
+}
+
+// appendStrings grows dst once for the whole run, then writes each header
+// and string.
+func appendStrings(dst []byte, vs []string) ([]byte, error) {
+	need := 0
+	for _, s := range vs {
+		need += 5 + len(s)
+	}
+	dst = slices.Grow(dst, need)
+	for _, s := range vs {
+		if n := len(s); n < 32 {
+			dst = append(dst, 0xa0|byte(n))
+		} else {
+			dst = appendStrHeader(dst, n)
+		}
+		dst = append(dst, s...)
+	}
+	return dst, nil
+}
+
+// appendStrHeader writes the header of a string of n >= 32 bytes.
+func appendStrHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 256:
+		return append(dst, 0xd9, byte(n))
+	case n <= 0xffff:
+		return append(dst, 0xda, byte(n>>8), byte(n))
+	}
+	return append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// nextStrings aliases b: every string shares b's memory.
+func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
+	if len(b) == 0 {
+		if n == 0 {
+			return vs, 0, nil
+		}
+		return vs, 0, fmt.Errorf("%w: not a string", ErrType)
+	}
+	all := unsafe.String(&b[0], len(b))
+	off := 0
+	for range n {
+		if off >= len(b) {
+			return vs, off, fmt.Errorf("%w: not a string", ErrType)
+		}
+		size, hdr := 0, 1
+		if c := b[off]; c&0xe0 == 0xa0 {
+			size = int(c & 0x1f)
+		} else {
+			var ok bool
+			if size, hdr, ok = strHeader(b[off:]); !ok {
+				if c == 0xc0 {
+					vs = append(vs, "") // nil decodes to the zero value
+					off++
+					continue
+				}
+				return vs, off, fmt.Errorf("%w: not a string", ErrType)
+			}
+		}
+		end := off + hdr + size
+		if end > len(b) || end < off {
+			return vs, off, fmt.Errorf("%w: not a string", ErrType)
+		}
+		vs = append(vs, all[off+hdr:end])
+		off = end
+	}
+	return vs, off, nil
+}
