@@ -120,8 +120,23 @@ func TestSliceCodecMatchesValueCodec(t *testing.T) {
 		is[i] = int(v)
 	}
 	checkSlice(t, is)
+	checkSlice(t, []float64{0, math.Copysign(0, -1), 1.5, -2.25e300, math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64})
 	type point struct{ X, Y int }
 	checkSlice(t, []point{{1, -2}, {3, 4}})
+}
+
+// A float64 sent in another encoding (by another writer) still decodes.
+func TestSliceCodecReadsOtherFloatEncodings(t *testing.T) {
+	f32, err := keys.Encode(float32(1.5))
+	require.NoError(t, err)
+	i, err := keys.Encode(7)
+	require.NoError(t, err)
+	got, n, err := SliceFor[float64]().Next(append(f32, i...), 2, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(f32)+len(i), n)
+	require.Equal(t, []float64{1.5, 7}, got)
+	_, _, err = SliceFor[float64]().Next([]byte{0xa1, 'x'}, 1, nil)
+	require.ErrorIs(t, err, ErrType)
 }
 
 func checkSlice[T any](t *testing.T, vs []T) {

@@ -1,7 +1,9 @@
 package codec
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"unsafe"
 )
@@ -31,6 +33,8 @@ func SliceFor[T any]() SliceCodec[T] {
 		return any(SliceCodec[int64]{Append: appendInts[int64], Next: nextVals(For[int64]())}).(SliceCodec[T])
 	case int:
 		return any(SliceCodec[int]{Append: appendInts[int], Next: nextVals(For[int]())}).(SliceCodec[T])
+	case float64:
+		return any(SliceCodec[float64]{Append: appendFloats, Next: nextFloats}).(SliceCodec[T])
 	}
 	return SliceOf(For[T]())
 }
@@ -146,3 +150,36 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 	}
 	return vs, off, nil
 }
+
+// appendFloats writes msgpack float64s, as the general encoder does: floats
+// had no fast path, so each went through reflection and an allocation.
+func appendFloats(dst []byte, vs []float64) ([]byte, error) {
+	dst = slices.Grow(dst, 9*len(vs))
+	for _, v := range vs {
+		dst = binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(v))
+	}
+	return dst, nil
+}
+
+// nextFloats reads msgpack float64s itself and leaves any other encoding
+// (a float32, an integer) to the general decoder, so it accepts and rejects
+// exactly what For[float64] does.
+func nextFloats(b []byte, n int, vs []float64) ([]float64, int, error) {
+	off := 0
+	for range n {
+		if off+9 <= len(b) && b[off] == 0xcb {
+			vs = append(vs, math.Float64frombits(binary.BigEndian.Uint64(b[off+1:])))
+			off += 9
+			continue
+		}
+		v, size, err := floatCodec.Next(b[off:])
+		if err != nil {
+			return vs, off, err
+		}
+		vs = append(vs, v)
+		off += size
+	}
+	return vs, off, nil
+}
+
+var floatCodec = For[float64]()

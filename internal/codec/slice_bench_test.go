@@ -36,3 +36,25 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
 }
+
+func BenchmarkSliceCodecFloats(b *testing.B) {
+	vs := make([]float64, 1024)
+	for i := range vs {
+		vs[i] = float64(i) / 3
+	}
+	for name, c := range map[string]SliceCodec[float64]{"fast": SliceFor[float64](), "general": SliceOf(For[float64]())} {
+		enc, _ := c.Append(nil, vs)
+		b.Run("append/"+name, func(b *testing.B) {
+			buf := make([]byte, 0, len(enc))
+			for range b.N {
+				buf, _ = c.Append(buf[:0], vs)
+			}
+		})
+		b.Run("next/"+name, func(b *testing.B) {
+			out := make([]float64, 0, len(vs))
+			for range b.N {
+				out, _, _ = c.Next(enc, len(vs), out[:0])
+			}
+		})
+	}
+}
