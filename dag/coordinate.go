@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -37,8 +36,6 @@ type coordJob struct {
 	cancel context.CancelFunc
 	// scaleUp is set while a restart onto new members is scheduled.
 	scaleUp bool
-	// interrupt stops the snapshot in progress, if any.
-	interrupt atomic.Pointer[context.CancelCauseFunc]
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
@@ -330,9 +327,6 @@ func (s *service) handleCancel(ctx context.Context, req *member.Request) ([]byte
 			return nil, nil // cancelling an ended job does nothing
 		}
 		return nil, err
-	}
-	if stop := cj.interrupt.Load(); stop != nil {
-		(*stop)(ErrCancelled)
 	}
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()

@@ -77,12 +77,6 @@ func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
 }
 
 func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, error) {
-	// A cancel does not wait for the snapshot in progress (up to its
-	// timeout, when processors do not acknowledge): it interrupts it.
-	ctx, interrupt := context.WithCancelCause(ctx)
-	defer interrupt(nil)
-	cj.interrupt.Store(&interrupt)
-	defer cj.interrupt.Store(nil)
 	if st := cj.status(); st != Running {
 		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
 	}
@@ -130,7 +124,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		case <-cj.ctx.Done():
 			return abort(errNotRunning)
 		case <-ctx.Done():
-			return abort(context.Cause(ctx))
+			return abort(ctx.Err())
 		}
 	}
 	cj.mu.Lock()
