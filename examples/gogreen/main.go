@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -254,16 +253,13 @@ func startMembers(ctx context.Context, o options, logger *slog.Logger) ([]*membe
 	return ms, nil
 }
 
-// shutdown stops the members, all at once: they are in this process, so
-// nobody needs their partitions any more.
+// shutdown stops the members, the last started first, within a bound.
 func shutdown(ms []*member.Member) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, m := range ms {
-		wg.Go(func() { _ = m.Shutdown(ctx) })
+	for i := len(ms) - 1; i >= 0; i-- {
+		_ = ms[i].Shutdown(ctx)
 	}
-	wg.Wait()
 }
 
 // prepare loads what the job looks up, and clears the results of an
