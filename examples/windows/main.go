@@ -19,9 +19,8 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/examples/internal/localcluster"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/partition"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -112,8 +111,8 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
-	ms, err := startCluster(ctx, 3, logger)
-	defer shutdown(ms)
+	ms, err := localcluster.Start(ctx, 3, logger)
+	defer localcluster.Shutdown(ms)
 	if err != nil {
 		return err
 	}
@@ -152,54 +151,4 @@ func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	slices.Sort(fleet)
 	fmt.Fprintf(out, "fleet readings, 2-minute windows every minute (sliding windows):\n  %s\n", strings.Join(fleet, "\n  "))
 	return nil
-}
-
-// startCluster starts n members on loopback in this process, each joining
-// the first, and waits until the partitions are spread over all of them.
-func startCluster(ctx context.Context, n int, logger *slog.Logger) ([]*member.Member, error) {
-	cfg := member.LocalConfig() // loopback, ephemeral ports, fast failure detection
-	cfg.Logger = logger
-	var ms []*member.Member
-	for i := range n {
-		c := cfg
-		c.Name = fmt.Sprintf("m%d", i+1)
-		if i > 0 {
-			c.Join = []string{ms[0].Addr()}
-		}
-		m, err := member.Start(ctx, c)
-		if err != nil {
-			return ms, err
-		}
-		ms = append(ms, m)
-	}
-	// Partitions migrate to members as they join; wait for the last table.
-	t, err := ms[0].WaitPartitions(ctx, func(t *partition.Table) bool {
-		if t == nil || len(t.Members()) != n {
-			return false
-		}
-		for _, id := range t.Members() {
-			if len(t.Owned(id)) < t.Count()/n {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return ms, err
-	}
-	for _, m := range ms[1:] {
-		if _, err := m.WaitVersion(ctx, t.Version()); err != nil {
-			return ms, err
-		}
-	}
-	return ms, nil
-}
-
-// shutdown stops the members gracefully, the last started first.
-func shutdown(ms []*member.Member) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, m := range slices.Backward(ms) {
-		_ = m.Shutdown(ctx)
-	}
 }
