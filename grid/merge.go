@@ -2,10 +2,12 @@ package grid
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
 )
 
 // mergeChunk is how many entries one merge message carries.
@@ -22,29 +24,53 @@ func (s *service) mergeAway(parts []int) {
 	for _, p := range parts {
 		pt := s.parts[p]
 		pt.mu.Lock()
-		pt.stores.Range(func(name string, st *store) bool {
-			msg := mergeMsg{Map: name, Part: p, Cfg: st.cfg}
-			st.entries.Range(func(k string, r record) bool {
-				msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k)})
-				if len(msg.Entries) == mergeChunk {
-					msgs = append(msgs, msg)
-					msg = mergeMsg{Map: name, Part: p, Cfg: st.cfg}
-				}
-				return true
-			})
-			if len(msg.Entries) > 0 {
+		msgs = pt.mergeMsgsLocked(p, msgs)
+		pt.mu.Unlock()
+	}
+	s.sendMerges(msgs, 0)
+}
+
+// mergeMsgsLocked appends the partition's entries, as merge messages, to
+// msgs. The caller holds p.mu.
+func (pt *part) mergeMsgsLocked(p int, msgs []mergeMsg) []mergeMsg {
+	pt.stores.Range(func(name string, st *store) bool {
+		msg := mergeMsg{Map: name, Part: p, Cfg: st.cfg}
+		st.entries.Range(func(k string, r record) bool {
+			msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k)})
+			if len(msg.Entries) == mergeChunk {
 				msgs = append(msgs, msg)
+				msg = mergeMsg{Map: name, Part: p, Cfg: st.cfg}
 			}
 			return true
 		})
-		pt.mu.Unlock()
-	}
+		if len(msg.Entries) > 0 {
+			msgs = append(msgs, msg)
+		}
+		return true
+	})
+	return msgs
+}
+
+// sendMerges delivers msgs in the background, once the member holds a
+// table newer than after (0: at once).
+func (s *service) sendMerges(msgs []mergeMsg, after uint64) {
 	if len(msgs) == 0 {
 		return
 	}
 	log := s.m.Logger()
-	log.Info("grid: merging partitions lost without migration (a healed split) into their owners", "partitions", len(parts), "messages", len(msgs))
+	// A healed split imports partition by partition: one line each is noise.
+	level := slog.LevelInfo
+	if after > 0 {
+		level = slog.LevelDebug
+	}
+	log.Log(context.Background(), level, "grid: merging entries written apart from the cluster (a healed split) into their owners", "messages", len(msgs))
 	s.m.Go(func(ctx context.Context) {
+		if after > 0 {
+			if _, err := s.m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil && t.Version() > after }); err != nil {
+				log.Warn("grid: merge after split abandoned; entries dropped", "messages", len(msgs), "err", err)
+				return
+			}
+		}
 		failed := 0
 		for _, msg := range msgs {
 			if err := s.sendMerge(ctx, &msg); err != nil {
@@ -52,7 +78,7 @@ func (s *service) mergeAway(parts []int) {
 				log.Warn("grid: merge after split failed; entries dropped", "partition", msg.Part, "map", msg.Map, "entries", len(msg.Entries), "err", err)
 			}
 		}
-		log.Info("grid: merge after split done", "messages", len(msgs), "entries_dropped", failed)
+		log.Log(ctx, level, "grid: merge after split done", "messages", len(msgs), "entries_dropped", failed)
 	})
 }
 

@@ -134,12 +134,29 @@ func (s *service) ThawPartition(p int) {
 
 // ImportPartition implements member.ReplicaService: it replaces what the
 // member holds for p with the owner's copy.
+//
+// A member never receives a copy of a partition it owns and has not
+// migrated away, except when a network partition heals: the kept table's
+// side then copies its data over what this member wrote while apart. Those
+// entries are merged into the owner once the table that commits the copy
+// arrives, as mergeAway does for partitions lost outright.
 func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	var d partData
 	if err := wire.Unmarshal(data, &d); err != nil {
 		return fmt.Errorf("partition %d: %w", p, err)
 	}
-	s.parts[p].importData(&d)
+	t := s.m.Partitions()
+	pt := s.parts[p]
+	pt.mu.Lock()
+	var apart []mergeMsg
+	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 {
+		apart = pt.mergeMsgsLocked(p, nil)
+	}
+	pt.importDataLocked(&d)
+	pt.mu.Unlock()
+	if t != nil {
+		s.sendMerges(apart, t.Version())
+	}
 	for name, members := range d.Subs {
 		for id, kinds := range members {
 			s.subs.add(name, id, kinds)
@@ -181,9 +198,9 @@ func (p *part) exportLocked(subs *subscriptions) *partData {
 	return d
 }
 
-func (p *part) importData(d *partData) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// importDataLocked replaces the partition's state with d. The caller holds
+// p.mu.
+func (p *part) importDataLocked(d *partData) {
 	p.stores.Clear()
 	p.seq.Store(max(p.seq.Load(), d.Seq))
 	for _, sd := range d.Stores {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/grid"
@@ -100,11 +101,24 @@ func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
 
 	net.Heal()
 	c.WaitStable(3)
-	require.Eventually(t, func() bool {
-		got := map[string]string{}
-		if err := maj.Scan(ctx, func(k, v string) bool { got[k] = v; return true }); err != nil {
+	var got map[string]string
+	var scanErr error
+	ok := assert.Eventually(t, func() bool {
+		got = map[string]string{}
+		if scanErr = maj.Scan(ctx, func(k, v string) bool { got[k] = v; return true }); scanErr != nil {
 			return false
 		}
 		return len(got) == 201 && got["shared"] == "minority, later" && got["min-99"] == "b" && got["maj-0"] == "a"
 	}, 30*time.Second, 50*time.Millisecond, "both sides' writes merged, latest update winning")
+	if !ok {
+		var missing []string
+		for i := range 100 {
+			for _, k := range []string{fmt.Sprintf("maj-%d", i), fmt.Sprintf("min-%d", i)} {
+				if _, ok := got[k]; !ok {
+					missing = append(missing, k)
+				}
+			}
+		}
+		t.Fatalf("scan error %v; %d entries, shared=%q, missing %v", scanErr, len(got), got["shared"], missing)
+	}
 }
