@@ -43,18 +43,39 @@ func Logger(t testing.TB) *slog.Logger {
 	case "":
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	case "debug":
-		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		return slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	case "stderr": // survives a test that panics or times out
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	default:
-		return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+		return slog.New(slog.NewTextHandler(newTWriter(t), nil))
 	}
 }
 
-type tWriter struct{ t testing.TB }
+// tWriter writes to the test's log until the test's cleanups have run;
+// testing panics on a Log after the test completed, and gossip goroutines
+// of a member that is shutting down may still log a line.
+type tWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+func newTWriter(t testing.TB) *tWriter {
+	w := &tWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }
 
