@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,4 +89,18 @@ func TestNearCacheAbsentDropsOlderCopies(t *testing.T) {
 	c.put("k", 3, 5, "v5") // delivered late
 	_, ok = cached(c, "k")
 	require.False(t, ok)
+}
+
+func TestStripedCounterCountsEveryIncrement(t *testing.T) {
+	c := newStripedCounter()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 10_000 {
+				c.inc()
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 160_000, c.value())
 }
