@@ -36,6 +36,9 @@ type coordJob struct {
 	cancel context.CancelFunc
 	// scaleUp is set while a restart onto new members is scheduled.
 	scaleUp bool
+	// inputsReady is the execution whose members reported every
+	// higher-priority input read (see priorityInputsRead); guarded by opMu.
+	inputsReady uint64
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {

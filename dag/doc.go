@@ -252,8 +252,13 @@
 //
 // Edge.Priority orders a vertex's inputs: nothing is read from an edge
 // until every edge with a lower priority value has completed. A hash join
-// builds its table this way. Edge.Queue sizes the queues: batches per
-// queue and items per batch, 16 and 1024 by default.
+// builds its table this way. Snapshots wait until every instance has read
+// its higher-priority inputs (JobInfo.SnapshotsPostponed counts the rounds
+// skipped meanwhile), as in Hazelcast Jet: a barrier on a build side would
+// hold it until the stream side delivered the barrier too, and the stream
+// side is not read before the build side completes. So a job whose build
+// side never ends takes no snapshots. Edge.Queue sizes the queues: batches
+// per queue and items per batch, 16 and 1024 by default.
 //
 // # Execution model
 //

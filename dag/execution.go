@@ -38,6 +38,9 @@ type execution struct {
 	savesMu     sync.Mutex
 	saves       sync.WaitGroup
 	savesClosed bool
+	// prioritized counts the tasklets still reading higher-priority
+	// inputs (see tasklet.prioritized).
+	prioritized atomic.Int32
 	mu          sync.Mutex // guards err
 	err         error
 	done        chan struct{}
@@ -114,6 +117,10 @@ func newExecution(svc *service, p *plan, d *DAG, parent context.Context) (*execu
 		}
 		if ex.snap != nil && queues > 0 {
 			t.aligner = snapshot.NewAligner(queues, ex.snap.mode)
+		}
+		if t.waitsOnPriority() {
+			t.prioritized = true
+			ex.prioritized.Add(1)
 		}
 		if err := t.p.Init(t.ctx); err != nil {
 			ex.closeProcessors()

@@ -96,6 +96,10 @@ type JobInfo struct {
 	RestoredFrom uint64 `msgpack:"f,omitempty"`
 	// Snapshots counts the snapshots completed.
 	Snapshots uint64 `msgpack:"x,omitempty"`
+	// SnapshotsPostponed counts the snapshots not started because a
+	// processor was still reading higher-priority inputs (the build sides
+	// of a hash join): snapshots wait for them, as in Hazelcast Jet.
+	SnapshotsPostponed uint64 `msgpack:"y,omitempty"`
 }
 
 // jobRecord is what the cluster keeps about a job, in a replicated map.

@@ -62,6 +62,7 @@ func attach(m *member.Member) (member.Extension, error) {
 	m.Handle(routeSnapBegin, s.handleSnapBegin)
 	m.Handle(routeSnapAck, s.handleSnapAck)
 	m.Handle(routeSnapCommit, s.handleSnapCommit)
+	m.Handle(routeSnapReady, s.handleSnapReady)
 	m.Handle(routeControl, s.handleControl)
 	m.HandleStream(routeEdge, s.handleEdge)
 	m.Go(s.watchMembers)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -16,6 +17,7 @@ const (
 	routeSnapBegin  = "job.snapshot.begin"  // coordinator -> members: inject barrier id at the sources
 	routeSnapAck    = "job.snapshot.ack"    // member -> coordinator: a processor saved its state
 	routeSnapCommit = "job.snapshot.commit" // coordinator -> members: snapshot id is complete
+	routeSnapReady  = "job.snapshot.ready"  // coordinator -> members: are the higher-priority inputs read?
 )
 
 type roundMsg struct {
@@ -61,13 +63,77 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 		if cj.status() != Running {
 			continue
 		}
-		if _, err := cj.snapshot(ctx); err != nil && !errors.Is(err, errNotRunning) {
+		_, err := cj.snapshot(ctx)
+		switch {
+		case errors.Is(err, errPostponed):
+			cj.mu.Lock()
+			cj.rec.Info.SnapshotsPostponed++
+			cj.mu.Unlock()
+			cj.persist(ctx)
+			cj.s.log.Debug("snapshot postponed", "job", cj.currentPlan().JobID, "err", err)
+		case err != nil && !errors.Is(err, errNotRunning):
 			cj.s.log.Warn("snapshot failed; the last complete one stands", "job", cj.currentPlan().JobID, "err", err)
 		}
 	}
 }
 
 var errNotRunning = errors.New("the job is not running")
+
+// errPostponed: snapshots wait until every processor has read its
+// higher-priority inputs. A barrier on a build side would block it until
+// the stream side delivers the barrier too, and the stream side is not read
+// before the build side completes: with exactly-once the job would stall.
+// Hazelcast Jet postpones snapshots the same way.
+var errPostponed = errors.New("snapshot postponed: the job's higher-priority inputs (hash-join build sides) are still being read")
+
+// hasPriorities reports whether a vertex of d reads some inputs before
+// others.
+func hasPriorities(d *DAG) bool {
+	first := map[*Vertex]int{}
+	for _, e := range d.edges {
+		if p, ok := first[e.to]; !ok {
+			first[e.to] = e.priority
+		} else if p != e.priority {
+			return true
+		}
+	}
+	return false
+}
+
+// priorityInputsRead asks every member whether its processors have read
+// all their higher-priority inputs. Once they all have, they stay so for
+// the execution. The caller holds opMu.
+func (cj *coordJob) priorityInputsRead(ctx context.Context, p *plan) (bool, error) {
+	if cj.inputsReady == p.Execution || !hasPriorities(cj.d) {
+		return true, nil
+	}
+	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution})
+	read := make([]bool, len(p.Members))
+	errs := make([]error, len(p.Members))
+	var wg sync.WaitGroup
+	for i, id := range p.Members {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			resp, err := cj.s.m.Call(cctx, id, routeSnapReady, b)
+			if err == nil {
+				err = wire.Unmarshal(resp, &read[i])
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	for _, r := range read {
+		if !r {
+			return false, nil
+		}
+	}
+	cj.inputsReady = p.Execution
+	return true, nil
+}
 
 // snapshot takes one snapshot of the running execution.
 func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
@@ -81,6 +147,11 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
 	}
 	p := cj.currentPlan()
+	if ok, err := cj.priorityInputsRead(ctx, p); err != nil {
+		return snapshot.Completed{}, fmt.Errorf("snapshot: %w", err)
+	} else if !ok {
+		return snapshot.Completed{}, errPostponed
+	}
 	cj.mu.Lock()
 	last, _ := cj.life.Last()
 	id, slot, err := cj.life.Begin(participants(p, cj.d))
@@ -185,6 +256,20 @@ func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byt
 	}
 	ex.beginRound(round{id: msg.ID, slot: msg.Slot})
 	return nil, nil
+}
+
+// handleSnapReady answers whether the execution's processors have read
+// all their higher-priority inputs.
+func (s *service) handleSnapReady(_ context.Context, req *member.Request) ([]byte, error) {
+	var msg roundMsg
+	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+		return nil, err
+	}
+	ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution})
+	if !ok {
+		return nil, noExecution(msg.JobID, msg.Execution, s.m.ID())
+	}
+	return wire.Marshal(ex.prioritized.Load() == 0)
 }
 
 func (s *service) handleSnapCommit(_ context.Context, req *member.Request) ([]byte, error) {

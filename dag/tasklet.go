@@ -64,6 +64,11 @@ type tasklet struct {
 	saving    *SnapshotWriter // the state being saved
 	committed uint64          // the last snapshot committed (two-phase commit)
 
+	// prioritized: some inputs wait for others of a lower priority value
+	// (a hash join's build sides) that are not complete yet. The execution
+	// counts such tasklets; snapshots wait until there are none.
+	prioritized bool
+
 	itemsIn   atomic.Int64
 	batchesIn atomic.Int64
 
@@ -286,6 +291,30 @@ func (t *tasklet) inputsComplete() bool {
 	return true
 }
 
+// waitsOnPriority reports whether an input with a lower priority value
+// than another is not complete yet.
+func (t *tasklet) waitsOnPriority() bool {
+	last := 0
+	for _, in := range t.ins {
+		last = max(last, in.priority)
+	}
+	for _, in := range t.ins {
+		if !in.complete && in.priority < last {
+			return true
+		}
+	}
+	return false
+}
+
+// edgeCompleted notes that an input completed: the tasklet may have read
+// its last higher-priority input.
+func (t *tasklet) edgeCompleted() {
+	if t.prioritized && !t.waitsOnPriority() {
+		t.prioritized = false
+		t.ex.prioritized.Add(-1)
+	}
+}
+
 // activePriority is the lowest priority among edges not complete.
 func (t *tasklet) activePriority() int {
 	p, found := 0, false
@@ -319,6 +348,7 @@ func (t *tasklet) processInput() (bool, error) {
 			}
 			if done {
 				in.complete = true
+				t.edgeCompleted()
 				return true, nil
 			}
 			return false, nil
