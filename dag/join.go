@@ -108,6 +108,7 @@ func HashJoin2[T any, K1, K2 comparable, U1, U2, R any](stream Stage[T], build1 
 }
 
 type hashJoin2P[T any, K1, K2 comparable, U1, U2, R any] struct {
+	ctx  *Context
 	key1 func(T) K1
 	key2 func(T) K2
 	bk1  func(U1) K1
@@ -120,6 +121,7 @@ type hashJoin2P[T any, K1, K2 comparable, U1, U2, R any] struct {
 }
 
 func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Init(ctx *Context) (err error) {
+	p.ctx = ctx
 	p.t1, p.t2 = map[K1][]U1{}, map[K2][]U2{}
 	p.out, err = outputs[R](ctx)
 	return err

@@ -319,6 +319,56 @@ func (p *hashJoinP[T, K, U, R]) RestoreSnapshot(key, value []byte) error {
 	return nil
 }
 
+// join2Key and join2Val are a saved entry of a two-sided hash join's
+// tables: Side 1 is the first build side (K1, A), 2 the second (K2, B).
+type join2Key[K1, K2 any] struct {
+	Side uint8 `msgpack:"s"`
+	K1   K1    `msgpack:"a,omitempty"`
+	K2   K2    `msgpack:"b,omitempty"`
+}
+
+type join2Val[U1, U2 any] struct {
+	A []U1 `msgpack:"a,omitempty"`
+	B []U2 `msgpack:"b,omitempty"`
+}
+
+// SaveSnapshot saves both build sides' tables, as hashJoinP does its one.
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the tables
+	}
+	for k, us := range p.t1 {
+		if err := SaveBroadcast(w, join2Key[K1, K2]{Side: 1, K1: k}, join2Val[U1, U2]{A: us}); err != nil {
+			return false, err
+		}
+	}
+	for k, us := range p.t2 {
+		if err := SaveBroadcast(w, join2Key[K1, K2]{Side: 2, K2: k}, join2Val[U1, U2]{B: us}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) error {
+	k, v, err := LoadEntry[join2Key[K1, K2], join2Val[U1, U2]](key, value)
+	if err != nil {
+		return err
+	}
+	switch k.Side {
+	case 1:
+		p.t1[k.K1] = v.A
+	case 2:
+		p.t2[k.K2] = v.B
+	default:
+		return fmt.Errorf("hash join: saved entry of side %d", k.Side)
+	}
+	return nil
+}
+
 // SaveSnapshot saves the items collected so far.
 func (p *sortP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 	if p.sorted {
