@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weir-dev/weir/grid"
@@ -209,10 +210,25 @@ func init() {
 	member.RegisterErrorCode("dag.cluster-changed", errClusterChanged)
 }
 
+// lastJobMilli is the time part of the last job ID this process made.
+var lastJobMilli atomic.Int64
+
+// newJobID makes an ID that sorts by submission: the submission time in
+// milliseconds, then random bytes. The time part of the IDs one process
+// makes strictly increases, so two jobs submitted within a millisecond
+// still sort in order (the list sink reads jobs in ID order).
 func newJobID() string {
-	b := make([]byte, 8)
+	ms := time.Now().UnixMilli()
+	for {
+		last := lastJobMilli.Load()
+		ms = max(ms, last+1)
+		if lastJobMilli.CompareAndSwap(last, ms) {
+			break
+		}
+	}
+	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("%011x-%s", time.Now().UnixMilli(), hex.EncodeToString(b[:4]))
+	return fmt.Sprintf("%011x-%s", ms, hex.EncodeToString(b))
 }
 
 // handleSubmit runs on the coordinator: it plans the job, records it and
