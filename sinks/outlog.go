@@ -72,6 +72,12 @@ type writerKey struct {
 	inst int
 }
 
+// entryKey names one entry of a job's log: its writer and its number.
+type entryKey struct {
+	w writerKey
+	n uint64
+}
+
 // resolver decides which items of an output log count, fed its entries in
 // log order. It is a pure state machine: no I/O, no clock.
 type resolver struct {
@@ -83,7 +89,12 @@ type jobResolver struct {
 	latest  uint64 // the newest execution seen
 	settled bool   // the executions before latest are decided
 	ended   bool   // the job ended: nothing more counts
-	lastN   map[writerKey]uint64
+	// seen holds the entries read, to drop one written twice. (Not the
+	// last number per writer: a list's entries are read sorted by phase,
+	// so a writer's commit comes after its later prepares. Taking those
+	// commits for repeats dropped every commit of a job that ended after a
+	// prepare, and with them all its items.)
+	seen map[entryKey]struct{}
 	// pending holds exactly-once items not yet committed, in log order;
 	// prepared[i] is the snapshot whose barrier followed them (0: none yet).
 	pending  []*entry
@@ -95,7 +106,7 @@ func newResolver() *resolver { return &resolver{jobs: map[string]*jobResolver{}}
 func (r *resolver) job(id string) *jobResolver {
 	j, ok := r.jobs[id]
 	if !ok {
-		j = &jobResolver{lastN: map[writerKey]uint64{}}
+		j = &jobResolver{seen: map[entryKey]struct{}{}}
 		r.jobs[id] = j
 	}
 	return j
@@ -108,11 +119,11 @@ func (r *resolver) add(e *entry, out []*entry) []*entry {
 	if j.ended {
 		return out
 	}
-	w := writerKey{e.Exec, e.Inst}
-	if n, seen := j.lastN[w]; seen && e.N <= n {
+	k := entryKey{writerKey{e.Exec, e.Inst}, e.N}
+	if _, seen := j.seen[k]; seen {
 		return out // written twice (a retried write)
 	}
-	j.lastN[w] = e.N
+	j.seen[k] = struct{}{}
 	if e.Guarantee != dag.ExactlyOnce {
 		// Without exactly-once there is nothing to decide: items count as
 		// they come, again after a restart.

@@ -182,6 +182,29 @@ func TestResolverDropsRepeatsAndEndsFailedJobs(t *testing.T) {
 	require.Empty(t, feed(t, r, b.log), "nothing counts after the end")
 }
 
+// A list is read sorted by phase: a writer's commits come after all its
+// items and prepares, also the ones it wrote later. A job cancelled after
+// a prepare whose snapshot never completed keeps what its commits covered
+// (the commits used to be taken for repeats, and nothing counted).
+func TestResolverListOfAJobEndedAfterAPrepare(t *testing.T) {
+	b := newLog(dag.ExactlyOnce)
+	b.begin(1, 0)
+	b.begin(1, 1)
+	b.items(1, 0, 1)
+	b.items(1, 1, 2)
+	b.prepare(1, 0, 1)
+	b.prepare(1, 1, 1)
+	b.commit(1, 1)
+	b.items(1, 0, 3)
+	b.items(1, 1, 4)
+	b.prepare(1, 0, 2)
+	b.prepare(1, 1, 2) // snapshot 2 never completes: the job is cancelled
+	r := newResolver()
+	counted := feed(t, r, listOrder(slices.Clone(b.log)))
+	counted = append(counted, itemsOf(t, r.finish("job", false, nil))...)
+	require.ElementsMatch(t, []int{1, 2}, counted)
+}
+
 // TestResolverModel runs random job lineages — restarts, snapshots that
 // complete or not, commits written or lost, zombies, snapshot ids reused —
 // and checks that the items counted are the job's input, each once, in
