@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -39,6 +40,8 @@ type coordJob struct {
 	// inputsReady is the execution whose members reported every
 	// higher-priority input read (see priorityInputsRead); guarded by opMu.
 	inputsReady uint64
+	// interrupt stops the snapshot in progress, if any.
+	interrupt atomic.Pointer[context.CancelCauseFunc]
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
@@ -330,6 +333,9 @@ func (s *service) handleCancel(ctx context.Context, req *member.Request) ([]byte
 			return nil, nil // cancelling an ended job does nothing
 		}
 		return nil, err
+	}
+	if stop := cj.interrupt.Load(); stop != nil {
+		(*stop)(ErrCancelled)
 	}
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()

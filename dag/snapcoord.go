@@ -143,11 +143,21 @@ func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
 }
 
 func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, error) {
+	// A cancel does not wait for the snapshot in progress (up to its
+	// timeout, when processors do not acknowledge): it interrupts it,
+	// until the snapshot is committed. What follows the commit (recording
+	// it, telling the members, whose two-phase-commit sinks then commit)
+	// runs on the caller's context: a snapshot recorded as complete whose
+	// commit never reached the sinks would lose their output.
+	wctx, interrupt := context.WithCancelCause(ctx)
+	defer interrupt(nil)
+	cj.interrupt.Store(&interrupt)
+	defer cj.interrupt.Store(nil)
 	if st := cj.status(); st != Running {
 		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
 	}
 	p := cj.currentPlan()
-	if ok, err := cj.priorityInputsRead(ctx, p); err != nil {
+	if ok, err := cj.priorityInputsRead(wctx, p); err != nil {
 		return snapshot.Completed{}, fmt.Errorf("snapshot: %w", err)
 	} else if !ok {
 		return snapshot.Completed{}, errPostponed
@@ -168,11 +178,11 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	start := time.Now()
 	// The slot held the snapshot before the last one, and whatever aborted
 	// attempts left there: clear it before writing.
-	if err := cj.store.ClearSlot(ctx, slot, last.Manifest); err != nil {
+	if err := cj.store.ClearSlot(wctx, slot, last.Manifest); err != nil {
 		return abort(err)
 	}
 	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot})
-	if err := cj.broadcast(ctx, p, routeSnapBegin, b); err != nil {
+	if err := cj.broadcast(wctx, p, routeSnapBegin, b); err != nil {
 		return abort(err)
 	}
 	// Logged once every member has the barrier, for tests to wait on.
@@ -194,12 +204,12 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 			return abort(fmt.Errorf("%d processors did not acknowledge within %v (first: %s)", len(missing), timeout, missing[0]))
 		case <-cj.ctx.Done():
 			return abort(errNotRunning)
-		case <-ctx.Done():
-			return abort(ctx.Err())
+		case <-wctx.Done():
+			return abort(context.Cause(wctx))
 		}
 	}
 	cj.mu.Lock()
-	err = cj.life.Verify(id, func(refs []snapshot.ChunkRef) (int, error) { return cj.store.Stored(ctx, refs) })
+	err = cj.life.Verify(id, func(refs []snapshot.ChunkRef) (int, error) { return cj.store.Stored(wctx, refs) })
 	var c snapshot.Completed
 	if err == nil {
 		c, err = cj.life.Commit(id)
