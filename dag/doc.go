@@ -507,8 +507,9 @@
 //     run started. If partitions move during the run, keyed stages no longer
 //     run next to their data, until the job restarts (a scale-up restarts
 //     it).
-//   - Cancel, Suspend, Resume, Restart and ExportSnapshot wait for a
-//     snapshot in progress to finish or time out.
+//   - Suspend, Resume, Restart and ExportSnapshot wait for a snapshot in
+//     progress to finish or time out. Cancel interrupts it (unless it is
+//     already committed, when its commit is delivered first).
 //   - The fingerprint checks a DAG's shape, not its functions (see Jobs are
 //     code).
 package dag
