@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 )
 
@@ -54,15 +55,15 @@ func encodedSize(n int) int64 {
 // edgeWorkload measures workload 3: items of each size sent from one member
 // to another over a distributed edge, against the same bytes copied over a
 // plain loopback TCP connection, in turn.
-func edgeWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
-	sec := section{title: fmt.Sprintf("3. distributed edge, 2 members, every item crosses (%d MB encoded per run); reference: loopback TCP copy of the same bytes", cfg.edgeBytes/1e6)}
+func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
+	sec := harness.Section{Title: fmt.Sprintf("3. distributed edge, 2 members, every item crosses (%d MB encoded per run); reference: loopback TCP copy of the same bytes", cfg.edgeBytes/1e6)}
 	c, err := startCluster(ctx, "edge", 2)
 	if err != nil {
-		return []section{sec}, err
+		return []harness.Section{sec}, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	var firstErr error
-	prof.during("edge", func() {
+	prof.During("edge", func() {
 		for _, size := range cfg.edgeSizes {
 			wire := encodedSize(size)
 			n := max(cfg.edgeBytes/wire, 1)
@@ -70,7 +71,7 @@ func edgeWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, e
 			alternate(cfg.rounds,
 				func(int) {
 					edgeReceived.Store(0)
-					d, err := runJob(ctx, c.members[0], "dagbench.edge", edgeParams{N: n, Size: size})
+					d, err := runJob(ctx, c.Members[0], "dagbench.edge", edgeParams{N: n, Size: size})
 					if err == nil && edgeReceived.Load() != n {
 						err = fmt.Errorf("received %d of %d items", edgeReceived.Load(), n)
 					}
@@ -89,16 +90,16 @@ func edgeWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, e
 				tcp = measured{}
 			}
 			what := fmt.Sprintf("%d B items (%d B encoded)", size, wire)
-			sec.rows = append(sec.rows,
-				ratioRow(what+": items/s", weir.perSec(), tcp.perSec(), itemsUnit, noTarget, weir.err),
-				ratioRow(what+": MB/s", weir.perSec()*float64(wire), tcp.perSec()*float64(wire), mbUnit, atLeast(0.5), weir.err))
+			sec.Rows = append(sec.Rows,
+				harness.RatioRow(what+": items/s", weir.perSec(), tcp.perSec(), itemsUnit, harness.NoTarget, weir.err),
+				harness.RatioRow(what+": MB/s", weir.perSec()*float64(wire), tcp.perSec()*float64(wire), mbUnit, harness.AtLeast(0.5), weir.err))
 			if tcpErr != nil {
-				sec.notes = append(sec.notes, fmt.Sprintf("TCP reference for %d B items failed: %v", size, tcpErr))
+				sec.Notes = append(sec.Notes, fmt.Sprintf("TCP reference for %d B items failed: %v", size, tcpErr))
 			}
 		}
 	})
-	sec.notes = append(sec.notes, fmt.Sprintf("%d alternating rounds per size; MB/s counts the items' msgpack encoding only (weir's frame headers and credits are its own overhead); the reference's items/s is its MB/s over the encoded size; weir's time includes job set-up", cfg.rounds))
-	return []section{sec}, firstErr
+	sec.Notes = append(sec.Notes, fmt.Sprintf("%d alternating rounds per size; MB/s counts the items' msgpack encoding only (weir's frame headers and credits are its own overhead); the reference's items/s is its MB/s over the encoded size; weir's time includes job set-up", cfg.rounds))
+	return []harness.Section{sec}, firstErr
 }
 
 // tcpCopy sends total bytes over a loopback TCP connection in 64 KiB writes

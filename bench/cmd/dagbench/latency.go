@@ -8,6 +8,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 )
 
@@ -184,14 +185,14 @@ func (r *pacedReader) Close() error    { return nil }
 // latencyWorkload measures workload 5: Q5 on one member fed cfg.rate bids
 // per second in wall-clock event time, and the time from each window's end
 // to its results at the sinks.
-func latencyWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
-	sec := section{title: fmt.Sprintf("5. latency, one member, %dk bids/s for %v, Q5 with Sliding(%v, %v) then the top auction per window; latency = arrival at the sink - end of the result's window",
+func latencyWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
+	sec := harness.Section{Title: fmt.Sprintf("5. latency, one member, %dk bids/s for %v, Q5 with Sliding(%v, %v) then the top auction per window; latency = arrival at the sink - end of the result's window",
 		cfg.rate/1000, cfg.duration, latencySize, latencySlide)}
 	c, err := startCluster(ctx, "latency", 1)
 	if err != nil {
-		return []section{sec}, err
+		return []harness.Section{sec}, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	run := runID("latency", 0)
 	l := &latencies{counts: newLatencyHistogram(), top: newLatencyHistogram(), firstCount: map[int64]int64{}}
 	latencyRuns.Store(run, l)
@@ -199,16 +200,16 @@ func latencyWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 	t0 := time.Now()
 	p := latencyParams{Rate: int64(cfg.rate), Duration: cfg.duration, Size: latencySize, Slide: latencySlide, Lag: q5Lag,
 		From: t0.Add(latencyWarmup).UnixNano(), To: t0.Add(cfg.duration - 2*latencySlide).UnixNano(), Run: run}
-	prof.during("latency", func() { _, err = runJob(ctx, c.members[0], "dagbench.q5-latency", p) })
+	prof.During("latency", func() { _, err = runJob(ctx, c.Members[0], "dagbench.q5-latency", p) })
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	achieved := nan
 	if l.sources > 0 {
 		achieved = float64(l.emitted) / (l.elapsed.Seconds() / float64(l.sources))
 	}
-	sec.rows = append(sec.rows,
-		ratioRow("input: bids/s the sources emitted", achieved, nan, eventsUnit, absAtLeast(0.99*float64(cfg.rate), eventsUnit), err),
-		ratioRow("input: largest source backlog", float64(l.behind), nan, latencyUnit, noTarget, err))
+	sec.Rows = append(sec.Rows,
+		harness.RatioRow("input: bids/s the sources emitted", achieved, nan, eventsUnit, harness.AbsAtLeast(0.99*float64(cfg.rate), eventsUnit), err),
+		harness.RatioRow("input: largest source backlog", float64(l.behind), nan, latencyUnit, harness.NoTarget, err))
 	first := newLatencyHistogram()
 	for end, at := range l.firstCount {
 		_ = first.RecordValue(max(at-end, 0))
@@ -228,17 +229,17 @@ func latencyWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 			if h.h.TotalCount() > 0 {
 				v = float64(h.h.ValueAtQuantile(q))
 			}
-			name, t := fmt.Sprintf("%s: p%g", h.what, q), noTarget
+			name, t := fmt.Sprintf("%s: p%g", h.what, q), harness.NoTarget
 			if q == 100 {
 				name = h.what + ": max"
 			}
 			if q == 99 && h.target {
-				t = absBelow(float64(10*time.Millisecond), latencyUnit)
+				t = harness.AbsBelow(float64(10*time.Millisecond), latencyUnit)
 			}
-			sec.rows = append(sec.rows, ratioRow(name, v, nan, latencyUnit, t, err))
+			sec.Rows = append(sec.Rows, harness.RatioRow(name, v, nan, latencyUnit, t, err))
 		}
 	}
-	sec.notes = append(sec.notes,
+	sec.Notes = append(sec.Notes,
 		fmt.Sprintf("results recorded: %d per-auction counts in %d windows, %d top auctions, of the windows ending from %v after submission to %v before the sources stop",
 			l.counts.TotalCount(), first.TotalCount(), l.top.TotalCount(), latencyWarmup, 2*latencySlide),
 		fmt.Sprintf("bids are stamped with the wall clock when read; event-time lag %v and watermarks throttled to the slide, so a window can close %v after its end at the earliest",
@@ -246,5 +247,5 @@ func latencyWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 		fmt.Sprintf("the top auction of the sliding window ending at e comes from the tumbling window [e, e+%v), which closes when the watermark passes e+%v: measured from e, add %v",
 			latencySlide, latencySlide, latencySlide),
 		"the backlog is how late the oldest bid not yet emitted was, at the worst moment: the sources keep up if it stays far below the slide")
-	return []section{sec}, err
+	return []harness.Section{sec}, err
 }

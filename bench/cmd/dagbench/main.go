@@ -26,11 +26,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weir-dev/weir/bench/internal/harness"
 )
 
 type config struct {
@@ -64,43 +65,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	prof := &profiler{cpuPrefix: cfg.cpuProfile}
-
-	var sections []section
-	var failures []string
-	run := func(name string, f func() ([]section, error)) {
-		if !slices.Contains(cfg.workloads, name) || ctx.Err() != nil {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "dagbench: running %s...\n", name)
-		ss, err := f()
-		if err != nil {
-			failures = append(failures, fmt.Sprintf("dagbench: %s: %v", name, err))
-			if len(ss) == 0 {
-				ss = []section{{title: name}}
-			}
-			if len(ss[len(ss)-1].rows) == 0 {
-				ss[len(ss)-1].notes = append(ss[len(ss)-1].notes, "FAILED: "+err.Error())
-			}
-		}
-		sections = append(sections, ss...)
+	prog := &harness.Program{Name: "dagbench", Workloads: cfg.workloads, Profiler: &harness.Profiler{CPUPrefix: cfg.cpuProfile}}
+	run := func(name string, workload func(context.Context, config, *harness.Profiler) ([]harness.Section, error)) {
+		prog.Run(ctx, name, func() ([]harness.Section, error) { return workload(ctx, cfg, prog.Profiler) })
 	}
-	run("pipeline", func() ([]section, error) { return pipelineWorkload(ctx, cfg, prof) })
-	run("edge", func() ([]section, error) { return edgeWorkload(ctx, cfg, prof) })
-	run("nexmark", func() ([]section, error) { return nexmarkWorkload(ctx, cfg, prof) })
-	run("latency", func() ([]section, error) { return latencyWorkload(ctx, cfg, prof) })
-	run("snapshot", func() ([]section, error) { return overheadWorkload(ctx, cfg, prof) })
-	run("state", func() ([]section, error) { return stateWorkload(ctx, cfg, prof) })
-
-	printReport(os.Stdout, fmt.Sprintf("dagbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version()), sections)
-	if err := prof.err(); err != nil {
-		failures = append(failures, fmt.Sprintf("dagbench: profile: %v", err))
-	}
-	for _, f := range failures {
-		fmt.Fprintln(os.Stderr, f)
-	}
-	if len(failures) > 0 || ctx.Err() != nil {
+	run("pipeline", pipelineWorkload)
+	run("edge", edgeWorkload)
+	run("nexmark", nexmarkWorkload)
+	run("latency", latencyWorkload)
+	run("snapshot", overheadWorkload)
+	run("state", stateWorkload)
+	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 )
 
@@ -41,9 +42,9 @@ func init() {
 }
 
 // runQ5 runs Q5 over n simulated bids on c and returns its output.
-func runQ5(ctx context.Context, c *cluster, n int64, round int) ([]hotItem, time.Duration, error) {
+func runQ5(ctx context.Context, c *harness.Cluster, n int64, round int) ([]hotItem, time.Duration, error) {
 	run := runID("q5", round)
-	d, err := runJob(ctx, c.members[0], "dagbench.q5", q5Params{N: n, Base: q5Base, Rate: q5SimRate, Size: q5Size, Slide: q5Slide, Lag: q5Lag, Run: run})
+	d, err := runJob(ctx, c.Members[0], "dagbench.q5", q5Params{N: n, Base: q5Base, Rate: q5SimRate, Size: q5Size, Slide: q5Slide, Lag: q5Lag, Run: run})
 	return takeHotItems(run), d, err
 }
 
@@ -51,7 +52,7 @@ func runQ5(ctx context.Context, c *cluster, n int64, round int) ([]hotItem, time
 type q5Setup struct {
 	name    string
 	members int
-	c       *cluster
+	c       *harness.Cluster
 	res     measured
 	// bad says how the small run failed or differed from plain Go;
 	// measuredBad how a measured run differed.
@@ -62,9 +63,9 @@ type q5Setup struct {
 // simulated bids, on a cluster of each size in cfg.members (all in this
 // process), against the same query in plain Go on one goroutine, in turn.
 // Every run's output is checked against plain Go's.
-func nexmarkWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
+func nexmarkWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
 	cores := runtime.GOMAXPROCS(0)
-	sec := section{title: fmt.Sprintf("4. NEXMark Q5 (hot items), %d bids per run, %dk bids per simulated second on %d auctions (%d%% of bids on %d), count per auction over Sliding(%v, %v), then the top auction per window; reference: plain Go, one goroutine",
+	sec := harness.Section{Title: fmt.Sprintf("4. NEXMark Q5 (hot items), %d bids per run, %dk bids per simulated second on %d auctions (%d%% of bids on %d), count per auction over Sliding(%v, %v), then the top auction per window; reference: plain Go, one goroutine",
 		cfg.events, q5SimRate/1000, auctions, hotShare, hotAuctions, q5Size, q5Slide)}
 	var setups []*q5Setup
 	for _, n := range cfg.members {
@@ -77,9 +78,9 @@ func nexmarkWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 		}
 		c, err := startCluster(ctx, fmt.Sprintf("q5-%d", s.members), s.members)
 		if err != nil {
-			return []section{sec}, err
+			return []harness.Section{sec}, err
 		}
-		defer c.stop()
+		defer c.Stop()
 		s.c = c
 	}
 
@@ -88,14 +89,12 @@ func nexmarkWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 	for _, s := range setups {
 		got, _, err := runQ5(ctx, s.c, cfg.verifyEvents, 0)
 		diff := firstDifference(got, small)
-		r := checkRow(fmt.Sprintf("%s, %d bids: top auction of every window = plain Go's", s.name, cfg.verifyEvents), diff == "", fmt.Sprintf("%d windows", len(got)))
-		r.err = err
-		sec.rows = append(sec.rows, r)
+		sec.Rows = append(sec.Rows, harness.CheckRow(fmt.Sprintf("%s, %d bids: top auction of every window = plain Go's", s.name, cfg.verifyEvents), diff == "", fmt.Sprintf("%d windows", len(got)), err))
 		switch {
 		case err != nil:
 			s.bad = err.Error()
 		case diff != "":
-			sec.notes = append(sec.notes, fmt.Sprintf("%s, small run: %s", s.name, diff))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s, small run: %s", s.name, diff))
 			s.bad = "the output differs from plain Go's"
 		}
 	}
@@ -120,25 +119,23 @@ func nexmarkWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 			plain.add(float64(cfg.events), reference(func() { q5Plain(cfg.events, q5Base, q5SimRate, q5Size, q5Slide) }), nil)
 		})
 	})
-	prof.during("nexmark", func() { alternate(cfg.rounds, runs...) })
+	prof.During("nexmark", func() { alternate(cfg.rounds, runs...) })
 
 	var firstErr error
 	perCore := func(v float64) float64 { return v / float64(cores) }
 	for _, s := range setups {
-		sec.rows = append(sec.rows,
-			ratioRow(s.name+": events/s", s.res.perSec(), plain.perSec(), eventsUnit, noTarget, s.res.err),
-			ratioRow(fmt.Sprintf("%s: events/s per core (/%d)", s.name, cores), perCore(s.res.perSec()), plain.perSec(), eventsUnit, absAtLeast(jetPerCore, eventsUnit), s.res.err),
-			ratioRow(s.name+": events per CPU-second", s.res.perCPUSec(), plain.perCPUSec(), eventsUnit, noTarget, s.res.err))
+		sec.Rows = append(sec.Rows,
+			harness.RatioRow(s.name+": events/s", s.res.perSec(), plain.perSec(), eventsUnit, harness.NoTarget, s.res.err),
+			harness.RatioRow(fmt.Sprintf("%s: events/s per core (/%d)", s.name, cores), perCore(s.res.perSec()), plain.perSec(), eventsUnit, harness.AbsAtLeast(jetPerCore, eventsUnit), s.res.err),
+			harness.RatioRow(s.name+": events per CPU-second", s.res.perCPUSec(), plain.perCPUSec(), eventsUnit, harness.NoTarget, s.res.err))
 		if s.res.err != nil && firstErr == nil {
 			firstErr = s.res.err
 		}
 	}
 	for _, s := range setups {
-		r := checkRow(fmt.Sprintf("%s, measured runs: output = plain Go's", s.name), s.measuredBad == "", fmt.Sprintf("%d windows", len(want)))
-		r.err = s.res.err
-		sec.rows = append(sec.rows, r)
+		sec.Rows = append(sec.Rows, harness.CheckRow(fmt.Sprintf("%s, measured runs: output = plain Go's", s.name), s.measuredBad == "", fmt.Sprintf("%d windows", len(want)), s.res.err))
 		if s.measuredBad != "" {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s, measured run: %s", s.name, s.measuredBad))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s, measured run: %s", s.name, s.measuredBad))
 		}
 		switch {
 		case firstErr != nil:
@@ -148,10 +145,10 @@ func nexmarkWorkload(ctx context.Context, cfg config, prof *profiler) ([]section
 			firstErr = fmt.Errorf("%s: a measured run's output differs from plain Go's", s.name)
 		}
 	}
-	sec.notes = append(sec.notes,
+	sec.Notes = append(sec.Notes,
 		fmt.Sprintf("%d alternating rounds; weir's time runs from Submit to the end of Wait; per core = events/s / GOMAXPROCS (%d): every member of a setup runs in this process on the same cores", cfg.rounds, cores),
 		"events per CPU-second divide by the CPU time the whole process used during the runs (getrusage): unlike per core, other processes taking cores do not lower it, and a pipeline that leaves cores idle does not either",
 		"the target is the anchor, not a same-run reference: Hazelcast Jet reports about 2M events/s per core on Q5 (on its own hardware); the reference column is plain Go on one goroutine (one core)",
 		fmt.Sprintf("second step: WindowAll over Tumbling(%v) with TopN(1) (most bids, then lowest auction id); event-time lag %v, watermarks throttled to the slide", q5Slide, q5Lag))
-	return []section{sec}, firstErr
+	return []harness.Section{sec}, firstErr
 }

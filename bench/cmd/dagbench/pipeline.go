@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/member"
 )
@@ -47,19 +48,19 @@ func init() {
 // pipelineWorkload measures workloads 1 and 2: the pipeline on one member,
 // a plain loop and a goroutine-per-stage channel pipeline, in turn, each
 // over the same items, and checks that all three counted the same.
-func pipelineWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
-	loopSec := section{title: fmt.Sprintf("1. one member, generate -> map -> filter -> count, %d int64 items per run, one instance per vertex; reference: a Go loop calling the same functions", cfg.items)}
-	chanSec := section{title: "2. the same pipeline; reference: a goroutine per stage, joined by channels (buffered 1024)"}
+func pipelineWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
+	loopSec := harness.Section{Title: fmt.Sprintf("1. one member, generate -> map -> filter -> count, %d int64 items per run, one instance per vertex; reference: a Go loop calling the same functions", cfg.items)}
+	chanSec := harness.Section{Title: "2. the same pipeline; reference: a goroutine per stage, joined by channels (buffered 1024)"}
 	c, err := startCluster(ctx, "pipeline", 1)
 	if err != nil {
-		return []section{loopSec}, err
+		return []harness.Section{loopSec}, err
 	}
-	defer c.stop()
-	m := c.members[0]
+	defer c.Stop()
+	m := c.Members[0]
 	want := pipelineLoop(cfg.items) // also warms the functions up
 	setup, err := emptyRun(ctx, m)
 	if err != nil {
-		return []section{loopSec}, err
+		return []harness.Section{loopSec}, err
 	}
 	var weir, loop, chans measured
 	var mismatch error
@@ -69,7 +70,7 @@ func pipelineWorkload(ctx context.Context, cfg config, prof *profiler) ([]sectio
 		}
 	}
 	n := float64(cfg.items)
-	prof.during("pipeline", func() {
+	prof.During("pipeline", func() {
 		alternate(cfg.rounds,
 			func(int) {
 				pipeCount.Store(0)
@@ -93,11 +94,11 @@ func pipelineWorkload(ctx context.Context, cfg config, prof *profiler) ([]sectio
 	if weir.err == nil {
 		weir.err = mismatch
 	}
-	loopSec.rows = []row{ratioRow("items/s", weir.perSec(), loop.perSec(), itemsUnit, atLeast(0.5), weir.err)}
-	chanSec.rows = []row{ratioRow("items/s", weir.perSec(), chans.perSec(), itemsUnit, atLeast(3), weir.err)}
+	loopSec.Rows = []harness.Row{harness.RatioRow("items/s", weir.perSec(), loop.perSec(), itemsUnit, harness.AtLeast(0.5), weir.err)}
+	chanSec.Rows = []harness.Row{harness.RatioRow("items/s", weir.perSec(), chans.perSec(), itemsUnit, harness.AtLeast(3), weir.err)}
 	note := fmt.Sprintf("%d alternating rounds; weir's time runs from Submit to the end of Wait (job set-up included); all three counted %d items passing the filter", cfg.rounds, want)
-	loopSec.notes = append(loopSec.notes, note, fmt.Sprintf("a run of the same job over no items takes %v (submission, set-up on the member, completion)", setup.Round(10*time.Microsecond)))
-	return []section{loopSec, chanSec}, weir.err
+	loopSec.Notes = append(loopSec.Notes, note, fmt.Sprintf("a run of the same job over no items takes %v (submission, set-up on the member, completion)", setup.Round(10*time.Microsecond)))
+	return []harness.Section{loopSec, chanSec}, weir.err
 }
 
 // emptyRun returns the shortest of a few runs of the pipeline job over no

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/weir-dev/weir/bench/internal/harness"
 )
 
 // snapshotRecord is one "snapshot complete" record of a job's coordinator
@@ -22,8 +24,8 @@ type snapshotRecord struct {
 func (r snapshotRecord) started() time.Time { return r.At.Add(-r.Took) }
 
 // snapshotLog is a slog handler for the members of workloads 6 and 7: it
-// keeps every "snapshot complete" record by job, and passes records at or
-// above logLevel on to the benchmark's usual handler.
+// keeps every "snapshot complete" record by job, and passes the records
+// harness.Logger would print on to its handler.
 type snapshotLog struct {
 	next  slog.Handler
 	state *snapshotLogState
@@ -35,7 +37,7 @@ type snapshotLogState struct {
 }
 
 func newSnapshotLog() *snapshotLog {
-	return &snapshotLog{next: logger.Handler(), state: &snapshotLogState{jobs: map[string][]snapshotRecord{}}}
+	return &snapshotLog{next: harness.Logger().Handler(), state: &snapshotLogState{jobs: map[string][]snapshotRecord{}}}
 }
 
 func (h *snapshotLog) Enabled(ctx context.Context, level slog.Level) bool {

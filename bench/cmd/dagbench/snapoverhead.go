@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/snapshot"
 )
@@ -39,12 +40,12 @@ type overheadSetup struct {
 // replayable source, exactly-once with a snapshot every second, against the
 // same job with no guarantee, run by run in turn, on each cluster size.
 // Every run's final counts are checked.
-func overheadWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
-	sec := section{title: fmt.Sprintf("6. snapshot overhead: %d items over %d keys per run, replayable partitioned source -> GroupBy -> RollingAggregate(Count) -> sink, exactly-once with a snapshot every %v; reference: the same job with no guarantee",
+func overheadWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
+	sec := harness.Section{Title: fmt.Sprintf("6. snapshot overhead: %d items over %d keys per run, replayable partitioned source -> GroupBy -> RollingAggregate(Count) -> sink, exactly-once with a snapshot every %v; reference: the same job with no guarantee",
 		cfg.snapItems, cfg.snapKeys, overheadInterval)}
 	var setups []*overheadSetup
 	var firstErr error
-	prof.during("snapshot", func() {
+	prof.During("snapshot", func() {
 		for _, n := range cfg.members {
 			s := &overheadSetup{name: membersName(n)}
 			setups = append(setups, s)
@@ -63,34 +64,32 @@ func overheadWorkload(ctx context.Context, cfg config, prof *profiler) ([]sectio
 			firstErr = err
 		}
 		took, size := medianSnapshot(s.records)
-		sec.rows = append(sec.rows,
-			ratioRow(s.name+": items/s, exactly-once vs none", s.exactly.perSec(), s.none.perSec(), itemsUnit, atLeast(0.9), err),
-			ratioRow(s.name+": items per CPU-second", s.exactly.perCPUSec(), s.none.perCPUSec(), itemsUnit, noTarget, err),
-			ratioRow(s.name+": snapshots per exactly-once run", meanOf(s.snapshots), nan, countUnit, noTarget, err),
-			ratioRow(s.name+": snapshot time, median", took, nan, latencyUnit, noTarget, err),
-			ratioRow(s.name+": snapshot size, median", size, nan, bytesUnit, noTarget, err))
-		r := checkRow(s.name+": final count of every key, both guarantees", s.mismatch == "", fmt.Sprintf("%d keys x %d", cfg.snapKeys, cfg.snapItems/cfg.snapKeys))
-		r.err = err
-		sec.rows = append(sec.rows, r)
+		sec.Rows = append(sec.Rows,
+			harness.RatioRow(s.name+": items/s, exactly-once vs none", s.exactly.perSec(), s.none.perSec(), itemsUnit, harness.AtLeast(0.9), err),
+			harness.RatioRow(s.name+": items per CPU-second", s.exactly.perCPUSec(), s.none.perCPUSec(), itemsUnit, harness.NoTarget, err),
+			harness.RatioRow(s.name+": snapshots per exactly-once run", meanOf(s.snapshots), nan, countUnit, harness.NoTarget, err),
+			harness.RatioRow(s.name+": snapshot time, median", took, nan, latencyUnit, harness.NoTarget, err),
+			harness.RatioRow(s.name+": snapshot size, median", size, nan, bytesUnit, harness.NoTarget, err))
+		sec.Rows = append(sec.Rows, harness.CheckRow(s.name+": final count of every key, both guarantees", s.mismatch == "", fmt.Sprintf("%d keys x %d", cfg.snapKeys, cfg.snapItems/cfg.snapKeys), err))
 		if s.mismatch != "" {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: %s", s.name, s.mismatch))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: %s", s.name, s.mismatch))
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: %s", s.name, s.mismatch)
 			}
 		}
 		if len(s.snapshots) > 0 {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: snapshots per exactly-once run %v; %d snapshots logged, taking %s",
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: snapshots per exactly-once run %v; %d snapshots logged, taking %s",
 				s.name, s.snapshots, len(s.records), durationSpread(s.records)))
 		}
 		if s.dropFailed != nil {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: dropping a finished job's snapshots failed: %v", s.name, s.dropFailed))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: dropping a finished job's snapshots failed: %v", s.name, s.dropFailed))
 		}
 	}
-	sec.notes = append(sec.notes,
+	sec.Notes = append(sec.Notes,
 		fmt.Sprintf("%d alternating rounds per cluster size, after an unmeasured run of each over a tenth of the items; times run from Submit to the end of Wait; snapshot time and size come from the coordinator's \"snapshot complete\" debug records", cfg.rounds),
 		"items per CPU-second divide by the CPU time the whole process used during the runs (getrusage): other processes taking cores do not lower it, so it shows the cost of the guarantee when the machine is busy and items/s moves",
 		"the engine leaves a finished job's snapshot maps in the grid; the benchmark drops them after each run (snapshot.OpenStore(...).Drop), outside the measured time")
-	return []section{sec}, firstErr
+	return []harness.Section{sec}, firstErr
 }
 
 // overheadRun is what one run of workload 6's job left.
@@ -108,8 +107,8 @@ func runOverhead(ctx context.Context, cfg config, n int, s *overheadSetup) error
 	if err != nil {
 		return err
 	}
-	defer c.stop()
-	m := c.members[0]
+	defer c.Stop()
+	m := c.Members[0]
 	exactlyOnce := []dag.JobOption{dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(overheadInterval)}
 	// once runs the job over items; it drops the snapshots the job left,
 	// after taking what it needs from the job's record and the log.

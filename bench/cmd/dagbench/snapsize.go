@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/snapshot"
 )
@@ -47,8 +48,8 @@ type stateSetup struct {
 // holds cfg.stateKeys keys, snapshotted every stateInterval, on each
 // cluster size: the time and size of the snapshots taken once every key
 // has its state, against msgpack encoding the same entries in plain Go.
-func stateWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, error) {
-	sec := section{title: fmt.Sprintf("7. snapshot of %d keys: streaming source of %d distinct keys (then idle) -> GroupBy -> RollingAggregate(Count) -> sink, exactly-once, a snapshot every %v; reference: msgpack encoding of the same entries into memory, plain Go",
+func stateWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]harness.Section, error) {
+	sec := harness.Section{Title: fmt.Sprintf("7. snapshot of %d keys: streaming source of %d distinct keys (then idle) -> GroupBy -> RollingAggregate(Count) -> sink, exactly-once, a snapshot every %v; reference: msgpack encoding of the same entries into memory, plain Go",
 		cfg.stateKeys, cfg.stateKeys, stateInterval)}
 	var firstErr error
 	for _, n := range cfg.members {
@@ -63,41 +64,39 @@ func stateWorkload(ctx context.Context, cfg config, prof *profiler) ([]section, 
 		if s.refSize == 0 {
 			refSize = nan
 		}
-		sec.rows = append(sec.rows,
-			ratioRow(fmt.Sprintf("%s: time per snapshot, median of %d", s.name, len(s.records)), took, median(s.refTook), latencyUnit, reported, err),
-			ratioRow(s.name+": bytes per snapshot, median", size, refSize, bytesUnit, reported, err),
-			ratioRow(s.name+": bytes per key", size/keys, refSize/keys, bytesUnit, reported, err))
+		sec.Rows = append(sec.Rows,
+			harness.RatioRow(fmt.Sprintf("%s: time per snapshot, median of %d", s.name, len(s.records)), took, median(s.refTook), latencyUnit, harness.Reported, err),
+			harness.RatioRow(s.name+": bytes per snapshot, median", size, refSize, bytesUnit, harness.Reported, err),
+			harness.RatioRow(s.name+": bytes per key", size/keys, refSize/keys, bytesUnit, harness.Reported, err))
 		want := cfg.stateKeys + int64(s.parts)
 		bad := slices.IndexFunc(s.records, func(r snapshotRecord) bool { return r.Entries != want })
-		r := checkRow(s.name+": entries of every snapshot = keys + source positions", bad < 0 && len(s.records) > 0, fmt.Sprintf("%d + %d", cfg.stateKeys, s.parts))
-		r.err = err
-		sec.rows = append(sec.rows, r)
+		sec.Rows = append(sec.Rows, harness.CheckRow(s.name+": entries of every snapshot = keys + source positions", bad < 0 && len(s.records) > 0, fmt.Sprintf("%d + %d", cfg.stateKeys, s.parts), err))
 		if bad >= 0 {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: snapshot %d has %d entries, want %d", s.name, s.records[bad].ID, s.records[bad].Entries, want))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: snapshot %d has %d entries, want %d", s.name, s.records[bad].ID, s.records[bad].Entries, want))
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: a snapshot does not hold the whole state", s.name)
 			}
 		}
 		if len(s.records) > 0 {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: state built %v after Submit; snapshots %d to %d took %s",
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: state built %v after Submit; snapshots %d to %d took %s",
 				s.name, s.built.Round(time.Millisecond), s.records[0].ID, s.records[len(s.records)-1].ID, durationSpread(s.records)))
 		}
 	}
-	sec.notes = append(sec.notes,
+	sec.Notes = append(sec.Notes,
 		"time and size come from the coordinator's \"snapshot complete\" debug records (dag/snapcoord.go), of the snapshots begun once the sink had every key's result; the time runs from clearing the slot to telling the members of the commit, and the size is one copy (grid keeps a backup too when there are several members)",
 		"the reference encodes each key (int64) and its state (a struct {S, Last int64}, as MapStateful saves it) with msgpack, compact integers, into one buffer, under the label side=reference; it runs once after each snapshot, in the quiet before the next, and its time is the median")
-	return []section{sec}, firstErr
+	return []harness.Section{sec}, firstErr
 }
 
 // measureState runs workload 7 on a cluster of n members.
-func measureState(ctx context.Context, cfg config, n int, s *stateSetup, prof *profiler) (err error) {
+func measureState(ctx context.Context, cfg config, n int, s *stateSetup, prof *harness.Profiler) (err error) {
 	snapLog := newSnapshotLog()
 	c, err := startClusterLogging(ctx, fmt.Sprintf("state-%d", n), n, logWith(snapLog))
 	if err != nil {
 		return err
 	}
-	defer c.stop()
-	m := c.members[0]
+	defer c.Stop()
+	m := c.Members[0]
 	s.parts = m.PartitionCount()
 	id := runID("state", 0)
 	results := new(atomic.Int64)
@@ -132,7 +131,7 @@ func measureState(ctx context.Context, cfg config, n int, s *stateSetup, prof *p
 	// next: it meets the same load from outside as the snapshots. The heap
 	// is collected after it, as before every run in alternate.
 	var refErr error
-	prof.during(fmt.Sprintf("state-%d", n), func() {
+	prof.During(fmt.Sprintf("state-%d", n), func() {
 		err = poll(ctx, job, deadline, func() bool {
 			s.records = s.records[:0]
 			for _, r := range snapLog.records(job.ID) {
