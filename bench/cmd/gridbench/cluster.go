@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/grid"
 )
 
@@ -21,8 +22,8 @@ type system struct {
 // mixedWorkload measures workload 2: clients concurrent clients doing 90%
 // Get / 10% Put on weir and on redis. The two alternate in rounds, each with
 // the machine to itself while it runs; the other one sits idle.
-func mixedWorkload(ctx context.Context, cfg config, prof *profiler) (section, error) {
-	sec := section{title: fmt.Sprintf("2. %d clients, %d%% Get / %d%% Put, %d keys, %v each",
+func mixedWorkload(ctx context.Context, cfg config, prof *harness.Profiler) (harness.Section, error) {
+	sec := harness.Section{Title: fmt.Sprintf("2. %d clients, %d%% Get / %d%% Put, %d keys, %v each",
 		cfg.clients, 100-putPercent, putPercent, cfg.keys, cfg.duration)}
 	data := newDataset(cfg.keys)
 	weir, err := startWeir(ctx, cfg, data)
@@ -34,11 +35,11 @@ func mixedWorkload(ctx context.Context, cfg config, prof *profiler) (section, er
 	if redisErr == nil {
 		defer redis.stop()
 	}
-	sec.title += "; weir: " + weir.name + "; reference: "
+	sec.Title += "; weir: " + weir.name + "; reference: "
 	if redisErr != nil {
-		sec.title += "redis (not measured)"
+		sec.Title += "redis (not measured)"
 	} else {
-		sec.title += redis.name
+		sec.Title += redis.name
 	}
 
 	weirRes, redisRes := newMixed(), newMixed()
@@ -52,7 +53,7 @@ func mixedWorkload(ctx context.Context, cfg config, prof *profiler) (section, er
 	}
 	alternate(1, cfg.warmup*time.Duration(len(runs)), runs...)
 	weirRes, redisRes = newMixed(), newMixed()
-	prof.during("cluster", func() { alternate(cfg.rounds, cfg.duration, runs...) })
+	prof.During("cluster", func() { alternate(cfg.rounds, cfg.duration, runs...) })
 
 	ref := func(v float64) float64 {
 		if redisErr != nil {
@@ -60,24 +61,24 @@ func mixedWorkload(ctx context.Context, cfg config, prof *profiler) (section, er
 		}
 		return v
 	}
-	sec.rows = []row{
-		ratioRow("throughput", weirRes.perSec(), ref(redisRes.perSec()), opsUnit, atLeast(1), nil),
-		ratioRow("latency p50", weirRes.percentile(50), ref(redisRes.percentile(50)), latencyUnit, noTarget, nil),
-		ratioRow("latency p99", weirRes.percentile(99), ref(redisRes.percentile(99)), latencyUnit, atMost(1), nil),
-		ratioRow("latency p99.9", weirRes.percentile(99.9), ref(redisRes.percentile(99.9)), latencyUnit, noTarget, nil),
+	sec.Rows = []harness.Row{
+		harness.RatioRow("throughput", weirRes.perSec(), ref(redisRes.perSec()), opsUnit, harness.AtLeast(1), nil),
+		harness.RatioRow("latency p50", weirRes.percentile(50), ref(redisRes.percentile(50)), latencyUnit, harness.NoTarget, nil),
+		harness.RatioRow("latency p99", weirRes.percentile(99), ref(redisRes.percentile(99)), latencyUnit, harness.AtMost(1), nil),
+		harness.RatioRow("latency p99.9", weirRes.percentile(99.9), ref(redisRes.percentile(99.9)), latencyUnit, harness.NoTarget, nil),
 	}
 	for _, r := range []struct {
 		name string
 		m    *mixed
 	}{{"weir", weirRes}, {"redis", redisRes}} {
 		if r.m.errs > 0 {
-			sec.notes = append(sec.notes, fmt.Sprintf("%s: %d of %d operations failed, first: %v", r.name, r.m.errs, r.m.ops, r.m.err))
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s: %d of %d operations failed, first: %v", r.name, r.m.errs, r.m.ops, r.m.err))
 		}
 	}
 	if redisErr != nil {
-		sec.notes = append(sec.notes, "redis not measured: "+redisErr.Error())
+		sec.Notes = append(sec.Notes, "redis not measured: "+redisErr.Error())
 	}
-	sec.notes = append(sec.notes, fmt.Sprintf("operations measured: weir %d, redis %d, in %d alternating rounds after %v of warm-up each; latency is per operation, seen by the client",
+	sec.Notes = append(sec.Notes, fmt.Sprintf("operations measured: weir %d, redis %d, in %d alternating rounds after %v of warm-up each; latency is per operation, seen by the client",
 		weirRes.ops, redisRes.ops, cfg.rounds, cfg.warmup))
 	if redisErr != nil {
 		return sec, fmt.Errorf("weir measured, redis not: %w", redisErr)
@@ -115,21 +116,21 @@ func startWeir(ctx context.Context, cfg config, data dataset) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
-	entry, name := c.lite(), "3 data members + 1 lite member that all clients use"
+	entry, name := c.Lite(), "3 data members + 1 lite member that all clients use"
 	if cfg.via == "members" {
-		entry, name = c.data(), "3 data members, clients spread over them"
+		entry, name = c.Data(), "3 data members, clients spread over them"
 	}
 	handles := make([]*grid.Map[string, []byte], len(entry))
 	for i, m := range entry {
 		handles[i] = grid.GetMap[string, []byte](m, "bench-mixed")
 	}
 	if err := preload(ctx, handles[0], data); err != nil {
-		c.stop()
+		c.Stop()
 		return nil, err
 	}
 	return &system{
 		name:   name,
 		client: func(i int) kv { return weirKV{handles[i%len(handles)]} },
-		stop:   c.stop,
+		stop:   c.Stop,
 	}, nil
 }

@@ -18,10 +18,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/weir-dev/weir/bench/internal/harness"
 )
 
 type config struct {
@@ -48,37 +49,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	prof := &profiler{cpuPrefix: cfg.cpuProfile, heapFile: cfg.memProfile}
-
-	var sections []section
-	var failures []string
-	run := func(name string, f func() (section, error)) {
-		if !slices.Contains(cfg.workloads, name) || ctx.Err() != nil {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "gridbench: running %s...\n", name)
-		s, err := f()
-		if err != nil {
-			failures = append(failures, fmt.Sprintf("gridbench: %s: %v", name, err))
-			if len(s.rows) == 0 {
-				s.notes = append(s.notes, "FAILED: "+err.Error())
-			}
-		}
-		sections = append(sections, s)
+	// A missing reference here is one that failed (redis), so its ratio
+	// says n/a rather than nothing.
+	prog := &harness.Program{Name: "gridbench", Workloads: cfg.workloads, NoRatio: "n/a",
+		Profiler: &harness.Profiler{CPUPrefix: cfg.cpuProfile, HeapFile: cfg.memProfile}}
+	run := func(name string, workload func(context.Context, config, *harness.Profiler) (harness.Section, error)) {
+		prog.Run(ctx, name, func() ([]harness.Section, error) {
+			s, err := workload(ctx, cfg, prog.Profiler)
+			return []harness.Section{s}, err
+		})
 	}
-	run("single", func() (section, error) { return singleMember(ctx, cfg, prof) })
-	run("cluster", func() (section, error) { return mixedWorkload(ctx, cfg, prof) })
-	run("memory", func() (section, error) { return memoryFootprint(ctx, cfg, prof) })
-
-	printReport(os.Stdout, fmt.Sprintf("gridbench: %s/%s, %d CPUs, GOMAXPROCS %d, %s",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version()), sections)
-	if err := prof.err(); err != nil {
-		failures = append(failures, fmt.Sprintf("gridbench: profile: %v", err))
-	}
-	for _, f := range failures {
-		fmt.Fprintln(os.Stderr, f)
-	}
-	if len(failures) > 0 || ctx.Err() != nil {
+	run("single", singleMember)
+	run("cluster", mixedWorkload)
+	run("memory", memoryFootprint)
+	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}
 }

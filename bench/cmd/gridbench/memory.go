@@ -8,6 +8,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v3"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/grid"
 )
 
@@ -22,10 +23,10 @@ import (
 // The heap is HeapAlloc after runtime.GC, over the whole process: all three
 // members, their connections and buffers, and the benchmark itself, which
 // holds no entries once loading ends.
-func memoryFootprint(ctx context.Context, cfg config, prof *profiler) (section, error) {
+func memoryFootprint(ctx context.Context, cfg config, prof *harness.Profiler) (harness.Section, error) {
 	n := cfg.entries
 	raw := float64(keySize + valueSize)
-	sec := section{title: fmt.Sprintf("3. memory: %d entries of %d-byte keys and %d-byte values; weir: 3 members, BackupCount 1 (2 copies an entry); reference: one xsync.MapOf[string, []byte]",
+	sec := harness.Section{Title: fmt.Sprintf("3. memory: %d entries of %d-byte keys and %d-byte values; weir: 3 members, BackupCount 1 (2 copies an entry); reference: one xsync.MapOf[string, []byte]",
 		n, keySize, valueSize)}
 
 	refDelta := heapDelta(func() any {
@@ -41,8 +42,8 @@ func memoryFootprint(ctx context.Context, cfg config, prof *profiler) (section, 
 	if err != nil {
 		return sec, err
 	}
-	defer c.stop()
-	mp := grid.GetMap[string, []byte](c.members[0], "bench-memory")
+	defer c.Stop()
+	mp := grid.GetMap[string, []byte](c.Members[0], "bench-memory")
 	var loadErr error
 	delta := heapDelta(func() any {
 		loadErr = loadParallel(ctx, mp, n)
@@ -51,17 +52,17 @@ func memoryFootprint(ctx context.Context, cfg config, prof *profiler) (section, 
 	if loadErr != nil {
 		return sec, loadErr
 	}
-	prof.heap()
+	prof.Heap()
 	if got, err := mp.Len(ctx); err != nil || got != n {
 		return sec, fmt.Errorf("map holds %d entries after loading %d (%v)", got, n, err)
 	}
 	perCopy := float64(delta) / float64(2*n)
 
-	sec.rows = []row{
-		ratioRow("heap per stored copy", perCopy, refPerCopy, bytesUnit, noTarget, nil),
-		ratioRow("  beyond key+value bytes", perCopy-raw, refPerCopy-raw, bytesUnit, absAtMost(100, bytesUnit), nil),
+	sec.Rows = []harness.Row{
+		harness.RatioRow("heap per stored copy", perCopy, refPerCopy, bytesUnit, harness.NoTarget, nil),
+		harness.RatioRow("  beyond key+value bytes", perCopy-raw, refPerCopy-raw, bytesUnit, harness.AbsAtMost(100, bytesUnit), nil),
 	}
-	sec.notes = append(sec.notes,
+	sec.Notes = append(sec.Notes,
 		fmt.Sprintf("weir heap delta %.1f MiB for %d copies: per copy = delta / (2 x %d), overhead = per copy - %d B",
 			float64(delta)/(1<<20), 2*n, n, keySize+valueSize),
 		fmt.Sprintf("reference heap delta %.1f MiB for %d entries: per copy = delta / %d, overhead = per copy - %d B",

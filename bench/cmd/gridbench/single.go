@@ -8,6 +8,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v3"
 
+	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/grid"
 )
 
@@ -15,9 +16,9 @@ import (
 // and written through grid.Map from GOMAXPROCS goroutines, against an
 // xsync.MapOf holding the same entries, the most a map in this process can
 // do.
-func singleMember(ctx context.Context, cfg config, prof *profiler) (section, error) {
+func singleMember(ctx context.Context, cfg config, prof *harness.Profiler) (harness.Section, error) {
 	workers := runtime.GOMAXPROCS(0)
-	sec := section{title: fmt.Sprintf("1. single member, %d keys, %d goroutines (GOMAXPROCS); reference: xsync.MapOf Load/Store", cfg.keys, workers)}
+	sec := harness.Section{Title: fmt.Sprintf("1. single member, %d keys, %d goroutines (GOMAXPROCS); reference: xsync.MapOf Load/Store", cfg.keys, workers)}
 	data := newDataset(cfg.keys)
 
 	raw := xsync.NewMapOf[string, []byte]()
@@ -39,8 +40,8 @@ func singleMember(ctx context.Context, cfg config, prof *profiler) (section, err
 	if err != nil {
 		return sec, err
 	}
-	defer c.stop()
-	m := c.members[0]
+	defer c.Stop()
+	m := c.Members[0]
 	plain := grid.GetMap[string, []byte](m, "bench-single")
 	if err := preload(ctx, plain, data); err != nil {
 		return sec, err
@@ -67,7 +68,7 @@ func singleMember(ctx context.Context, cfg config, prof *profiler) (section, err
 
 	// Each weir measurement alternates with its reference, so both see the
 	// same machine.
-	pair := func(what, op string, ref, weir func(int) error, t *target) row {
+	pair := func(what, op string, ref, weir func(int) error, t *harness.Target) harness.Row {
 		runtime.GC() // start from a clean heap, not amid the last pair's garbage
 		var refRate, weirRate rate
 		alternate(cfg.rounds, cfg.duration,
@@ -77,18 +78,18 @@ func singleMember(ctx context.Context, cfg config, prof *profiler) (section, err
 			func(d time.Duration, round int) {
 				weirRate.add(throughput("weir", op, workers, cfg.keys, d, round, weir))
 			})
-		return ratioRow(what, weirRate.perSec(), refRate.perSec(), opsUnit, t, weirRate.err)
+		return harness.RatioRow(what, weirRate.perSec(), refRate.perSec(), opsUnit, t, weirRate.err)
 	}
 	before := cached.NearCacheStats()
-	prof.during("single", func() {
-		sec.rows = []row{
-			pair("Get, owned partition", "get", rawLoad, get(plain), atLeast(0.25)),
-			pair("Get, near-cache hit", "near", rawLoad, get(cached), atLeast(0.5)),
-			pair("Put, owned partition (no backup)", "put", rawStore, put, noTarget),
+	prof.During("single", func() {
+		sec.Rows = []harness.Row{
+			pair("Get, owned partition", "get", rawLoad, get(plain), harness.AtLeast(0.25)),
+			pair("Get, near-cache hit", "near", rawLoad, get(cached), harness.AtLeast(0.5)),
+			pair("Put, owned partition (no backup)", "put", rawStore, put, harness.NoTarget),
 		}
 	})
 	if misses := cached.NearCacheStats().Misses - before.Misses; misses > 0 {
-		sec.notes = append(sec.notes, fmt.Sprintf("the near cache missed %d times while measuring hits", misses))
+		sec.Notes = append(sec.Notes, fmt.Sprintf("the near cache missed %d times while measuring hits", misses))
 	}
 	return sec, nil
 }
