@@ -93,7 +93,9 @@ const (
 	Partitioned
 	// Broadcast sends every item to every downstream instance.
 	Broadcast
-	// AllToOne sends every item to a single instance in the cluster.
+	// AllToOne sends every item to a single instance: on a distributed
+	// edge, instance 0 on the job's first member (one in the cluster); on
+	// a local edge, instance 0 on each member.
 	AllToOne
 )
 

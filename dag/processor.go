@@ -11,8 +11,12 @@ import (
 )
 
 // Processor is one instance of a vertex. The engine calls it from one
-// goroutine at a time, and it must not block for long: when an Emitter says
-// the edge is full, the processor returns and is called again later.
+// goroutine at a time, its own (see Execution model in the package
+// documentation): when an Emitter says the edge is full, the processor
+// returns and is called again later. Blocking holds up only this instance
+// and what waits on its output, so a sink may block on its external
+// system; a processor that blocks delays its snapshots and watermarks as
+// long, though, so keep calls that can wait long asynchronous (MapAsync).
 //
 // Lifecycle: Init once; then Process for each batch of items that arrives on
 // an inbound edge (in priority order, see Edge.Priority); optional hooks when
