@@ -380,7 +380,11 @@
 // in the stage's "late" counter (see Metrics). They are dropped, or
 // delivered to LateItems if the pipeline uses it. For tumbling and sliding
 // windows without early results, that stage is the accumulating one, next
-// to the input.
+// to the input. Snapshots keep the watermark each instance of that stage
+// had reached. A restored stage judges lateness from the lowest of them,
+// not from the first watermark of the new run (the sources rebuild theirs
+// from the items they read, so it starts low). Items that come after a
+// restore for windows emitted before it are therefore late too.
 //
 // The window kinds:
 //
@@ -499,10 +503,6 @@
 //   - When a job is cancelled or fails, two-phase-commit sinks do not
 //     commit what they wrote after its last complete snapshot. sinks.Files
 //     leaves those files behind, hidden.
-//   - A restored windowing stage judges lateness again only from the first
-//     watermark after the restore. Items for windows it had already
-//     emitted before the restore are then dropped without being counted as
-//     late.
 //   - Partitioned edges route by the partition table as it was when the
 //     run started. If partitions move during the run, keyed stages no longer
 //     run next to their data, until the job restarts (a scale-up restarts

@@ -57,10 +57,13 @@ func (p *sourceP[T]) FinishRestore() error {
 	return nil
 }
 
-// SaveSnapshot saves each key's open frames.
+// SaveSnapshot saves the watermark and each key's open frames.
 func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 	if !p.flush(p.flushTo) {
 		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
 	}
 	return true, p.snapshot(func(k K, frames map[int64]A) error { return SaveEntry(w, k, frames) })
 }
@@ -85,6 +88,9 @@ func (p *frameAccumulator[T, K, A, R]) snapshot(save func(k K, frames map[int64]
 }
 
 func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
 	k, fs, err := LoadEntry[K, map[int64]A](key, value)
 	if err != nil {
 		return err
@@ -97,6 +103,11 @@ func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error 
 			f.add(k, a)
 		}
 	}
+	return nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
 	return nil
 }
 
@@ -163,10 +174,13 @@ type windowState[A any] struct {
 	Done *int64 `msgpack:"d,omitempty"`
 }
 
-// SaveSnapshot saves each key's frames or sessions.
+// SaveSnapshot saves the watermark and each key's frames or sessions.
 func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 	if !p.emit.drain() || !p.win.finishClose() {
 		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
 	}
 	if p.w.kind != winSession {
 		return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
@@ -186,6 +200,9 @@ func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 }
 
 func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
 	k, st, err := LoadEntry[K, windowState[A]](key, value)
 	if err != nil {
 		return err
@@ -204,6 +221,7 @@ func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
 }
 
 func (p *windowP[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
 	if p.w.kind != winSession {
 		p.win.finishRestore()
 	}

@@ -1,5 +1,13 @@
 package dag
 
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/internal/keys"
+)
+
 // A harness to drive the windowing processors without an engine: their
 // outputs are real outputs over queues the test drains, sized so that a
 // test can make Offer say "full".
@@ -76,4 +84,19 @@ func (t *testOutput[T]) discard() int {
 			return n
 		}
 	}
+}
+
+// restoreLateMark gives p, being restored, the watermark entry the stage
+// whose lateness l judged saves, if it saves one.
+func restoreLateMark[T any](t *testing.T, l *lateOutput[T], p Snapshotter) {
+	t.Helper()
+	m, ok := l.mark()
+	if !ok {
+		return
+	}
+	kb, err := keys.Encode(l.index)
+	require.NoError(t, err)
+	vb, err := keys.Encode(m)
+	require.NoError(t, err)
+	require.NoError(t, p.RestoreSnapshot(kb, vb))
 }

@@ -10,18 +10,33 @@ import (
 // lateOutput is the part of a windowing processor that judges lateness:
 // an item whose time is behind the watermark already seen is late, counted,
 // and delivered to the late-items stages if there are any.
+//
+// The watermark is part of the stage's snapshot: a restored stage judges
+// lateness from where it was, not from the first watermark of the new run,
+// which starts again low (the sources rebuild theirs from the items they
+// read). Otherwise the items replayed or read after a restore for windows
+// already emitted would be on time, and lost without a count.
 type lateOutput[T any] struct {
 	wm    int64
 	count *atomic.Int64
 	out   *fanout[T]
+	index int // the instance's GlobalIndex, the key of its saved watermark
+	// restored is the lowest watermark a restore has given, math.MaxInt64
+	// for none.
+	restored int64
 }
 
 func (l *lateOutput[T]) init(ctx *Context, results int) (err error) {
-	l.wm = minWatermark
+	l.wm, l.restored = minWatermark, math.MaxInt64
+	l.index = ctx.GlobalIndex
 	l.count = ctx.Counter("late")
 	l.out, err = outputRange[T](ctx, results, len(ctx.outputs))
 	return err
 }
+
+// advance takes a watermark. After a restore, the first watermarks of the
+// new run are behind the restored one: lateness is judged by the highest.
+func (l *lateOutput[T]) advance(wm int64) { l.wm = max(l.wm, wm) }
 
 // late reports whether it is late; ok is false if it is late and the late
 // output is full (offer it again).
@@ -34,6 +49,59 @@ func (l *lateOutput[T]) late(it Timed[T]) (late, ok bool) {
 	}
 	l.count.Add(1)
 	return true, true
+}
+
+// lateMark is the watermark of one instance of a windowing stage in a
+// snapshot. It is a broadcast entry: after a restart, keys and inputs may
+// go to other instances, so every instance reads every instance's mark.
+// It is a msgpack array, and the stages' keyed entries are maps: isArray
+// tells them apart.
+type lateMark struct {
+	_msgpack  struct{} `msgpack:",as_array"`
+	Watermark int64
+}
+
+// mark is what save saves; false if the instance has had no watermark
+// (its input idle from the start): it holds no window back.
+func (l *lateOutput[T]) mark() (lateMark, bool) {
+	return lateMark{Watermark: l.wm}, l.wm != minWatermark
+}
+
+// save saves the instance's watermark.
+func (l *lateOutput[T]) save(w *SnapshotWriter) error {
+	if m, ok := l.mark(); ok {
+		return SaveBroadcast(w, l.index, m)
+	}
+	return nil
+}
+
+// restore takes a saved lateMark.
+func (l *lateOutput[T]) restore(key, value []byte) error {
+	_, m, err := LoadEntry[int, lateMark](key, value)
+	if err != nil {
+		return err
+	}
+	l.restored = min(l.restored, m.Watermark)
+	return nil
+}
+
+// finishRestore judges lateness from the lowest watermark the instances
+// had reached. They differ when their inputs do: an accumulating instance
+// reads its own source instance's partitions, and may now read others. The
+// combining stage emits a window once every accumulating instance whose
+// input is not idle has passed its end, and the instances of a one-stage
+// aggregation, which read every input, are at the same watermark at an
+// aligned barrier. So an item on time by the lowest falls in windows not
+// emitted yet, and an item late by it was late on every instance. (An
+// instance whose input had gone idle saved the watermark it had then, which
+// lets through items the combining stage is past, as its input would when
+// it delivers again without a restore.) A snapshot without marks (taken
+// before they were saved) leaves the watermark to the new run.
+func (l *lateOutput[T]) finishRestore() {
+	if l.restored != math.MaxInt64 {
+		l.advance(l.restored)
+	}
+	l.restored = math.MaxInt64
 }
 
 // maxSpareFrames bounds the emptied frames a stage keeps for reuse.
@@ -159,7 +227,7 @@ func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *Inbox) error {
 }
 
 func (p *frameAccumulator[T, K, A, R]) ProcessWatermark(wm int64) (bool, error) {
-	p.late.wm = wm
+	p.late.advance(wm)
 	return p.flush(wm), nil
 }
 
@@ -309,9 +377,11 @@ func (p *windowP[T, K, A, R]) Process(_ int, in *Inbox) error {
 // accumulate adds an item to its key's entry in its frame.
 func (p *windowP[T, K, A, R]) accumulate(k K, it Timed[T]) {
 	if c := &p.win; c.cur != noWindow && it.TS < c.cur {
-		// Only after a restore, which starts without a watermark: the frame
-		// is in the current window (or before it), and its entries have
-		// entered it. Give the item an entry of its own.
+		// Only after a restore that judges lateness from behind the windows
+		// emitted: from a snapshot without the watermark, or of instances at
+		// different watermarks (at-least-once barriers are not aligned). The
+		// frame is in the current window (or before it), and its entries
+		// have entered it. Give the item an entry of its own.
 		c.add(k, frameEnd(it.TS, c.slide), p.op.Accumulate(p.op.Create(), it.V))
 		return
 	}
@@ -355,7 +425,7 @@ func cmpInt(a, b int64) int {
 }
 
 func (p *windowP[T, K, A, R]) ProcessWatermark(wm int64) (bool, error) {
-	p.late.wm = wm
+	p.late.advance(wm)
 	return p.closeUpTo(wm), nil
 }
 

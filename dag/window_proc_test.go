@@ -382,8 +382,9 @@ func TestWindowCombinerRestoresOldSnapshots(t *testing.T) {
 }
 
 // TestWindowCombinerLateFrame gives the combining stage a frame of a window
-// it has already emitted (a restored stage judges lateness afresh): the
-// frame counts in the windows not emitted yet.
+// it has already emitted (from an accumulating instance whose input was
+// idle while the others advanced): the frame counts in the windows not
+// emitted yet.
 func TestWindowCombinerLateFrame(t *testing.T) {
 	for _, op := range []string{"deduct", "no-deduct"} {
 		t.Run(op, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package dag_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -69,6 +71,8 @@ type restoreParams struct {
 	Lag    time.Duration
 	Gate   string
 	Bag    string
+	// LateBag, when set, collects LateItems.
+	LateBag string
 }
 
 func init() {
@@ -89,6 +93,9 @@ func init() {
 			results = dag.Filter(results, func(s string) bool { return !containsEarly(s) })
 		}
 		dag.WriteTo(results, collect[string](p.Bag))
+		if p.LateBag != "" {
+			dag.WriteTo(dag.LateItems(w), collect[event](p.LateBag))
+		}
 		return pl.Compile()
 	})
 }
@@ -127,19 +134,7 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 			want, late := reference(evs, tc.kind, tc.op, lag)
 			require.Empty(t, late)
 			half := len(evs) / 2
-			high := int64(-1 << 63)
-			for _, e := range evs[:half] {
-				high = max(high, e.TS)
-			}
-			closedBefore := 0 // results the first half closes
-			for _, r := range want {
-				var start, end int64
-				_, err := fmt.Sscan(r, &start, &end)
-				require.NoError(t, err)
-				if end <= high-int64(lag) {
-					closedBefore++
-				}
-			}
+			closedBefore := closedBy(t, want, evs[:half], lag)
 			require.Positive(t, closedBefore)
 			require.Less(t, closedBefore, len(want))
 
@@ -173,4 +168,130 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 			require.Equal(t, want, got)
 		})
 	}
+}
+
+// TestWindowLateAfterRestore suspends a windowed job after windows have
+// closed and resumes it with a stream that opens with events for those
+// windows: the restored stage judges them against the watermark it had
+// reached, so they are late, counted and routed to LateItems exactly as
+// without the suspension, and no window is emitted again or changed.
+func TestWindowLateAfterRestore(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	const lag = 20 * time.Millisecond
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, kind := range []string{"tumbling", "sliding", "session"} {
+		for _, early := range []bool{false, true} {
+			for _, lateItems := range []bool{false, true} {
+				op := "count"
+				if kind == "sliding" && !early {
+					op = "list" // no Deduct: windows are combined from frames
+				}
+				t.Run(fmt.Sprintf("%s/%s/early=%v/lateItems=%v", kind, op, early, lateItems), func(t *testing.T) {
+					evs, half := lateAfterRestore(rng, 600, 20, lag)
+					want, wantLate := reference(evs, kind, op, lag)
+					require.Len(t, wantLate, 20, "the events after the restore for closed windows, and only those, are late")
+
+					ctx := ctxT(t, 60*time.Second)
+					g, bag, lateBag := newBag(t), newBag(t), ""
+					if lateItems {
+						lateBag = newBag(t)
+					}
+					gate(g).Store(int64(half))
+					job, err := dag.Submit(ctx, c.Members()[0], "test.window.restore",
+						restoreParams{Events: evs, Kind: kind, Op: op, Early: early, Lag: lag, Gate: g, Bag: bag, LateBag: lateBag},
+						dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(time.Hour), dag.WithLocalParallelism(2))
+					require.NoError(t, err)
+					closedBefore := closedBy(t, want, evs[:half], lag)
+					require.Positive(t, closedBefore)
+					require.Eventually(t, func() bool {
+						items, _ := judged(ctx, job)
+						return items == int64(half) && len(bagFor(bag).all()) >= closedBefore
+					}, 30*time.Second, 5*time.Millisecond, "the first half never reached the windows")
+					require.NoError(t, job.Suspend(ctx))
+					require.Eventually(t, func() bool {
+						st, err := job.Status(ctx)
+						return err == nil && st == dag.Suspended
+					}, 30*time.Second, 5*time.Millisecond)
+
+					// All but the last event: the job runs on, so its
+					// metrics can be read once the windows took them all.
+					gate(g).Store(int64(len(evs) - 1))
+					require.NoError(t, job.Resume(ctx))
+					require.Eventually(t, func() bool { items, _ := judged(ctx, job); return items == int64(len(evs)-1-half) },
+						30*time.Second, 5*time.Millisecond, "the resumed job never took the second half")
+					_, late := judged(ctx, job)
+					require.Equal(t, int64(len(wantLate)), late, "the late events after the restore, counted exactly")
+
+					gate(g).Store(int64(len(evs)))
+					require.NoError(t, job.Wait(ctx))
+					var got []string
+					for _, v := range bagFor(bag).all() {
+						got = append(got, v.(string))
+					}
+					sort.Strings(got)
+					require.Equal(t, want, got, "every window once, none changed by the late events")
+					if lateItems {
+						var gotLate []event
+						for _, v := range bagFor(lateBag).all() {
+							gotLate = append(gotLate, v.(event))
+						}
+						require.ElementsMatch(t, wantLate, gotLate, "late events routed to the side output, exactly")
+					}
+				})
+			}
+		}
+	}
+}
+
+// closedBy counts the results (as reference makes them) of the windows
+// that events close: those ending at or before their watermark.
+func closedBy(t *testing.T, results []string, evs []event, lag time.Duration) int {
+	high := int64(math.MinInt64)
+	for _, e := range evs {
+		high = max(high, e.TS)
+	}
+	n := 0
+	for _, r := range results {
+		var start, end int64
+		_, err := fmt.Sscan(r, &start, &end)
+		require.NoError(t, err)
+		if end <= high-int64(lag) {
+			n++
+		}
+	}
+	return n
+}
+
+// lateAfterRestore makes n events without late ones, then inserts after
+// the first half (where the test suspends the job) `late` events behind the
+// first half's watermark, most of them in windows it closed.
+func lateAfterRestore(rng *rand.Rand, n, late int, lag time.Duration) (evs []event, half int) {
+	onTime := generate(rng, n, lag/2) // disorder within the lag: none late
+	half = n / 2
+	first, high := onTime[0].TS, onTime[0].TS
+	for _, e := range onTime[:half] {
+		first, high = min(first, e.TS), max(high, e.TS)
+	}
+	evs = append(evs, onTime[:half]...)
+	for range late {
+		evs = append(evs, event{Key: fmt.Sprintf("k%d", rng.IntN(6)), TS: first + rng.Int64N(high-int64(lag)-first), V: rng.Int64N(1000)})
+	}
+	return append(evs, onTime[half:]...), half
+}
+
+// judged sums, over the processors that judge lateness (those with a
+// "late" counter), the items they took in this run and those they found
+// late.
+func judged(ctx context.Context, job *dag.Job) (items, late int64) {
+	ms, err := job.Metrics(ctx)
+	if err != nil {
+		return -1, -1
+	}
+	for _, m := range ms {
+		if n, ok := m.Counters["late"]; ok {
+			items += m.ItemsIn
+			late += n
+		}
+	}
+	return items, late
 }

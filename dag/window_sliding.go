@@ -189,9 +189,10 @@ func (c *slidingWindows[K, A, R]) emitted(end int64) bool {
 }
 
 // put adds an entry for slot s to frame f and returns its index. An entry
-// for a frame already in the current window can only come late (to a
-// restored stage, which judges lateness afresh): it joins the window at
-// once.
+// for a frame already in the current window comes late: from an
+// accumulating instance behind the others (its input was idle while theirs
+// advanced), or to a restored stage judging lateness from behind the
+// windows emitted (see windowP.accumulate). It joins the window at once.
 func (c *slidingWindows[K, A, R]) put(f *entryFrame[A], s int32, a A) int {
 	f.slots = append(f.slots, s)
 	f.accs = append(f.accs, a)

@@ -116,8 +116,13 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 								require.NoError(t, err)
 								return p.RestoreSnapshot(kb, vb)
 							}))
-							// A restored stage judges lateness from the next watermark.
-							drive(t, func() (bool, error) { return p.ProcessWatermark(wm) }, take)
+							restoreLateMark(t, &old.late, p)
+							require.NoError(t, p.FinishRestore())
+							// The new run's first watermark is behind: lateness
+							// is still judged by the one restored.
+							if wm != minWatermark {
+								drive(t, func() (bool, error) { return p.ProcessWatermark(wm - 3*lag) }, take)
+							}
 						}
 						for _, it := range b {
 							if it.TS < wm {
@@ -148,8 +153,8 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 }
 
 // windowPHarness runs a windowP with early results over an item stream,
-// checking final results as they come out and early ones against the
-// windows open when they were computed.
+// checking final results as they come out, early ones against the windows
+// open when they were computed, and late items.
 type windowPHarness[A any] struct {
 	t       *testing.T
 	w       WindowDef
@@ -159,6 +164,9 @@ type windowPHarness[A any] struct {
 	lateOut *testOutput[tItem]
 	wm      int64
 	items   []Timed[tItem] // on time so far
+	late    []Timed[tItem] // late so far
+	gotLate []Timed[tItem]
+	counted int64 // late items counted by the instances a restore replaced
 	final   map[string]string
 	lastEnd map[string]int64
 	early   map[string]string // what the last early results should hold
@@ -189,7 +197,7 @@ func (h *windowPHarness[A]) take() {
 		require.NotContains(h.t, h.final, id, "window emitted twice")
 		h.final[id] = r.V.Value
 	}
-	h.lateOut.take()
+	h.gotLate = append(h.gotLate, h.lateOut.take()...)
 }
 
 // windows computes the windows of the items, those ending after done.
@@ -240,12 +248,18 @@ func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	h.start()
 	for i, b := range s.batches {
 		if i == restoreAt {
-			h.restore()
-			drive(h.t, func() (bool, error) { return h.p.ProcessWatermark(h.wm) }, h.take)
+			h.restore(true)
+			// The new run's first watermark is behind: lateness is still
+			// judged by the one restored.
+			if h.wm != minWatermark {
+				drive(h.t, func() (bool, error) { return h.p.ProcessWatermark(h.wm - 45) }, h.take)
+			}
 		}
 		for _, it := range b {
 			if it.TS >= h.wm {
 				h.items = append(h.items, it)
+			} else {
+				h.late = append(h.late, it)
 			}
 		}
 		process(h.t, h.p, b, h.take)
@@ -261,9 +275,19 @@ func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	drive(h.t, h.p.Complete, h.take)
 	requireEmpty(h.t, &h.p.win)
 	require.Equal(h.t, h.windows(h.items, minWatermark), h.final)
+	h.requireLate()
 }
 
-func (h *windowPHarness[A]) restore() {
+// requireLate checks that the late items were delivered and counted.
+func (h *windowPHarness[A]) requireLate() {
+	require.Equal(h.t, h.late, h.gotLate)
+	require.Equal(h.t, int64(len(h.late)), h.counted+h.p.late.count.Load())
+}
+
+// restore replaces the instance with one restored from its state, and from
+// its watermark unless withMark is false (as from a snapshot taken before
+// watermarks were saved).
+func (h *windowPHarness[A]) restore(withMark bool) {
 	old := h.p
 	// As SaveSnapshot: emit what is pending first.
 	drive(h.t, func() (bool, error) { return old.emit.drain() && old.win.finishClose(), nil }, h.take)
@@ -277,7 +301,11 @@ func (h *windowPHarness[A]) restore() {
 		entries = append(entries, entry{kb, vb})
 		return nil
 	}))
+	h.counted += old.late.count.Load()
 	h.start()
+	if withMark {
+		restoreLateMark(h.t, &old.late, h.p)
+	}
 	for _, e := range entries {
 		require.NoError(h.t, h.p.RestoreSnapshot(e.k, e.v))
 	}
@@ -334,31 +362,42 @@ func TestWindowPMatchesReference(t *testing.T) {
 }
 
 // TestWindowPItemBeforeRestoredWindow gives a restored windowP, before any
-// watermark, an item of its current window: the stage starts without the
-// watermark, so it is on time, and counts in the windows not emitted yet.
+// watermark, items of windows it had emitted: restored with its watermark,
+// it finds them late; restored from a snapshot without it (taken before
+// watermarks were saved), it starts without one, so they are on time and
+// count in the windows not emitted yet.
 func TestWindowPItemBeforeRestoredWindow(t *testing.T) {
 	for _, deduct := range []bool{true, false} {
-		t.Run(fmt.Sprintf("deduct=%v", deduct), func(t *testing.T) {
-			op := Sum(func(it tItem) int64 { return it.V })
-			if !deduct {
-				op.Deduct = nil
-			}
-			h := &windowPHarness[int64]{t: t, w: Sliding(30, 10), op: AggregateOp[tItem, int64, string]{
-				Create: op.Create, Accumulate: op.Accumulate, Combine: op.Combine, Deduct: op.Deduct,
-				Export: func(a int64) string { return fmt.Sprint(a) },
-			}, final: map[string]string{}, lastEnd: map[string]int64{}, gotEarl: map[string]string{}}
-			h.start()
-			h.wm = 35
-			process(t, h.p, []Timed[tItem]{{TS: 5, V: tItem{"k", 1}}, {TS: 15, V: tItem{"k", 2}}, {TS: 25, V: tItem{"k", 4}}, {TS: 36, V: tItem{"k", 8}}}, h.take)
-			drive(t, func() (bool, error) { return h.p.ProcessWatermark(35) }, h.take)
-			h.restore()
-			process(t, h.p, []Timed[tItem]{{TS: 16, V: tItem{"k", 16}}, {TS: 17, V: tItem{"k", 32}}, {TS: 1, V: tItem{"k", 64}}}, h.take)
-			h.wm = math.MaxInt64
-			drive(t, h.p.Complete, h.take)
-			require.Equal(t, map[string]string{
-				"k@10": "1", "k@20": "3", "k@30": "7",
-				"k@40": "62", "k@50": "12", "k@60": "8", // 2+16+32+4+8, 4+8, 8; the item at 1 is in no window left
-			}, h.final)
-		})
+		for _, withMark := range []bool{true, false} {
+			t.Run(fmt.Sprintf("deduct=%v/mark=%v", deduct, withMark), func(t *testing.T) {
+				op := Sum(func(it tItem) int64 { return it.V })
+				if !deduct {
+					op.Deduct = nil
+				}
+				h := &windowPHarness[int64]{t: t, w: Sliding(30, 10), op: AggregateOp[tItem, int64, string]{
+					Create: op.Create, Accumulate: op.Accumulate, Combine: op.Combine, Deduct: op.Deduct,
+					Export: func(a int64) string { return fmt.Sprint(a) },
+				}, final: map[string]string{}, lastEnd: map[string]int64{}, gotEarl: map[string]string{}}
+				h.start()
+				h.wm = 35
+				process(t, h.p, []Timed[tItem]{{TS: 5, V: tItem{"k", 1}}, {TS: 15, V: tItem{"k", 2}}, {TS: 25, V: tItem{"k", 4}}, {TS: 36, V: tItem{"k", 8}}}, h.take)
+				drive(t, func() (bool, error) { return h.p.ProcessWatermark(35) }, h.take)
+				h.restore(withMark)
+				behind := []Timed[tItem]{{TS: 16, V: tItem{"k", 16}}, {TS: 17, V: tItem{"k", 32}}, {TS: 1, V: tItem{"k", 64}}}
+				process(t, h.p, behind, h.take)
+				h.wm = math.MaxInt64
+				drive(t, h.p.Complete, h.take)
+				want := map[string]string{"k@10": "1", "k@20": "3", "k@30": "7"}
+				if withMark {
+					h.late = behind
+					want["k@40"], want["k@50"], want["k@60"] = "14", "12", "8" // 2+4+8, 4+8, 8
+				} else {
+					// 2+16+32+4+8, 4+8, 8; the item at 1 is in no window left.
+					want["k@40"], want["k@50"], want["k@60"] = "62", "12", "8"
+				}
+				require.Equal(t, want, h.final)
+				h.requireLate()
+			})
+		}
 	}
 }
