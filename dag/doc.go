@@ -140,7 +140,8 @@
 //   - the items it received and emitted, and the batches it received;
 //   - the items waiting in its input queues now;
 //   - its own counters (Context.Counter), such as "late", the late items
-//     that a windowed aggregation counts.
+//     that a windowed aggregation counts, and "late-frames" (see Event
+//     time).
 //
 // There are none while the job is suspended or once it has ended.
 //
@@ -386,6 +387,14 @@
 // from the items they read, so it starts low). Items that come after a
 // restore for windows emitted before it are therefore late too.
 //
+// The combining stage's watermark is the lowest of the accumulating
+// instances', leaving out those whose inputs are all idle. Such an instance
+// keeps its frames and its watermark, which may be behind the others'.
+// When its inputs deliver again, it can hand on frames (partial
+// aggregates) of windows the combining stage emitted meanwhile. Their
+// items miss those windows without being counted late. The combining
+// stage counts each such frame in its "late-frames" counter.
+//
 // The window kinds:
 //
 //   - Tumbling: fixed size, no overlap.
@@ -503,6 +512,12 @@
 //   - When a job is cancelled or fails, two-phase-commit sinks do not
 //     commit what they wrote after its last complete snapshot. sinks.Files
 //     leaves those files behind, hidden.
+//   - Tumbling and sliding windows without early results judge lateness
+//     per accumulating instance. Items that an instance finds on time after
+//     its inputs were all idle can belong to windows the combining stage
+//     has emitted (see Event time), and so can items replayed after a
+//     restore from an at-least-once snapshot. Their frames are counted in
+//     "late-frames", not in "late", and the items never reach LateItems.
 //   - Partitioned edges route by the partition table as it was when the
 //     run started. If partitions move during the run, keyed stages no longer
 //     run next to their data, until the job restarts (a scale-up restarts

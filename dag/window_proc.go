@@ -282,12 +282,21 @@ func (e *windowEmitter[K, R]) drain() bool {
 // frameCombiner is the second stage of a tumbling or sliding window
 // aggregation, on the instance owning the key: it combines frames into
 // windows and emits each window when the watermark passes its end.
+//
+// Its watermark is the lowest of the accumulating instances', leaving out
+// those whose inputs are all idle. Such an instance keeps its frames and
+// its own watermark, which may be behind the others' (its input went idle
+// earlier, or it saw its inputs' idle marks in another order). When its
+// inputs deliver again, it can hand on frames of windows emitted
+// meanwhile. Their items miss those windows without being counted late:
+// each such frame is counted in "late-frames".
 type frameCombiner[K comparable, A, R any] struct {
-	w       WindowDef
-	combine func(a, b A) A
-	deduct  func(a, b A) A // optional
-	export  func(A) R
-	win     slidingWindows[K, A, R]
+	w          WindowDef
+	combine    func(a, b A) A
+	deduct     func(a, b A) A // optional
+	export     func(A) R
+	win        slidingWindows[K, A, R]
+	lateFrames *atomic.Int64
 }
 
 func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
@@ -296,11 +305,15 @@ func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
 		return err
 	}
 	p.win.init(p.w, p.combine, p.deduct, p.export, out)
+	p.lateFrames = ctx.Counter("late-frames")
 	return nil
 }
 
 func (p *frameCombiner[K, A, R]) Process(_ int, in *Inbox) error {
 	for _, it := range Items[Timed[frameAcc[K, A]]](in) {
+		if p.win.missed(it.V.Key, it.V.End) {
+			p.lateFrames.Add(1)
+		}
 		p.win.add(it.V.Key, it.V.End, it.V.Acc)
 	}
 	in.Consume(in.Len())

@@ -225,8 +225,14 @@ func (h *combHarness[A]) run(s combStream, instances, restoreAt, restoreN int) {
 	for i := range ps {
 		ps[i], outs[i] = h.newCombiner()
 	}
+	noLateFrames := func() {
+		for _, p := range ps {
+			require.Zero(h.t, p.lateFrames.Load(), "a frame came after a window holding it closed")
+		}
+	}
 	for i, step := range s.steps {
 		if i == restoreAt {
+			noLateFrames()
 			ps, outs = h.restoreInto(ps, restoreN)
 		}
 		parts := make([][]frameIn[int64], len(ps))
@@ -246,6 +252,7 @@ func (h *combHarness[A]) run(s combStream, instances, restoreAt, restoreN int) {
 		h.watermark(outs[j], math.MaxInt64, p.Complete)
 		requireEmpty(h.t, &p.win)
 	}
+	noLateFrames()
 }
 
 // requireHeldOnlyOpen checks that a close freed the frames of the windows
@@ -344,6 +351,8 @@ func TestWindowCombinerRestoresKeysAtDifferentPoints(t *testing.T) {
 	h.watermark(outB, 65, func() (bool, error) { return b.ProcessWatermark(65) })
 
 	ps, outs := h.restoreInto([]*frameCombiner[string, int64, string]{a, b}, 1)
+	require.True(t, ps[0].win.missed("b", 60), "b's window 60 was emitted before the restore")
+	require.False(t, ps[0].win.missed("a", 60), "a's was not")
 	var rest []frameIn[int64]
 	for _, f := range frames {
 		if (f.key == "a" && f.end > 50) || (f.key == "b" && f.end > 70) {
@@ -381,10 +390,10 @@ func TestWindowCombinerRestoresOldSnapshots(t *testing.T) {
 	require.Equal(t, map[string]string{"k@20": "2", "k@30": "5", "k@40": "9", "k@50": "7", "k@60": "4"}, h.got)
 }
 
-// TestWindowCombinerLateFrame gives the combining stage a frame of a window
-// it has already emitted (from an accumulating instance whose input was
-// idle while the others advanced): the frame counts in the windows not
-// emitted yet.
+// TestWindowCombinerLateFrame gives the combining stage frames of windows
+// it has already emitted (from an accumulating instance whose inputs were
+// idle while the others advanced): they are counted in "late-frames", and
+// count in the windows not emitted yet.
 func TestWindowCombinerLateFrame(t *testing.T) {
 	for _, op := range []string{"deduct", "no-deduct"} {
 		t.Run(op, func(t *testing.T) {
@@ -397,15 +406,17 @@ func TestWindowCombinerLateFrame(t *testing.T) {
 			p, out := h.newCombiner()
 			h.feed(p, []frameIn[int64]{{"k", 10, 1}, {"k", 20, 2}, {"k", 30, 4}})
 			h.watermark(out, 30, func() (bool, error) { return p.ProcessWatermark(30) })
-			h.feed(p, []frameIn[int64]{{"k", 20, 8}, {"k", 10, 100}, {"j", 30, 16}})
+			require.Zero(t, p.lateFrames.Load())
+			h.feed(p, []frameIn[int64]{{"k", 20, 8}, {"k", 10, 100}, {"j", 30, 16}, {"j", 40, 32}})
+			require.Equal(t, int64(3), p.lateFrames.Load(), "the frames that missed window 30 or older")
 			h.watermark(out, math.MaxInt64, p.Complete)
 			require.Equal(t, map[string]string{
 				"k@10": "1", "k@20": "3", "k@30": "7",
 				// Frame 20 now holds 2+8; frame 10 (+100) is in no window
 				// left to emit.
 				"k@40": "14", "k@50": "4",
-				// j's window 30 was emitted before j's frame came.
-				"j@40": "16", "j@50": "16",
+				// j's window 30 was emitted before j's frame 30 came.
+				"j@40": "48", "j@50": "48", "j@60": "32",
 			}, h.got)
 		})
 	}

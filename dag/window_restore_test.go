@@ -204,7 +204,7 @@ func TestWindowLateAfterRestore(t *testing.T) {
 					closedBefore := closedBy(t, want, evs[:half], lag)
 					require.Positive(t, closedBefore)
 					require.Eventually(t, func() bool {
-						items, _ := judged(ctx, job)
+						items, _, _ := judged(ctx, job)
 						return items == int64(half) && len(bagFor(bag).all()) >= closedBefore
 					}, 30*time.Second, 5*time.Millisecond, "the first half never reached the windows")
 					require.NoError(t, job.Suspend(ctx))
@@ -217,10 +217,11 @@ func TestWindowLateAfterRestore(t *testing.T) {
 					// metrics can be read once the windows took them all.
 					gate(g).Store(int64(len(evs) - 1))
 					require.NoError(t, job.Resume(ctx))
-					require.Eventually(t, func() bool { items, _ := judged(ctx, job); return items == int64(len(evs)-1-half) },
+					require.Eventually(t, func() bool { items, _, _ := judged(ctx, job); return items == int64(len(evs)-1-half) },
 						30*time.Second, 5*time.Millisecond, "the resumed job never took the second half")
-					_, late := judged(ctx, job)
+					_, late, lateFrames := judged(ctx, job)
 					require.Equal(t, int64(len(wantLate)), late, "the late events after the restore, counted exactly")
+					require.Zero(t, lateFrames, "no frame came after its window")
 
 					gate(g).Store(int64(len(evs)))
 					require.NoError(t, job.Wait(ctx))
@@ -281,17 +282,18 @@ func lateAfterRestore(rng *rand.Rand, n, late int, lag time.Duration) (evs []eve
 
 // judged sums, over the processors that judge lateness (those with a
 // "late" counter), the items they took in this run and those they found
-// late.
-func judged(ctx context.Context, job *dag.Job) (items, late int64) {
+// late; and the frames the combining stage found behind windows emitted.
+func judged(ctx context.Context, job *dag.Job) (items, late, lateFrames int64) {
 	ms, err := job.Metrics(ctx)
 	if err != nil {
-		return -1, -1
+		return -1, -1, -1
 	}
 	for _, m := range ms {
 		if n, ok := m.Counters["late"]; ok {
 			items += m.ItemsIn
 			late += n
 		}
+		lateFrames += m.Counters["late-frames"]
 	}
-	return items, late
+	return items, late, lateFrames
 }

@@ -188,11 +188,24 @@ func (c *slidingWindows[K, A, R]) emitted(end int64) bool {
 	return c.cur != noWindow && end <= c.cur+c.slide-c.size
 }
 
+// missed reports whether a window of key k holding the frame ending at
+// end was emitted before the frame came: the frame's items are not in it.
+func (c *slidingWindows[K, A, R]) missed(k K, end int64) bool {
+	if c.cur != noWindow && end <= c.cur {
+		return true
+	}
+	if end > c.skip {
+		return false
+	}
+	s, ok := c.index[k]
+	return ok && end <= c.extra[s].skip // emitted before a restore
+}
+
 // put adds an entry for slot s to frame f and returns its index. An entry
 // for a frame already in the current window comes late: from an
-// accumulating instance behind the others (its input was idle while theirs
-// advanced), or to a restored stage judging lateness from behind the
-// windows emitted (see windowP.accumulate). It joins the window at once.
+// accumulating instance behind the others (see frameCombiner), or to a
+// restored stage judging lateness from behind the windows emitted (see
+// windowP.accumulate). It joins the window at once.
 func (c *slidingWindows[K, A, R]) put(f *entryFrame[A], s int32, a A) int {
 	f.slots = append(f.slots, s)
 	f.accs = append(f.accs, a)
