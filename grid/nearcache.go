@@ -28,6 +28,9 @@ import (
 type nearCache[K comparable, V any] struct {
 	cfg     NearCacheConfig
 	entries *xsync.MapOf[K, nearEntry[V]]
+	// cached holds when each entry was cached (unix ns), only with a TTL:
+	// the entries themselves stay as small as a lookup can read.
+	cached *xsync.MapOf[K, int64]
 	// known[p] is the highest sequence of partition p this cache has seen,
 	// in an invalidation or a read response.
 	known []atomic.Uint64
@@ -38,17 +41,31 @@ type nearCache[K comparable, V any] struct {
 	hits, misses, invalidations, evictions *stripedCounter
 }
 
+// nearEntry is a cached value with the partition and sequence it was read
+// at, packed in one word: with a []byte value the map's entry is 48 bytes,
+// as small as a plain map of the same keys and values, where it was 64
+// (the hit rate of a cache that fits in the CPU's caches depends on it).
 type nearEntry[V any] struct {
 	v    V
-	part int32
-	seq  uint64
-	at   int64 // unix ns when cached, for the TTL
+	meta uint64 // seq<<16 | partition (PartitionCount is at most 1<<16)
 }
 
+// maxNearSeq bounds the sequences an entry can carry; a value read at a
+// higher one (2^48 writes to one partition) is not cached.
+const maxNearSeq = 1<<48 - 1
+
+func (e nearEntry[V]) seq() uint64 { return e.meta >> 16 }
+func (e nearEntry[V]) part() int32 { return int32(e.meta & 0xffff) }
+
 func newNearCache[K comparable, V any](cfg NearCacheConfig, partitions int, kc codec.Codec[K]) *nearCache[K, V] {
+	var cached *xsync.MapOf[K, int64]
+	if cfg.TTL > 0 {
+		cached = xsync.NewMapOf[K, int64]()
+	}
 	return &nearCache[K, V]{
 		cfg:     cfg,
 		entries: xsync.NewMapOf[K, nearEntry[V]](),
+		cached:  cached,
 		known:   make([]atomic.Uint64, partitions),
 		kc:      kc,
 		hits:    newStripedCounter(), misses: newStripedCounter(),
@@ -58,9 +75,12 @@ func newNearCache[K comparable, V any](cfg NearCacheConfig, partitions int, kc c
 
 func (c *nearCache[K, V]) get(k K) (V, bool) {
 	e, ok := c.entries.Load(k)
-	if ok && c.cfg.TTL > 0 && time.Now().UnixNano()-e.at > int64(c.cfg.TTL) {
-		c.entries.Delete(k)
-		ok = false
+	if ok && c.cached != nil {
+		// No time (a put racing with a drop): count it as expired.
+		if at, timed := c.cached.Load(k); !timed || time.Now().UnixNano()-at > int64(c.cfg.TTL) {
+			c.drop(k, e.seq()+1)
+			ok = false
+		}
 	}
 	if !ok {
 		c.misses.inc()
@@ -74,12 +94,16 @@ func (c *nearCache[K, V]) get(k K) (V, bool) {
 // put caches v, read from the owner at sequence seq, unless it may be stale.
 func (c *nearCache[K, V]) put(k K, part int, seq uint64, v V) {
 	c.raise(part, seq)
+	if seq > maxNearSeq {
+		c.drop(k, seq) // what is cached is older than v
+		return
+	}
 	if c.entries.Size() >= c.cfg.MaxEntries {
 		c.evictSome()
 	}
-	var at int64
-	if c.cfg.TTL > 0 {
-		at = time.Now().UnixNano()
+	if c.cached != nil {
+		// Stored before the entry: an entry is never seen with an older time.
+		c.cached.Store(k, time.Now().UnixNano())
 	}
 	// Decided under the key's lock, which drop takes too, after raising
 	// known: of two puts, or a put and an invalidation, the second to take
@@ -88,12 +112,12 @@ func (c *nearCache[K, V]) put(k K, part int, seq uint64, v V) {
 		if c.known[part].Load() > seq {
 			// A later write was announced or a later read answered: v may be
 			// stale. Copies older than v go too, since the caller returns v.
-			return e, !loaded || e.seq < seq
+			return e, !loaded || e.seq() < seq
 		}
-		if loaded && e.seq > seq {
+		if loaded && e.seq() > seq {
 			return e, false // read later than v
 		}
-		return nearEntry[V]{v: v, part: int32(part), seq: seq, at: at}, false
+		return nearEntry[V]{v: v, meta: seq<<16 | uint64(part)}, false
 	})
 }
 
@@ -119,6 +143,9 @@ func (c *nearCache[K, V]) evictSome() {
 	n := 0
 	c.entries.Range(func(k K, _ nearEntry[V]) bool {
 		c.entries.Delete(k)
+		if c.cached != nil {
+			c.cached.Delete(k)
+		}
 		c.evictions.inc()
 		n++
 		return n < 16
@@ -128,7 +155,11 @@ func (c *nearCache[K, V]) evictSome() {
 // drop removes k if it was cached from a read older than seq.
 func (c *nearCache[K, V]) drop(k K, seq uint64) {
 	c.entries.Compute(k, func(e nearEntry[V], loaded bool) (nearEntry[V], bool) {
-		return e, !loaded || e.seq < seq
+		del := !loaded || e.seq() < seq
+		if del && loaded && c.cached != nil {
+			c.cached.Delete(k)
+		}
+		return e, del
 	})
 }
 
@@ -151,8 +182,11 @@ func (c *nearCache[K, V]) ownersChanged(parts []int) {
 		moved[int32(p)] = true
 	}
 	c.entries.Range(func(k K, e nearEntry[V]) bool {
-		if moved[e.part] {
+		if moved[e.part()] {
 			c.entries.Delete(k)
+			if c.cached != nil {
+				c.cached.Delete(k)
+			}
 		}
 		return true
 	})
