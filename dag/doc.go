@@ -212,6 +212,11 @@
 //     with Inbox.Consume. Items left unconsumed come again in the next call.
 //     Items are read-only, since a broadcast edge shares them between
 //     instances. The batch is recycled once consumed, so copy what you keep.
+//     Strings and byte slices that came over a distributed edge share the
+//     memory of the message they arrived in (decoding does not copy them):
+//     keeping one holds the whole message, some kilobytes. Copy them
+//     (strings.Clone) before keeping a few out of many for long. The keyed
+//     stages copy the string keys they keep in their state.
 //   - Complete is called once every input has completed, and again until
 //     it returns true. A vertex without inputs is a source and does all its
 //     work in Complete. A bounded source returns true at the end; an

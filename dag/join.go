@@ -259,7 +259,7 @@ func (p *windowJoinP[L, R, K, O]) frameSet(k K) frameSet[coGroup[L, R]] {
 	fs := p.frames[k]
 	if fs == nil {
 		fs = frameSet[coGroup[L, R]]{}
-		p.frames[k] = fs
+		p.frames[owned(k)] = fs
 	}
 	return fs
 }

@@ -2,8 +2,23 @@ package dag
 
 import (
 	"container/heap"
+	"strings"
 	"time"
 )
+
+// owned returns k ready to be kept in a processor's state, as a map key.
+// A string item read from a distributed edge shares the memory of the
+// whole message it arrived in (decoding does not copy): kept as a key,
+// it would hold that message (some kilobytes) for as long as the key
+// lives, and a million keys would hold gigabytes. So a string key is
+// copied, once, when it enters the state. Keys of other types are kept as
+// they are: fields of decoded structs have memory of their own.
+func owned[K comparable](k K) K {
+	if s, ok := any(&k).(*string); ok {
+		*s = strings.Clone(*s)
+	}
+	return k
+}
 
 // KV is a key with a value: what keyed aggregations emit.
 type KV[K comparable, V any] struct {
@@ -78,7 +93,7 @@ func (p *accumulateByKey[T, K, A, R]) Process(_ int, in *Inbox) error {
 		k := p.key(it.V)
 		a, ok := p.accs[k]
 		if !ok {
-			a = p.op.Create()
+			a, k = p.op.Create(), owned(k)
 		}
 		p.accs[k] = p.op.Accumulate(a, it.V)
 	}
@@ -231,6 +246,7 @@ func (p *mapStatefulP[T, K, S, R]) Process(_ int, in *Inbox) error {
 		k := p.key(it.V)
 		st, ok := p.states[k]
 		if !ok {
+			k = owned(k)
 			st = &keyState[S]{s: p.create()}
 			p.states[k] = st
 		}

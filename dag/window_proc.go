@@ -119,6 +119,7 @@ type accFrame[K comparable, A any] struct {
 
 // add appends a key not yet in the frame.
 func (f *accFrame[K, A]) add(k K, a A) {
+	k = owned(k)
 	f.index[k] = int32(len(f.keys))
 	f.keys = append(f.keys, k)
 	f.accs = append(f.accs, a)
@@ -413,8 +414,12 @@ func (p *windowP[T, K, A, R]) accumulate(k K, it Timed[T]) {
 // bridges.
 func (p *windowP[T, K, A, R]) addToSession(k K, it Timed[T]) {
 	s := session[A]{start: it.TS, end: it.TS + p.w.gap, acc: p.op.Accumulate(p.op.Create(), it.V)}
-	kept := p.sessions[k][:0]
-	for _, o := range p.sessions[k] {
+	old, had := p.sessions[k]
+	if !had {
+		k = owned(k)
+	}
+	kept := old[:0]
+	for _, o := range old {
 		if o.start < s.end && s.start < o.end {
 			s.start, s.end = min(s.start, o.start), max(s.end, o.end)
 			s.acc = p.op.Combine(o.acc, s.acc)

@@ -106,6 +106,7 @@ func (c *slidingWindows[K, A, R]) slot(k K) int32 {
 		c.slots = append(c.slots, windowSlot[K, A]{})
 		c.extra = append(c.extra, slotExtra{})
 	}
+	k = owned(k)
 	c.slots[s] = windowSlot[K, A]{key: k}
 	c.extra[s] = slotExtra{stamp: noWindow, skip: minWatermark, accEnd: noWindow}
 	c.index[k] = s

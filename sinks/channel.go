@@ -49,7 +49,9 @@ func RegisterChannel[T any](name string, ch chan<- T) (unregister func(), err er
 // share it): wait for the job's end with Job.Wait to know no more items
 // come. Instances send concurrently; each sends its items in the order it
 // received them. At least once: after a restart from a snapshot the items
-// since it are sent again.
+// since it are sent again. Strings and byte slices that came over a
+// distributed edge share the memory of the message they arrived in: copy
+// (strings.Clone) what you keep of them for long.
 func Channel[T any](name string) dag.Sink[T] {
 	return dag.NewSink("channel-"+name, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
 		v, ok := channels.Load(name)
