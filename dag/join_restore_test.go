@@ -25,6 +25,8 @@ func gatedItems[T any](name string, items []T) dag.Source[T] {
 	}, dag.SourceParallelism(1), dag.Replayable())
 }
 
+// itemsReader reads items up to its gate, and saves its position: a
+// replayable source a test can stop in the middle of a stream.
 type itemsReader[T any] struct {
 	items []T
 	next  int

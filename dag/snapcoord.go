@@ -255,14 +255,24 @@ func (s *service) handleSnapAck(_ context.Context, req *member.Request) ([]byte,
 	return nil, nil
 }
 
-func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byte, error) {
+// roundExecution decodes a snapshot round message and finds the execution
+// it is for on this member.
+func (s *service) roundExecution(req *member.Request) (*execution, roundMsg, error) {
 	var msg roundMsg
 	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
-		return nil, err
+		return nil, msg, err
 	}
 	ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution})
 	if !ok {
-		return nil, noExecution(msg.JobID, msg.Execution, s.m.ID())
+		return nil, msg, noExecution(msg.JobID, msg.Execution, s.m.ID())
+	}
+	return ex, msg, nil
+}
+
+func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byte, error) {
+	ex, msg, err := s.roundExecution(req)
+	if err != nil {
+		return nil, err
 	}
 	ex.beginRound(round{id: msg.ID, slot: msg.Slot})
 	return nil, nil
@@ -271,13 +281,9 @@ func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byt
 // handleSnapReady answers whether the execution's processors have read
 // all their higher-priority inputs.
 func (s *service) handleSnapReady(_ context.Context, req *member.Request) ([]byte, error) {
-	var msg roundMsg
-	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
+	ex, _, err := s.roundExecution(req)
+	if err != nil {
 		return nil, err
-	}
-	ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution})
-	if !ok {
-		return nil, noExecution(msg.JobID, msg.Execution, s.m.ID())
 	}
 	return wire.Marshal(ex.prioritized.Load() == 0)
 }

@@ -2,8 +2,6 @@ package dag_test
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -29,40 +27,6 @@ func gate(name string) *atomic.Int64 {
 	return g.(*atomic.Int64)
 }
 
-// gatedReader reads events up to its gate, and saves its position: a
-// replayable source a test can stop in the middle of a stream.
-type gatedReader struct {
-	evs  []event
-	next int
-	gate *atomic.Int64
-}
-
-func (r *gatedReader) Read(buf []dag.SourceItem[event], limit int) ([]dag.SourceItem[event], bool, error) {
-	end := min(int(r.gate.Load()), len(r.evs))
-	for ; r.next < end && limit > 0; r.next, limit = r.next+1, limit-1 {
-		buf = append(buf, dag.SourceItem[event]{V: r.evs[r.next]})
-	}
-	return buf, r.next == len(r.evs), nil
-}
-
-func (r *gatedReader) Partitions() int { return 1 }
-func (r *gatedReader) Close() error    { return nil }
-
-func (r *gatedReader) Positions() (map[string][]byte, error) {
-	return map[string][]byte{"0": binary.AppendUvarint(nil, uint64(r.next))}, nil
-}
-
-func (r *gatedReader) Seek(positions map[string][]byte) error {
-	if pos, ok := positions["0"]; ok {
-		n, k := binary.Uvarint(pos)
-		if k <= 0 {
-			return errors.New("gated source: bad position")
-		}
-		r.next = int(n)
-	}
-	return nil
-}
-
 type restoreParams struct {
 	Events []event
 	Kind   string
@@ -79,7 +43,7 @@ func init() {
 	dag.Register("test.window.restore", func(p restoreParams) (*dag.DAG, error) {
 		pl := dag.NewPipeline()
 		src := dag.NewSource("gated", func(*dag.Context) (dag.Reader[event], error) {
-			return &gatedReader{evs: p.Events, gate: gate(p.Gate)}, nil
+			return &itemsReader[event]{items: p.Events, gate: gate(p.Gate)}, nil
 		}, dag.SourceParallelism(1), dag.Replayable())
 		// No idle marks while the gate is shut: the stream just pauses.
 		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, p.Lag).Throttle(time.Nanosecond).IdleTimeout(time.Hour)
