@@ -178,38 +178,58 @@ func (h *onMessage) WithGroup(name string) slog.Handler {
 	return &onMessage{Handler: h.Handler.WithGroup(name), msg: h.msg, ch: h.ch}
 }
 
-// Cancelling a job interrupts the snapshot in progress rather than waiting
-// for it to time out (30 s when a processor cannot acknowledge).
-func TestCancelInterruptsASnapshot(t *testing.T) {
-	started := make(chan struct{}, 1)
-	cfg := clustertest.Config(t)
-	cfg.Logger = slog.New(&onMessage{Handler: cfg.Logger.Handler(), msg: "snapshot started", ch: started})
-	c := clustertest.Start(t, 1, cfg)
-	g := &hold{open: make(chan struct{}), entered: make(chan struct{}), last: make(chan struct{}), total: 1 << 40}
-	close(g.last)
-	holds.Store(t.Name(), g)
-	t.Cleanup(func() { holds.Delete(t.Name()) })
-	ctx := ctxT(t, 2*time.Minute)
-	j, err := dag.Submit(ctx, c.Members()[0], "test.gated", gatedParams{Gate: t.Name(), Total: 1 << 40},
-		dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(time.Hour))
-	require.NoError(t, err)
-	<-g.entered // the sink holds its first batch: no snapshot can complete
+// Cancelling or restarting a job interrupts the snapshot in progress
+// rather than waiting for it to time out (30 s when a processor cannot
+// acknowledge).
+func TestCancelAndRestartInterruptASnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		action string
+		do     func(*dag.Job, context.Context) error
+		cause  string
+	}{
+		{"cancel", (*dag.Job).Cancel, "cancelled"},
+		{"restart", (*dag.Job).Restart, "the job restarts"},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			started := make(chan struct{}, 1)
+			cfg := clustertest.Config(t)
+			cfg.Logger = slog.New(&onMessage{Handler: cfg.Logger.Handler(), msg: "snapshot started", ch: started})
+			c := clustertest.Start(t, 1, cfg)
+			g := &hold{open: make(chan struct{}), entered: make(chan struct{}), last: make(chan struct{}), total: 1 << 40}
+			close(g.last)
+			holds.Store(t.Name(), g)
+			t.Cleanup(func() { holds.Delete(t.Name()) })
+			ctx := ctxT(t, 2*time.Minute)
+			j, err := dag.Submit(ctx, c.Members()[0], "test.gated", gatedParams{Gate: t.Name(), Total: 1 << 40},
+				dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(time.Hour))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = j.Cancel(context.Background()) })
+			<-g.entered // the sink holds its first batch: no snapshot can complete
 
-	var release sync.Once
-	t.Cleanup(func() { release.Do(func() { close(g.open) }) }) // also when the test fails
+			var release sync.Once
+			t.Cleanup(func() { release.Do(func() { close(g.open) }) }) // also when the test fails
 
-	exported := make(chan error, 1)
-	go func() { exported <- j.ExportSnapshot(ctx, t.Name()) }()
-	<-started
-	cancelled := make(chan error, 1)
-	go func() { cancelled <- j.Cancel(ctx) }()
-	select {
-	case err = <-exported: // with the sink still held
-	case <-time.After(20 * time.Second): // the snapshot's own timeout is 30 s
-		t.Fatal("the cancel did not interrupt the snapshot")
+			exported := make(chan error, 1)
+			go func() { exported <- j.ExportSnapshot(ctx, t.Name()) }()
+			<-started
+			done := make(chan error, 1)
+			go func() { done <- tc.do(j, ctx) }()
+			select {
+			case err = <-exported: // with the sink still held
+			case <-time.After(20 * time.Second): // the snapshot's own timeout is 30 s
+				t.Fatalf("the %s did not interrupt the snapshot", tc.action)
+			}
+			require.ErrorContains(t, err, tc.cause, "the snapshot ended by the %s, not by its timeout", tc.action)
+			release.Do(func() { close(g.open) })
+			require.NoError(t, <-done)
+			if tc.action == "cancel" {
+				require.ErrorIs(t, j.Wait(ctx), dag.ErrCancelled)
+				return
+			}
+			require.Eventually(t, func() bool {
+				inf, err := j.Info(ctx)
+				return err == nil && inf.Restarts == 1 && inf.Status == dag.Running
+			}, 30*time.Second, 5*time.Millisecond, "the job runs again")
+		})
 	}
-	require.ErrorContains(t, err, "cancelled", "the snapshot ended by the cancel, not by its timeout")
-	release.Do(func() { close(g.open) })
-	require.NoError(t, <-cancelled)
-	require.ErrorIs(t, j.Wait(ctx), dag.ErrCancelled)
 }

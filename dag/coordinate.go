@@ -40,7 +40,7 @@ type coordJob struct {
 	// inputsReady is the execution whose members reported every
 	// higher-priority input read (see priorityInputsRead); guarded by opMu.
 	inputsReady uint64
-	// interrupt stops the snapshot in progress, if any.
+	// interrupt stops the snapshot in progress, if any (interruptSnapshot).
 	interrupt atomic.Pointer[context.CancelCauseFunc]
 }
 
@@ -334,9 +334,7 @@ func (s *service) handleCancel(ctx context.Context, req *member.Request) ([]byte
 		}
 		return nil, err
 	}
-	if stop := cj.interrupt.Load(); stop != nil {
-		(*stop)(ErrCancelled)
-	}
+	cj.interruptSnapshot(ErrCancelled)
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()
 	cj.fail(ctx, ErrCancelled, true)

@@ -527,9 +527,10 @@
 //     run started. If partitions move during the run, keyed stages no longer
 //     run next to their data, until the job restarts (a scale-up restarts
 //     it).
-//   - Suspend, Resume, Restart and ExportSnapshot wait for a snapshot in
-//     progress to finish or time out. Cancel interrupts it (unless it is
-//     already committed, when its commit is delivered first).
+//   - Suspend, Resume and ExportSnapshot wait for a snapshot in progress
+//     to finish or time out. Cancel and every restart (asked for, after a
+//     member is lost, or to scale up) interrupt it, unless it is already
+//     committed, when its commit is delivered first.
 //   - The fingerprint checks a DAG's shape, not its functions (see Jobs are
 //     code).
 package dag

@@ -21,6 +21,10 @@ const DefaultScaleUpDelay = 10 * time.Second
 // current data members, from the last complete snapshot (or from the
 // beginning without one).
 func (cj *coordJob) restart(ctx context.Context, reason string) error {
+	// The execution is going: a snapshot of it still in progress would
+	// only hold the restart up, for as long as its timeout when a lost
+	// member's processors cannot acknowledge.
+	cj.interruptSnapshot(fmt.Errorf("the job restarts: %s", reason))
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()
 	return cj.restartLocked(ctx, reason, Running)

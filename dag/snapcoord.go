@@ -142,6 +142,14 @@ func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
 	return cj.snapshotLocked(ctx)
 }
 
+// interruptSnapshot stops the snapshot in progress, if any and not yet
+// committed, with cause.
+func (cj *coordJob) interruptSnapshot(cause error) {
+	if stop := cj.interrupt.Load(); stop != nil {
+		(*stop)(cause)
+	}
+}
+
 func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, error) {
 	// A cancel does not wait for the snapshot in progress (up to its
 	// timeout, when processors do not acknowledge): it interrupts it,
