@@ -211,7 +211,14 @@ func (m *Member) rejoin(ctx context.Context) {
 
 // memberlistLog turns memberlist's "[LEVEL] memberlist: text" lines into slog
 // records at the matching level.
-type memberlistLog struct{ log *slog.Logger }
+type memberlistLog struct {
+	log *slog.Logger
+	// loopback: gossip is bound to a loopback address, where a UDP probe
+	// answered late is a busy process (members in one process, under
+	// load or shutting down), not the misconfigured network memberlist
+	// warns of.
+	loopback bool
+}
 
 func (w memberlistLog) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
@@ -226,6 +233,9 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 	line = strings.TrimPrefix(line, "memberlist: ")
 	if strings.Contains(line, "use of closed network connection") {
 		// Our own sockets, closed by Shutdown: the end, not an error.
+		level = slog.LevelDebug
+	}
+	if w.loopback && strings.Contains(line, "UDP probes failed") {
 		level = slog.LevelDebug
 	}
 	w.log.Log(context.Background(), level, "gossip: "+line)

@@ -216,7 +216,8 @@ func (m *Member) memberlistConfig() *memberlist.Config {
 	mc.Events = gossip{m}
 	mc.Alive = gossip{m}
 	mc.Merge = gossip{m}
-	mc.Logger = log.New(memberlistLog{m.log}, "", 0)
+	ip := net.ParseIP(host)
+	mc.Logger = log.New(memberlistLog{log: m.log, loopback: ip != nil && ip.IsLoopback()}, "", 0)
 	if len(cfg.SecretKey) > 0 {
 		mc.SecretKey = deriveKey(cfg.SecretKey, "gossip")
 		mc.GossipVerifyIncoming = true
