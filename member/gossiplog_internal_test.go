@@ -2,6 +2,7 @@ package member
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -29,5 +30,17 @@ func TestMemberlistLogLevels(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, out.String(), tc.want, tc.line)
 		require.NotContains(t, out.String(), "memberlist:", "the prefix is dropped")
+	}
+}
+
+// A member refusing a join closes the connection; the joiner reads an end
+// of file or, when its data was still unread, a reset. Both get the hint.
+func TestExplainJoinErrorOnAClosedConnection(t *testing.T) {
+	for _, msg := range []string{
+		"failed to join 127.0.0.1:1: EOF",
+		"failed to join 127.0.0.1:1: read tcp 127.0.0.1:2->127.0.0.1:1: read: connection reset by peer",
+	} {
+		require.Contains(t, explainJoinError(errors.New(msg), true), "it may use no secret key", msg)
+		require.Contains(t, explainJoinError(errors.New(msg), false), "it may require a secret key", msg)
 	}
 }

@@ -270,12 +270,15 @@ func explainJoinError(err error, haveSecret bool) string {
 	var parts []string
 	for _, e := range errs {
 		msg := e.Error()
+		// A refusing member closes the connection: the joiner reads an end
+		// of file, or a reset when the close found its data unread.
+		closed := strings.HasSuffix(msg, "EOF") || strings.Contains(msg, "connection reset by peer")
 		switch {
 		case strings.Contains(msg, "no installed keys could decrypt"):
 			msg += " (secret key mismatch)"
-		case strings.HasSuffix(msg, "EOF") && haveSecret:
+		case closed && haveSecret:
 			msg += " (the member closed the connection: it may use no secret key, or another cluster name)"
-		case strings.HasSuffix(msg, "EOF"):
+		case closed:
 			msg += " (the member closed the connection: it may require a secret key, or use another cluster name)"
 		}
 		parts = append(parts, msg)
