@@ -9,11 +9,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/weir-dev/weir/examples/internal/localcluster"
@@ -27,20 +25,7 @@ type Vehicle struct {
 	MaxLoadKg int
 }
 
-func main() {
-	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
-	flag.Parse()
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, os.Stdout, logger); err != nil {
-		fmt.Fprintln(os.Stderr, "cache:", err)
-		os.Exit(1)
-	}
-}
+func main() { localcluster.Main("cache", run) }
 
 func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	ms, err := localcluster.Start(ctx, 3, logger)

@@ -8,13 +8,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
-	"time"
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/internal/localcluster"
@@ -67,20 +64,7 @@ var trips = []Trip{
 	{"t6", "truck-3", 60, 21},   // 35.0
 }
 
-func main() {
-	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
-	flag.Parse()
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, os.Stdout, logger); err != nil {
-		fmt.Fprintln(os.Stderr, "firstpipeline:", err)
-		os.Exit(1)
-	}
-}
+func main() { localcluster.Main("firstpipeline", run) }
 
 func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	ms, err := localcluster.Start(ctx, 3, logger)

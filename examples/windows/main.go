@@ -9,11 +9,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -95,20 +93,7 @@ var readings = func() []Reading {
 	}
 }()
 
-func main() {
-	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
-	flag.Parse()
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, os.Stdout, logger); err != nil {
-		fmt.Fprintln(os.Stderr, "windows:", err)
-		os.Exit(1)
-	}
-}
+func main() { localcluster.Main("windows", run) }
 
 func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	ms, err := localcluster.Start(ctx, 3, logger)

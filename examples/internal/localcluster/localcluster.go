@@ -1,12 +1,15 @@
 // Package localcluster starts the in-process clusters of the tour
 // programs under examples/: n members on loopback, each joining the
-// first.
+// first. Main is their common main function.
 package localcluster
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -62,5 +65,24 @@ func Shutdown(ms []*member.Member) {
 	defer cancel()
 	for _, m := range slices.Backward(ms) {
 		_ = m.Shutdown(ctx)
+	}
+}
+
+// Main is a tour program's main: it parses --verbose (log what the members
+// do, to stderr), gives run a minute, writes its output to standard output
+// and exits with status 1, naming the program, if run fails.
+func Main(program string, run func(ctx context.Context, out io.Writer, logger *slog.Logger) error) {
+	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
+	flag.Parse()
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Stdout, logger); err != nil {
+		cancel()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		os.Exit(1)
 	}
 }
