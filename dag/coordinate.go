@@ -138,21 +138,26 @@ func (cj *coordJob) launchLocked(ctx context.Context) error {
 
 // broadcast calls route on every member of p and joins the errors.
 func (cj *coordJob) broadcast(ctx context.Context, p *plan, route string, payload []byte) error {
+	_, err := cj.callAll(ctx, p, route, payload, time.Minute)
+	return err
+}
+
+// callAll calls route on every member of p at once, each call given at
+// most timeout, and returns the responses in the order of p.Members with
+// the errors joined.
+func (cj *coordJob) callAll(ctx context.Context, p *plan, route string, payload []byte, timeout time.Duration) ([][]byte, error) {
+	resps := make([][]byte, len(p.Members))
 	errs := make([]error, len(p.Members))
 	var wg sync.WaitGroup
 	for i, id := range p.Members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			if _, err := cj.s.m.Call(cctx, id, route, payload); err != nil {
-				errs[i] = err
-			}
-		}()
+			resps[i], errs[i] = cj.s.m.Call(cctx, id, route, payload)
+		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return resps, errors.Join(errs...)
 }
 
 // setStatus records a new status unless the job has already ended; it

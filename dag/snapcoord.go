@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -108,26 +107,16 @@ func (cj *coordJob) priorityInputsRead(ctx context.Context, p *plan) (bool, erro
 		return true, nil
 	}
 	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution})
-	read := make([]bool, len(p.Members))
-	errs := make([]error, len(p.Members))
-	var wg sync.WaitGroup
-	for i, id := range p.Members {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			resp, err := cj.s.m.Call(cctx, id, routeSnapReady, b)
-			if err == nil {
-				err = wire.Unmarshal(resp, &read[i])
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	resps, err := cj.callAll(ctx, p, routeSnapReady, b, 10*time.Second)
+	if err != nil {
 		return false, err
 	}
-	for _, r := range read {
-		if !r {
+	for _, resp := range resps {
+		var read bool
+		if err := wire.Unmarshal(resp, &read); err != nil {
+			return false, err
+		}
+		if !read {
 			return false, nil
 		}
 	}
