@@ -112,6 +112,15 @@ func TestForDoesNotAllocate(t *testing.T) {
 // value, and read it back, rejecting what For's codec rejects.
 func TestSliceCodecMatchesValueCodec(t *testing.T) {
 	strs := []string{"", "a", "12345678", strings.Repeat("x", 31), strings.Repeat("x", 32), strings.Repeat("x", 255), strings.Repeat("x", 256), strings.Repeat("x", 70000)}
+	// Every length around the word-copy path (8 to 16 bytes), with bytes
+	// that differ, so a copy from the wrong offset shows.
+	for n := range 20 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i)
+		}
+		strs = append(strs, string(b))
+	}
 	checkSlice(t, strs)
 	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32 + 1, math.MaxInt64, -1, -32, -33, -129, -32769, math.MinInt64}
 	checkSlice(t, ints)

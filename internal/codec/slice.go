@@ -84,7 +84,9 @@ func appendInts[T ~int | ~int64](dst []byte, vs []T) ([]byte, error) {
 }
 
 // appendStrings grows dst once for the whole run, then writes each header
-// and string.
+// and string. A string of 8 to 16 bytes is copied with two overlapping word
+// loads and stores rather than a call to memmove: with small items, the
+// call cost more than the copy.
 func appendStrings(dst []byte, vs []string) ([]byte, error) {
 	need := 0
 	for _, s := range vs {
@@ -92,12 +94,22 @@ func appendStrings(dst []byte, vs []string) ([]byte, error) {
 	}
 	dst = slices.Grow(dst, need)
 	for _, s := range vs {
-		if n := len(s); n < 32 {
+		n := len(s)
+		if n < 32 {
 			dst = append(dst, 0xa0|byte(n))
 		} else {
 			dst = appendStrHeader(dst, n)
 		}
-		dst = append(dst, s...)
+		if n < 8 || n > 16 {
+			dst = append(dst, s...)
+			continue
+		}
+		o := len(dst)
+		d := dst[o : o+n] // within the capacity grown above
+		p := unsafe.Pointer(unsafe.StringData(s))
+		*(*[8]byte)(d[n-8:]) = *(*[8]byte)(unsafe.Add(p, n-8))
+		*(*[8]byte)(d) = *(*[8]byte)(p)
+		dst = dst[:o+n]
 	}
 	return dst, nil
 }
@@ -113,7 +125,8 @@ func appendStrHeader(dst []byte, n int) []byte {
 	return append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
-// nextStrings aliases b: every string shares b's memory.
+// nextStrings aliases b: every string shares b's memory. vs grows once,
+// then each string is stored by index.
 func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 	if len(b) == 0 {
 		if n == 0 {
@@ -121,11 +134,17 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 		}
 		return vs, 0, fmt.Errorf("%w: not a string", ErrType)
 	}
+	if n > len(b) {
+		return vs, 0, fmt.Errorf("%w: %d strings in %d bytes", ErrType, n, len(b))
+	}
 	all := unsafe.String(&b[0], len(b))
+	start := len(vs)
+	vs = slices.Grow(vs, n)[:start+n]
+	out := vs[start:]
 	off := 0
-	for range n {
+	for i := range out {
 		if off >= len(b) {
-			return vs, off, fmt.Errorf("%w: not a string", ErrType)
+			return vs[:start+i], off, fmt.Errorf("%w: not a string", ErrType)
 		}
 		size, hdr := 0, 1
 		if c := b[off]; c&0xe0 == 0xa0 {
@@ -134,18 +153,18 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 			var ok bool
 			if size, hdr, ok = strHeader(b[off:]); !ok {
 				if c == 0xc0 {
-					vs = append(vs, "") // nil decodes to the zero value
+					out[i] = "" // nil decodes to the zero value
 					off++
 					continue
 				}
-				return vs, off, fmt.Errorf("%w: not a string", ErrType)
+				return vs[:start+i], off, fmt.Errorf("%w: not a string", ErrType)
 			}
 		}
 		end := off + hdr + size
 		if end > len(b) || end < off {
-			return vs, off, fmt.Errorf("%w: not a string", ErrType)
+			return vs[:start+i], off, fmt.Errorf("%w: not a string", ErrType)
 		}
-		vs = append(vs, all[off+hdr:end])
+		out[i] = all[off+hdr : end]
 		off = end
 	}
 	return vs, off, nil
