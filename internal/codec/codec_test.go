@@ -122,6 +122,9 @@ func TestSliceCodecMatchesValueCodec(t *testing.T) {
 		strs = append(strs, string(b))
 	}
 	checkSlice(t, strs)
+	// Runs of one length, broken by other lengths (the decoder's fast path
+	// for equal headers, and where it hands over).
+	checkSlice(t, []string{"abc", "abd", "abe", "", "xy", "xy", "xyz", "12345678", "12345678", strings.Repeat("y", 40), "q"})
 	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32 + 1, math.MaxInt64, -1, -32, -33, -129, -32769, math.MinInt64}
 	checkSlice(t, ints)
 	is := make([]int, len(ints))

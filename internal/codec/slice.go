@@ -141,8 +141,18 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 	start := len(vs)
 	vs = slices.Grow(vs, n)[:start+n]
 	out := vs[start:]
-	off := 0
-	for i := range out {
+	off, i := 0, 0
+	// Runs of strings of one length below 32 bytes (fixed-size items:
+	// ids, codes) share one header byte: while it repeats, each string is
+	// one compare and one store.
+	if h := b[0]; h&0xe0 == 0xa0 {
+		stride := int(h&0x1f) + 1
+		for ; i < len(out) && off+stride <= len(b) && b[off] == h; i++ {
+			out[i] = all[off+1 : off+stride]
+			off += stride
+		}
+	}
+	for ; i < len(out); i++ {
 		if off >= len(b) {
 			return vs[:start+i], off, fmt.Errorf("%w: not a string", ErrType)
 		}
