@@ -315,9 +315,11 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 			}
 			return nil
 		case destAny:
-			q := r.outs[r.next%len(r.outs)]
-			r.next++
-			return r.push(ctx, q, b, items)
+			// Any consumer may take it: the first with room, from the next in
+			// turn, so that one slow consumer does not hold up the others.
+			i, err := r.pushAny(ctx, r.outs, r.next, b, items)
+			r.next = i + 1
+			return err
 		default:
 			return r.push(ctx, r.outs[dest], b, items)
 		}
@@ -387,10 +389,23 @@ func (r *receiver) pushAll(ctx context.Context, c control) error {
 
 // push waits for room in q: the consumer's pops wake the receiver.
 func (r *receiver) push(ctx context.Context, q *queue, el any, items int) error {
+	_, err := r.pushAny(ctx, []*queue{q}, 0, el, items)
+	return err
+}
+
+// pushAny gives el to the first of qs with room, trying them in turn from
+// qs[from % len(qs)], waiting while all are full, and returns the index of
+// the queue that took it.
+func (r *receiver) pushAny(ctx context.Context, qs []*queue, from int, el any, items int) (int, error) {
 	idle := minIdle
-	for !q.offer(el, items) {
+	for {
+		for k := range qs {
+			if i := (from + k) % len(qs); qs[i].offer(el, items) {
+				return i, nil
+			}
+		}
 		r.parked.Store(true)
-		if !q.full() {
+		if !allFull(qs) {
 			r.parked.Store(false)
 			continue
 		}
@@ -401,12 +416,20 @@ func (r *receiver) push(ctx context.Context, q *queue, el any, items int) error 
 			idle = min(2*idle, maxIdle)
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 		t.Stop()
 		r.parked.Store(false)
 	}
-	return nil
+}
+
+func allFull(qs []*queue) bool {
+	for _, q := range qs {
+		if !q.full() {
+			return false
+		}
+	}
+	return true
 }
 
 // closeStream ends a stream, passing on why the execution stopped, so the
