@@ -14,14 +14,16 @@ import (
 )
 
 // slowParams runs a distributed unicast edge from one source on member 1
-// to two sink instances on every member, the first of which, on member 0,
-// holds its first batch until the test opens its gate.
+// to two sink instances on every member. All but the second on member 0
+// hold their first batch until the test opens the gate: member 1's own
+// instances, so that the source must send the rest to member 0 (it skips
+// full queues), and instance 0 on member 0, the slow consumer there.
 type slowParams struct {
 	N   int64
 	Bag string
 }
 
-// slowGate holds the slow instance and counts what its sibling receives.
+// slowGate holds the slow instances and counts what the free one receives.
 type slowGate struct {
 	open        chan struct{}
 	reached     chan struct{} // closed once the sibling has slowReach items
@@ -50,7 +52,7 @@ func init() {
 		})).LocalParallelism(1)
 		g := slowGateFor(p.Bag)
 		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []int64) error {
-			if ctx.MemberIndex == 0 && ctx.LocalIndex == 0 {
+			if ctx.MemberIndex == 1 || ctx.LocalIndex == 0 {
 				select {
 				case <-g.open:
 				case <-ctx.Context().Done():
