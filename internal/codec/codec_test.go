@@ -122,6 +122,12 @@ func TestSliceCodecMatchesValueCodec(t *testing.T) {
 		strs = append(strs, string(b))
 	}
 	checkSlice(t, strs)
+	// Only strings of 8 to 16 bytes (the encoder's loop without calls).
+	var words []string
+	for n := 8; n <= 16; n++ {
+		words = append(words, strs[len(strs)-20+n], strings.Repeat("w", n))
+	}
+	checkSlice(t, words)
 	// Runs of one length, broken by other lengths (the decoder's fast path
 	// for equal headers, and where it hands over).
 	checkSlice(t, []string{"abc", "abd", "abe", "", "xy", "xy", "xyz", "12345678", "12345678", strings.Repeat("y", 40), "q"})
