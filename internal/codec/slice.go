@@ -169,11 +169,14 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 	// Runs of strings of one length below 32 bytes (fixed-size items:
 	// ids, codes) share one header byte: while it repeats, each string is
 	// one compare and one store.
-	if h := b[0]; h&0xe0 == 0xa0 {
-		stride := int(h&0x1f) + 1
-		for ; i < len(out) && off+stride <= len(b) && b[off] == h; i++ {
-			out[i] = all[off+1 : off+stride]
-			off += stride
+	if h := b[0]; h&0xe0 == 0xa0 && h != 0xa0 {
+		size := int(h & 0x1f)
+		// String k spans b[k*(size+1)+1 : (k+1)*(size+1)]: no bounds checks
+		// are needed below k = len(b)/(size+1).
+		base := unsafe.Pointer(unsafe.SliceData(b))
+		for k := min(len(out), len(b)/(size+1)); i < k && *(*byte)(unsafe.Add(base, off)) == h; i++ {
+			out[i] = unsafe.String((*byte)(unsafe.Add(base, off+1)), size)
+			off += size + 1
 		}
 	}
 	for ; i < len(out); i++ {
