@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/snapshot"
@@ -31,7 +32,7 @@ type coordJob struct {
 	pending map[int]bool // member indexes whose execution has not finished
 	life    *snapshot.Lifecycle
 	store   *snapshot.Store
-	acked   signal // an acknowledgement arrived
+	acked   run.Signal // an acknowledgement arrived
 
 	ctx    context.Context // ends with the job, on the coordinator
 	cancel context.CancelFunc
@@ -178,7 +179,7 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 	id := cj.rec.Info.ID
 	cj.mu.Unlock()
 	cj.persist(ctx)
-	cj.s.jobsChanged.broadcast()
+	cj.s.jobsChanged.Broadcast()
 	if st.Terminal() {
 		cj.cancel()
 		cj.s.mu.Lock()
@@ -352,29 +353,4 @@ func sameMembers(a, b []member.Info) bool {
 
 func sortJobs(js []JobInfo) {
 	sort.Slice(js, func(i, j int) bool { return js[i].Submitted.After(js[j].Submitted) })
-}
-
-// signal is a broadcast: waiters take the current channel, which is closed
-// and replaced on every change.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-func (s *signal) broadcast() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
-	}
 }

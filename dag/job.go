@@ -167,7 +167,7 @@ func (j *Job) Status(ctx context.Context) (JobStatus, error) {
 func (j *Job) Wait(ctx context.Context) error {
 	poll := 5 * time.Millisecond
 	for {
-		changed := j.s.jobsChanged.wait()
+		changed := j.s.jobsChanged.Wait()
 		info, err := j.Info(ctx)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/snapshot"
@@ -40,7 +41,7 @@ type service struct {
 	m           *member.Member
 	log         *slog.Logger
 	jobs        *grid.Map[string, jobRecord]
-	jobsChanged signal
+	jobsChanged run.Signal
 	unlisten    func()
 
 	mu     sync.Mutex // guards everything below
@@ -52,7 +53,7 @@ type service struct {
 func attach(m *member.Member) (member.Extension, error) {
 	s := &service{m: m, log: m.Logger(), execs: map[string]*execution{}, coord: map[string]*coordJob{}}
 	s.jobs = grid.GetMap[string, jobRecord](m, jobsMap, grid.WithOpTimeout(time.Minute))
-	s.unlisten = s.jobs.AddListener(func(grid.Event[string, jobRecord]) { s.jobsChanged.broadcast() })
+	s.unlisten = s.jobs.AddListener(func(grid.Event[string, jobRecord]) { s.jobsChanged.Broadcast() })
 	m.Handle(routeSubmit, s.handleSubmit)
 	m.Handle(routeInit, s.handleInit)
 	m.Handle(routeStart, s.handleStart)

@@ -188,7 +188,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		changed := cj.acked.wait()
+		changed := cj.acked.Wait()
 		cj.mu.Lock()
 		missing := cj.life.Missing()
 		cj.mu.Unlock()
@@ -245,7 +245,7 @@ func (s *service) handleSnapAck(_ context.Context, req *member.Request) ([]byte,
 		_, err = cj.life.Ack(msg.ID, msg.Processor, msg.Chunks, msg.Entries)
 	}
 	cj.mu.Unlock()
-	cj.acked.broadcast()
+	cj.acked.Broadcast()
 	if err != nil {
 		s.log.Debug("snapshot acknowledgement refused", "job", msg.JobID, "snapshot", msg.ID, "processor", msg.Processor.String(), "err", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -170,7 +169,7 @@ func (m *Member) watchMembers(ctx context.Context) {
 			}
 			known[id] = info
 		}
-		m.membersChanged.broadcast()
+		m.membersChanged.Broadcast()
 		m.pokeCoordinator()
 	}
 }
@@ -240,29 +239,4 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 	}
 	w.log.Log(context.Background(), level, "gossip: "+line)
 	return len(p), nil
-}
-
-// signal is a broadcast: waiters take the current channel, which is closed
-// and replaced on every change.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-func (s *signal) broadcast() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
-	}
 }

@@ -40,7 +40,7 @@ type Member struct {
 	nodes          map[string]Info
 	view           atomic.Pointer[view]
 	viewDirty      chan struct{}
-	membersChanged signal
+	membersChanged run.Signal
 	refusedPeers   sync.Map
 	joinRefusal    atomic.Pointer[error]
 
@@ -395,7 +395,7 @@ func (m *Member) HasQuorum() bool {
 // returns them.
 func (m *Member) WaitMembers(ctx context.Context, ready func([]Info) bool) ([]Info, error) {
 	for {
-		changed := m.membersChanged.wait()
+		changed := m.membersChanged.Wait()
 		ms := m.Members()
 		if ready(ms) {
 			return ms, nil

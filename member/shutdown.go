@@ -82,7 +82,7 @@ func (m *Member) drain(ctx context.Context) error {
 	m.nodeEvent(m.list.LocalNode(), false)
 	m.log.Info("leaving: moving partitions to other members")
 	for {
-		tableChanged, membersChanged := m.tables.changed.wait(), m.membersChanged.wait()
+		tableChanged, membersChanged := m.tables.changed.Wait(), m.membersChanged.Wait()
 		switch {
 		case !holdsReplicas(m.Partitions(), m.id):
 			return nil

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/partition"
 )
@@ -23,7 +24,7 @@ type tableState struct {
 	mu        sync.Mutex // serializes apply and guards listeners
 	listeners map[int]func(old, new *partition.Table)
 	nextL     int
-	changed   signal
+	changed   run.Signal
 }
 
 func (ts *tableState) init(m *Member) {
@@ -62,7 +63,7 @@ func (ts *tableState) apply(t *partition.Table) bool {
 	}
 	ts.mu.Unlock()
 	ts.m.frozen.release(ts.m, t)
-	ts.changed.broadcast()
+	ts.changed.Broadcast()
 	ts.m.log.Debug("partition table applied", "table", t.String())
 	return true
 }
@@ -77,7 +78,7 @@ func (m *Member) PartitionCount() int { return m.cfg.PartitionCount }
 // may be nil) and returns that table.
 func (m *Member) WaitPartitions(ctx context.Context, ready func(*partition.Table) bool) (*partition.Table, error) {
 	for {
-		changed := m.tables.changed.wait()
+		changed := m.tables.changed.Wait()
 		t := m.Partitions()
 		if ready(t) {
 			return t, nil
