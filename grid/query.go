@@ -19,6 +19,22 @@ func (s *service) owns(p int) bool {
 	return t != nil && p >= 0 && p < t.Count() && t.Owner(p) == s.m.ID() && !s.parts[p].isFrozen.Load()
 }
 
+// eachOwnedStore calls fn with the map's store in each of parts that this
+// member owns and serves now, and returns the others, which the caller
+// routes again.
+func (s *service) eachOwnedStore(parts []int, name string, fn func(st *store)) (notOwned []int) {
+	for _, p := range parts {
+		if !s.owns(p) {
+			notOwned = append(notOwned, p)
+			continue
+		}
+		if st, ok := s.parts[p].stores.Load(name); ok {
+			fn(st)
+		}
+	}
+	return notOwned
+}
+
 func (s *service) handleLen(_ context.Context, req *member.Request) ([]byte, error) {
 	var r lenRequest
 	if err := wire.Unmarshal(req.Payload, &r); err != nil {
@@ -26,18 +42,10 @@ func (s *service) handleLen(_ context.Context, req *member.Request) ([]byte, err
 	}
 	var resp lenResponse
 	t := now()
-	for _, p := range r.Parts {
-		if !s.owns(p) {
-			resp.NotOwned = append(resp.NotOwned, p)
-			continue
-		}
-		st, ok := s.parts[p].stores.Load(r.Map)
-		if !ok {
-			continue
-		}
+	resp.NotOwned = s.eachOwnedStore(r.Parts, r.Map, func(st *store) {
 		if !st.mayExpire() {
 			resp.Count += st.entries.Size()
-			continue
+			return
 		}
 		st.entries.Range(func(k string, _ record) bool {
 			if !st.expired(k, t) {
@@ -45,7 +53,7 @@ func (s *service) handleLen(_ context.Context, req *member.Request) ([]byte, err
 			}
 			return true
 		})
-	}
+	})
 	return wire.Marshal(&resp)
 }
 
@@ -56,22 +64,14 @@ func (s *service) handleScan(_ context.Context, req *member.Request) ([]byte, er
 	}
 	var resp scanResponse
 	t := now()
-	for _, p := range r.Parts {
-		if !s.owns(p) {
-			resp.NotOwned = append(resp.NotOwned, p)
-			continue
-		}
-		st, ok := s.parts[p].stores.Load(r.Map)
-		if !ok {
-			continue
-		}
+	resp.NotOwned = s.eachOwnedStore(r.Parts, r.Map, func(st *store) {
 		st.entries.Range(func(k string, rec record) bool {
 			if !st.expired(k, t) {
 				resp.Entries = append(resp.Entries, wireRecord{Key: []byte(k), Val: []byte(rec.val)})
 			}
 			return true
 		})
-	}
+	})
 	return wire.Marshal(&resp)
 }
 
