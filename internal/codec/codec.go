@@ -105,15 +105,8 @@ func nextBytes(b []byte) ([]byte, int, error) {
 	if len(b) > 0 && b[0] == 0xc0 {
 		return nil, 1, nil
 	}
-	var n, hdr int
-	switch {
-	case len(b) >= 2 && b[0] == 0xc4:
-		n, hdr = int(b[1]), 2
-	case len(b) >= 3 && b[0] == 0xc5:
-		n, hdr = int(binary.BigEndian.Uint16(b[1:])), 3
-	case len(b) >= 5 && b[0] == 0xc6:
-		n, hdr = int(binary.BigEndian.Uint32(b[1:])), 5
-	default:
+	n, hdr, ok := binHeader(b)
+	if !ok {
 		if sn, sh, ok := strHeader(b); ok && sh+sn <= len(b) {
 			return b[sh : sh+sn : sh+sn], sh + sn, nil
 		}
@@ -191,6 +184,20 @@ func strHeader(b []byte) (n, hdr int, ok bool) {
 	return 0, 0, false
 }
 
+// binHeader reads a msgpack bin header: the length n of the bytes that
+// follow and the header's size.
+func binHeader(b []byte) (n, hdr int, ok bool) {
+	switch {
+	case len(b) >= 2 && b[0] == 0xc4:
+		return int(b[1]), 2, true
+	case len(b) >= 3 && b[0] == 0xc5:
+		return int(binary.BigEndian.Uint16(b[1:])), 3, true
+	case len(b) >= 5 && b[0] == 0xc6:
+		return int(binary.BigEndian.Uint32(b[1:])), 5, true
+	}
+	return 0, 0, false
+}
+
 func appendBytes(dst []byte, v []byte) ([]byte, error) {
 	if v == nil {
 		return append(dst, 0xc0), nil
@@ -212,15 +219,8 @@ func decodeBytes(b []byte) ([]byte, error) {
 	if len(b) == 1 && b[0] == 0xc0 {
 		return nil, nil
 	}
-	var n, hdr int
-	switch {
-	case len(b) >= 2 && b[0] == 0xc4:
-		n, hdr = int(b[1]), 2
-	case len(b) >= 3 && b[0] == 0xc5:
-		n, hdr = int(binary.BigEndian.Uint16(b[1:])), 3
-	case len(b) >= 5 && b[0] == 0xc6:
-		n, hdr = int(binary.BigEndian.Uint32(b[1:])), 5
-	default:
+	n, hdr, ok := binHeader(b)
+	if !ok {
 		// msgpack decodes strings into byte slices too.
 		if sn, sh, ok := strHeader(b); ok && sh+sn == len(b) {
 			return append(make([]byte, 0, sn), b[sh:]...), nil
