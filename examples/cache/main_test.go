@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -15,15 +12,11 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
 
 func TestRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, &out, clustertest.Logger(t)))
 	require.Equal(t, `truck-7: {Driver:ana MaxLoadKg:18000}
 near cache after reading 3 vehicles twice, and truck-7 again: {Hits:4 Misses:3 Invalidations:0 Evictions:0 Entries:3}
 truck-7 after the update: {Driver:dee MaxLoadKg:18000}
 near cache after the update and one more read: {Hits:4 Misses:4 Invalidations:1 Evictions:0 Entries:3}
 session of ana: "token-1" (found: true)
 session of ana: gone after its TTL of 500ms
-`, out.String())
+`, clustertest.Output(t, run))
 }

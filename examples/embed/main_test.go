@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -15,25 +15,19 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
 
 func TestRunPair(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, runPair(ctx, &out, clustertest.Logger(t)))
 	require.Equal(t, `members: service-1, service-2
 partitions: 136 + 135 of 271 owned by 2 member(s)
 after service-2 left: 271 of 271 owned by 1 member(s)
-`, out.String())
+`, clustertest.Output(t, runPair))
 }
 
 // The --join mode joins a cluster started here, as it would the members
 // of the README's three terminals.
 func TestRunJoin(t *testing.T) {
 	c := clustertest.Start(t, 2, clustertest.Config(t))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, runJoin(ctx, &out, clustertest.Logger(t), c.Members()[0].Addr()))
-	lines := out.String()
+	lines := clustertest.Output(t, func(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+		return runJoin(ctx, out, logger, c.Members()[0].Addr())
+	})
 	require.Contains(t, lines, ", embedded\n", "the joining member is listed last, as the youngest")
 	require.Contains(t, lines, "of 271 owned by 3 member(s)\n")
 	require.Contains(t, lines, "leaving:")

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -15,14 +12,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
 
 func TestRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, &out, clustertest.Logger(t)))
 	require.Equal(t, `job firstpipeline.thirsty-trips completed; trips above 32 L/100km:
   t2 truck-2: 36.1 L/100km
   t3 truck-1: 32.6 L/100km
   t5 truck-2: 38.9 L/100km
   t6 truck-3: 35.0 L/100km
-`, out.String())
+`, clustertest.Output(t, run))
 }

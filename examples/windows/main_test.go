@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -16,10 +13,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()
 
 // The windows are those of the readings, worked out by hand.
 func TestRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, &out, clustertest.Logger(t)))
 	require.Equal(t, `liters per truck per minute (tumbling windows):
   08:00-08:01 truck-1  4.5 L
   08:00-08:01 truck-2  4.0 L
@@ -33,5 +26,5 @@ fleet readings, 2-minute windows every minute (sliding windows):
   08:00-08:02 7 readings
   08:01-08:03 5 readings
   08:02-08:04 2 readings
-`, out.String())
+`, clustertest.Output(t, run))
 }
