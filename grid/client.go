@@ -25,6 +25,9 @@ type Map[K comparable, V any] struct {
 	kc   codec.Codec[K]
 	vc   codec.Codec[V]
 	near *nearCache[K, V]
+	// shareStrings: V is string, and values read by Get share the memory
+	// they were read from (see decodeRead).
+	shareStrings bool
 }
 
 // GetMap returns a handle on the map called name. Handles are cheap; a near
@@ -32,6 +35,7 @@ type Map[K comparable, V any] struct {
 func GetMap[K comparable, V any](m *member.Member, name string, opts ...MapOption) *Map[K, V] {
 	s := serviceOf(m)
 	mp := &Map[K, V]{s: s, name: name, o: buildOptions(opts), kc: codec.For[K](), vc: codec.For[V]()}
+	_, mp.shareStrings = any(*new(V)).(string)
 	if mp.o.near != nil {
 		mp.near = newNearCache[K, V](*mp.o.near, m.PartitionCount(), mp.kc)
 		s.local.addNear(name, mp.near)
@@ -73,6 +77,26 @@ func (mp *Map[K, V]) encodeValue(v V) ([]byte, error) {
 
 func (mp *Map[K, V]) decodeValue(b []byte) (V, error) {
 	v, err := mp.vc.Decode(b)
+	if err != nil {
+		return v, fmt.Errorf("%w: %v", ErrWrongType, err)
+	}
+	return v, nil
+}
+
+// decodeRead decodes a value that Get read: a stored value, which is never
+// changed in place (a write stores a new copy), or a received message,
+// which nothing reuses. A string value then shares that memory rather than
+// being copied: strings are immutable, so no caller can tell, and a read
+// saves an allocation and a copy of the value. Other types are decoded
+// into memory of their own (a []byte is the caller's to change).
+func (mp *Map[K, V]) decodeRead(b []byte) (V, error) {
+	if !mp.shareStrings {
+		return mp.decodeValue(b)
+	}
+	v, n, err := mp.vc.Next(b)
+	if err == nil && n != len(b) {
+		err = fmt.Errorf("%d bytes after the value", len(b)-n)
+	}
 	if err != nil {
 		return v, fmt.Errorf("%w: %v", ErrWrongType, err)
 	}
@@ -150,7 +174,7 @@ func (mp *Map[K, V]) get(ctx context.Context, k K) (V, bool, error) {
 		}
 		return zero, false, nil
 	}
-	v, err := mp.decodeValue(resp.Value)
+	v, err := mp.decodeRead(resp.Value)
 	if err != nil {
 		return zero, false, opError("get", mp.name, err)
 	}
