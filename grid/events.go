@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -342,29 +343,78 @@ func (ls *localSubs) closeAll() {
 // events are dropped and counted rather than stalling the member.
 const listenerQueue = 1 << 16
 
+// keptListenerBuffer bounds the capacity, in events, of a buffer a
+// listener keeps once drained: a burst may grow the queue to
+// listenerQueue, but an idle listener holds little (its buffers hold
+// pointers, so every GC cycle scans them whole, empty or not).
+const keptListenerBuffer = 256
+
 // listener delivers events to one callback on its own goroutine, in the
-// order they arrive.
+// order they arrive. The queue is a slice that grows with the backlog, not
+// a channel of listenerQueue events: such a channel took 6 MB per listener
+// for as long as it lived, all of it scanned by every GC cycle.
 type listener struct {
 	fn      func(rawEvent)
-	queue   chan rawEvent
+	log     *slog.Logger
+	name    string // the map's
+	mu      sync.Mutex
+	queue   []rawEvent    // waiting, oldest first; guarded by mu
+	wake    chan struct{} // capacity 1: the queue went from empty to not
 	dropped atomic.Int64
 	done    chan struct{}
 	once    sync.Once
 }
 
+func newListener(name string, log *slog.Logger, fn func(rawEvent)) *listener {
+	return &listener{fn: fn, log: log, name: name, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
 func (l *listener) enqueue(e rawEvent) {
-	select {
-	case l.queue <- e:
-	default:
-		l.dropped.Add(1)
+	l.mu.Lock()
+	if len(l.queue) >= listenerQueue {
+		l.mu.Unlock()
+		// Logged at the first drop and at every power of two after it.
+		if n := l.dropped.Add(1); n&(n-1) == 0 {
+			l.log.Warn("grid: a listener fell behind; events dropped", "map", l.name, "dropped", n, "queue", listenerQueue)
+		}
+		return
+	}
+	l.queue = append(l.queue, e)
+	first := len(l.queue) == 1
+	l.mu.Unlock()
+	if first {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
+// run takes the whole queue at a time, swapping in the buffer it drained
+// last, and calls fn on each event.
 func (l *listener) run(ctx context.Context) {
+	var batch []rawEvent
 	for {
+		l.mu.Lock()
+		batch, l.queue = l.queue, batch[:0]
+		l.mu.Unlock()
+		for i := range batch {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			l.fn(batch[i])
+			batch[i] = rawEvent{} // the event's bytes are not kept alive
+		}
+		if cap(batch) > keptListenerBuffer {
+			batch = nil
+		}
+		if len(batch) > 0 {
+			continue
+		}
 		select {
-		case e := <-l.queue:
-			l.fn(e)
+		case <-l.wake:
 		case <-l.done:
 			return
 		case <-ctx.Done():

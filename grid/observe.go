@@ -126,19 +126,20 @@ func (mp *Map[K, V]) JournalWait(p int, seq uint64) <-chan struct{} {
 // AddListener calls fn for every change to the map, on any member, until
 // remove is called or the member shuts down. Events arrive on one goroutine
 // per listener, in order per partition. Delivery is best effort: events are
-// lost if the listener falls more than 65,536 behind (Dropped counts them)
-// or during a member failure. Use the journal where every change matters.
+// lost if the listener falls more than 65,536 behind (a warning is logged
+// with the count) or during a member failure. Use the journal where every
+// change matters.
 func (mp *Map[K, V]) AddListener(fn func(Event[K, V])) (remove func()) {
-	l := &listener{queue: make(chan rawEvent, listenerQueue), done: make(chan struct{})}
-	l.fn = func(e rawEvent) {
+	s := mp.s
+	var l *listener
+	l = newListener(mp.name, s.m.Logger(), func(e rawEvent) {
 		ev, err := mp.decodeEvent(-1, e)
 		if err != nil {
 			l.dropped.Add(1)
 			return
 		}
 		fn(ev)
-	}
-	s := mp.s
+	})
 	if !s.m.Go(l.run) {
 		return func() {}
 	}
