@@ -53,12 +53,12 @@ func (p *part) adoptLocked(name string, cfg storeConfig) *store {
 	st, ok := p.stores.Load(name)
 	if !ok {
 		st = newStore(name, cfg)
-		p.stores.Store(name, st)
+		p.stores.Put(st)
 		return st
 	}
 	if !cfg.isZero() && st.cfg != cfg {
 		st = st.redefined(cfg)
-		p.stores.Store(name, st)
+		p.stores.Put(st)
 	}
 	return st
 }

@@ -23,7 +23,7 @@ func TestReadSequenceMatchesTheValueRead(t *testing.T) {
 	s.subs.init()
 	p := newPart(0)
 	st := newStore("m", storeConfig{})
-	p.stores.Store("m", st)
+	p.stores.Put(st)
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

@@ -212,7 +212,7 @@ func (p *part) importDataLocked(d *partData) {
 		if st.journal != nil && sd.Journal != nil {
 			st.journal.restore(*sd.Journal)
 		}
-		p.stores.Store(sd.Name, st)
+		p.stores.Put(st)
 	}
 	p.dedup = newDedup()
 	for _, e := range d.Dedup {

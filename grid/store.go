@@ -164,7 +164,7 @@ func (s *store) remove(key string) {
 // were applied. Reads take no lock.
 type part struct {
 	id     int
-	stores *xsync.MapOf[string, *store]
+	stores storeSet
 
 	mu sync.Mutex // guards dedup, the gate fields, store creation, and writes to seq
 	// seq is the sequence of the last write applied here; written under mu,
@@ -191,7 +191,7 @@ type part struct {
 }
 
 func newPart(id int) *part {
-	return &part{id: id, stores: xsync.NewMapOf[string, *store](), dedup: newDedup()}
+	return &part{id: id, dedup: newDedup()}
 }
 
 // storeFor returns the map's store, creating it with cfg. A non-zero cfg
@@ -211,12 +211,12 @@ func (p *part) storeForLocked(name string, cfg storeConfig) (*store, error) {
 	switch {
 	case !ok:
 		s = newStore(name, cfg)
-		p.stores.Store(name, s)
+		p.stores.Put(s)
 	case cfg.isZero() || s.cfg == cfg:
 	case s.cfg.isZero():
 		// Defined by a write that had no opinion: adopt the definition.
 		s = s.redefined(cfg)
-		p.stores.Store(name, s)
+		p.stores.Put(s)
 	default:
 		return nil, configMismatch(name, s.cfg, cfg)
 	}
