@@ -34,7 +34,11 @@ type Stream struct {
 	used    int   // bytes consumed since the last credit grant
 	peerErr error // set when the peer closed (io.EOF for a clean close)
 	local   error // set when this side closed
+	// wake is closed, and replaced, to wake the goroutines waiting in Send
+	// or Recv; waiting counts them, so that a frame arriving while nobody
+	// waits (the common case on a busy stream) allocates no channel.
 	wake    chan struct{}
+	waiting int
 }
 
 func newStream(c *conn, id uint64, route string, hello []byte, window int) *Stream {
@@ -74,8 +78,27 @@ func (s *Stream) Hello() []byte { return s.hello }
 
 // wakeLocked wakes every goroutine waiting on the stream.
 func (s *Stream) wakeLocked() {
-	close(s.wake)
-	s.wake = make(chan struct{})
+	if s.waiting > 0 {
+		close(s.wake)
+		s.wake = make(chan struct{})
+	}
+}
+
+// waitLocked waits, with s.mu released, until wakeLocked is called or ctx
+// ends; it returns with s.mu held.
+func (s *Stream) waitLocked(ctx context.Context) error {
+	s.waiting++
+	wake := s.wake
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-wake:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	s.waiting--
+	return err
 }
 
 // Send sends one message, waiting while the peer's window is full. A message
@@ -98,14 +121,10 @@ func (s *Stream) Send(ctx context.Context, msg []byte) error {
 		if s.credit >= len(msg) || s.credit == s.window {
 			break
 		}
-		wake := s.wake
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.waitLocked(ctx); err != nil {
+			s.mu.Unlock()
+			return err
 		}
-		s.mu.Lock()
 	}
 	s.credit -= len(msg)
 	s.mu.Unlock()
@@ -128,14 +147,10 @@ func (s *Stream) Recv(ctx context.Context) ([]byte, error) {
 			s.mu.Unlock()
 			return nil, err
 		}
-		wake := s.wake
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := s.waitLocked(ctx); err != nil {
+			s.mu.Unlock()
+			return nil, err
 		}
-		s.mu.Lock()
 	}
 	msg := s.queue[s.qhead]
 	s.queue[s.qhead] = nil
