@@ -13,7 +13,6 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/clustertest"
-	"github.com/weir-dev/weir/internal/testjobs/jobtest"
 )
 
 // A source whose output is full when a snapshot begins holds items it read
@@ -45,7 +44,7 @@ func TestSnapshotOfABackpressuredSource(t *testing.T) {
 	// The edge's default queue holds 16 elements: here batches of 100 items
 	// and the watermarks between them.
 	const full = 500
-	require.True(t, jobtest.PollUntil(time.Minute, func() bool {
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
 		ms, err := j.Metrics(ctx)
 		require.NoError(t, err)
 		for _, pm := range ms {

@@ -51,7 +51,7 @@ func TestSuspendAndResume(t *testing.T) {
 	require.Empty(t, metrics, "no processor runs while suspended")
 	frozen := readCounts(t, ms[1], j.Params.Counts)
 	fed := j.Feeder.Fed()
-	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return j.Feeder.Fed() >= fed+200 }))
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return j.Feeder.Fed() >= fed+200 }))
 	require.Equal(t, frozen, readCounts(t, ms[1], j.Params.Counts), "a suspended job writes nothing")
 	require.Error(t, j.Job.Suspend(ctx), "suspending a suspended job")
 
@@ -95,7 +95,7 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 		}
 		return true
 	}
-	require.True(t, jobtest.PollUntil(time.Minute, dropped), "a cancelled job's snapshots are deleted")
+	require.True(t, clustertest.PollUntil(time.Minute, dropped), "a cancelled job's snapshots are deleted")
 
 	v2 := j.Params
 	v2.Also = "counts-v2"
@@ -118,7 +118,7 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 		return n
 	}
 	before := lines()
-	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return lines() > before }), "the new job commits no files")
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return lines() > before }), "the new job commits no files")
 	require.Less(t, j.Info().Snapshots, info.RestoredFrom, "committed before its ids passed the export's")
 	j.WaitSnapshots(2)
 	require.Zero(t, j.Finish(true))
@@ -183,7 +183,7 @@ func TestJobRunsOnlyWhereTheQuorumIs(t *testing.T) {
 	before := j.Info()
 	net.Split(ms[:2], ms[2:])
 	split := j.WaitRecovered(before, clustertest.DataMembers(ms[:2]))
-	require.True(t, jobtest.PollUntil(time.Minute, func() bool { return !ms[2].HasQuorum() }), "the cut-off member still counts a quorum")
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return !ms[2].HasQuorum() }), "the cut-off member still counts a quorum")
 	err := grid.GetMap[string, int64](ms[2], j.Params.Counts).Put(ctxT(t, time.Minute), "truck-1", -1)
 	require.ErrorIs(t, err, grid.ErrNoQuorum, "the cut-off member's sinks can write nothing either")
 

@@ -152,7 +152,7 @@ func (c *cluster) kill(p *proctest.Proc) {
 	delete(c.procs, p.ID)
 }
 
-var pollUntil = jobtest.PollUntil
+var pollUntil = clustertest.PollUntil
 
 var snapshotStarted = regexp.MustCompile(`msg="snapshot started"`)
 

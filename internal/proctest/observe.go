@@ -43,13 +43,10 @@ func StartThree(t testing.TB) (procs [3]*Proc, observer *member.Member) {
 // members with one backup, and returns that table.
 func WaitTable(t testing.TB, observer *member.Member, ids ...string) *partition.Table {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		tb := observer.Partitions()
-		var last error
-		switch {
+	var tb *partition.Table
+	var last error
+	ok := clustertest.PollUntil(time.Minute, func() bool {
+		switch tb = observer.Partitions(); {
 		case tb == nil:
 			last = errors.New("no table")
 		case len(observer.Members()) != len(ids)+1:
@@ -57,12 +54,10 @@ func WaitTable(t testing.TB, observer *member.Member, ids ...string) *partition.
 		default:
 			last = clustertest.CheckTable(tb, ids, 1)
 		}
-		if last == nil {
-			return tb
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("table never converged: %v", last)
-		}
-		<-tick.C
+		return last == nil
+	})
+	if !ok {
+		t.Fatalf("table never converged: %v", last)
 	}
+	return tb
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/internal/clustertest"
 	"github.com/weir-dev/weir/internal/testjobs"
 	"github.com/weir-dev/weir/member"
 )
@@ -63,7 +64,7 @@ func (j *Count) Info() dag.JobInfo {
 func (j *Count) WaitSnapshots(n uint64) {
 	j.T.Helper()
 	from := j.Info().Snapshots
-	ok := PollUntil(time.Minute, func() bool { return j.Info().Snapshots >= from+n })
+	ok := clustertest.PollUntil(time.Minute, func() bool { return j.Info().Snapshots >= from+n })
 	require.True(j.T, ok, "%d snapshots did not complete: %+v", n, j.Info())
 }
 
@@ -73,7 +74,7 @@ func (j *Count) WaitRecovered(before dag.JobInfo, members []string) dag.JobInfo 
 	j.T.Helper()
 	want := slices.Sorted(slices.Values(members))
 	var info dag.JobInfo
-	ok := PollUntil(time.Minute, func() bool {
+	ok := clustertest.PollUntil(time.Minute, func() bool {
 		info = j.Info()
 		got := slices.Sorted(slices.Values(info.Members))
 		return info.Status == dag.Running && info.Restarts > before.Restarts && slices.Equal(got, want)
@@ -99,7 +100,7 @@ func (j *Count) WaitOutput(want testjobs.Output, exactlyOnce bool) int {
 	j.T.Helper()
 	var repeats int
 	var diff error
-	ok := PollUntil(time.Minute, func() bool {
+	ok := clustertest.PollUntil(time.Minute, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		got, err := testjobs.ReadOutput(ctx, j.M, j.Params.Counts, j.Params.Dir)
@@ -113,23 +114,4 @@ func (j *Count) WaitOutput(want testjobs.Output, exactlyOnce bool) int {
 	require.True(j.T, ok, "the output never matched the %d readings fed: %v", len(want.Lines), diff)
 	j.T.Logf("%d readings fed (%d puts retried), output matched", len(want.Lines), j.Feeder.Retries())
 	return repeats
-}
-
-// PollUntil checks cond every 10 ms for up to d, as require.Eventually
-// does, but on the calling goroutine (cond may call require).
-func PollUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return false
-		}
-	}
 }
