@@ -12,10 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/weir-dev/weir/examples/internal/localcluster"
 
 	// A member serves distributed maps and runs jobs because its binary
 	// links grid and dag: they attach themselves to every member started in
@@ -29,26 +29,17 @@ import (
 	"github.com/weir-dev/weir/partition"
 )
 
+// join is the address of a member of a running cluster to join, instead of
+// starting two members here.
+var join = flag.String("join", "", "gossip address of a member of a running cluster to join, e.g. 127.0.0.1:5701 (default: start a cluster of two in this process)")
+
 func main() {
-	join := flag.String("join", "", "gossip address of a member of a running cluster to join, e.g. 127.0.0.1:5701 (default: start a cluster of two in this process)")
-	verbose := flag.Bool("verbose", false, "log what the members do, to stderr")
-	flag.Parse()
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var err error
-	if *join == "" {
-		err = runPair(ctx, os.Stdout, logger)
-	} else {
-		err = runJoin(ctx, os.Stdout, logger, *join)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "embed:", err)
-		os.Exit(1)
-	}
+	localcluster.Main("embed", func(ctx context.Context, out io.Writer, logger *slog.Logger) error {
+		if *join == "" {
+			return runPair(ctx, out, logger)
+		}
+		return runJoin(ctx, out, logger, *join)
+	})
 }
 
 // runPair starts two members, as two instances of a service would.
