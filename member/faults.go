@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -30,7 +31,12 @@ type faultyGossip struct {
 	self    string
 	packets chan *memberlist.Packet
 	streams chan net.Conn
-	done    chan struct{}
+	// closing is closed when Shutdown begins: from then on the forwarders
+	// drop what arrives instead of waiting for memberlist to take it, since
+	// the transport's listeners block on handing it over and the transport's
+	// Shutdown waits for them. done is closed once the transport stopped.
+	closing, done chan struct{}
+	stop          sync.Once
 }
 
 func newFaultyGossip(m *Member, host string, port int) (*faultyGossip, int, error) {
@@ -49,6 +55,7 @@ func newFaultyGossip(m *Member, host string, port int) (*faultyGossip, int, erro
 		self:         net.JoinHostPort(host, fmt.Sprint(port)),
 		packets:      make(chan *memberlist.Packet),
 		streams:      make(chan net.Conn),
+		closing:      make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 	m.group.Go(g.forwardPackets)
@@ -84,12 +91,13 @@ func (g *faultyGossip) PacketCh() <-chan *memberlist.Packet { return g.packets }
 func (g *faultyGossip) StreamCh() <-chan net.Conn           { return g.streams }
 
 func (g *faultyGossip) Shutdown() error {
-	select {
-	case <-g.done:
-	default:
+	var err error
+	g.stop.Do(func() {
+		close(g.closing)
+		err = g.NetTransport.Shutdown()
 		close(g.done)
-	}
-	return g.NetTransport.Shutdown()
+	})
+	return err
 }
 
 func (g *faultyGossip) forwardPackets(context.Context) {
@@ -101,8 +109,7 @@ func (g *faultyGossip) forwardPackets(context.Context) {
 			}
 			select {
 			case g.packets <- p:
-			case <-g.done:
-				return
+			case <-g.closing:
 			}
 		case <-g.done:
 			return
@@ -118,9 +125,8 @@ func (g *faultyGossip) forwardStreams(context.Context) {
 		case c := <-g.NetTransport.StreamCh():
 			select {
 			case g.streams <- c:
-			case <-g.done:
+			case <-g.closing:
 				_ = c.Close()
-				return
 			}
 		case <-g.done:
 			return

@@ -152,17 +152,22 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, ErrClosed
 	}
 	mc := m.memberlistConfig()
+	var faulty *faultyGossip
 	if cfg.Faults != nil {
 		g, port, err := newFaultyGossip(m, mc.BindAddr, mc.BindPort)
 		if err != nil {
 			return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 		}
+		faulty = g
 		mc.Transport, mc.BindPort = g, port
 		if cfg.AdvertiseAddr == "" {
 			mc.AdvertisePort = port
 		}
 	}
 	if m.list, err = memberlist.Create(mc); err != nil {
+		if faulty != nil {
+			_ = faulty.Shutdown() // memberlist did not take it: stop its forwarders
+		}
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	m.group.Go(m.watchMembers)
