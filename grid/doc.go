@@ -33,7 +33,11 @@
 //     not applied twice.
 //   - Network partitions: with member.Config.MinClusterSize, a side with
 //     fewer data members refuses writes with ErrNoQuorum, so nothing it would
-//     lose at the merge is acknowledged. Without it, both sides stay
+//     lose at the merge is acknowledged; it still serves reads of what it
+//     holds. When it rejoins, its members serve nothing until the
+//     coordinator's table reaches them (operations wait and retry), and
+//     their old copies are dropped, never merged: what the other side
+//     removed stays removed. Without a quorum, both sides stay
 //     available; when they heal, the side holding the coordinator's table
 //     keeps ownership and the other side's entries are merged into it,
 //     latest update winning (by wall clock). A key deleted on one side and

@@ -22,7 +22,7 @@ func (s *service) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		tbl := s.m.Partitions()
+		tbl := s.servingTable()
 		if tbl == nil {
 			continue
 		}

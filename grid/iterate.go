@@ -208,7 +208,7 @@ func (mp *Map[K, V]) All(ctx context.Context) iter.Seq2[K, V] {
 // OwnedPartitions lists the partitions this member owns now, for readers
 // co-located with the data (such as a job's source vertex).
 func (mp *Map[K, V]) OwnedPartitions() []int {
-	t := mp.s.m.Partitions()
+	t := mp.s.servingTable()
 	if t == nil {
 		return nil
 	}

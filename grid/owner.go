@@ -32,6 +32,9 @@ func (s *service) ownerTable(ctx context.Context, p int, callerVersion uint64, w
 	if t == nil {
 		return nil, errNoTable
 	}
+	if s.awaitingTable() {
+		return nil, fmt.Errorf("%w: partition %d: this member lost the quorum and has not received the coordinator's table since", errWrongOwner, p)
+	}
 	if p < 0 || p >= t.Count() {
 		return nil, fmt.Errorf("partition %d out of range", p)
 	}
@@ -128,11 +131,29 @@ func (s *service) stillOwned(t *partition.Table, p *part) error {
 // partition p in it, and nil otherwise: operations on p can then run in
 // place.
 func (s *service) ownedTable(p int) *partition.Table {
-	t := s.m.Partitions()
+	t := s.servingTable()
 	if t == nil || t.Owner(p) != s.m.ID() {
 		return nil
 	}
 	return t
+}
+
+// servingTable is the member's table, or nil while the member awaits the
+// coordinator's (see awaitingTable).
+func (s *service) servingTable() *partition.Table {
+	if s.awaitingTable() {
+		return nil
+	}
+	return s.m.Partitions()
+}
+
+// awaitingTable reports whether this member must serve no partition: it
+// is back among a quorum, but its table is stale (member.TableStale), so
+// the partitions it gives this member may have moved and changed. A member
+// without a quorum keeps serving reads of what it holds, stale as they may
+// be, and refuses writes with ErrNoQuorum.
+func (s *service) awaitingTable() bool {
+	return s.m.TableStale() && s.m.HasQuorum()
 }
 
 // read returns key's entry in st, without a lock, and the sequence near

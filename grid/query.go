@@ -15,7 +15,7 @@ func configMismatch(name string, have, want storeConfig) error {
 
 // owns reports whether this member owns p and can serve it now.
 func (s *service) owns(p int) bool {
-	t := s.m.Partitions()
+	t := s.servingTable()
 	return t != nil && p >= 0 && p < t.Count() && t.Owner(p) == s.m.ID() && !s.parts[p].isFrozen.Load()
 }
 

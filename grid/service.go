@@ -79,17 +79,30 @@ func serviceOf(m *member.Member) *service {
 // tableChanged drops the partitions this member no longer holds, merges
 // into their new owners the ones it lost without migrating them (a healed
 // network partition), and tells near caches which partitions changed owner.
+//
+// A member whose table is stale merges nothing: it lost the quorum, so it
+// wrote nothing apart, and its old entries would only bring back what the
+// other side removed. A copy received for a table later than new is kept
+// (a member behind the coordinator can learn of an older table after the
+// copy arrived); one whose table came without this member is dropped.
 func (s *service) tableChanged(old, new *partition.Table) {
 	if old == nil {
 		return
 	}
 	me := s.m.ID()
+	stale := s.m.TableStale()
 	var moved, merge, drop []int
 	for p := range new.Count() {
 		if old.Owner(p) != new.Owner(p) {
 			moved = append(moved, p)
 		}
-		if old.ReplicaIndex(p, me) < 0 || new.ReplicaIndex(p, me) >= 0 {
+		if new.ReplicaIndex(p, me) >= 0 {
+			continue
+		}
+		held := old.ReplicaIndex(p, me) >= 0
+		if commit := s.m.ImportCommit(p); commit > new.Version() {
+			continue
+		} else if commit == 0 && !held {
 			continue
 		}
 		pt := s.parts[p]
@@ -97,7 +110,7 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		migrated := pt.migratedAt != 0 && new.Version() >= pt.migratedAt
 		pt.migratedAt = 0
 		pt.mu.Unlock()
-		if old.Owner(p) == me && !migrated && new.Owner(p) != "" {
+		if held && old.Owner(p) == me && !migrated && new.Owner(p) != "" && !stale {
 			merge = append(merge, p)
 		}
 		drop = append(drop, p)
@@ -139,7 +152,8 @@ func (s *service) ThawPartition(p int) {
 // migrated away, except when a network partition heals: the kept table's
 // side then copies its data over what this member wrote while apart. Those
 // entries are merged into the owner once the table that commits the copy
-// arrives, as mergeAway does for partitions lost outright.
+// arrives, as mergeAway does for partitions lost outright. A member whose
+// table is stale wrote nothing apart (see tableChanged) and merges nothing.
 func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	var d partData
 	if err := wire.Unmarshal(data, &d); err != nil {
@@ -149,7 +163,7 @@ func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	pt := s.parts[p]
 	pt.mu.Lock()
 	var apart []mergeMsg
-	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 {
+	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 && !s.m.TableStale() {
 		apart = pt.mergeMsgsLocked(p, nil)
 	}
 	pt.importDataLocked(&d)

@@ -1,6 +1,7 @@
 package grid_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -66,6 +67,13 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 		require.NoError(t, maj.Put(ctx, k, i), "the majority side keeps accepting writes")
 		acked[k] = i
 	}
+	var removed []string
+	for i := 0; i < 300; i += 3 {
+		k := fmt.Sprintf("before-%d", i)
+		require.NoError(t, maj.Delete(ctx, k))
+		delete(acked, k)
+		removed = append(removed, k)
+	}
 
 	net.Heal()
 	c.WaitStable(3)
@@ -73,6 +81,83 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 	_, ok, err := maj.Get(ctx, "minority")
 	require.NoError(t, err)
 	require.False(t, ok)
+	// The minority's copies of what the majority removed are stale, not
+	// written apart: nothing of them comes back.
+	got, err := min.GetAll(ctx, removed)
+	require.NoError(t, err)
+	require.Empty(t, got, "entries removed while the minority was cut off came back")
+}
+
+// A member that lost the quorum keeps its old table until the
+// coordinator's reaches it, which may be well after gossip shows it the
+// others again. Meanwhile it must serve none of the partitions that table
+// gives it: the other side moved them and wrote to them.
+func TestStaleMemberServesNothingUntilTheCoordinatorsTableArrives(t *testing.T) {
+	c, net := splitCluster(t, 2)
+	ms := c.Members()
+	require.True(t, ms[0].IsCoordinator())
+	ctx := ctxT(t, 90*time.Second)
+	maj := grid.GetMap[string, string](ms[0], "stale")
+	stale := grid.GetMap[string, string](ms[2], "stale")
+	keys := make([]string, 200)
+	var itsOwn []string // keys the cut-off member owns before the split
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k-%d", i)
+		require.NoError(t, maj.Put(ctx, keys[i], "old"))
+		if ownerOf(t, ms[2], keys[i]) == ms[2].ID() && len(itsOwn) < 8 {
+			itsOwn = append(itsOwn, keys[i])
+		}
+	}
+	require.NotEmpty(t, itsOwn)
+
+	net.Split(ms[:2], ms[2:])
+	waitSides(t, ms[:2], ms[2])
+	require.True(t, ms[2].TableStale(), "the cut-off member's table is not marked stale")
+	require.False(t, ms[0].TableStale())
+	require.False(t, ms[1].TableStale())
+	v, ok, err := stale.Get(ctx, itsOwn[0])
+	require.NoError(t, err, "a member without a quorum still serves reads of what it holds")
+	require.True(t, ok)
+	require.Equal(t, "old", v)
+	want := map[string]string{}
+	for i, k := range keys {
+		if i%2 == 0 {
+			require.NoError(t, maj.Delete(ctx, k))
+			continue
+		}
+		require.NoError(t, maj.Put(ctx, k, "new"))
+		want[k] = "new"
+	}
+
+	// Gossip heals, but the coordinator cannot reach the returning member.
+	net.CutTransport(ms[0], ms[2])
+	net.Heal()
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return ms[2].HasQuorum() }), "the returning member never saw the others")
+	require.True(t, ms[2].TableStale(), "the returning member trusts its old table before hearing from the coordinator")
+
+	for _, k := range itsOwn {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		v, ok, err := stale.Get(short, k)
+		cancel()
+		if err == nil {
+			require.Equal(t, want[k], v, "key %s read from the stale member's old copy (found: %v)", k, ok)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	err = stale.Put(short, "written-while-stale", "x")
+	cancel()
+	if err == nil {
+		want["written-while-stale"] = "x" // acknowledged: it must not be lost
+	}
+
+	net.RestoreTransport()
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return !ms[2].TableStale() }), "the returning member never got the coordinator's table")
+	c.WaitStable(3)
+	for _, m := range ms {
+		got, err := grid.GetMap[string, string](m, "stale").GetAll(ctx, append(keys, "written-while-stale"))
+		require.NoError(t, err)
+		require.Equal(t, want, got, "as read on %s", m.Name())
+	}
 }
 
 func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {

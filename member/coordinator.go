@@ -79,6 +79,7 @@ func (c *coordinator) run(ctx context.Context) {
 		}
 		if !c.m.IsCoordinator() {
 			c.active = false
+			c.m.refreshStaleTable(ctx)
 			continue
 		}
 		c.step(ctx)
@@ -87,6 +88,8 @@ func (c *coordinator) run(ctx context.Context) {
 
 func (c *coordinator) step(ctx context.Context) {
 	m := c.m
+	lost := m.tables.lost.Load()
+	stale := m.TableStale()
 	v := m.view.Load()
 	var fresh []string
 	for _, i := range v.members {
@@ -109,11 +112,14 @@ func (c *coordinator) step(ctx context.Context) {
 		}
 	}
 	// A new coordinator adopts the newest table any member holds before
-	// deciding. An established one that meets members it did not know (a
-	// healed network partition) keeps its own table, republished above
-	// whatever version the newcomers hold: the other side's members then
-	// merge what they wrote while apart into this side's owners.
-	if !wasActive {
+	// deciding, and so does one whose table went stale when it lost the
+	// quorum: only a side with a quorum publishes tables, so the newest is
+	// that side's. An established one that kept its quorum and meets
+	// members it did not know (a healed network partition where both sides
+	// had one) keeps its own table, republished above whatever version the
+	// newcomers hold: the other side's members then merge what they wrote
+	// while apart into this side's owners.
+	if !wasActive || stale {
 		c.gather(ctx, fresh, true)
 	} else if newest := c.gather(ctx, fresh, false); newest >= m.tableVersion() && newest > 0 {
 		if cur := m.Partitions(); cur != nil {
@@ -131,6 +137,13 @@ func (c *coordinator) step(ctx context.Context) {
 		return
 	}
 	c.quorumWarned = false
+	if m.tables.trust(lost) {
+		// Members that asked for the table while this one's was stale were
+		// told it is not current: tell them it is now.
+		if cur := m.Partitions(); cur != nil {
+			c.send(ctx, cur, otherMembers(m))
+		}
+	}
 
 	alive, active := v.dataMembers(true), v.dataMembers(false)
 	cur := m.Partitions()
@@ -175,7 +188,7 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 			m.log.Debug("coordinator: could not read member's table", "member", id, "err", err)
 			return
 		}
-		t, err := m.decodeTable(b)
+		t, _, err := m.decodeTable(b)
 		if err != nil || t == nil {
 			return
 		}
@@ -263,13 +276,18 @@ func (c *coordinator) publish(ctx context.Context, t *partition.Table) {
 	if !m.tables.apply(t) {
 		return
 	}
+	c.send(ctx, t, otherMembers(m))
+}
+
+// otherMembers lists the IDs of the live members other than m.
+func otherMembers(m *Member) []string {
 	var ids []string
 	for _, i := range m.view.Load().members {
 		if i.ID != m.id {
 			ids = append(ids, i.ID)
 		}
 	}
-	c.send(ctx, t, ids)
+	return ids
 }
 
 // syncStragglers sends the current table to members that have not

@@ -48,7 +48,12 @@
 //
 // With MinClusterSize set, a side of a network partition with fewer data
 // members publishes no tables, and HasQuorum reports false so services can
-// refuse writes.
+// refuse writes. A member that lost the quorum keeps its table marked stale
+// (TableStale) until it learns the table of a coordinator with a quorum:
+// gossip may show it the others again well before that table arrives, and
+// meanwhile the table it has gives it partitions the other side moved. A
+// coordinator whose own table went stale adopts the newest table of the
+// members it meets, which is the side that kept a quorum.
 //
 // # Transport
 //

@@ -99,6 +99,7 @@ func (m *Member) nodeEvent(n *memberlist.Node, left bool) {
 		infos = append(infos, i)
 	}
 	m.view.Store(newView(infos))
+	m.checkQuorum()
 	select {
 	case m.viewDirty <- struct{}{}:
 	default:

@@ -128,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	m.view.Store(newView(nil))
 	m.group = run.NewGroup(context.Background())
 	m.tables.init(m)
+	m.checkQuorum()
 	m.coord.init(m)
 	m.frozen.init()
 

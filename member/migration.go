@@ -51,6 +51,8 @@ type migrateMsg struct {
 type importMsg struct {
 	Partition int               `msgpack:"p"`
 	Data      map[string][]byte `msgpack:"d"`
+	// Commit is the version of the table that makes the copy live.
+	Commit uint64 `msgpack:"c,omitempty"`
 }
 
 // frozenParts tracks the partitions this member froze for migrations, each
@@ -59,6 +61,9 @@ type frozenParts struct {
 	mu       sync.Mutex // guards everything below
 	parts    map[int]frozenPart
 	services map[string]ReplicaService
+	// imports holds, for each partition copied here and not yet committed,
+	// the version of the table that commits the copy.
+	imports map[int]uint64
 }
 
 type frozenPart struct {
@@ -69,6 +74,19 @@ type frozenPart struct {
 func (f *frozenParts) init() {
 	f.parts = map[int]frozenPart{}
 	f.services = map[string]ReplicaService{}
+	f.imports = map[int]uint64{}
+}
+
+// ImportCommit returns the version of the table that commits the copy of
+// partition p this member received, or 0 when it holds none waiting for a
+// table. A table change listener keeps a copy that a later table commits,
+// even if the table it is told about does not list this member for p: a
+// member behind the coordinator may learn of an older table after the copy
+// arrived.
+func (m *Member) ImportCommit(p int) uint64 {
+	m.frozen.mu.Lock()
+	defer m.frozen.mu.Unlock()
+	return m.frozen.imports[p]
 }
 
 func (f *frozenParts) serviceList() ([]string, []ReplicaService) {
@@ -86,9 +104,15 @@ func (f *frozenParts) serviceList() ([]string, []ReplicaService) {
 	return names, svcs
 }
 
-// release thaws the partitions whose commit version t reaches.
+// release thaws the partitions whose commit version t reaches, and forgets
+// the copies it commits.
 func (f *frozenParts) release(m *Member, t *partition.Table) {
 	f.mu.Lock()
+	for p, commit := range f.imports {
+		if t.Version() >= commit {
+			delete(f.imports, p)
+		}
+	}
 	var thaw []int
 	for p, fp := range f.parts {
 		if t.Version() >= fp.commit {
@@ -158,7 +182,7 @@ func (m *Member) handleMigrate(ctx context.Context, req *Request) ([]byte, error
 	if len(msg.Added) == 0 {
 		return nil, nil
 	}
-	b, err := wire.Marshal(&importMsg{Partition: p, Data: data})
+	b, err := wire.Marshal(&importMsg{Partition: p, Data: data, Commit: msg.Commit})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +213,9 @@ func (m *Member) handleImport(ctx context.Context, req *Request) ([]byte, error)
 		return nil, fmt.Errorf("import: partition %d out of range", msg.Partition)
 	}
 	m.frozen.mu.Lock()
+	if msg.Commit > m.tableVersion() {
+		m.frozen.imports[msg.Partition] = max(m.frozen.imports[msg.Partition], msg.Commit)
+	}
 	svcs := make(map[string]ReplicaService, len(m.frozen.services))
 	for n, s := range m.frozen.services {
 		svcs[n] = s

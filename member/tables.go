@@ -25,6 +25,14 @@ type tableState struct {
 	listeners map[int]func(old, new *partition.Table)
 	nextL     int
 	changed   run.Signal
+
+	// lost counts the times this member lost the quorum, and trusted is the
+	// count at which it last learned the coordinator's table: while trusted
+	// < lost, its table may be out of date (see Member.TableStale).
+	lost, trusted atomic.Uint64
+	// logged is set when the loss of a table's trust was logged, so that
+	// its return is logged too (and not the first table of a member).
+	logged atomic.Bool
 }
 
 func (ts *tableState) init(m *Member) {
@@ -70,6 +78,73 @@ func (ts *tableState) apply(t *partition.Table) bool {
 
 // Partitions returns the current partition table, or nil before the first.
 func (m *Member) Partitions() *partition.Table { return m.tables.current.Load() }
+
+// TableStale reports whether this member's table may be out of date: the
+// member lost the quorum (Config.MinClusterSize) and has not yet learned the
+// table of a coordinator that has one. The other side may have moved
+// partitions meanwhile, so a member with a stale table must not act as the
+// owner of any: what it holds may be overwritten, and what it would
+// acknowledge lost. A member that never lost the quorum, or runs without
+// one (MinClusterSize 1), never has a stale table.
+func (m *Member) TableStale() bool {
+	return m.tables.trusted.Load() < m.tables.lost.Load()
+}
+
+// checkQuorum marks the table stale when the view has no quorum. It runs
+// whenever the view changes, before anything acts on the new view.
+func (m *Member) checkQuorum() {
+	if m.HasQuorum() {
+		return
+	}
+	ts := &m.tables
+	if ts.trusted.Load() == ts.lost.Add(1)-1 && m.Partitions() != nil {
+		ts.logged.Store(true)
+		m.log.Info("lost the quorum: this member's partition table may go stale; once the quorum is back, it serves no partition until the coordinator's table reaches it")
+	}
+}
+
+// trust clears the stale mark set at or before generation lost (read before
+// the table was checked), unless the quorum was lost again since, and
+// reports whether it did.
+func (ts *tableState) trust(lost uint64) bool {
+	for {
+		cur := ts.trusted.Load()
+		if cur >= lost {
+			return false
+		}
+		if ts.trusted.CompareAndSwap(cur, lost) {
+			if ts.logged.Swap(false) {
+				ts.m.log.Info("partition table current again", "version", ts.m.tableVersion())
+			}
+			return true
+		}
+	}
+}
+
+// heard notes a table the coordinator sent: if this member's table was
+// stale and is now the coordinator's, it is current again. A coordinator
+// marks its tables current only while it has the quorum and its own table
+// is current.
+func (m *Member) heard(from string, t *partition.Table, current bool) {
+	lost := m.tables.lost.Load()
+	if !current || m.tables.trusted.Load() >= lost {
+		return
+	}
+	if c, ok := m.Coordinator(); !ok || c.ID != from || !m.HasQuorum() {
+		return
+	}
+	cur := m.Partitions()
+	if cur == nil || cur.Version() != t.Version() || !cur.SameAssignment(t) {
+		return // ours is newer: the coordinator will publish above it
+	}
+	m.tables.trust(lost)
+}
+
+// isCurrent reports whether this member's table is the cluster's: it is
+// the coordinator, has the quorum, and its table is not stale.
+func (m *Member) isCurrent() bool {
+	return m.IsCoordinator() && m.HasQuorum() && !m.TableStale()
+}
 
 // PartitionCount is the cluster's number of partitions.
 func (m *Member) PartitionCount() int { return m.cfg.PartitionCount }
@@ -127,6 +202,9 @@ type tableMsg struct {
 	// Addrs maps member IDs to transport addresses, so a member can reach
 	// a replica that gossip has not told it about yet.
 	Addrs map[string]string `msgpack:"a,omitempty"`
+	// Current is set by a coordinator whose table is the cluster's (see
+	// Member.isCurrent): it makes a stale receiver's table current again.
+	Current bool `msgpack:"c,omitempty"`
 }
 
 type versionMsg struct {
@@ -141,34 +219,36 @@ func (m *Member) encodeTable(t *partition.Table) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wire.Marshal(&tableMsg{Table: b, Addrs: m.transport.addrsOf(t.Members())})
+	return wire.Marshal(&tableMsg{Table: b, Addrs: m.transport.addrsOf(t.Members()), Current: m.isCurrent()})
 }
 
-func (m *Member) decodeTable(b []byte) (*partition.Table, error) {
+// decodeTable decodes a table message; current is its Current flag.
+func (m *Member) decodeTable(b []byte) (t *partition.Table, current bool, err error) {
 	var msg tableMsg
 	if err := wire.Unmarshal(b, &msg); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m.transport.learn(msg.Addrs)
 	if len(msg.Table) == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
-	t := new(partition.Table)
+	t = new(partition.Table)
 	if err := t.UnmarshalBinary(msg.Table); err != nil {
-		return nil, fmt.Errorf("bad partition table: %w", err)
+		return nil, false, fmt.Errorf("bad partition table: %w", err)
 	}
-	return t, nil
+	return t, msg.Current, nil
 }
 
 // handleTable receives a published table; the reply is the version this
 // member now holds.
 func (m *Member) handleTable(_ context.Context, req *Request) ([]byte, error) {
-	t, err := m.decodeTable(req.Payload)
+	t, current, err := m.decodeTable(req.Payload)
 	if err != nil {
 		return nil, err
 	}
 	if t != nil {
 		m.tables.apply(t)
+		m.heard(req.From, t, current)
 	}
 	return wire.Marshal(&versionMsg{Version: m.tableVersion()})
 }
@@ -185,6 +265,18 @@ func (m *Member) tableVersion() uint64 {
 	return 0
 }
 
+// refreshStaleTable asks the coordinator for its table while this member's
+// is stale and the quorum is back: a coordinator that published while this
+// member was away has no reason to send its table again.
+func (m *Member) refreshStaleTable(ctx context.Context) {
+	if !m.TableStale() || !m.HasQuorum() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	defer cancel()
+	m.fetchTable(ctx)
+}
+
 // fetchTable asks the coordinator for its current table and applies it.
 func (m *Member) fetchTable(ctx context.Context) {
 	c, ok := m.Coordinator()
@@ -195,7 +287,8 @@ func (m *Member) fetchTable(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	if t, err := m.decodeTable(b); err == nil && t != nil {
+	if t, current, err := m.decodeTable(b); err == nil && t != nil {
 		m.tables.apply(t)
+		m.heard(c.ID, t, current)
 	}
 }

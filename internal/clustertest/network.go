@@ -10,19 +10,38 @@ import (
 // it as Config.Faults to every member, then Split and Heal.
 type Network struct {
 	mu    sync.RWMutex
-	group map[string]int // address -> side; absent: side 0
+	group map[string]int     // address -> side; absent: side 0
+	cut   map[[2]string]bool // transport address pairs cut both ways
 }
 
 var _ member.FaultInjector = (*Network)(nil)
 
 // NewNetwork returns a network with no partition.
-func NewNetwork() *Network { return &Network{group: map[string]int{}} }
+func NewNetwork() *Network { return &Network{group: map[string]int{}, cut: map[[2]string]bool{}} }
 
-// Allowed implements member.FaultInjector: traffic flows within a side.
+// Allowed implements member.FaultInjector: traffic flows within a side,
+// except where the transport is cut.
 func (n *Network) Allowed(from, to string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.group[from] == n.group[to]
+	return n.group[from] == n.group[to] && !n.cut[[2]string{from, to}]
+}
+
+// CutTransport cuts the transport between a and b, both ways, and leaves
+// their gossip alone: each sees the other alive, and no request between
+// them gets through. Heal does not restore it; RestoreTransport does.
+func (n *Network) CutTransport(a, b *member.Member) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cut[[2]string{a.TransportAddr(), b.TransportAddr()}] = true
+	n.cut[[2]string{b.TransportAddr(), a.TransportAddr()}] = true
+}
+
+// RestoreTransport undoes every CutTransport.
+func (n *Network) RestoreTransport() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.cut)
 }
 
 // Split cuts the network between the given sides: members of one side can
@@ -38,7 +57,7 @@ func (n *Network) Split(sides ...[]*member.Member) {
 	}
 }
 
-// Heal removes every partition.
+// Heal removes every partition made by Split.
 func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
