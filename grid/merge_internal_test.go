@@ -11,6 +11,7 @@ import (
 	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/partition"
 )
 
 // When a healed split's kept side copies a partition over a member that
@@ -61,4 +62,59 @@ func TestImportOverAnOwnedPartitionMergesWhatItReplaces(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, "kept side only", got)
 	}
+}
+
+// A copy of a partition sent for a table a member has not received yet
+// survives an older table that does not list the member for it: a member
+// behind the coordinator (one pulling the table after a split) can learn
+// of that older table after the copy arrived. A copy whose table came
+// without the member is dropped, not kept forever.
+func TestImportedCopyWaitsForItsTable(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	s := serviceOf(m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mp := GetMap[string, string](m, "copied")
+	kb, p, err := mp.encodeKey("a")
+	require.NoError(t, err)
+	val, err := mp.encodeValue("copy")
+	require.NoError(t, err)
+	data, err := wire.Marshal(&partData{Stores: []storeData{{Name: "copied", Entries: []wireRecord{{Key: kb, Val: val, Upd: 1}}}}})
+	require.NoError(t, err)
+	cur := m.Partitions()
+	commit := cur.Version() + 10
+	// The member's import message, as a partition's owner sends it.
+	msg, err := wire.Marshal(&struct {
+		Partition int               `msgpack:"p"`
+		Data      map[string][]byte `msgpack:"d"`
+		Commit    uint64            `msgpack:"c"`
+	}{p, map[string][]byte{extensionName: data}, commit})
+	require.NoError(t, err)
+	_, err = m.Call(ctx, m.ID(), "member.import", msg)
+	require.NoError(t, err)
+	require.Equal(t, commit, m.ImportCommit(p))
+
+	held := func() int {
+		st, ok := s.parts[p].stores.Load("copied")
+		if !ok {
+			return 0
+		}
+		return st.entries.Size()
+	}
+	elsewhere := func(version uint64) *partition.Table {
+		rows := make([][]string, cur.Count())
+		for i := range rows {
+			rows[i] = cur.Replicas(i)
+		}
+		rows[p] = []string{"another-member"}
+		tb, err := partition.NewTable(version, rows)
+		require.NoError(t, err)
+		return tb
+	}
+	older := elsewhere(cur.Version() + 1)
+	s.tableChanged(cur, older)
+	require.Equal(t, 1, held(), "a table older than the copy's dropped it")
+	s.tableChanged(older, elsewhere(commit))
+	require.Zero(t, held(), "the copy's table came without this member, and the copy stayed")
 }
