@@ -183,8 +183,37 @@ func (s *service) announce(ctx context.Context, name string, to []member.Info) {
 	}
 }
 
+// handleHello runs when another member (re)discovers this one: it holds
+// none of this member's subscriptions, so whatever it changed since it lost
+// sight of this member was never invalidated here. The near caches drop
+// what they hold of its partitions, and this member's subscriptions are
+// announced to it again (it may never have left this member's view, so
+// resubscribe would not). Inline, like events: invalidations sent after
+// the hello are applied after the drop.
+func (s *service) handleHello(_ context.Context, req *member.Request) ([]byte, error) {
+	s.forgetOwner(req.From)
+	from := []member.Info{{ID: req.From}}
+	s.m.Go(func(ctx context.Context) {
+		for _, name := range s.local.names() {
+			s.announce(ctx, name, from)
+		}
+	})
+	return nil, nil
+}
+
+// forgetOwner drops what the near caches hold of the partitions id owns:
+// its invalidations may have been lost.
+func (s *service) forgetOwner(id string) {
+	if t := s.m.Partitions(); t != nil {
+		s.local.ownersChanged(t.Owned(id))
+	}
+}
+
 // resubscribe keeps subscriptions in step with membership: new members
-// learn this member's subscriptions, departed members' are dropped.
+// learn this member's subscriptions, and are told it holds none of theirs
+// (handleHello); departed members' are dropped, and so is what the near
+// caches hold of their partitions, since their invalidations can no longer
+// arrive.
 func (s *service) resubscribe(ctx context.Context) {
 	known := map[string]bool{}
 	for {
@@ -213,9 +242,15 @@ func (s *service) resubscribe(ctx context.Context) {
 		for id := range known {
 			if !current[id] {
 				s.subs.removeMember(id)
+				s.forgetOwner(id)
 			}
 		}
 		known = current
+		for _, info := range fresh {
+			if info.ID != s.m.ID() {
+				_ = s.m.Send(ctx, info.ID, routeHello, nil)
+			}
+		}
 		for _, name := range s.local.names() {
 			s.announce(ctx, name, fresh)
 		}

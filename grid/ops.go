@@ -13,6 +13,7 @@ const (
 	routeEvents    = "map.events"    // owner -> subscribers: invalidations and events (one-way)
 	routeSubscribe = "map.subscribe" // a member wants invalidations or events of a map
 	routeMerge     = "map.merge"     // entries from a healed partition's former owner
+	routeHello     = "map.hello"     // a member (re)discovered this one and holds none of its subscriptions
 )
 
 type opCode uint8

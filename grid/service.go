@@ -53,6 +53,7 @@ func attach(m *member.Member) (member.Extension, error) {
 	m.Handle(routeJournal, s.handleJournal)
 	m.Handle(routeEvents, s.handleEvents, member.Inline())
 	m.Handle(routeSubscribe, s.handleSubscribe, member.Inline())
+	m.Handle(routeHello, s.handleHello, member.Inline())
 	m.Handle(routeMerge, s.handleMerge)
 	m.RegisterReplicaService(extensionName, s)
 	s.removeHook = m.OnTableChange(s.tableChanged)

@@ -207,3 +207,42 @@ func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
 		t.Fatalf("scan error %v; %d entries, shared=%q, missing %v", scanErr, len(got), got["shared"], missing)
 	}
 }
+
+// Invalidations from an owner the member cannot reach are lost, and the
+// owner drops the member's subscription when it leaves its view: what the
+// near cache holds of that owner's partitions must not outlive the split.
+func TestNearCacheForgetsWhatAnUnreachableOwnerChanged(t *testing.T) {
+	c, net := splitCluster(t, 2)
+	ms := c.Members()
+	ctx := ctxT(t, 90*time.Second)
+	maj := grid.GetMap[string, string](ms[0], "near-split")
+	near := grid.GetMap[string, string](ms[2], "near-split", grid.WithNearCache(grid.NearCacheConfig{}))
+	var keys []string // owned by the majority side's members throughout
+	for i := 0; len(keys) < 20; i++ {
+		k := fmt.Sprintf("k-%d", i)
+		if ownerOf(t, ms[0], k) != ms[2].ID() {
+			keys = append(keys, k)
+			require.NoError(t, maj.Put(ctx, k, "before"))
+		}
+	}
+	for _, k := range keys {
+		v, _, err := near.Get(ctx, k)
+		require.NoError(t, err)
+		require.Equal(t, "before", v)
+	}
+	require.Positive(t, near.NearCacheStats().Entries)
+
+	net.Split(ms[:2], ms[2:])
+	waitSides(t, ms[:2], ms[2])
+	for _, k := range keys {
+		require.NoError(t, maj.Put(ctx, k, "during"))
+	}
+	net.Heal()
+	c.WaitStable(3)
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return !ms[2].TableStale() }))
+	for _, k := range keys {
+		v, _, err := near.Get(ctx, k)
+		require.NoError(t, err)
+		require.Equal(t, "during", v, "key %s: the near cache served a value changed while its owner was unreachable", k)
+	}
+}
