@@ -110,6 +110,7 @@ func (m *Member) nodeEvent(n *memberlist.Node, left bool) {
 type view struct {
 	members []Info // oldest first
 	byID    map[string]Info
+	data    int // data members, leaving ones included
 }
 
 func newView(infos []Info) *view {
@@ -125,6 +126,9 @@ func newView(infos []Info) *view {
 	v := &view{members: infos, byID: make(map[string]Info, len(infos))}
 	for _, i := range infos {
 		v.byID[i.ID] = i
+		if !i.Lite {
+			v.data++
+		}
 	}
 	return v
 }

@@ -394,7 +394,7 @@ func (m *Member) HasQuorum() bool {
 	if m.cfg.MinClusterSize <= 1 {
 		return true
 	}
-	return len(m.view.Load().dataMembers(true)) >= m.cfg.MinClusterSize
+	return m.view.Load().data >= m.cfg.MinClusterSize
 }
 
 // WaitMembers waits until ready returns true for the live members, and
