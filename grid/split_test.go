@@ -246,3 +246,46 @@ func TestNearCacheForgetsWhatAnUnreachableOwnerChanged(t *testing.T) {
 		require.Equal(t, "during", v, "key %s: the near cache served a value changed while its owner was unreachable", k)
 	}
 }
+
+// When the member cut off is the oldest, it is the coordinator again once
+// the network heals. Its table went stale without a quorum, so it adopts
+// the table of the side that kept one instead of republishing its own over
+// it: the majority's writes and deletions stand.
+func TestSplitBrainCutOffCoordinatorAdoptsTheMajoritysTable(t *testing.T) {
+	c, net := splitCluster(t, 2)
+	ms := c.Members()
+	require.True(t, ms[0].IsCoordinator())
+	ctx := ctxT(t, 90*time.Second)
+	maj := grid.GetMap[string, int](ms[1], "cut-coordinator")
+	acked := map[string]int{}
+	for i := range 200 {
+		k := fmt.Sprintf("k-%d", i)
+		require.NoError(t, maj.Put(ctx, k, i))
+		acked[k] = i
+	}
+
+	net.Split(ms[1:], ms[:1])
+	waitSides(t, ms[1:], ms[0])
+	var removed []string
+	for i := range 200 {
+		k := fmt.Sprintf("k-%d", i)
+		if i%2 == 0 {
+			require.NoError(t, maj.Delete(ctx, k))
+			delete(acked, k)
+			removed = append(removed, k)
+			continue
+		}
+		require.NoError(t, maj.Put(ctx, k, -i))
+		acked[k] = -i
+	}
+
+	net.Heal()
+	c.WaitStable(3)
+	require.True(t, ms[0].IsCoordinator())
+	for _, m := range ms {
+		verifyAll(t, m, "cut-coordinator", acked)
+		got, err := grid.GetMap[string, int](m, "cut-coordinator").GetAll(ctx, removed)
+		require.NoError(t, err)
+		require.Empty(t, got, "entries removed while the coordinator was cut off came back (read on %s)", m.Name())
+	}
+}
