@@ -43,6 +43,10 @@ type Feeder struct {
 type Output struct {
 	Counts map[string]int64
 	Lines  map[string]int
+	// Files names, for each line read from committed files, the files it
+	// was found in: where a line is doubled, they say which executions and
+	// snapshots wrote it (file names carry both).
+	Files map[string][]string
 }
 
 // JournalCapacity is the journal size per partition of the input map.
@@ -124,7 +128,7 @@ func (r Reading) Line() string { return fmt.Sprintf("%s %d", r.Vehicle, r.Seq) }
 // ReadOutput reads what the counting job produced: the counts of the
 // feeder's vehicles, and the lines of the committed files in dir.
 func ReadOutput(ctx context.Context, m *member.Member, counts, dir string) (Output, error) {
-	out := Output{Lines: map[string]int{}}
+	out := Output{Lines: map[string]int{}, Files: map[string][]string{}}
 	names := make([]string, Vehicles)
 	for i := range names {
 		names[i] = VehicleName(i)
@@ -149,6 +153,7 @@ func ReadOutput(ctx context.Context, m *member.Member, counts, dir string) (Outp
 		sc := bufio.NewScanner(fh)
 		for sc.Scan() {
 			out.Lines[sc.Text()]++
+			out.Files[sc.Text()] = append(out.Files[sc.Text()], e.Name())
 		}
 		err = sc.Err()
 		fh.Close()
@@ -179,7 +184,7 @@ func Diff(want, got Output, exactlyOnce bool) (repeats int, err error) {
 		case n == 0:
 			problems = append(problems, fmt.Sprintf("line %q missing", line))
 		case n > 1 && exactlyOnce:
-			problems = append(problems, fmt.Sprintf("line %q written %d times", line, n))
+			problems = append(problems, fmt.Sprintf("line %q written %d times (in %s)", line, n, strings.Join(got.Files[line], ", ")))
 		case n > 1:
 			repeats += n - 1
 		}
