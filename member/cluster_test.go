@@ -134,3 +134,23 @@ func TestTableChangeNotifications(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, tbl)
 }
+
+// A stale member whose table is numbered ahead of the coordinator's cannot
+// take the coordinator's as current (it applies only newer tables): it asks
+// the coordinator to publish above its version, and is current once that
+// table arrives. It used to stay stale, serving no partition, until the
+// coordinator happened to publish again.
+func TestStaleMemberAheadOfTheCoordinatorGetsANewerTable(t *testing.T) {
+	cfg := clustertest.Config(t)
+	cfg.MinClusterSize = 2
+	c := clustertest.Start(t, 2, cfg)
+	ms := c.Members()
+	require.True(t, ms[0].IsCoordinator())
+	coordinators := ms[0].Partitions().Version()
+	member.MakeStaleAhead(ms[1], 5)
+	require.True(t, ms[1].TableStale())
+	require.True(t, clustertest.PollUntil(30*time.Second, func() bool { return !ms[1].TableStale() }),
+		"the member stayed stale with table v%d, the coordinator's v%d", ms[1].Partitions().Version(), ms[0].Partitions().Version())
+	require.Greater(t, ms[0].Partitions().Version(), coordinators+5, "the coordinator did not publish above the member's version")
+	require.Equal(t, ms[0].Partitions().Version(), ms[1].Partitions().Version())
+}

@@ -134,10 +134,28 @@ func (m *Member) heard(from string, t *partition.Table, current bool) {
 		return
 	}
 	cur := m.Partitions()
-	if cur == nil || cur.Version() != t.Version() || !cur.SameAssignment(t) {
-		return // ours is newer: the coordinator will publish above it
+	if cur == nil {
+		return
 	}
-	m.tables.trust(lost)
+	if cur.Version() == t.Version() && cur.SameAssignment(t) {
+		m.tables.trust(lost)
+		return
+	}
+	if cur.Version() >= t.Version() {
+		// Ours is numbered at or above the coordinator's (a table the other
+		// side published, or another table under the same number), and a
+		// member applies only newer tables: ask the coordinator to publish
+		// its own above ours.
+		v := cur.Version() + 1
+		m.Go(func(ctx context.Context) {
+			b, _ := wire.Marshal(&versionMsg{Version: v})
+			ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+			defer cancel()
+			if _, err := m.Call(ctx, from, routeBump, b); err != nil {
+				m.log.Debug("could not ask the coordinator for a newer table", "version", v, "err", err)
+			}
+		})
+	}
 }
 
 // isCurrent reports whether this member's table is the cluster's: it is

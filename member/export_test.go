@@ -1,0 +1,10 @@
+package member
+
+// MakeStaleAhead puts m in a state a split can leave a member in: its
+// table stale (it lost the quorum) and numbered ahead of the coordinator's
+// by ahead versions, with the same assignment.
+func MakeStaleAhead(m *Member, ahead uint64) {
+	m.tables.lost.Add(1)
+	t := m.Partitions()
+	m.tables.apply(t.WithVersion(t.Version() + ahead))
+}
