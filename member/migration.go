@@ -261,12 +261,9 @@ func (f *frozenParts) watchdog(m *Member) func(context.Context) {
 			if !ok {
 				continue
 			}
-			b, _ := wire.Marshal(&versionMsg{Version: need})
-			cctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
-			if _, err := m.Call(cctx, c.ID, routeBump, b); err != nil {
+			if err := m.askForTable(ctx, c.ID, need); err != nil {
 				m.log.Warn("partition frozen too long and the coordinator cannot be asked to release it", "err", err)
 			}
-			cancel()
 		}
 	}
 }

@@ -148,14 +148,24 @@ func (m *Member) heard(from string, t *partition.Table, current bool) {
 		// its own above ours.
 		v := cur.Version() + 1
 		m.Go(func(ctx context.Context) {
-			b, _ := wire.Marshal(&versionMsg{Version: v})
-			ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
-			defer cancel()
-			if _, err := m.Call(ctx, from, routeBump, b); err != nil {
+			if err := m.askForTable(ctx, from, v); err != nil {
 				m.log.Debug("could not ask the coordinator for a newer table", "version", v, "err", err)
 			}
 		})
 	}
+}
+
+// askForTable asks coordinator to publish a table of at least version v
+// (see handleBump).
+func (m *Member) askForTable(ctx context.Context, coordinator string, v uint64) error {
+	b, err := wire.Marshal(&versionMsg{Version: v})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	defer cancel()
+	_, err = m.Call(ctx, coordinator, routeBump, b)
+	return err
 }
 
 // isCurrent reports whether this member's table is the cluster's: it is
