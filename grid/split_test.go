@@ -24,6 +24,17 @@ func splitCluster(t *testing.T, minClusterSize int) (*clustertest.Cluster, *clus
 	return clustertest.Start(t, 3, cfg), net
 }
 
+// putEach puts prefix-i = i for i below n through mp, and records each
+// acknowledged write in acked.
+func putEach(t *testing.T, ctx context.Context, mp *grid.Map[string, int], prefix string, n int, acked map[string]int) {
+	t.Helper()
+	for i := range n {
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		require.NoError(t, mp.Put(ctx, k, i), "put %s", k)
+		acked[k] = i
+	}
+}
+
 // waitSides waits until each side sees only itself and, where it publishes
 // tables, holds one owned by its own members.
 func waitSides(t *testing.T, majority []*member.Member, minority *member.Member) {
@@ -48,11 +59,7 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 	ctx := ctxT(t, 90*time.Second)
 	maj := grid.GetMap[string, int](ms[0], "split")
 	acked := map[string]int{}
-	for i := range 300 {
-		k := fmt.Sprintf("before-%d", i)
-		require.NoError(t, maj.Put(ctx, k, i))
-		acked[k] = i
-	}
+	putEach(t, ctx, maj, "before", 300, acked)
 
 	net.Split(ms[:2], ms[2:])
 	waitSides(t, ms[:2], ms[2])
@@ -62,11 +69,7 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 	require.ErrorIs(t, err, grid.ErrNoQuorum)
 	require.ErrorContains(t, err, "no quorum")
 
-	for i := range 300 {
-		k := fmt.Sprintf("during-%d", i)
-		require.NoError(t, maj.Put(ctx, k, i), "the majority side keeps accepting writes")
-		acked[k] = i
-	}
+	putEach(t, ctx, maj, "during", 300, acked) // the majority side keeps accepting writes
 	var removed []string
 	for i := 0; i < 300; i += 3 {
 		k := fmt.Sprintf("before-%d", i)
@@ -258,11 +261,7 @@ func TestSplitBrainCutOffCoordinatorAdoptsTheMajoritysTable(t *testing.T) {
 	ctx := ctxT(t, 90*time.Second)
 	maj := grid.GetMap[string, int](ms[1], "cut-coordinator")
 	acked := map[string]int{}
-	for i := range 200 {
-		k := fmt.Sprintf("k-%d", i)
-		require.NoError(t, maj.Put(ctx, k, i))
-		acked[k] = i
-	}
+	putEach(t, ctx, maj, "k", 200, acked)
 
 	net.Split(ms[1:], ms[:1])
 	waitSides(t, ms[1:], ms[0])
