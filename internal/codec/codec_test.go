@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"math"
 	"strings"
 	"testing"
@@ -131,7 +132,8 @@ func TestSliceCodecMatchesValueCodec(t *testing.T) {
 	// Runs of one length, broken by other lengths (the decoder's fast path
 	// for equal headers, and where it hands over).
 	checkSlice(t, []string{"abc", "abd", "abe", "", "xy", "xy", "xyz", "12345678", "12345678", strings.Repeat("y", 40), "q"})
-	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32 + 1, math.MaxInt64, -1, -32, -33, -129, -32769, math.MinInt64}
+	ints := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt32 + 1, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64,
+		-1, -32, -33, -129, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
 	checkSlice(t, ints)
 	is := make([]int, len(ints))
 	for i, v := range ints {
@@ -155,6 +157,30 @@ func TestSliceCodecReadsOtherFloatEncodings(t *testing.T) {
 	require.Equal(t, []float64{1.5, 7}, got)
 	_, _, err = SliceFor[float64]().Next([]byte{0xa1, 'x'}, 1, nil)
 	require.ErrorIs(t, err, ErrType)
+}
+
+// Integers written by another writer, in encodings longer than the
+// shortest, decode as the value codec decodes them, and what it rejects the
+// slice codec rejects.
+func TestSliceCodecReadsEveryIntEncoding(t *testing.T) {
+	be := func(h byte, v uint64) []byte { return binary.BigEndian.AppendUint64([]byte{h}, v) }
+	for _, b := range [][]byte{
+		be(0xd3, 5), be(0xcf, 7), be(0xd3, 1<<63), be(0xcf, 1<<62), {0xd0, 0xff}, {0xcd, 1, 0}, {0xe0},
+		be(0xcf, 1<<63), // over MaxInt64
+		be(0xd3, 5)[:5], // truncated
+		{0xa1, 'x'},     // a string
+		be(0xcb, 1)[:9], // a float
+	} {
+		want, wantN, wantErr := For[int64]().Next(b)
+		got, n, err := SliceFor[int64]().Next(b, 1, nil)
+		if wantErr != nil {
+			require.ErrorIs(t, err, ErrType, "% x", b)
+			continue
+		}
+		require.NoError(t, err, "% x", b)
+		require.Equal(t, []int64{want}, got, "% x", b)
+		require.Equal(t, wantN, n, "% x", b)
+	}
 }
 
 func checkSlice[T any](t *testing.T, vs []T) {

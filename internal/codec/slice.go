@@ -30,9 +30,9 @@ func SliceFor[T any]() SliceCodec[T] {
 	case string:
 		return any(SliceCodec[string]{Append: appendStrings, Next: nextStrings}).(SliceCodec[T])
 	case int64:
-		return any(SliceCodec[int64]{Append: appendInts[int64], Next: nextVals(For[int64]())}).(SliceCodec[T])
+		return any(SliceCodec[int64]{Append: appendInts[int64], Next: nextInts(For[int64]())}).(SliceCodec[T])
 	case int:
-		return any(SliceCodec[int]{Append: appendInts[int], Next: nextVals(For[int]())}).(SliceCodec[T])
+		return any(SliceCodec[int]{Append: appendInts[int], Next: nextInts(For[int]())}).(SliceCodec[T])
 	case float64:
 		return any(SliceCodec[float64]{Append: appendFloats, Next: nextFloats}).(SliceCodec[T])
 	}
@@ -71,16 +71,66 @@ func nextVals[T any](c Codec[T]) func([]byte, int, []T) ([]T, int, error) {
 	}
 }
 
+// appendInts writes the small integers (fixints) and the large ones (eight
+// bytes) itself, the common cases of counts and of ids and timestamps, and
+// leaves the sizes between to AppendInt.
 func appendInts[T ~int | ~int64](dst []byte, vs []T) ([]byte, error) {
 	dst = slices.Grow(dst, 9*len(vs))
 	for _, v := range vs {
-		if v >= 0 && v <= 0x7f {
-			dst = append(dst, byte(v)) // positive fixint, the common case
-			continue
+		switch x := int64(v); {
+		case x >= -32 && x <= 0x7f:
+			dst = append(dst, byte(x)) // a positive or negative fixint
+		case x < math.MinInt32:
+			dst = binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(x))
+		case x > math.MaxUint32:
+			dst = binary.BigEndian.AppendUint64(append(dst, 0xcf), uint64(x))
+		default:
+			dst = AppendInt(dst, x)
 		}
-		dst = AppendInt(dst, int64(v))
 	}
 	return dst, nil
+}
+
+// nextInts reads the encodings appendInts writes itself and leaves the
+// others to the general decoder c, so it accepts and rejects exactly what c
+// does.
+func nextInts[T ~int | ~int64](c Codec[T]) func([]byte, int, []T) ([]T, int, error) {
+	return func(b []byte, n int, vs []T) ([]T, int, error) {
+		if n > len(b) {
+			return vs, 0, fmt.Errorf("%w: %d integers in %d bytes", ErrType, n, len(b))
+		}
+		start := len(vs)
+		vs = slices.Grow(vs, n)[:start+n]
+		out := vs[start:]
+		off := 0
+		for i := range out {
+			if off < len(b) {
+				switch h := b[off]; {
+				case h <= 0x7f || h >= 0xe0:
+					out[i] = T(int8(h))
+					if h <= 0x7f {
+						out[i] = T(h)
+					}
+					off++
+					continue
+				case (h == 0xd3 || h == 0xcf) && off+9 <= len(b):
+					x := int64(binary.BigEndian.Uint64(b[off+1:]))
+					if (h == 0xd3 || x >= 0) && int64(T(x)) == x {
+						out[i] = T(x)
+						off += 9
+						continue
+					}
+				}
+			}
+			v, size, err := c.Next(b[off:])
+			if err != nil {
+				return vs[:start+i], off, err
+			}
+			out[i] = v
+			off += size
+		}
+		return vs, off, nil
+	}
 }
 
 // appendStrings grows dst once for the whole run, then writes each header
