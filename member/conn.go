@@ -61,7 +61,7 @@ type conn struct {
 
 func newConn(t *transport, nc net.Conn, r *wire.Reader, peer string, outbound bool) *conn {
 	r.SetLimit(t.m.cfg.MaxFrameSize)
-	return &conn{
+	c := &conn{
 		t:        t,
 		nc:       nc,
 		peer:     peer,
@@ -74,6 +74,18 @@ func newConn(t *transport, nc net.Conn, r *wire.Reader, peer string, outbound bo
 		streams:  xsync.NewMapOf[uint64, *Stream](),
 		sem:      make(chan struct{}, maxConcurrentHandlers),
 	}
+	r.Pooled = c.pooledFrame
+	return c
+}
+
+// pooledFrame says whether a frame's payload is read into a pooled buffer:
+// the data of a stream whose receiver gives its messages back.
+func (c *conn) pooledFrame(h *wire.Header) bool {
+	if h.Kind != wire.KindStreamData {
+		return false
+	}
+	s, ok := c.streams.Load(h.ID)
+	return ok && s.recycled.Load()
 }
 
 // start runs the reader and flusher goroutines.

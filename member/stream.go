@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/weir-dev/weir/internal/wire"
 )
@@ -25,6 +26,9 @@ type Stream struct {
 	route  string
 	hello  []byte
 	window int
+	// recycled says the receiver gives back every message with Recycle: the
+	// connection reads them into pooled buffers.
+	recycled atomic.Bool
 
 	mu      sync.Mutex // guards everything below
 	credit  int        // bytes this side may still send
@@ -171,6 +175,19 @@ func (s *Stream) Recv(ctx context.Context) ([]byte, error) {
 	}
 	return msg, nil
 }
+
+// RecycleMessages promises that every message Recv returns from now on
+// will be given back with Recycle once nothing refers to its memory, or
+// else be dropped. The connection then reads this stream's messages into
+// pooled buffers, so a busy stream allocates nothing per message, and the
+// garbage collector has nothing to collect.
+func (s *Stream) RecycleMessages() { s.recycled.Store(true) }
+
+// Recycle gives back a message Recv returned, for the connection to read
+// another into. The caller must be done with msg and with everything that
+// shares its memory: strings and slices decoded from it change when the
+// buffer is reused.
+func (s *Stream) Recycle(msg []byte) { wire.PutBuffer(msg) }
 
 // receive handles a frame for this stream from the connection's reader.
 func (s *Stream) receive(h wire.Header, p []byte) {

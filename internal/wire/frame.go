@@ -107,6 +107,11 @@ type Reader struct {
 	r     *bufio.Reader
 	limit int
 	hdr   [lenSize + headerLenSize]byte
+	hbuf  []byte // the last frame's header bytes: decoding copies what it keeps
+	// Pooled, when set, says for each frame whether its payload should be
+	// taken from the buffer pool (GetBuffer), because whoever receives it
+	// gives it back with PutBuffer once done with it.
+	Pooled func(h *Header) bool
 }
 
 // NewReader reads frames of at most limit bytes (after the length field).
@@ -129,9 +134,10 @@ func (r *Reader) SetLimit(limit int) {
 	r.limit = limit
 }
 
-// ReadFrame reads one frame. The payload is a fresh slice the caller owns.
-// A length over the limit is refused before the body is read, so a hostile
-// length costs nothing.
+// ReadFrame reads one frame. The payload is a slice the caller owns: a
+// fresh one, or one from the buffer pool when Pooled says so, whose capacity
+// may exceed its length. A length over the limit is refused before the body
+// is read, so a hostile length costs nothing.
 func (r *Reader) ReadFrame() (Header, []byte, error) {
 	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
 		return Header{}, nil, err
@@ -144,18 +150,38 @@ func (r *Reader) ReadFrame() (Header, []byte, error) {
 	if hlen+headerLenSize > n {
 		return Header{}, nil, fmt.Errorf("%w: header length %d exceeds frame length %d", ErrMalformed, hlen, n)
 	}
-	body := make([]byte, n-headerLenSize)
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return Header{}, nil, err
+	if cap(r.hbuf) < hlen {
+		r.hbuf = make([]byte, hlen)
 	}
-	h, err := DecodeHeader(body[:hlen])
+	r.hbuf = r.hbuf[:hlen]
+	if _, err := io.ReadFull(r.r, r.hbuf); err != nil {
+		return Header{}, nil, unexpected(err)
+	}
+	h, err := DecodeHeader(r.hbuf)
 	if err != nil {
 		return Header{}, nil, err
 	}
-	return h, body[hlen:len(body):len(body)], nil
+	size := n - headerLenSize - hlen
+	var p []byte
+	if r.Pooled != nil && r.Pooled(&h) {
+		p = GetBuffer(size)
+	} else {
+		p = make([]byte, size)
+	}
+	if _, err := io.ReadFull(r.r, p); err != nil {
+		PutBuffer(p)
+		return Header{}, nil, unexpected(err)
+	}
+	return h, p, nil
+}
+
+// unexpected turns the end of the stream inside a frame into
+// io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Buffered reports whether a frame's first bytes are already buffered, so a
