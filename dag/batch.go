@@ -27,6 +27,10 @@ type edgeType interface {
 	// encode appends a batch's items to dst; decode makes a batch of them.
 	encode(dst []byte, b any) ([]byte, error)
 	decode(src []byte, dest int) (any, error)
+	// aliases reports whether decoded items may share the memory of the
+	// message they were decoded from (strings, byte slices); items of a
+	// type without pointers never do.
+	aliases() bool
 	// newOutput makes one producer instance's output for the edge.
 	newOutput(r *route) output
 }
@@ -34,17 +38,44 @@ type edgeType interface {
 type typedEdge[T any] struct {
 	c    codec.SliceCodec[T] // a batch's items at once: no call per item
 	pool sync.Pool
+	// alias is set when T has pointers, which decoding may point into the
+	// message.
+	alias bool
 	// newPartitionFn makes a key-to-partition function, for partitioned edges.
 	newPartitionFn func(n int) func(T) int
 }
 
 func newEdgeType[T any]() edgeType {
 	var zero T
+	alias := !pointerFree(reflect.TypeFor[T]())
 	if oc, ok := any(zero).(ownCodec[T]); ok {
-		return &typedEdge[T]{c: codec.SliceOf(oc.codec())}
+		return &typedEdge[T]{c: codec.SliceOf(oc.codec()), alias: alias}
 	}
-	return &typedEdge[T]{c: codec.SliceFor[T]()}
+	return &typedEdge[T]{c: codec.SliceFor[T](), alias: alias}
 }
+
+// pointerFree reports whether values of type t hold no pointers: numbers,
+// booleans, and arrays and structs of them.
+func pointerFree(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		return t.Len() == 0 || pointerFree(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !pointerFree(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (t *typedEdge[T]) aliases() bool { return t.alias }
 
 // setKey installs the key function of a partitioned edge.
 func (t *typedEdge[T]) setKey(key interface{ partitionFn() func(int) func(T) int }) {
@@ -85,7 +116,8 @@ func (t *typedEdge[T]) decode(src []byte, dest int) (any, error) {
 	}
 	b := t.get(int(n))
 	b.dest = dest
-	// src is a received message that nothing reuses: items may alias it.
+	// Items may alias src: the receiver gives a message back to the
+	// connection only when they cannot (aliases is false).
 	items, size, err := t.c.Next(rest, int(n), b.items)
 	if err != nil {
 		clear(items)

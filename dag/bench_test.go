@@ -74,40 +74,47 @@ func BenchmarkPipelineOnly(b *testing.B) {
 
 // BenchmarkDistributedEdge moves items from one member to another over a
 // distributed edge, and in the same run the same number of bytes over a
-// plain loopback TCP connection, and reports both rates and the ratio.
+// plain loopback TCP connection, and reports both rates and the ratio:
+// 8-byte int64s (9 bytes encoded), then strings of each size.
 func BenchmarkDistributedEdge(b *testing.B) {
 	c := clustertest.Start(b, 2, member.Config{})
-	ctx := context.Background()
+	b.Run("item=int64", func(b *testing.B) { benchEdge(b, c.Members()[0], benchref.EdgeParams{Ints: true}) })
 	for _, size := range []int{8, 100, 1000} {
-		b.Run(fmt.Sprintf("item=%dB", size), func(b *testing.B) {
-			wire := benchref.EncodedSize(size)
-			n := 400_000_000 / wire
-			var weirD, tcpD time.Duration
-			for range b.N {
-				benchref.EdgeReceived.Store(0)
-				start := time.Now()
-				job, err := dag.Submit(ctx, c.Members()[0], "benchref.edge", benchref.EdgeParams{N: n, Size: size})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := job.Wait(ctx); err != nil {
-					b.Fatal(err)
-				}
-				weirD += time.Since(start)
-				if got := benchref.EdgeReceived.Load(); got != n {
-					b.Fatalf("received %d of %d", got, n)
-				}
-				d, err := benchref.TCPCopy(n * wire)
-				if err != nil {
-					b.Fatal(err)
-				}
-				tcpD += d
-			}
-			items := float64(n) * float64(b.N)
-			b.ReportMetric(items/weirD.Seconds(), "weir-items/s")
-			b.ReportMetric(items*float64(wire)/weirD.Seconds()/1e6, "weir-MB/s")
-			b.ReportMetric(items*float64(wire)/tcpD.Seconds()/1e6, "tcp-MB/s")
-			b.ReportMetric(tcpD.Seconds()/weirD.Seconds(), "weir/tcp")
-		})
+		b.Run(fmt.Sprintf("item=%dB", size), func(b *testing.B) { benchEdge(b, c.Members()[0], benchref.EdgeParams{Size: size}) })
 	}
+}
+
+func benchEdge(b *testing.B, m *member.Member, p benchref.EdgeParams) {
+	ctx := context.Background()
+	wire := benchref.EncodedSize(p.Size)
+	if p.Ints {
+		wire = benchref.EncodedSize(8)
+	}
+	p.N = 400_000_000 / wire
+	var weirD, tcpD time.Duration
+	for range b.N {
+		benchref.EdgeReceived.Store(0)
+		start := time.Now()
+		job, err := dag.Submit(ctx, m, "benchref.edge", p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := job.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		weirD += time.Since(start)
+		if got := benchref.EdgeReceived.Load(); got != p.N {
+			b.Fatalf("received %d of %d", got, p.N)
+		}
+		d, err := benchref.TCPCopy(p.N * wire)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tcpD += d
+	}
+	items := float64(p.N) * float64(b.N)
+	b.ReportMetric(items/weirD.Seconds(), "weir-items/s")
+	b.ReportMetric(items*float64(wire)/weirD.Seconds()/1e6, "weir-MB/s")
+	b.ReportMetric(items*float64(wire)/tcpD.Seconds()/1e6, "tcp-MB/s")
+	b.ReportMetric(tcpD.Seconds()/weirD.Seconds(), "weir/tcp")
 }

@@ -216,7 +216,11 @@
 //     memory of the message they arrived in (decoding does not copy them):
 //     keeping one holds the whole message, some kilobytes. Copy them
 //     (strings.Clone) before keeping a few out of many for long. The keyed
-//     stages copy the string keys they keep in their state.
+//     stages copy the string keys they keep in their state. Items of a type
+//     without pointers (numbers, and arrays and structs of them) share
+//     nothing with their message, so the receiver gives each message back
+//     to the connection once decoded: such an edge allocates nothing per
+//     message, and leaves the garbage collector nothing to do.
 //   - Complete is called once every input has completed, and again until
 //     it returns true. A vertex without inputs is a source and does all its
 //     work in Complete. A bounded source returns true at the end; an

@@ -265,6 +265,13 @@ func (r *receiver) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer closeStream(st, ctx)
+	// Items that cannot share a message's memory leave nothing pointing at
+	// it once decoded: the message goes back to the connection for the next
+	// one, and a busy edge allocates nothing.
+	recycle := !r.e.item.aliases()
+	if recycle {
+		st.RecycleMessages()
+	}
 	for len(r.done) < r.prods {
 		msg, err := st.Recv(ctx)
 		if errors.Is(err, io.EOF) {
@@ -275,6 +282,9 @@ func (r *receiver) run(ctx context.Context) error {
 		}
 		if err := r.handle(ctx, msg); err != nil {
 			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
+		}
+		if recycle {
+			st.Recycle(msg)
 		}
 	}
 	return r.pushAll(ctx, doneItem{})

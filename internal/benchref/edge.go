@@ -10,31 +10,44 @@ import (
 	"github.com/weir-dev/weir/dag"
 )
 
-// EdgeParams are the edge job's parameters: N strings of Size bytes.
+// EdgeParams are the edge job's parameters: N strings of Size bytes, or,
+// with Ints, N int64s, each 9 bytes encoded like an 8-byte string.
 type EdgeParams struct {
 	N    int64
 	Size int
+	Ints bool
 }
 
 // EdgeReceived is what the edge job's sink received.
 var EdgeReceived atomic.Int64
 
+// EdgeInt is the int64 the edge job sends: msgpack encodes it in 9 bytes.
+const EdgeInt int64 = -1 << 40
+
 func init() {
 	dag.Register("benchref.edge", func(p EdgeParams) (*dag.DAG, error) {
 		d := dag.New()
-		payload := string(make([]byte, p.Size))
-		// Only member 1 emits, and an all-to-one edge sends everything to
-		// instance 0 on member 0: every item crosses the transport.
-		src := d.AddVertex("source", func() dag.Processor {
-			return &repeatSource{item: payload, n: p.N}
-		}).LocalParallelism(1)
-		sink := d.AddVertex("sink", dag.SinkP(func(_ *dag.Context, items []string) error {
-			EdgeReceived.Add(int64(len(items)))
-			return nil
-		})).LocalParallelism(1)
-		dag.Between[string](src, sink).Distributed().AllToOne()
+		if p.Ints {
+			edgeJob(d, EdgeInt, p.N)
+		} else {
+			edgeJob(d, string(make([]byte, p.Size)), p.N)
+		}
 		return d, nil
 	})
+}
+
+// edgeJob sends item n times from member 1 to member 0. Only member 1
+// emits, and an all-to-one edge sends everything to instance 0 on member
+// 0: every item crosses the transport.
+func edgeJob[T any](d *dag.DAG, item T, n int64) {
+	src := d.AddVertex("source", func() dag.Processor {
+		return &repeatSource[T]{item: item, n: n}
+	}).LocalParallelism(1)
+	sink := d.AddVertex("sink", dag.SinkP(func(_ *dag.Context, items []T) error {
+		EdgeReceived.Add(int64(len(items)))
+		return nil
+	})).LocalParallelism(1)
+	dag.Between[T](src, sink).Distributed().AllToOne()
 }
 
 // repeatSource emits item n times, on member 1 only, writing straight into
@@ -43,24 +56,24 @@ func init() {
 // edge's: a dag.GeneratorP would add a function call per item, which at 8
 // bytes an item cost about 8% of the rate (the pipeline benchmark measures
 // generators).
-type repeatSource struct {
-	item string
+type repeatSource[T any] struct {
+	item T
 	n    int64
-	out  *dag.Emitter[string]
+	out  *dag.Emitter[T]
 }
 
-func (s *repeatSource) Init(ctx *dag.Context) error {
+func (s *repeatSource[T]) Init(ctx *dag.Context) error {
 	if ctx.MemberIndex != 1 {
 		s.n = 0
 	}
 	var err error
-	s.out, err = dag.Output[string](ctx, 0)
+	s.out, err = dag.Output[T](ctx, 0)
 	return err
 }
 
-func (s *repeatSource) Process(int, *dag.Inbox) error { return nil }
+func (s *repeatSource[T]) Process(int, *dag.Inbox) error { return nil }
 
-func (s *repeatSource) Complete() (bool, error) {
+func (s *repeatSource[T]) Complete() (bool, error) {
 	for s.n > 0 {
 		buf := s.out.Space(int(min(s.n, 1024)))
 		if buf == nil {

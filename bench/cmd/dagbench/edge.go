@@ -20,23 +20,33 @@ func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]ha
 	defer c.Stop()
 	var firstErr error
 	prof.During("edge", func() {
+		cases := []benchref.EdgeParams{{Ints: true}}
 		for _, size := range cfg.edgeSizes {
-			wire := benchref.EncodedSize(size)
-			n := max(cfg.edgeBytes/wire, 1)
+			cases = append(cases, benchref.EdgeParams{Size: size})
+		}
+		for _, p := range cases {
+			wire, what := benchref.EncodedSize(p.Size), ""
+			if p.Ints {
+				wire = benchref.EncodedSize(8)
+				what = fmt.Sprintf("int64 items (%d B encoded)", wire)
+			} else {
+				what = fmt.Sprintf("%d B string items (%d B encoded)", p.Size, wire)
+			}
+			p.N = max(cfg.edgeBytes/wire, 1)
 			var weir, tcp measured
 			alternate(cfg.rounds,
 				func(int) {
 					benchref.EdgeReceived.Store(0)
-					d, err := runJob(ctx, c.Members[0], "benchref.edge", benchref.EdgeParams{N: n, Size: size})
-					if err == nil && benchref.EdgeReceived.Load() != n {
-						err = fmt.Errorf("received %d of %d items", benchref.EdgeReceived.Load(), n)
+					d, err := runJob(ctx, c.Members[0], "benchref.edge", p)
+					if err == nil && benchref.EdgeReceived.Load() != p.N {
+						err = fmt.Errorf("received %d of %d items", benchref.EdgeReceived.Load(), p.N)
 					}
-					weir.add(float64(n), d, err)
+					weir.add(float64(p.N), d, err)
 				},
 				func(int) {
 					var err error
-					d := reference(func() { _, err = benchref.TCPCopy(n * wire) })
-					tcp.add(float64(n), d, err)
+					d := reference(func() { _, err = benchref.TCPCopy(p.N * wire) })
+					tcp.add(float64(p.N), d, err)
 				})
 			if firstErr == nil {
 				firstErr = weir.err
@@ -45,12 +55,11 @@ func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]ha
 			if tcpErr != nil {
 				tcp = measured{}
 			}
-			what := fmt.Sprintf("%d B items (%d B encoded)", size, wire)
 			sec.Rows = append(sec.Rows,
 				harness.RatioRow(what+": items/s", weir.perSec(), tcp.perSec(), itemsUnit, harness.NoTarget, weir.err),
 				harness.RatioRow(what+": MB/s", weir.perSec()*float64(wire), tcp.perSec()*float64(wire), mbUnit, harness.AtLeast(0.5), weir.err))
 			if tcpErr != nil {
-				sec.Notes = append(sec.Notes, fmt.Sprintf("TCP reference for %d B items failed: %v", size, tcpErr))
+				sec.Notes = append(sec.Notes, fmt.Sprintf("TCP reference for %s failed: %v", what, tcpErr))
 			}
 		}
 	})
