@@ -43,6 +43,10 @@ type coordJob struct {
 	inputsReady uint64
 	// interrupt stops the snapshot in progress, if any (interruptSnapshot).
 	interrupt atomic.Pointer[context.CancelCauseFunc]
+	// unsettled is a snapshot completed but not yet known to be in the job
+	// record, whose commit has therefore not been sent (0: none); guarded
+	// by opMu. See settleLocked.
+	unsettled uint64
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
@@ -192,15 +196,17 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 // persist writes the job's latest record. Writes are serialized and each
 // writes the state current when it starts, so concurrent status changes
 // (two members finishing at once) cannot leave an older status last.
-func (cj *coordJob) persist(ctx context.Context) {
+func (cj *coordJob) persist(ctx context.Context) error {
 	cj.writeMu.Lock()
 	defer cj.writeMu.Unlock()
 	cj.mu.Lock()
 	rec := cj.rec
 	cj.mu.Unlock()
-	if err := cj.s.jobs.Put(context.WithoutCancel(ctx), rec.Info.ID, rec); err != nil {
+	err := cj.s.writeRecord(context.WithoutCancel(ctx), rec)
+	if err != nil {
 		cj.s.log.Error("could not record job status", "job", rec.Info.ID, "status", rec.Info.Status, "err", err)
 	}
+	return err
 }
 
 // fail ends the job with err and stops it everywhere.

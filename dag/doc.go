@@ -473,7 +473,12 @@
 //  6. The coordinator checks the snapshot by reading every chunk back, and
 //     commits it: it records it in the job record, then tells the members.
 //     Their Committer processors then commit; a TransactionalWriter
-//     prepared on the barrier and makes its output visible now.
+//     prepared on the barrier and makes its output visible now. Only a
+//     snapshot the record names is committed: a coordinator that takes
+//     the job over restores from its record, and replays what followed.
+//     While the record cannot be written, the snapshot waits, and no other
+//     begins (it would reuse the slot of the one the record names); each
+//     interval tries the record again.
 //
 // Only one snapshot is in progress at a time. A snapshot that is not fully
 // acknowledged within the longer of 30 s and three intervals is abandoned,

@@ -41,7 +41,7 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 			return // someone restarted it already (and retries if they must)
 		}
 		err := cj.restart(ctx, reason)
-		if err == nil || cj.status().Terminal() || !transient(err) && !errors.Is(err, errTransientLaunch) {
+		if err == nil || cj.status().Terminal() || !transient(err) && !errors.Is(err, errTransientLaunch) && !errors.Is(err, errUnrecorded) {
 			if err != nil && !errors.Is(err, member.ErrNoQuorum) {
 				cj.s.log.Warn("job restart failed", "job", cj.rec.Info.ID, "err", err)
 			}
@@ -69,6 +69,10 @@ func (cj *coordJob) lastSnapshot() (snapshot.Completed, bool) {
 	return cj.life.Last()
 }
 
+// errUnrecorded: the last snapshot could not be written into the job
+// record yet; a restart restores from it only once it is.
+var errUnrecorded = errors.New("dag: the last snapshot is not in the job record yet")
+
 // errTransientLaunch: setting up an execution failed because a member is
 // unreachable; restarting once the membership settles will do.
 var errTransientLaunch = errors.New("dag: a member was unreachable while the job was set up")
@@ -90,6 +94,14 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 	if !cj.s.m.HasQuorum() {
 		cj.s.log.Warn("job waits for the quorum to restart", "job", old.JobID, "reason", reason)
 		return member.ErrNoQuorum
+	}
+	if id := cj.unsettled; id != 0 {
+		// Restoring a snapshot commits its output: the record must name it
+		// first (see settleLocked).
+		if err := cj.persist(ctx); err != nil {
+			return fmt.Errorf("%w: restart from snapshot %d: %w", errUnrecorded, id, err)
+		}
+		cj.unsettled = 0
 	}
 	p, err := cj.s.nextPlan(old)
 	if err != nil {

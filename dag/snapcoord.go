@@ -153,6 +153,9 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if st := cj.status(); st != Running {
 		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
 	}
+	if err := cj.settleLocked(ctx); err != nil {
+		return snapshot.Completed{}, err
+	}
 	p := cj.currentPlan()
 	if ok, err := cj.priorityInputsRead(wctx, p); err != nil {
 		return snapshot.Completed{}, fmt.Errorf("snapshot: %w", err)
@@ -219,15 +222,41 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if err != nil {
 		return abort(err)
 	}
-	cj.persist(ctx)
-	b, _ = wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id})
+	cj.unsettled = id
+	if err := cj.settleLocked(ctx); err != nil {
+		return snapshot.Completed{}, err
+	}
+	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", time.Since(start))
+	return c, nil
+}
+
+// settleLocked writes the snapshot last completed into the job record,
+// then tells the members it is complete, whereupon the two-phase-commit
+// sinks commit its output. The order matters: a coordinator that takes the
+// job over restores the snapshot its record names and replays everything
+// after it, so output committed for a snapshot the record does not name
+// would be written twice. A failed record write leaves the snapshot
+// unsettled, and whether the record names it unknown (the write may have
+// landed unacknowledged): no snapshot begins until it is settled, because
+// the next one clears the slot of the one before, which the record may
+// still name. The caller holds opMu.
+func (cj *coordJob) settleLocked(ctx context.Context) error {
+	id := cj.unsettled
+	if id == 0 {
+		return nil
+	}
+	if err := cj.persist(ctx); err != nil {
+		return fmt.Errorf("snapshot %d is complete but not recorded, so its output is not committed yet: %w", id, err)
+	}
+	cj.unsettled = 0
+	p := cj.currentPlan()
+	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id})
 	if err := cj.broadcast(ctx, p, routeSnapCommit, b); err != nil {
 		// The snapshot is complete; a member that missed the commit commits
 		// when it restores from it.
 		cj.s.log.Warn("snapshot complete but not every member was told", "job", p.JobID, "snapshot", id, "err", err)
 	}
-	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", time.Since(start))
-	return c, nil
+	return nil
 }
 
 func (s *service) handleSnapAck(_ context.Context, req *member.Request) ([]byte, error) {
