@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/member"
 )
 
 // batch is the unit that moves through queues: a typed slice of items.
@@ -16,6 +17,11 @@ type batch[T any] struct {
 	items  []T
 	dest   int  // destination instance on the receiving member, for remote batches
 	shared bool // seen by several consumers: read-only, never recycled
+	// msg is the received message the items share memory with, on an edge
+	// that reuses memory (Edge.ReuseMemory): recycling the batch gives it
+	// back to its stream, from.
+	msg  []byte
+	from *member.Stream
 }
 
 // edgeType is what the engine needs to know about an edge's item type.
@@ -31,6 +37,9 @@ type edgeType interface {
 	// message they were decoded from (strings, byte slices); items of a
 	// type without pointers never do.
 	aliases() bool
+	// keepMessage ties msg, which batch b was decoded from, to b: recycling
+	// b gives msg back to from.
+	keepMessage(b any, msg []byte, from *member.Stream)
 	// newOutput makes one producer instance's output for the edge.
 	newOutput(r *route) output
 }
@@ -77,6 +86,11 @@ func pointerFree(t reflect.Type) bool {
 
 func (t *typedEdge[T]) aliases() bool { return t.alias }
 
+func (t *typedEdge[T]) keepMessage(b any, msg []byte, from *member.Stream) {
+	bt := b.(*batch[T])
+	bt.msg, bt.from = msg, from
+}
+
 // setKey installs the key function of a partitioned edge.
 func (t *typedEdge[T]) setKey(key interface{ partitionFn() func(int) func(T) int }) {
 	t.newPartitionFn = key.partitionFn()
@@ -97,6 +111,10 @@ func (t *typedEdge[T]) recycle(b any) {
 	bt := b.(*batch[T])
 	if bt.shared {
 		return
+	}
+	if bt.from != nil {
+		bt.from.Recycle(bt.msg)
+		bt.msg, bt.from = nil, nil
 	}
 	clear(bt.items)
 	bt.items = bt.items[:0]

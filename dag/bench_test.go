@@ -75,13 +75,15 @@ func BenchmarkPipelineOnly(b *testing.B) {
 // BenchmarkDistributedEdge moves items from one member to another over a
 // distributed edge, and in the same run the same number of bytes over a
 // plain loopback TCP connection, and reports both rates and the ratio:
-// 8-byte int64s (9 bytes encoded), then strings of each size.
+// 8-byte int64s (9 bytes encoded), strings of each size, and 8-byte strings
+// on an edge that reuses memory (Edge.ReuseMemory).
 func BenchmarkDistributedEdge(b *testing.B) {
 	c := clustertest.Start(b, 2, member.Config{})
 	b.Run("item=int64", func(b *testing.B) { benchEdge(b, c.Members()[0], benchref.EdgeParams{Ints: true}) })
 	for _, size := range []int{8, 100, 1000} {
 		b.Run(fmt.Sprintf("item=%dB", size), func(b *testing.B) { benchEdge(b, c.Members()[0], benchref.EdgeParams{Size: size}) })
 	}
+	b.Run("item=8B/reuse", func(b *testing.B) { benchEdge(b, c.Members()[0], benchref.EdgeParams{Size: 8, Reuse: true}) })
 }
 
 func benchEdge(b *testing.B, m *member.Member, p benchref.EdgeParams) {

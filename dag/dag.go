@@ -117,6 +117,7 @@ type edge struct {
 	// keepOrder: a pipeline edge that becomes Isolated if it stays local
 	// and unicast between equal parallelisms (see Pipeline.Compile).
 	keepOrder bool
+	reuse     bool // see ReuseMemory
 }
 
 // Edge connects an output of one vertex to an input of another, carrying
@@ -150,6 +151,21 @@ func (e Edge[T]) Broadcast() Edge[T] { e.e.routing = Broadcast; return e }
 
 // AllToOne sends every item to one instance.
 func (e Edge[T]) AllToOne() Edge[T] { e.e.routing = AllToOne; return e }
+
+// ReuseMemory lets a distributed edge reuse the memory of each message it
+// receives, once the consumer has processed the batch decoded from it, as
+// Flink's object reuse does: the edge then allocates nothing per message,
+// which saves the garbage collector most of its work on an edge of small
+// strings. The cost is a promise of the consumer's: strings and byte
+// slices among the items share that memory, so it must not keep them, nor
+// emit them, nor any item that holds them, beyond its Process call without
+// copying them (strings.Clone, bytes.Clone). A value kept uncopied changes
+// under it. Suited to sinks that write items out, and to stages that
+// derive new values from them. Items without pointers (numbers, and
+// arrays and structs of them) never share their message: their edges reuse
+// memory without being asked. Broadcast batches, shared by the consumers,
+// are never reused.
+func (e Edge[T]) ReuseMemory() Edge[T] { e.e.reuse = true; return e }
 
 // Priority orders the inputs of the destination: it reads no item from an
 // edge until every edge with a lower priority value has completed (for hash
@@ -216,6 +232,9 @@ func (d *DAG) validate() error {
 		}
 		if e.routing == Isolated && e.from.localParallelism != e.to.localParallelism {
 			errs = append(errs, fmt.Errorf("isolated edge %s -> %s needs equal local parallelism", e.from.name, e.to.name))
+		}
+		if e.reuse && !e.distributed {
+			errs = append(errs, fmt.Errorf("edge %s -> %s: ReuseMemory applies to distributed edges", e.from.name, e.to.name))
 		}
 		if e.queueSize < 1 || e.batchSize < 1 {
 			errs = append(errs, fmt.Errorf("edge %s -> %s: queue size and batch size must be positive", e.from.name, e.to.name))

@@ -221,6 +221,9 @@
 //     nothing with their message, so the receiver gives each message back
 //     to the connection once decoded: such an edge allocates nothing per
 //     message, and leaves the garbage collector nothing to do.
+//     Edge.ReuseMemory does the same for any item type, once the consumer
+//     has processed the batch, on the consumer's promise to copy whatever
+//     it keeps or emits.
 //   - Complete is called once every input has completed, and again until
 //     it returns true. A vertex without inputs is a source and does all its
 //     work in Complete. A bounded source returns true at the end; an

@@ -239,6 +239,10 @@ type receiver struct {
 	wmSent   int64
 	idle     bool
 	finished chan struct{} // closed when run returns: the stream may close
+	// keepIn is set on an edge that reuses memory for items that share it:
+	// each batch keeps its message, and gives it back to keepIn once
+	// consumed.
+	keepIn *member.Stream
 }
 
 func newReceiver(ex *execution, ei int, e *edge, from, producers int) *receiver {
@@ -267,10 +271,14 @@ func (r *receiver) run(ctx context.Context) error {
 	defer closeStream(st, ctx)
 	// Items that cannot share a message's memory leave nothing pointing at
 	// it once decoded: the message goes back to the connection for the next
-	// one, and a busy edge allocates nothing.
-	recycle := !r.e.item.aliases()
+	// one, and a busy edge allocates nothing. On an edge that reuses memory,
+	// a batch's message goes back once the consumer is done with the batch.
+	recycle := !r.e.item.aliases() || r.e.reuse
 	if recycle {
 		st.RecycleMessages()
+	}
+	if r.e.reuse && r.e.item.aliases() {
+		r.keepIn = st
 	}
 	for len(r.done) < r.prods {
 		msg, err := st.Recv(ctx)
@@ -280,10 +288,11 @@ func (r *receiver) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
 		}
+		kept := r.keepIn != nil && len(msg) > 0 && msg[0] == msgBatch
 		if err := r.handle(ctx, msg); err != nil {
 			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
 		}
-		if recycle {
+		if recycle && !kept {
 			st.Recycle(msg)
 		}
 	}
@@ -313,6 +322,9 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 		b, err := r.e.item.decode(payload, int(dest))
 		if err != nil {
 			return err
+		}
+		if r.keepIn != nil {
+			r.e.item.keepMessage(b, msg, r.keepIn)
 		}
 		items := r.e.item.batchLen(b)
 		switch dest {

@@ -11,11 +11,14 @@ import (
 )
 
 // EdgeParams are the edge job's parameters: N strings of Size bytes, or,
-// with Ints, N int64s, each 9 bytes encoded like an 8-byte string.
+// with Ints, N int64s, each 9 bytes encoded like an 8-byte string. Reuse
+// makes the edge reuse memory (dag.Edge.ReuseMemory); the sink keeps
+// nothing.
 type EdgeParams struct {
-	N    int64
-	Size int
-	Ints bool
+	N     int64
+	Size  int
+	Ints  bool
+	Reuse bool
 }
 
 // EdgeReceived is what the edge job's sink received.
@@ -28,9 +31,9 @@ func init() {
 	dag.Register("benchref.edge", func(p EdgeParams) (*dag.DAG, error) {
 		d := dag.New()
 		if p.Ints {
-			edgeJob(d, EdgeInt, p.N)
+			edgeJob(d, EdgeInt, p)
 		} else {
-			edgeJob(d, string(make([]byte, p.Size)), p.N)
+			edgeJob(d, string(make([]byte, p.Size)), p)
 		}
 		return d, nil
 	})
@@ -39,15 +42,18 @@ func init() {
 // edgeJob sends item n times from member 1 to member 0. Only member 1
 // emits, and an all-to-one edge sends everything to instance 0 on member
 // 0: every item crosses the transport.
-func edgeJob[T any](d *dag.DAG, item T, n int64) {
+func edgeJob[T any](d *dag.DAG, item T, p EdgeParams) {
 	src := d.AddVertex("source", func() dag.Processor {
-		return &repeatSource[T]{item: item, n: n}
+		return &repeatSource[T]{item: item, n: p.N}
 	}).LocalParallelism(1)
 	sink := d.AddVertex("sink", dag.SinkP(func(_ *dag.Context, items []T) error {
 		EdgeReceived.Add(int64(len(items)))
 		return nil
 	})).LocalParallelism(1)
-	dag.Between[T](src, sink).Distributed().AllToOne()
+	e := dag.Between[T](src, sink).Distributed().AllToOne()
+	if p.Reuse {
+		e.ReuseMemory()
+	}
 }
 
 // repeatSource emits item n times, on member 1 only, writing straight into

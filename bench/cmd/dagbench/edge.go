@@ -24,6 +24,7 @@ func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]ha
 		for _, size := range cfg.edgeSizes {
 			cases = append(cases, benchref.EdgeParams{Size: size})
 		}
+		cases = append(cases, benchref.EdgeParams{Size: cfg.edgeSizes[0], Reuse: true})
 		for _, p := range cases {
 			wire, what := benchref.EncodedSize(p.Size), ""
 			if p.Ints {
@@ -31,6 +32,9 @@ func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]ha
 				what = fmt.Sprintf("int64 items (%d B encoded)", wire)
 			} else {
 				what = fmt.Sprintf("%d B string items (%d B encoded)", p.Size, wire)
+			}
+			if p.Reuse {
+				what += ", ReuseMemory"
 			}
 			p.N = max(cfg.edgeBytes/wire, 1)
 			var weir, tcp measured

@@ -87,7 +87,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge, nexmark and snapshot")
 	flag.Int64Var(&cfg.items, "items", 50_000_000, "items generated per run in workload pipeline")
 	flag.Int64Var(&cfg.edgeBytes, "edge-bytes", 400_000_000, "encoded bytes sent per run and item size in workload edge")
-	flag.StringVar(&sizes, "edge-sizes", "8,100,1000", "comma-separated string item sizes in bytes for workload edge (an int64 row comes first)")
+	flag.StringVar(&sizes, "edge-sizes", "8,100,1000", "comma-separated string item sizes in bytes for workload edge (an int64 row comes first, the first size with ReuseMemory last)")
 	flag.Int64Var(&cfg.events, "events", 20_000_000, "bids per run in workload nexmark")
 	flag.Int64Var(&cfg.verifyEvents, "verify-events", 1_000_000, "bids of the small run of workload nexmark checked against plain Go")
 	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workloads nexmark, snapshot and state run on (members all in this process)")
