@@ -232,14 +232,14 @@ func (s *service) watchMembers(ctx context.Context) {
 			switch {
 			case cj.status() == Suspended:
 			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }), cj.status() == Restarting:
-				lost := ""
+				reason := "resuming a restart that waited for the quorum"
 				for _, id := range p.Members {
 					if !live[id] {
-						lost = id
+						reason = "member " + id + " left"
 						break
 					}
 				}
-				s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, "member "+lost+" left", p.Execution) })
+				s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, reason, p.Execution) })
 			case !slices.Equal(p.Members, data):
 				cj.scheduleScaleUp()
 			}
