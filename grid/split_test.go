@@ -3,6 +3,8 @@ package grid_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,29 @@ func putEach(t *testing.T, ctx context.Context, mp *grid.Map[string, int], prefi
 		k := fmt.Sprintf("%s-%d", prefix, i)
 		require.NoError(t, mp.Put(ctx, k, i), "put %s", k)
 		acked[k] = i
+	}
+}
+
+// watchDropped records, from now on, every table m applies that lacks one
+// of the members ids, and returns a function that lists them. When a split
+// heals, the cut-off member's old gossip drops the others from each other's
+// views for a moment: the coordinator must not take the partitions of a
+// member that never left.
+func watchDropped(t *testing.T, m *member.Member, ids []string) func() []string {
+	var mu sync.Mutex
+	var dropped []string
+	remove := m.OnTableChange(func(_, nw *partition.Table) {
+		if nw != nil && slices.ContainsFunc(ids, func(id string) bool { return !slices.Contains(nw.Members(), id) }) {
+			mu.Lock()
+			dropped = append(dropped, nw.String())
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(remove)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(dropped)
 	}
 }
 
@@ -78,8 +103,10 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 		removed = append(removed, k)
 	}
 
+	dropped := watchDropped(t, ms[0], clustertest.DataMembers(ms[:2]))
 	net.Heal()
 	c.WaitStable(3)
+	require.Empty(t, dropped(), "the coordinator took the partitions of a member that never left")
 	verifyAll(t, ms[2], "split", acked)
 	_, ok, err := maj.Get(ctx, "minority")
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,11 @@ type coordinator struct {
 	known        map[string]bool
 	acked        map[string]uint64
 	quorumWarned bool
+	// gone records when each member of the table was first missing from
+	// the view, and settled fires when the last of them has been gone long
+	// enough to act on (see holdDepartures).
+	gone    map[string]time.Time
+	settled <-chan time.Time
 }
 
 func (c *coordinator) init(m *Member) {
@@ -57,6 +63,7 @@ func (c *coordinator) init(m *Member) {
 	c.poke = make(chan struct{}, 1)
 	c.known = map[string]bool{}
 	c.acked = map[string]uint64{}
+	c.gone = map[string]time.Time{}
 }
 
 func (m *Member) pokeCoordinator() {
@@ -76,6 +83,8 @@ func (c *coordinator) run(ctx context.Context) {
 			return
 		case <-c.poke:
 		case <-t.C:
+		case <-c.settled:
+			c.settled = nil
 		}
 		if !c.m.IsCoordinator() {
 			c.active = false
@@ -147,6 +156,11 @@ func (c *coordinator) step(ctx context.Context) {
 
 	alive, active := v.dataMembers(true), v.dataMembers(false)
 	cur := m.Partitions()
+	if wait := c.holdDepartures(cur, alive); wait > 0 {
+		c.settled = time.After(wait)
+		c.syncStragglers(ctx)
+		return
+	}
 	switch {
 	case cur == nil && len(active) > 0:
 		c.publish(ctx, partition.Initial(m.cfg.PartitionCount, active, m.cfg.BackupCount).WithVersion(c.nextVersion()))
@@ -161,6 +175,44 @@ func (c *coordinator) step(ctx context.Context) {
 		}
 	}
 	c.syncStragglers(ctx)
+}
+
+// holdDepartures says how long to wait before acting on the departure of
+// the members of cur missing from alive: each must have been missing for a
+// probe interval first. Gossip reports a member gone that is not, for a
+// moment, when a network partition heals: the member that was cut off
+// spreads its old news that the others died, and each refutes it within a
+// gossip round or two. A coordinator that promoted the backups of such a
+// member at once made them owners while the member, which had not left in
+// its own view, still served its partitions as owner: two owners, whose
+// writes and journal numbers diverged. A member that has crashed pays one
+// probe interval more before its backups take over.
+func (c *coordinator) holdDepartures(cur *partition.Table, alive []string) time.Duration {
+	if cur == nil {
+		clear(c.gone)
+		return 0
+	}
+	now := time.Now()
+	settle := c.m.cfg.Gossip.ProbeInterval
+	members := cur.Members()
+	for id := range c.gone {
+		if !slices.Contains(members, id) || slices.Contains(alive, id) {
+			delete(c.gone, id)
+		}
+	}
+	var wait time.Duration
+	for _, id := range members {
+		if slices.Contains(alive, id) {
+			continue
+		}
+		since, ok := c.gone[id]
+		if !ok {
+			since = now
+			c.gone[id] = now
+		}
+		wait = max(wait, since.Add(settle).Sub(now))
+	}
+	return wait
 }
 
 // nextVersion numbers a new table above every version seen in the cluster.
