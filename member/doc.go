@@ -40,7 +40,10 @@
 // version higher than any it has seen; members apply only newer versions, so
 // all converge on the latest. When a member dies the coordinator first
 // publishes a table that promotes the surviving backups of its partitions,
-// then rebalances. Rebalancing moves data: for each batch of partitions the
+// then rebalances. It waits one probe interval after the member left its
+// view before doing so: when a network partition heals, gossip drops
+// members that never left from each other's views for a round or two, and
+// promoting such a member's backups would give its partitions two owners. Rebalancing moves data: for each batch of partitions the
 // owner freezes writes to them, copies them to their new replicas (through
 // every registered ReplicaService), and the table that commits the batch
 // releases them. A new coordinator first adopts the newest table any member
