@@ -106,11 +106,12 @@ func nextInts[T ~int | ~int64](c Codec[T]) func([]byte, int, []T) ([]T, int, err
 		for i := range out {
 			if off < len(b) {
 				switch h := b[off]; {
-				case h <= 0x7f || h >= 0xe0:
+				case h <= 0x7f: // positive fixint
+					out[i] = T(h)
+					off++
+					continue
+				case h >= 0xe0: // negative fixint
 					out[i] = T(int8(h))
-					if h <= 0x7f {
-						out[i] = T(h)
-					}
 					off++
 					continue
 				case (h == 0xd3 || h == 0xcf) && off+9 <= len(b):
