@@ -117,4 +117,36 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	require.Equal(t, 1, held(), "a table older than the copy's dropped it")
 	s.tableChanged(older, elsewhere(commit))
 	require.Zero(t, held(), "the copy's table came without this member, and the copy stayed")
+
+	// A copy can arrive while a table that drops its partition is being
+	// applied, after the member decided to drop what it held: a member back
+	// from a split learns the coordinator's table while the rebalance
+	// already copies partitions to it. The copy must stay.
+	q := (p + 1) % cur.Count()
+	copyMsg, err := wire.Marshal(&struct {
+		Partition int               `msgpack:"p"`
+		Data      map[string][]byte `msgpack:"d"`
+		Commit    uint64            `msgpack:"c"`
+	}{q, map[string][]byte{extensionName: data}, commit})
+	require.NoError(t, err)
+	s.parts[q].mu.Lock()
+	s.parts[q].stores.Put(newStore("copied", storeConfig{}))
+	s.parts[q].mu.Unlock()
+	require.Zero(t, m.ImportCommit(q))
+	s.beforeDrop = func() {
+		_, err := m.Call(ctx, m.ID(), "member.import", copyMsg)
+		require.NoError(t, err)
+	}
+	defer func() { s.beforeDrop = nil }()
+	rows := make([][]string, cur.Count())
+	for i := range rows {
+		rows[i] = cur.Replicas(i)
+	}
+	rows[q] = []string{"another-member"}
+	moved, err := partition.NewTable(cur.Version()+1, rows)
+	require.NoError(t, err)
+	s.tableChanged(cur, moved)
+	st, ok := s.parts[q].stores.Load("copied")
+	require.True(t, ok, "the copy that arrived while an older table was applied was dropped")
+	require.Equal(t, 1, st.entries.Size())
 }

@@ -33,6 +33,9 @@ type service struct {
 
 	removeHook func()
 	closed     atomic.Bool
+	// beforeDrop, set by tests only, runs in tableChanged between deciding
+	// which partitions to drop and dropping them: a copy may arrive there.
+	beforeDrop func()
 }
 
 func attach(m *member.Member) (member.Extension, error) {
@@ -117,8 +120,17 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		drop = append(drop, p)
 	}
 	s.mergeAway(merge)
+	if s.beforeDrop != nil {
+		s.beforeDrop()
+	}
 	for _, p := range drop {
-		s.parts[p].clear()
+		// A copy for a later table may have arrived since the loop above
+		// looked: ImportPartition takes the partition's lock, so a check
+		// made under it sees the copy's commit, or the copy lands after the
+		// drop. Dropping it made the member serve the partition empty once
+		// that later table committed the copy: every entry and journal
+		// event lost.
+		s.parts[p].clearUnless(func() bool { return s.m.ImportCommit(p) > new.Version() })
 	}
 	s.local.ownersChanged(moved)
 }

@@ -289,10 +289,14 @@ func (p *part) thaw() {
 	}
 }
 
-// clear drops everything the member holds for the partition.
-func (p *part) clear() {
+// clearUnless drops everything the member holds for the partition unless
+// keep, called under the partition's lock, says otherwise.
+func (p *part) clearUnless(keep func() bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if keep() {
+		return
+	}
 	p.stores.Clear()
 	p.dedup = newDedup()
 }
