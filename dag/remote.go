@@ -159,7 +159,7 @@ func (s *sender) run(ctx context.Context) error {
 			s.bytes.Add(int64(len(buf)))
 			// Send copies buf into the connection's buffer before returning.
 			if err := st.Send(ctx, buf); err != nil {
-				return fmt.Errorf("edge %s -> %s to member %s: %w", s.e.from.name, s.e.to.name, peer, err)
+				return fmt.Errorf("edge %s -> %s to member %s: %w", s.e.from.name, s.e.to.name, peer, peerStopped(err))
 			}
 		}
 		if moved {
@@ -283,7 +283,7 @@ func (r *receiver) run(ctx context.Context) error {
 	for len(r.done) < r.prods {
 		msg, err := st.Recv(ctx)
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("edge %s -> %s: member %s closed the stream early", r.e.from.name, r.e.to.name, st.Peer())
+			return fmt.Errorf("edge %s -> %s: member %s closed the stream early: %w", r.e.from.name, r.e.to.name, st.Peer(), errClusterChanged)
 		}
 		if err != nil {
 			return fmt.Errorf("edge %s -> %s from member %s: %w", r.e.from.name, r.e.to.name, st.Peer(), err)
@@ -452,6 +452,20 @@ func allFull(qs []*queue) bool {
 		}
 	}
 	return true
+}
+
+// peerStopped classifies a failed send: a stream the receiving member
+// closed without a reason, before this side finished, means its execution
+// stopped there (a member that stops for an error of its own closes the
+// stream with it, and reports it to the coordinator itself): a change of
+// the cluster from this side, after which the job restarts. Seen when a
+// healing network partition briefly drops members from each other's
+// views: the job failed with "stream closed".
+func peerStopped(err error) error {
+	if errors.Is(err, member.ErrStreamClosed) {
+		return fmt.Errorf("%w: %w", errClusterChanged, err)
+	}
+	return err
 }
 
 // closeStream ends a stream, passing on why the execution stopped, so the

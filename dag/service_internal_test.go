@@ -1,11 +1,15 @@
 package dag
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/weir-dev/weir/member"
 )
 
 // Job IDs made in a row sort in the order they were made, even within one
@@ -30,4 +34,14 @@ func TestOwnedCopiesStringKeys(t *testing.T) {
 	type pair struct{ A, B int }
 	require.Equal(t, pair{1, 2}, owned(pair{1, 2}))
 	require.Equal(t, 7, owned(7))
+}
+
+// A stream the receiving member closed without a reason, or a sending
+// member ended early, is a change of the cluster: the job restarts rather
+// than fails.
+func TestStoppedPeerIsAClusterChange(t *testing.T) {
+	require.True(t, transient(peerStopped(fmt.Errorf("send: %w", member.ErrStreamClosed))))
+	other := errors.New("processor failed")
+	require.Equal(t, other, peerStopped(other))
+	require.False(t, transient(peerStopped(other)))
 }
