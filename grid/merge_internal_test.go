@@ -84,14 +84,17 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	require.NoError(t, err)
 	cur := m.Partitions()
 	commit := cur.Version() + 10
-	// The member's import message, as a partition's owner sends it.
-	msg, err := wire.Marshal(&struct {
-		Partition int               `msgpack:"p"`
-		Data      map[string][]byte `msgpack:"d"`
-		Commit    uint64            `msgpack:"c"`
-	}{p, map[string][]byte{extensionName: data}, commit})
-	require.NoError(t, err)
-	_, err = m.Call(ctx, m.ID(), "member.import", msg)
+	// The member's import message for partition q, as its owner sends it.
+	importMsg := func(q int) []byte {
+		msg, err := wire.Marshal(&struct {
+			Partition int               `msgpack:"p"`
+			Data      map[string][]byte `msgpack:"d"`
+			Commit    uint64            `msgpack:"c"`
+		}{q, map[string][]byte{extensionName: data}, commit})
+		require.NoError(t, err)
+		return msg
+	}
+	_, err = m.Call(ctx, m.ID(), "member.import", importMsg(p))
 	require.NoError(t, err)
 	require.Equal(t, commit, m.ImportCommit(p))
 
@@ -102,20 +105,21 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 		}
 		return st.entries.Size()
 	}
-	elsewhere := func(version uint64) *partition.Table {
+	// elsewhere is cur at version, with partition q moved to another member.
+	elsewhere := func(version uint64, q int) *partition.Table {
 		rows := make([][]string, cur.Count())
 		for i := range rows {
 			rows[i] = cur.Replicas(i)
 		}
-		rows[p] = []string{"another-member"}
+		rows[q] = []string{"another-member"}
 		tb, err := partition.NewTable(version, rows)
 		require.NoError(t, err)
 		return tb
 	}
-	older := elsewhere(cur.Version() + 1)
+	older := elsewhere(cur.Version()+1, p)
 	s.tableChanged(cur, older)
 	require.Equal(t, 1, held(), "a table older than the copy's dropped it")
-	s.tableChanged(older, elsewhere(commit))
+	s.tableChanged(older, elsewhere(commit, p))
 	require.Zero(t, held(), "the copy's table came without this member, and the copy stayed")
 
 	// A copy can arrive while a table that drops its partition is being
@@ -123,29 +127,16 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	// from a split learns the coordinator's table while the rebalance
 	// already copies partitions to it. The copy must stay.
 	q := (p + 1) % cur.Count()
-	copyMsg, err := wire.Marshal(&struct {
-		Partition int               `msgpack:"p"`
-		Data      map[string][]byte `msgpack:"d"`
-		Commit    uint64            `msgpack:"c"`
-	}{q, map[string][]byte{extensionName: data}, commit})
-	require.NoError(t, err)
 	s.parts[q].mu.Lock()
 	s.parts[q].stores.Put(newStore("copied", storeConfig{}))
 	s.parts[q].mu.Unlock()
 	require.Zero(t, m.ImportCommit(q))
 	s.beforeDrop = func() {
-		_, err := m.Call(ctx, m.ID(), "member.import", copyMsg)
+		_, err := m.Call(ctx, m.ID(), "member.import", importMsg(q))
 		require.NoError(t, err)
 	}
 	defer func() { s.beforeDrop = nil }()
-	rows := make([][]string, cur.Count())
-	for i := range rows {
-		rows[i] = cur.Replicas(i)
-	}
-	rows[q] = []string{"another-member"}
-	moved, err := partition.NewTable(cur.Version()+1, rows)
-	require.NoError(t, err)
-	s.tableChanged(cur, moved)
+	s.tableChanged(cur, elsewhere(cur.Version()+1, q))
 	st, ok := s.parts[q].stores.Load("copied")
 	require.True(t, ok, "the copy that arrived while an older table was applied was dropped")
 	require.Equal(t, 1, st.entries.Size())
