@@ -346,6 +346,16 @@ func (s *service) newPlan(msg submitMsg, d *DAG) (*plan, error) {
 
 // handleInit builds this member's execution of a job.
 func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, error) {
+	// A member without a quorum, or whose partition table is stale, takes
+	// no part in an execution: it would restore from its own stale copies
+	// of the snapshot. A member coming back from a split is in this state
+	// while the coordinator, which already sees it, restarts the job to
+	// take it in; a restore there found a chunk "missing" and failed the
+	// job. The coordinator restarts the job again once the member's table
+	// is current.
+	if !s.m.HasQuorum() || s.m.TableStale() {
+		return nil, fmt.Errorf("%w: member %s has no quorum or awaits the coordinator's partition table", errClusterChanged, s.m.ID())
+	}
 	var p plan
 	if err := wire.Unmarshal(req.Payload, &p); err != nil {
 		return nil, err

@@ -1,14 +1,18 @@
 package dag
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -44,4 +48,25 @@ func TestStoppedPeerIsAClusterChange(t *testing.T) {
 	other := errors.New("processor failed")
 	require.Equal(t, other, peerStopped(other))
 	require.False(t, transient(peerStopped(other)))
+}
+
+// A member cut off from the quorum refuses to set up an execution, with an
+// error that makes the coordinator restart the job later rather than fail
+// it.
+func TestMemberWithoutQuorumTakesNoPartInAnExecution(t *testing.T) {
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = 2
+	c := clustertest.Start(t, 3, cfg)
+	ms := c.Members()
+	net.Split(ms[:2], ms[2:])
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool { return !ms[2].HasQuorum() }))
+	payload, err := wire.Marshal(&plan{JobID: "j", Name: "not-registered"})
+	require.NoError(t, err)
+	_, err = serviceOf(ms[2]).handleInit(context.Background(), &member.Request{Payload: payload})
+	require.ErrorIs(t, err, errClusterChanged)
+	require.True(t, transient(err))
+	net.Heal()
+	c.WaitStable(3)
 }
