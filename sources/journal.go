@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
@@ -28,7 +29,11 @@ const (
 //
 // If a job falls so far behind that a journal has overwritten events it had
 // not read, it fails with grid.ErrStaleSequence rather than skip them
-// silently: size the journal for the longest outage to survive.
+// silently: size the journal for the longest outage to survive. A journal
+// that ends before the position already read (a member's stale copy
+// answering while a healed network partition settles) is waited out for up
+// to 30 s; after that the job fails rather than read events twice or skip
+// them.
 //
 //	grid.GetMap[string, Position](m, "positions", grid.WithJournal(10_000)) // where the map is defined
 //	...
@@ -39,6 +44,7 @@ func MapJournal[K comparable, V any](mapName string, start Start) dag.Source[gri
 		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName), parts: ctx.Partitions(), start: start}
 		r.next = make([]uint64, len(r.parts))
 		r.known = make([]bool, len(r.parts))
+		r.behind = make([]time.Time, len(r.parts))
 		return r, nil
 	}, dag.Replayable())
 }
@@ -51,7 +57,15 @@ type journalReader[K comparable, V any] struct {
 	known []bool   // next is set (else: from start)
 	start Start
 	turn  int
+	// behind records, per index in parts, since when the journal answering
+	// for the partition has ended before next (see Read).
+	behind []time.Time
 }
+
+// journalBehindLimit is how long a journal may answer from behind what the
+// reader already read before the reader fails: long enough for the cluster
+// to settle after a healed network partition.
+const journalBehindLimit = 30 * time.Second
 
 func (r *journalReader[K, V]) Partitions() int { return len(r.parts) }
 func (r *journalReader[K, V]) Close() error    { return nil }
@@ -75,12 +89,39 @@ func (r *journalReader[K, V]) Read(buf []dag.SourceItem[grid.Event[K, V]], max i
 			}
 			return buf, false, err
 		}
+		if len(batch.Events) == 0 && batch.Next < r.next[i] {
+			if err := r.answeredBehind(i, batch.Next); err != nil {
+				return buf, false, err
+			}
+			continue
+		}
+		r.behind[i] = time.Time{}
 		for _, e := range batch.Events {
 			buf = append(buf, dag.SourceItem[grid.Event[K, V]]{V: e, Partition: i, TS: e.Time.UnixNano()})
 		}
 		r.next[i] = batch.Next
 	}
 	return buf, false, nil
+}
+
+// answeredBehind handles a journal that ends before the sequence partition
+// i's reader has reached. A partition's journal numbers its events for
+// good, so that journal is not the one the reader read: a member with a
+// stale or empty copy answered, while a healed network partition settles.
+// Taking its end as the next sequence would read events again under the
+// numbers the real journal gives them later, and skip others; the reader
+// waits for the real journal instead, and fails if it does not come back.
+func (r *journalReader[K, V]) answeredBehind(i int, end uint64) error {
+	now := time.Now()
+	if r.behind[i].IsZero() {
+		r.behind[i] = now
+		return nil
+	}
+	if now.Sub(r.behind[i]) < journalBehindLimit {
+		return nil
+	}
+	return fmt.Errorf("map %s partition %d: the journal ends at sequence %d, before %d, which this job has read, for %v: its events were lost or renumbered",
+		r.m.Name(), r.parts[i], end, r.next[i], journalBehindLimit)
 }
 
 // init places partition i's reader at the oldest or the newest event.
