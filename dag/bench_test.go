@@ -88,10 +88,7 @@ func BenchmarkDistributedEdge(b *testing.B) {
 
 func benchEdge(b *testing.B, m *member.Member, p benchref.EdgeParams) {
 	ctx := context.Background()
-	wire := benchref.EncodedSize(p.Size)
-	if p.Ints {
-		wire = benchref.EncodedSize(8)
-	}
+	wire := p.Encoded()
 	p.N = 400_000_000 / wire
 	var weirD, tcpD time.Duration
 	for range b.N {

@@ -95,6 +95,9 @@ func (s *service) tableChanged(old, new *partition.Table) {
 	}
 	me := s.m.ID()
 	stale := s.m.TableStale()
+	// laterCopy reports whether the member holds a copy of p for a table
+	// later than new (see Member.ImportCommit), which new must not drop.
+	laterCopy := func(p int) bool { return s.m.ImportCommit(p) > new.Version() }
 	var moved, merge, drop []int
 	for p := range new.Count() {
 		if old.Owner(p) != new.Owner(p) {
@@ -104,9 +107,7 @@ func (s *service) tableChanged(old, new *partition.Table) {
 			continue
 		}
 		held := old.ReplicaIndex(p, me) >= 0
-		if commit := s.m.ImportCommit(p); commit > new.Version() {
-			continue
-		} else if commit == 0 && !held {
+		if laterCopy(p) || !held && s.m.ImportCommit(p) == 0 {
 			continue
 		}
 		pt := s.parts[p]
@@ -130,7 +131,7 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		// drop. Dropping it made the member serve the partition empty once
 		// that later table committed the copy: every entry and journal
 		// event lost.
-		s.parts[p].clearUnless(func() bool { return s.m.ImportCommit(p) > new.Version() })
+		s.parts[p].clearUnless(func() bool { return laterCopy(p) })
 	}
 	s.local.ownersChanged(moved)
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/weir-dev/weir/internal/codec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,5 +35,8 @@ func TestEncodedSize(t *testing.T) {
 		if got := EncodedSize(n); got != want {
 			t.Errorf("EncodedSize(%d) = %d, want %d", n, got, want)
 		}
+	}
+	if got, want := (EdgeParams{Ints: true}).Encoded(), int64(len(codec.AppendInt(nil, EdgeInt))); got != want {
+		t.Errorf("int64 items encode in %d bytes, Encoded says %d", want, got)
 	}
 }

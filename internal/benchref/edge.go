@@ -27,6 +27,15 @@ var EdgeReceived atomic.Int64
 // EdgeInt is the int64 the edge job sends: msgpack encodes it in 9 bytes.
 const EdgeInt int64 = -1 << 40
 
+// Encoded is the size of one of the edge job's items in msgpack, as the
+// edge sends it.
+func (p EdgeParams) Encoded() int64 {
+	if p.Ints {
+		return 9 // EdgeInt's encoding: a type byte, then 8 bytes
+	}
+	return EncodedSize(p.Size)
+}
+
 func init() {
 	dag.Register("benchref.edge", func(p EdgeParams) (*dag.DAG, error) {
 		d := dag.New()

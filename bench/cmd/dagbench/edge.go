@@ -26,12 +26,10 @@ func edgeWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]ha
 		}
 		cases = append(cases, benchref.EdgeParams{Size: cfg.edgeSizes[0], Reuse: true})
 		for _, p := range cases {
-			wire, what := benchref.EncodedSize(p.Size), ""
+			wire := p.Encoded()
+			what := fmt.Sprintf("%d B string items (%d B encoded)", p.Size, wire)
 			if p.Ints {
-				wire = benchref.EncodedSize(8)
 				what = fmt.Sprintf("int64 items (%d B encoded)", wire)
-			} else {
-				what = fmt.Sprintf("%d B string items (%d B encoded)", p.Size, wire)
 			}
 			if p.Reuse {
 				what += ", ReuseMemory"
