@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/benchref"
-	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/benchref"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 )
 

@@ -9,14 +9,14 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/internal/clustertest"
-	"github.com/weir-dev/weir/internal/testjobs"
-	"github.com/weir-dev/weir/internal/testjobs/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/snapshot"
 )
 
-// The tests of job control run the counting job of internal/testjobs
+// The tests of job control run the counting job of internal/testkit/testjobs
 // (map journal -> count per key -> map, and -> two-phase-commit files)
 // exactly-once, and check at the end that its output equals its input.
 

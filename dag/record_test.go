@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/clustertest"
-	"github.com/weir-dev/weir/internal/testjobs"
-	"github.com/weir-dev/weir/internal/testjobs/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/member"
 )
 

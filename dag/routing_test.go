@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/clustertest"
 	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 )
 

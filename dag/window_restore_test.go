@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 )
 

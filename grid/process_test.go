@@ -3,7 +3,7 @@ package grid_test
 import (
 	"testing"
 
-	"github.com/weir-dev/weir/internal/proctest"
+	"github.com/weir-dev/weir/internal/testkit/proctest"
 	"github.com/weir-dev/weir/member"
 )
 

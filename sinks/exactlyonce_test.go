@@ -6,9 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/clustertest"
-	"github.com/weir-dev/weir/internal/testjobs"
-	"github.com/weir-dev/weir/internal/testjobs/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -16,7 +16,7 @@ import (
 // count per key -> map sink, and -> two-phase-commit file sink) with
 // exactly-once snapshots every 100 ms while a member crashes: the counts in
 // the map and the lines in the committed files equal the input exactly.
-// (The tests in internal/chaos do the same to processes with kill -9.)
+// (The tests in internal/testkit/chaos do the same to processes with kill -9.)
 func TestExactlyOnceThroughAMemberCrash(t *testing.T) {
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()

@@ -11,9 +11,9 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/internal/clustertest"
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/sources"
 )
 

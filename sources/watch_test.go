@@ -12,7 +12,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/sources"
 )

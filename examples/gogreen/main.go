@@ -26,11 +26,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weir-dev/weir/cli"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/gogreen/fleet"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/member/cli"
 )
 
 func main() {

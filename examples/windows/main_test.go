@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/weir-dev/weir/internal/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }

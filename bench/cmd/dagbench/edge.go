@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/weir-dev/weir/bench/internal/harness"
-	"github.com/weir-dev/weir/internal/benchref"
+	"github.com/weir-dev/weir/internal/testkit/benchref"
 )
 
 // edgeWorkload measures workload 3: items of each size sent from one member

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/bench/internal/harness"
-	"github.com/weir-dev/weir/internal/benchref"
+	"github.com/weir-dev/weir/internal/testkit/benchref"
 	"github.com/weir-dev/weir/member"
 )
 

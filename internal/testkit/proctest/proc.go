@@ -24,8 +24,8 @@ var build struct {
 	err  error
 }
 
-// Binary builds member/cmd/weir once per test process, with the test jobs of
-// internal/testjobs, and returns its path.
+// Binary builds cmd/weir once per test process, with the test jobs of
+// internal/testkit/testjobs, and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
@@ -35,8 +35,8 @@ func Binary(t testing.TB) string {
 			return
 		}
 		build.path = filepath.Join(dir, "weir")
-		// The weirtest tag links the jobs of internal/testjobs.
-		cmd := exec.Command("go", "build", "-tags", "weirtest", "-o", build.path, "github.com/weir-dev/weir/member/cmd/weir")
+		// The weirtest tag links the jobs of internal/testkit/testjobs.
+		cmd := exec.Command("go", "build", "-tags", "weirtest", "-o", build.path, "github.com/weir-dev/weir/cmd/weir")
 		cmd.Dir = moduleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("go build weir: %v\n%s", err, out)

@@ -1,7 +1,7 @@
 // Package chaos holds the tests that kill member processes with SIGKILL
 // while a job runs, and check that its output neither misses nor doubles
 // anything: three "weir member" processes on loopback (built with the
-// weirtest tag, so they run the jobs of internal/testjobs), and a lite
+// weirtest tag, so they run the jobs of internal/testkit/testjobs), and a lite
 // member in the test process that feeds the input map, submits the job and
 // watches it.
 //

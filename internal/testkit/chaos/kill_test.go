@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/testjobs"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 )
 
 // waitLine waits for a line on a watch channel.

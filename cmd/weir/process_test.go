@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/weir-dev/weir/internal/proctest"
+	"github.com/weir-dev/weir/internal/testkit/proctest"
 )
 
 // Three member processes; kill -9 one; the other two converge on two

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
-	"github.com/weir-dev/weir/internal/clustertest"
-	"github.com/weir-dev/weir/internal/proctest"
-	"github.com/weir-dev/weir/internal/testjobs/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/proctest"
 	"github.com/weir-dev/weir/member"
 )
 

@@ -11,7 +11,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/weir-dev/weir/member/cli"
+	"github.com/weir-dev/weir/cli"
 )
 
 const usage = `weir: an in-memory data grid with an embedded stream-processing engine.

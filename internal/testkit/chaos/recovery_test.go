@@ -10,7 +10,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/internal/testjobs"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 )
 
 // BenchmarkRecoveryAfterKill measures how long the counting job takes, from
@@ -24,7 +24,7 @@ import (
 // gone, the lite member is the oldest); a new process replaces each victim,
 // outside the timed part.
 //
-//	go test -run '^$' -bench RecoveryAfterKill -benchtime 6x ./internal/chaos/
+//	go test -run '^$' -bench RecoveryAfterKill -benchtime 6x ./internal/testkit/chaos/
 func BenchmarkRecoveryAfterKill(b *testing.B) {
 	c := startCluster(b, 3)
 	j := startCountJob(b, c, dag.ExactlyOnce, time.Second)
