@@ -15,9 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	// A member serves distributed maps and runs jobs.
-	_ "github.com/weir-dev/weir/dag"
-	_ "github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -127,7 +125,7 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1

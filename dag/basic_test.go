@@ -73,7 +73,7 @@ func init() {
 			for i, v := range items {
 				out[i] = v
 			}
-			bagFor(p.Bag).add(ctx.Member.ID(), out...)
+			bagFor(p.Bag).add(ctx.MemberID(), out...)
 			return nil
 		}))
 		dag.Between[int64](src, double)

@@ -245,7 +245,7 @@ func (cj *coordJob) abortAll(ctx context.Context, p *plan, reason error, cancell
 	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution, Reason: reason.Error(), Cancelled: cancelled, Wait: true})
 	var live []string
 	for _, id := range p.Members {
-		if _, ok := cj.s.m.Member(id); ok {
+		if _, ok := cj.s.m.MemberByID(id); ok {
 			live = append(live, id)
 		}
 	}

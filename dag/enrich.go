@@ -60,7 +60,7 @@ func (p *lookupP[T, K, V, R]) Init(ctx *Context) (err error) {
 	if p.cache != nil {
 		opts = append(opts, grid.WithNearCache(*p.cache))
 	}
-	p.m = grid.GetMap[K, V](ctx.Member, p.mapName, opts...)
+	p.m = grid.GetMap[K, V](ctx, p.mapName, opts...)
 	p.out, err = outputs[R](ctx)
 	return err
 }
@@ -256,7 +256,7 @@ func (p *asyncP[T, R]) Init(ctx *Context) (err error) {
 	p.reqs = make(chan *asyncReq[T, R])
 	for range p.cfg.MaxInFlight {
 		p.wg.Add(1)
-		if !ctx.Member.Go(p.worker) {
+		if !ctx.Go(p.worker) {
 			p.wg.Done()
 			return errors.New("member is shutting down")
 		}

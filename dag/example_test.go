@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
@@ -81,7 +82,7 @@ func init() {
 		speeds := d.AddVertex("speeds", dag.SliceP(p.Speeds))
 		count := d.AddVertex("count-speeding", func() dag.Processor { return &speedingCounter{limit: p.Limit} })
 		store := d.AddVertex("store", dag.SinkP(func(ctx *dag.Context, counts []dag.KV[string, int]) error {
-			m := grid.GetMap[string, int](ctx.Member, p.Counts)
+			m := grid.GetMap[string, int](ctx, p.Counts)
 			for _, kv := range counts {
 				if err := m.Put(ctx.Context(), kv.Key, kv.Value); err != nil {
 					return err
@@ -144,7 +145,7 @@ func (c *speedingCounter) Complete() (bool, error) {
 func startMember(ctx context.Context) *member.Member {
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -18,7 +18,7 @@ import (
 // senders and receivers of its distributed edges.
 type execution struct {
 	svc       *service
-	m         *member.Member
+	m         *member.Host
 	plan      *plan
 	d         *DAG
 	me        int // this member's index in the plan
@@ -84,7 +84,7 @@ func newExecution(svc *service, p *plan, d *DAG, parent context.Context) (*execu
 			}
 			gi := me*par + li
 			ctx := &Context{
-				Member: m, JobID: p.JobID, JobName: p.Name, Vertex: v.name,
+				host: m, JobID: p.JobID, JobName: p.Name, Vertex: v.name,
 				LocalIndex: li, GlobalIndex: gi, LocalParallelism: par, TotalParallelism: par * members,
 				MemberIndex: me, MemberCount: members, Execution: p.Execution, Guarantee: p.Config.Guarantee,
 				Logger:     ex.log.With("vertex", v.name, "instance", gi),

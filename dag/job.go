@@ -120,10 +120,12 @@ type Job struct {
 }
 
 // Submit starts the registered job name with params on the cluster m belongs
-// to, from any member (lite members included). It returns once the job is
+// to, from any member (lite members included): m is a member started with
+// the job service (weir.Start), a service's member.Host or a processor's
+// context. It returns once the job is
 // recorded; the job is then set up on every data member. Wait for its end
 // with Wait.
-func Submit[P any](ctx context.Context, m *member.Member, name string, params P, opts ...JobOption) (*Job, error) {
+func Submit[P any](ctx context.Context, m member.Services, name string, params P, opts ...JobOption) (*Job, error) {
 	b, err := wire.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("submit %q: encode parameters: %w", name, err)
@@ -141,7 +143,7 @@ func Submit[P any](ctx context.Context, m *member.Member, name string, params P,
 }
 
 // JobByID returns a handle on the job with the given ID.
-func JobByID(m *member.Member, id string) *Job { return &Job{s: serviceOf(m), ID: id} }
+func JobByID(m member.Services, id string) *Job { return &Job{s: serviceOf(m), ID: id} }
 
 // Info returns the job's current description.
 func (j *Job) Info(ctx context.Context) (JobInfo, error) {
@@ -205,7 +207,7 @@ func (j *Job) Cancel(ctx context.Context) error {
 }
 
 // Jobs lists the cluster's jobs, newest first.
-func Jobs(ctx context.Context, m *member.Member) ([]JobInfo, error) {
+func Jobs(ctx context.Context, m member.Services) ([]JobInfo, error) {
 	s := serviceOf(m)
 	var out []JobInfo
 	err := s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {

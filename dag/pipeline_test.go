@@ -34,7 +34,7 @@ func init() {
 // collect is a test sink adding what it receives to a bag.
 func collect[T any](bag string) dag.Sink[T] {
 	return dag.NewSink("collect", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
-		return bagWriter[T]{b: bagFor(bag), label: ctx.Member.ID()}, nil
+		return bagWriter[T]{b: bagFor(bag), label: ctx.MemberID()}, nil
 	})
 }
 

@@ -73,7 +73,6 @@ const Idle int64 = math.MaxInt64
 
 // Context is what a processor knows about where it runs.
 type Context struct {
-	Member  *member.Member
 	JobID   string
 	JobName string
 	Vertex  string
@@ -91,12 +90,59 @@ type Context struct {
 	Guarantee Guarantee
 	Logger    *slog.Logger
 
+	host        *member.Host
 	ctx         context.Context
 	outputs     []output
 	outputTypes []string
 	partitions  []int
 	t           *tasklet
 	counters    sync.Map // name -> *atomic.Int64
+}
+
+var _ member.Services = (*Context)(nil)
+
+// MemberID is the ID of the member the instance runs on; MemberName its
+// configured name. Both are empty for a processor run outside a member (in
+// a test harness).
+func (c *Context) MemberID() string {
+	if c.host == nil {
+		return ""
+	}
+	return c.host.ID()
+}
+
+// MemberName is the configured name of the member the instance runs on.
+func (c *Context) MemberName() string {
+	if c.host == nil {
+		return ""
+	}
+	return c.host.Name()
+}
+
+// PartitionCount is the cluster's number of map partitions (0 outside a
+// member).
+func (c *Context) PartitionCount() int {
+	if c.host == nil {
+		return 0
+	}
+	return c.host.PartitionCount()
+}
+
+// Service returns the member's service called name, or nil: it lets a
+// processor reach the member's maps with grid.GetMap(ctx, name).
+func (c *Context) Service(name string) member.Attached {
+	if c.host == nil {
+		return nil
+	}
+	return c.host.Service(name)
+}
+
+// Go runs fn on a goroutine the member tracks (see member.Host.Go): for a
+// processor's worker, which must return when fn's context is cancelled.
+// Reports false, without running fn, when the member is shutting down or
+// the processor runs outside a member.
+func (c *Context) Go(fn func(ctx context.Context)) bool {
+	return c.host != nil && c.host.Go(fn)
 }
 
 // Counter returns the processor's counter called name, created at zero on

@@ -43,7 +43,7 @@ func init() {
 		})).LocalParallelism(routingPar)
 		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []tagged) error {
 			for _, it := range items {
-				bagFor(p.Bag).add("", routed{Item: it, Consumer: ctx.GlobalIndex, Member: ctx.Member.ID()})
+				bagFor(p.Bag).add("", routed{Item: it, Consumer: ctx.GlobalIndex, Member: ctx.MemberID()})
 			}
 			return nil
 		})).LocalParallelism(routingPar)

@@ -20,7 +20,8 @@ import (
 	"github.com/weir-dev/weir/snapshot"
 )
 
-const extensionName = "dag"
+// ServiceName is the job engine's name among a member's services.
+const ServiceName = "dag"
 
 // Routes of the job service.
 const (
@@ -33,12 +34,16 @@ const (
 	routeMetrics  = "job.metrics"  // to a member: its processors' counters
 )
 
-func init() { member.RegisterExtension(extensionName, attach) }
+// Service is the job engine, to give to member.Start after grid.Service
+// (weir.Start gives both): the member then runs its share of every job as a
+// data member, and submits and controls jobs either way. Its job records
+// live in a grid map, so the grid must be attached first.
+func Service() member.Service { return member.Service{Name: ServiceName, Attach: attach} }
 
 // service is the job engine on one member: the executions it runs, and, on
 // the coordinator, the jobs it coordinates.
 type service struct {
-	m           *member.Member
+	m           *member.Host
 	log         *slog.Logger
 	jobs        *grid.Map[string, jobRecord]
 	jobsChanged run.Signal
@@ -57,7 +62,10 @@ type service struct {
 	closed bool
 }
 
-func attach(m *member.Member) (member.Extension, error) {
+func attach(m *member.Host) (member.Attached, error) {
+	if m.Service(grid.ServiceName) == nil {
+		return nil, fmt.Errorf("the job engine keeps its records in maps: attach %s before %s", grid.ServiceName, ServiceName)
+	}
 	s := &service{m: m, log: m.Logger(), execs: map[string]*execution{}, coord: map[string]*coordJob{}}
 	s.jobs = grid.GetMap[string, jobRecord](m, jobsMap, grid.WithOpTimeout(time.Minute))
 	s.unlisten = s.jobs.AddListener(func(grid.Event[string, jobRecord]) { s.jobsChanged.Broadcast() })
@@ -88,12 +96,15 @@ func (s *service) writeRecord(ctx context.Context, rec jobRecord) error {
 	return s.jobs.Put(ctx, rec.Info.ID, rec)
 }
 
-func serviceOf(m *member.Member) *service {
-	ext := m.Extension(extensionName)
-	if ext == nil {
-		panic("dag: the member has no job service")
+// serviceOf finds the job service of a member. A member without one is a
+// programming error, reported as such: the member was started without
+// dag.Service (weir.Start gives it).
+func serviceOf(m member.Services) *service {
+	s, ok := m.Service(ServiceName).(*service)
+	if !ok {
+		panic("dag: the member runs no jobs: start it with weir.Start, or give grid.Service() and dag.Service() to member.Start")
 	}
-	return ext.(*service)
+	return s
 }
 
 // Shutdown stops every execution on this member.

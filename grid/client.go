@@ -30,16 +30,18 @@ type Map[K comparable, V any] struct {
 	shareStrings bool
 }
 
-// GetMap returns a handle on the map called name. Handles are cheap; a near
-// cache, when enabled, belongs to the handle.
-func GetMap[K comparable, V any](m *member.Member, name string, opts ...MapOption) *Map[K, V] {
+// GetMap returns a handle on the map called name, through m: a member
+// started with the grid service (weir.Start), a service's member.Host or a
+// job processor's context. Handles are cheap; a near cache, when enabled,
+// belongs to the handle. GetMap panics if m serves no maps.
+func GetMap[K comparable, V any](m member.Services, name string, opts ...MapOption) *Map[K, V] {
 	s := serviceOf(m)
 	mp := &Map[K, V]{s: s, name: name, o: buildOptions(opts), kc: codec.For[K](), vc: codec.For[V]()}
 	_, mp.shareStrings = any(*new(V)).(string)
 	if mp.o.near != nil {
-		mp.near = newNearCache[K, V](*mp.o.near, m.PartitionCount(), mp.kc)
+		mp.near = newNearCache[K, V](*mp.o.near, s.m.PartitionCount(), mp.kc)
 		s.local.addNear(name, mp.near)
-		s.announce(context.Background(), name, m.Members())
+		s.announce(context.Background(), name, s.m.Members())
 	}
 	return mp
 }

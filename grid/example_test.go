@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
 )
@@ -20,10 +21,10 @@ func Example() {
 	ctx := context.Background()
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, _ := member.Start(ctx, cfg)
+	a, _ := weir.Start(ctx, cfg)
 	defer a.Shutdown(ctx)
 	cfg.Join = []string{a.Addr()}
-	b, _ := member.Start(ctx, cfg)
+	b, _ := weir.Start(ctx, cfg)
 	defer b.Shutdown(ctx)
 
 	fleet := grid.GetMap[string, vehicle](a, "vehicles")
@@ -52,7 +53,7 @@ func ExampleExecute() {
 	ctx := context.Background()
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, _ := member.Start(ctx, cfg)
+	m, _ := weir.Start(ctx, cfg)
 	defer m.Shutdown(ctx)
 
 	fleet := grid.GetMap[string, vehicle](m, "vehicles")

@@ -90,13 +90,13 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 			Partition int               `msgpack:"p"`
 			Data      map[string][]byte `msgpack:"d"`
 			Commit    uint64            `msgpack:"c"`
-		}{q, map[string][]byte{extensionName: data}, commit})
+		}{q, map[string][]byte{ServiceName: data}, commit})
 		require.NoError(t, err)
 		return msg
 	}
-	_, err = m.Call(ctx, m.ID(), "member.import", importMsg(p))
+	_, err = s.m.Call(ctx, m.ID(), "member.import", importMsg(p))
 	require.NoError(t, err)
-	require.Equal(t, commit, m.ImportCommit(p))
+	require.Equal(t, commit, s.m.ImportCommit(p))
 
 	held := func() int {
 		st, ok := s.parts[p].stores.Load("copied")
@@ -130,9 +130,9 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	s.parts[q].mu.Lock()
 	s.parts[q].stores.Put(newStore("copied", storeConfig{}))
 	s.parts[q].mu.Unlock()
-	require.Zero(t, m.ImportCommit(q))
+	require.Zero(t, s.m.ImportCommit(q))
 	s.beforeDrop = func() {
-		_, err := m.Call(ctx, m.ID(), "member.import", importMsg(q))
+		_, err := s.m.Call(ctx, m.ID(), "member.import", importMsg(q))
 		require.NoError(t, err)
 	}
 	defer func() { s.beforeDrop = nil }()

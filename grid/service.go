@@ -11,15 +11,19 @@ import (
 	"github.com/weir-dev/weir/partition"
 )
 
-const extensionName = "grid"
+// ServiceName is the grid's name among a member's services.
+const ServiceName = "grid"
 
-func init() { member.RegisterExtension(extensionName, attach) }
+// Service is the distributed maps, to give to member.Start (weir.Start
+// gives it): the member then holds map partitions as owner and backup when
+// it is a data member, and serves map handles (GetMap) either way.
+func Service() member.Service { return member.Service{Name: ServiceName, Attach: attach} }
 
 // service is the grid on one member: the partitions it holds as owner or
 // backup, the routes that serve them, and the client side of every map
 // handle created on this member.
 type service struct {
-	m     *member.Member
+	m     *member.Host
 	parts []*part
 
 	clientSeq atomic.Uint64 // request IDs of this member's non-idempotent operations
@@ -38,7 +42,7 @@ type service struct {
 	beforeDrop func()
 }
 
-func attach(m *member.Member) (member.Extension, error) {
+func attach(m *member.Host) (member.Attached, error) {
 	s := &service{m: m, merging: map[int]bool{}}
 	s.parts = make([]*part, m.PartitionCount())
 	for i := range s.parts {
@@ -58,7 +62,7 @@ func attach(m *member.Member) (member.Extension, error) {
 	m.Handle(routeSubscribe, s.handleSubscribe, member.Inline())
 	m.Handle(routeHello, s.handleHello, member.Inline())
 	m.Handle(routeMerge, s.handleMerge)
-	m.RegisterReplicaService(extensionName, s)
+	m.RegisterReplicaService(ServiceName, s)
 	s.removeHook = m.OnTableChange(s.tableChanged)
 	m.Go(s.sweep)
 	m.Go(s.resubscribe)
@@ -72,12 +76,15 @@ func (s *service) Shutdown(context.Context) error {
 	return nil
 }
 
-func serviceOf(m *member.Member) *service {
-	ext := m.Extension(extensionName)
-	if ext == nil {
-		panic("grid: the member has no grid service (was it started before package grid was initialised?)")
+// serviceOf finds the grid service of a member. A member without one is a
+// programming error, reported as such: the member was started without
+// grid.Service (weir.Start gives it).
+func serviceOf(m member.Services) *service {
+	s, ok := m.Service(ServiceName).(*service)
+	if !ok {
+		panic("grid: the member serves no maps: start it with weir.Start, or give grid.Service() to member.Start")
 	}
-	return ext.(*service)
+	return s
 }
 
 // tableChanged drops the partitions this member no longer holds, merges

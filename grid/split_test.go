@@ -45,7 +45,7 @@ func putEach(t *testing.T, ctx context.Context, mp *grid.Map[string, int], prefi
 func watchDropped(t *testing.T, m *member.Member, ids []string) func() []string {
 	var mu sync.Mutex
 	var dropped []string
-	remove := m.OnTableChange(func(_, nw *partition.Table) {
+	remove := grid.HostOf(m).OnTableChange(func(_, nw *partition.Table) {
 		if nw != nil && slices.ContainsFunc(ids, func(id string) bool { return !slices.Contains(nw.Members(), id) }) {
 			mu.Lock()
 			dropped = append(dropped, nw.String())

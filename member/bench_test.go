@@ -24,7 +24,7 @@ import (
 func BenchmarkTransport(b *testing.B) {
 	c := clustertest.Start(b, 2, member.Config{})
 	a, peer := c.Members()[0], c.Members()[1]
-	peer.Handle("bench.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil }, member.Inline())
+	member.HostOf(peer).Handle("bench.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil }, member.Inline())
 	echo := startEcho(b)
 	for _, size := range []int{64, 4 << 10, 256 << 10} {
 		for _, clients := range []int{1, 64} {
@@ -33,7 +33,7 @@ func BenchmarkTransport(b *testing.B) {
 				ctx := context.Background()
 				weir := measure(b.N, clients, func() func() error {
 					return func() error {
-						_, err := a.Call(ctx, peer.ID(), "bench.echo", payload)
+						_, err := member.HostOf(a).Call(ctx, peer.ID(), "bench.echo", payload)
 						return err
 					}
 				})

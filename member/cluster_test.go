@@ -60,7 +60,7 @@ func TestCrashedMemberIsDetectedAndItsPartitionsReassigned(t *testing.T) {
 		require.NotEqual(t, victim.ID(), after.Owner(p))
 	}
 	for _, m := range c.Live() {
-		_, seen := m.Member(victim.ID())
+		_, seen := m.MemberByID(victim.ID())
 		require.False(t, seen)
 	}
 }
@@ -109,7 +109,7 @@ func TestLiteMemberOwnsNothing(t *testing.T) {
 	require.NotNil(t, tbl, "a lite member knows the table, to route")
 	require.Empty(t, tbl.Owned(lite.ID()))
 	require.Empty(t, tbl.BackedUp(lite.ID()))
-	info, ok := c.Members()[0].Member(lite.ID())
+	info, ok := c.Members()[0].MemberByID(lite.ID())
 	require.True(t, ok)
 	require.True(t, info.Lite)
 }
@@ -118,7 +118,7 @@ func TestTableChangeNotifications(t *testing.T) {
 	c := clustertest.Start(t, 2, member.Config{})
 	m0 := c.Members()[0]
 	changes := make(chan [2]uint64, 16)
-	remove := m0.OnTableChange(func(old, new *partition.Table) {
+	remove := member.HostOf(m0).OnTableChange(func(old, new *partition.Table) {
 		changes <- [2]uint64{old.Version(), new.Version()}
 	})
 	defer remove()

@@ -21,11 +21,11 @@ const (
 )
 
 func (m *Member) registerRoutes() {
-	m.Handle(routeTable, m.handleTable)
-	m.Handle(routeTableGet, m.handleTableGet)
-	m.Handle(routeMigrate, m.handleMigrate)
-	m.Handle(routeImport, m.handleImport)
-	m.Handle(routeBump, m.handleBump)
+	m.handle(routeTable, m.handleTable)
+	m.handle(routeTableGet, m.handleTableGet)
+	m.handle(routeMigrate, m.handleMigrate)
+	m.handle(routeImport, m.handleImport)
+	m.handle(routeBump, m.handleBump)
 }
 
 // migrationBatch is how many partitions move between two published tables:
@@ -235,7 +235,7 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 	parallel(ids, migrationConcurrency, func(id string) {
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
 		defer cancel()
-		b, err := m.Call(ctx, id, routeTableGet, nil)
+		b, err := m.call(ctx, id, routeTableGet, nil)
 		if err != nil {
 			m.log.Debug("coordinator: could not read member's table", "member", id, "err", err)
 			return
@@ -318,7 +318,7 @@ func (c *coordinator) migrate(ctx context.Context, ch partition.Change, version 
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.MigrationTimeout)
 	defer cancel()
-	_, err = m.Call(ctx, ch.Source, routeMigrate, b)
+	_, err = m.call(ctx, ch.Source, routeMigrate, b)
 	return err
 }
 
@@ -373,7 +373,7 @@ func (c *coordinator) send(ctx context.Context, t *partition.Table, ids []string
 	parallel(ids, 16, func(id string) {
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
 		defer cancel()
-		b, err := m.Call(ctx, id, routeTable, payload)
+		b, err := m.call(ctx, id, routeTable, payload)
 		if err != nil {
 			m.log.Debug("coordinator: publishing table failed", "member", id, "version", t.Version(), "err", err)
 			return

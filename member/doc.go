@@ -4,11 +4,13 @@
 //
 // # Starting and stopping
 //
-// A Go service becomes a member with Start and leaves with Shutdown:
+// This is the bare layer: Start runs a member with the services given to it
+// (see Services below), and a Go service usually calls weir.Start, which
+// gives it maps and jobs. A member leaves with Shutdown:
 //
 //	cfg := member.DefaultConfig()
 //	cfg.Join = []string{"10.0.0.5:5701"}
-//	m, err := member.Start(ctx, cfg)
+//	m, err := member.Start(ctx, cfg, grid.Service(), dag.Service())
 //	...
 //	defer m.Shutdown(ctx)
 //
@@ -24,9 +26,10 @@
 // # Membership
 //
 // hashicorp/memberlist gossips membership and detects failures. Each member
-// gossips its metadata (ID, transport address, start time, partition count)
-// as msgpack in memberlist's node meta. A member of another cluster, or with
-// another partition count, is refused at join with the reason in Start's
+// gossips its metadata (ID, transport address, start time, partition count,
+// services) as msgpack in memberlist's node meta. A member of another
+// cluster, with another partition count, or a data member serving other
+// services, is refused at join with the reason in Start's
 // error; with a SecretKey, gossip is encrypted and labelled with the cluster
 // name, and members without the key cannot join. Members periodically rejoin
 // their configured seeds, so the two sides of a long network partition find
@@ -68,11 +71,22 @@
 // is disconnected and the reason logged. Frames from many goroutines are
 // coalesced into few writes.
 //
-// Services register handlers by route name (Handle, HandleStream) and call
-// each other with Call (request/response, with the caller's deadline and
-// cancellation carried to the handler), Send (one-way, ordered per sender)
-// and OpenStream (ordered messages with byte-counted flow control). Errors
-// cross the wire as *RemoteError; sentinels registered with
-// RegisterErrorCode keep working with errors.Is. Packages such as grid attach
-// themselves to every member with RegisterExtension.
+// Services register handlers by route name (Host.Handle, Host.HandleStream)
+// and call each other with Call (request/response, with the caller's
+// deadline and cancellation carried to the handler), Send (one-way, ordered
+// per sender) and OpenStream (ordered messages with byte-counted flow
+// control). Errors cross the wire as *RemoteError; sentinels registered with
+// RegisterErrorCode keep working with errors.Is.
+//
+// # Services
+//
+// A member does what the services given to Start make it do; nothing
+// attaches itself. weir.Start gives distributed maps (grid.Service) and the
+// job engine (dag.Service); member.Start with none runs membership and
+// partition tables only. A Service's Attach receives the member's *Host, the
+// service-facing side: routes, calls, streams, tracked goroutines, table
+// hooks. The *Member that Start returns is the user's handle and has none of
+// it. Members advertise their services' names in their gossip metadata, and
+// a data member that serves other services than the cluster's data members
+// is refused at join, with both lists in the error.
 package member

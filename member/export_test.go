@@ -8,3 +8,7 @@ func MakeStaleAhead(m *Member, ahead uint64) {
 	t := m.Partitions()
 	m.tables.apply(t.WithVersion(t.Version() + ahead))
 }
+
+// HostOf returns the service-facing side of m, for tests that register
+// routes and call them without a service.
+func HostOf(m *Member) *Host { return m.host }

@@ -53,8 +53,9 @@ func (g gossip) NotifyMerge(peers []*memberlist.Node) error {
 	return nil
 }
 
-// checkPeer refuses members of another cluster or with another partition
-// count or protocol; the reason is logged once per member.
+// checkPeer refuses members of another cluster, with another partition
+// count or protocol, and data members serving other services than this one
+// when it is a data member; the reason is logged once per member.
 func (m *Member) checkPeer(n *memberlist.Node) error {
 	if n.Name == m.cfg.Name {
 		return nil
@@ -70,6 +71,10 @@ func (m *Member) checkPeer(n *memberlist.Node) error {
 		reason = fmt.Sprintf("partition count mismatch: this member has %d partitions, member %s has %d", m.cfg.PartitionCount, n.Name, meta.Partitions)
 	case meta.Protocol != protocol:
 		reason = fmt.Sprintf("protocol mismatch: this member speaks %d, member %s speaks %d", protocol, n.Name, meta.Protocol)
+	case !m.cfg.Lite && !meta.Lite && !sameServices(m.services.names, meta.Services):
+		reason = fmt.Sprintf("services mismatch: data member %s serves %s, but this data member serves %s; "+
+			"every data member of a cluster serves the same (weir.Start attaches maps and jobs; start members with no services only as lite members)",
+			n.Name, serviceList(meta.Services), serviceList(m.services.names))
 	default:
 		return nil
 	}
@@ -244,4 +249,11 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 	}
 	w.log.Log(context.Background(), level, "gossip: "+line)
 	return len(p), nil
+}
+
+func serviceList(names []string) string {
+	if len(names) == 0 {
+		return "no services"
+	}
+	return "[" + strings.Join(names, " ") + "]"
 }

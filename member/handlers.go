@@ -48,9 +48,9 @@ func newRegistry() *registry {
 	return &registry{handlers: map[string]handlerEntry{}, streams: map[string]StreamHandler{}}
 }
 
-// Handle registers h for route, replacing any previous handler. Routes are
+// handle registers h for route, replacing any previous handler. Routes are
 // conventionally "service.operation", e.g. "map.put".
-func (m *Member) Handle(route string, h Handler, opts ...HandlerOption) {
+func (m *Member) handle(route string, h Handler, opts ...HandlerOption) {
 	e := handlerEntry{h: h}
 	for _, o := range opts {
 		o(&e)
@@ -60,8 +60,8 @@ func (m *Member) Handle(route string, h Handler, opts ...HandlerOption) {
 	m.routes.handlers[route] = e
 }
 
-// HandleStream registers h for streams opened on route.
-func (m *Member) HandleStream(route string, h StreamHandler) {
+// handleStream registers h for streams opened on route.
+func (m *Member) handleStream(route string, h StreamHandler) {
 	m.routes.mu.Lock()
 	defer m.routes.mu.Unlock()
 	m.routes.streams[route] = h
@@ -81,13 +81,13 @@ func (r *registry) streamHandler(route string) (StreamHandler, bool) {
 	return h, ok
 }
 
-// Call sends payload to route on member to and waits for the response. A
+// call sends payload to route on member to and waits for the response. A
 // call to this member's own ID runs the handler directly.
 //
 // If the connection breaks before the response arrives, the error wraps
 // ErrConnectionLost: the request may or may not have been applied, so only
 // idempotent or deduplicated requests should be retried.
-func (m *Member) Call(ctx context.Context, to, route string, payload []byte) ([]byte, error) {
+func (m *Member) call(ctx context.Context, to, route string, payload []byte) ([]byte, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -101,13 +101,13 @@ func (m *Member) Call(ctx context.Context, to, route string, payload []byte) ([]
 	return c.call(ctx, route, payload)
 }
 
-// Begin sends a request without waiting for its response, which Wait on
+// begin sends a request without waiting for its response, which Wait on
 // the returned Pending reads. Requests begun from one goroutine to one member
 // are queued on the connection in the order of the Begin calls, so a caller
 // that must order messages (replication) can begin several and then wait for
 // all. A request to this member's own ID runs the handler before Begin
 // returns.
-func (m *Member) Begin(ctx context.Context, to, route string, payload []byte) (*Pending, error) {
+func (m *Member) begin(ctx context.Context, to, route string, payload []byte) (*Pending, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -122,10 +122,10 @@ func (m *Member) Begin(ctx context.Context, to, route string, payload []byte) (*
 	return c.begin(ctx, route, payload)
 }
 
-// Send sends a one-way message: it returns once the message is queued on the
+// send sends a one-way message: it returns once the message is queued on the
 // connection, without waiting for the handler. Messages sent to one member
 // from one goroutine arrive in order.
-func (m *Member) Send(ctx context.Context, to, route string, payload []byte) error {
+func (m *Member) send(ctx context.Context, to, route string, payload []byte) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}

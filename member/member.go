@@ -48,9 +48,8 @@ type Member struct {
 	coord  coordinator
 	frozen frozenParts
 
-	extMu      sync.Mutex // guards extensions, extOrder
-	extensions map[string]Extension
-	extOrder   []string
+	host     *Host
+	services attachedServices
 
 	closed       atomic.Bool
 	shutdownOnce sync.Once
@@ -59,52 +58,17 @@ type Member struct {
 	ready        chan struct{} // closed when Start succeeds
 }
 
-// Extension is a service attached to every member of this process, such as
-// distributed maps or the job engine. See RegisterExtension.
-type Extension interface {
-	// Shutdown is called during the member's Shutdown, after its partitions
-	// have moved to other members and before the transport closes, in the
-	// reverse order of attachment.
-	Shutdown(ctx context.Context) error
-}
-
-var extensionRegistry struct {
-	sync.Mutex
-	names  []string
-	attach map[string]func(*Member) (Extension, error)
-}
-
-// RegisterExtension registers a service that Start attaches to every member
-// of this process, in registration order, before the member joins the
-// cluster. Packages such as grid register themselves from init, the way
-// database/sql drivers do, so that every member that links them serves their
-// routes. Registering a name twice panics.
-func RegisterExtension(name string, attach func(*Member) (Extension, error)) {
-	extensionRegistry.Lock()
-	defer extensionRegistry.Unlock()
-	if extensionRegistry.attach == nil {
-		extensionRegistry.attach = map[string]func(*Member) (Extension, error){}
-	}
-	if _, dup := extensionRegistry.attach[name]; dup {
-		panic("member: extension " + name + " registered twice")
-	}
-	extensionRegistry.names = append(extensionRegistry.names, name)
-	extensionRegistry.attach[name] = attach
-}
-
-// Extension returns the attached extension registered under name, or nil.
-func (m *Member) Extension(name string) Extension {
-	m.extMu.Lock()
-	defer m.extMu.Unlock()
-	return m.extensions[name]
-}
-
 // Start starts a member: it validates cfg, listens for the transport and for
-// gossip, attaches the registered extensions, joins the members in cfg.Join
-// (or starts a new cluster when there are none) and waits until the member
-// knows a partition table. If anything fails, everything started so far is
-// stopped and the error says what failed.
-func Start(ctx context.Context, cfg Config) (*Member, error) {
+// gossip, attaches services in the order given, joins the members in
+// cfg.Join (or starts a new cluster when there are none) and waits until the
+// member knows a partition table. If anything fails, everything started so
+// far is stopped and the error says what failed.
+//
+// A member started with no services takes part in membership and partition
+// tables only: weir.Start starts one with distributed maps and jobs. The
+// services' names travel in the member's gossip metadata, and data members
+// serving different services refuse each other at join (see Service).
+func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error) {
 	cfg = cfg.withDefaults()
 	id := newID()
 	if cfg.Name == "" {
@@ -121,9 +85,12 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		routes:       newRegistry(),
 		nodes:        map[string]Info{},
 		viewDirty:    make(chan struct{}, 1),
-		extensions:   map[string]Extension{},
 		shutdownDone: make(chan struct{}),
 		ready:        make(chan struct{}),
+	}
+	m.host = &Host{m}
+	if err := m.services.init(services); err != nil {
+		return nil, fmt.Errorf("invalid member services: %w", err)
 	}
 	m.view.Store(newView(nil))
 	m.group = run.NewGroup(context.Background())
@@ -146,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, err
 	}
 	m.registerRoutes()
-	if err := m.attachExtensions(); err != nil {
+	if err := m.services.attach(m.host); err != nil {
 		return nil, err
 	}
 	if !m.transport.start() {
@@ -244,6 +211,7 @@ func (m *Member) setMeta(leaving bool) error {
 		Partitions: m.cfg.PartitionCount,
 		Lite:       m.cfg.Lite,
 		Leaving:    leaving,
+		Services:   m.services.names,
 	}.encode()
 	if err != nil {
 		return err
@@ -292,24 +260,6 @@ func explainJoinError(err error, haveSecret bool) string {
 	return strings.Join(parts, "; ")
 }
 
-func (m *Member) attachExtensions() error {
-	extensionRegistry.Lock()
-	names := slices.Clone(extensionRegistry.names)
-	attach := extensionRegistry.attach
-	extensionRegistry.Unlock()
-	for _, name := range names {
-		ext, err := attach[name](m)
-		if err != nil {
-			return fmt.Errorf("attach %s: %w", name, err)
-		}
-		m.extMu.Lock()
-		m.extensions[name] = ext
-		m.extOrder = append(m.extOrder, name)
-		m.extMu.Unlock()
-	}
-	return nil
-}
-
 // awaitFirstTable waits until the member knows a partition table, so maps
 // can route as soon as Start returns. A lite member in a cluster without data
 // members, or a cluster below its quorum, has none; Start does not wait
@@ -338,7 +288,7 @@ func (m *Member) abortStart() {
 		m.transport.close()
 	}
 	m.group.Stop()
-	m.shutdownExtensions(context.Background())
+	_ = m.services.shutdown(context.Background())
 	close(m.shutdownDone)
 }
 
@@ -350,9 +300,6 @@ func (m *Member) Name() string { return m.cfg.Name }
 
 // Config returns the member's configuration with defaults filled in.
 func (m *Member) Config() Config { return m.cfg }
-
-// Logger is the member's logger, for extensions.
-func (m *Member) Logger() *slog.Logger { return m.log }
 
 // Addr is the member's gossip address, the one to pass in another member's
 // Config.Join.
@@ -367,8 +314,8 @@ func (m *Member) TransportAddr() string { return m.transport.addr }
 // Members returns the live members, this one included, oldest first.
 func (m *Member) Members() []Info { return slices.Clone(m.view.Load().members) }
 
-// Member returns the live member with the given ID.
-func (m *Member) Member(id string) (Info, bool) {
+// MemberByID returns the live member with the given ID.
+func (m *Member) MemberByID(id string) (Info, bool) {
 	i, ok := m.view.Load().byID[id]
 	return i, ok
 }
@@ -415,17 +362,6 @@ func (m *Member) WaitMembers(ctx context.Context, ready func([]Info) bool) ([]In
 		}
 	}
 }
-
-// Ready is closed once Start has succeeded: the member has joined and knows
-// a partition table. Extensions attach before the member joins, when it sees
-// only itself (and so takes itself for the coordinator): what they do on
-// membership waits for Ready.
-func (m *Member) Ready() <-chan struct{} { return m.ready }
-
-// Go runs fn on a goroutine that the member tracks: fn's context is
-// cancelled at Shutdown, which waits for fn to return. Reports false, without
-// running fn, once the member is shut down.
-func (m *Member) Go(fn func(ctx context.Context)) bool { return m.group.Go(fn) }
 
 // Done is closed when the member has shut down.
 func (m *Member) Done() <-chan struct{} { return m.shutdownDone }

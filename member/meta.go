@@ -26,6 +26,7 @@ type Info struct {
 	Leaving       bool      // shutting down gracefully; partitions are moving off it
 	StartedAt     time.Time // orders members by age: the oldest is coordinator
 	Version       string
+	Services      []string // names of the services the member serves
 }
 
 func (i Info) String() string {
@@ -57,6 +58,8 @@ type nodeMeta struct {
 	Partitions int    `msgpack:"n"`
 	Lite       bool   `msgpack:"l,omitempty"`
 	Leaving    bool   `msgpack:"x,omitempty"`
+	// Services names the services the member serves (Service.Name).
+	Services []string `msgpack:"sv,omitempty"`
 }
 
 func (m nodeMeta) encode() ([]byte, error) {
@@ -95,5 +98,6 @@ func infoOf(n *memberlist.Node) (Info, nodeMeta, error) {
 		Leaving:       meta.Leaving,
 		StartedAt:     time.Unix(0, meta.Started),
 		Version:       meta.Version,
+		Services:      meta.Services,
 	}, meta, nil
 }

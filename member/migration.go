@@ -31,9 +31,9 @@ type ReplicaService interface {
 	ImportPartition(ctx context.Context, p int, data []byte) error
 }
 
-// RegisterReplicaService registers s under name. Register the same names on
-// every member, before data exists (typically from an Extension's attach).
-func (m *Member) RegisterReplicaService(name string, s ReplicaService) {
+// registerReplicaService registers s under name. Register the same names on
+// every member, before data exists (from a Service's Attach).
+func (m *Member) registerReplicaService(name string, s ReplicaService) {
 	m.frozen.mu.Lock()
 	defer m.frozen.mu.Unlock()
 	m.frozen.services[name] = s
@@ -77,13 +77,13 @@ func (f *frozenParts) init() {
 	f.imports = map[int]uint64{}
 }
 
-// ImportCommit returns the version of the table that commits the copy of
+// importCommit returns the version of the table that commits the copy of
 // partition p this member received, or 0 when it holds none waiting for a
 // table. A table change listener keeps a copy that a later table commits,
 // even if the table it is told about does not list this member for p: a
 // member behind the coordinator may learn of an older table after the copy
 // arrived.
-func (m *Member) ImportCommit(p int) uint64 {
+func (m *Member) importCommit(p int) uint64 {
 	m.frozen.mu.Lock()
 	defer m.frozen.mu.Unlock()
 	return m.frozen.imports[p]
@@ -188,7 +188,7 @@ func (m *Member) handleMigrate(ctx context.Context, req *Request) ([]byte, error
 	}
 	errs := make([]error, len(msg.Added))
 	parallel(indexes(len(msg.Added)), migrationConcurrency, func(i int) {
-		if _, err := m.Call(ctx, msg.Added[i], routeImport, b); err != nil {
+		if _, err := m.call(ctx, msg.Added[i], routeImport, b); err != nil {
 			errs[i] = fmt.Errorf("copy partition %d to member %s: %w", p, msg.Added[i], err)
 		}
 	})

@@ -1,6 +1,8 @@
 package member_test
 
 import (
+	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -63,7 +65,7 @@ func TestSecretClusterWorks(t *testing.T) {
 	cfg.SecretKey = []byte("shared")
 	c := clustertest.Start(t, 3, cfg)
 	ms := c.Members()
-	_, err := ms[0].Call(ctxT(t, 5*time.Second), ms[2].ID(), "member.table.get", nil)
+	_, err := member.HostOf(ms[0]).Call(ctxT(t, 5*time.Second), ms[2].ID(), "member.table.get", nil)
 	require.NoError(t, err)
 }
 
@@ -99,3 +101,88 @@ func TestHandshakeRefusesWithReason(t *testing.T) {
 	require.Contains(t, hello("weir", 271, "someone-else"), "wrong member")
 	require.Empty(t, hello("weir", 271, m.ID()), "a correct hello gets a welcome")
 }
+
+// nopService is a service with nothing to do, for composition tests.
+type nopService struct{}
+
+func (nopService) Shutdown(context.Context) error { return nil }
+
+func serviceNamed(name string) member.Service {
+	return member.Service{Name: name, Attach: func(*member.Host) (member.Attached, error) { return nopService{}, nil }}
+}
+
+// A data member must serve what the cluster's data members serve: one
+// without the maps could be given partitions it cannot hold. Lite members
+// hold none and may serve less.
+func TestJoinRefusesDataMemberWithOtherServices(t *testing.T) {
+	seedCfg := clustertest.Config(t)
+	seed, err := member.Start(ctxT(t, 10*time.Second), seedCfg, serviceNamed("maps"), serviceNamed("jobs"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = seed.Shutdown(ctxT(t, 10*time.Second)) })
+	require.Equal(t, []string{"maps", "jobs"}, seed.ServiceNames())
+
+	join := func(t *testing.T, lite bool, services ...member.Service) (*member.Member, error) {
+		cfg := clustertest.Config(t)
+		cfg.Join = []string{seed.Addr()}
+		cfg.RejoinInterval = 0
+		cfg.Lite = lite
+		cfg.Gossip.TCPTimeout = 500 * time.Millisecond
+		m, err := member.Start(ctxT(t, 20*time.Second), cfg, services...)
+		if m != nil {
+			t.Cleanup(func() { _ = m.Shutdown(ctxT(t, 10*time.Second)) })
+		}
+		return m, err
+	}
+	t.Run("data member with no services", func(t *testing.T) {
+		_, err := join(t, false)
+		require.ErrorIs(t, err, member.ErrJoin)
+		require.ErrorContains(t, err, "services mismatch")
+		require.ErrorContains(t, err, "serves [maps jobs]")
+		require.ErrorContains(t, err, "no services")
+	})
+	t.Run("data member with a service missing", func(t *testing.T) {
+		_, err := join(t, false, serviceNamed("maps"))
+		require.ErrorContains(t, err, "services mismatch")
+	})
+	require.Len(t, seed.Members(), 1, "nobody was let in")
+
+	t.Run("data member with the same services in another order", func(t *testing.T) {
+		m, err := join(t, false, serviceNamed("jobs"), serviceNamed("maps"))
+		require.NoError(t, err)
+		info, ok := seed.MemberByID(m.ID())
+		require.True(t, ok)
+		require.ElementsMatch(t, []string{"maps", "jobs"}, info.Services)
+	})
+	t.Run("lite member with no services", func(t *testing.T) {
+		_, err := join(t, true)
+		require.NoError(t, err)
+	})
+}
+
+func TestStartRefusesBadServices(t *testing.T) {
+	attach := func(*member.Host) (member.Attached, error) { return nopService{}, nil }
+	_, err := member.Start(ctxT(t, 5*time.Second), clustertest.Config(t),
+		member.Service{Name: "a", Attach: attach}, member.Service{Name: "a", Attach: attach}, member.Service{Attach: attach}, member.Service{Name: "b"})
+	require.ErrorContains(t, err, `service "a" given twice`)
+	require.ErrorContains(t, err, "service 2 has no name")
+	require.ErrorContains(t, err, `service "b" has no Attach function`)
+
+	// A service whose Attach fails stops Start, and those attached before it
+	// are shut down.
+	var shut []string
+	svc := func(name string, fail bool) member.Service {
+		return member.Service{Name: name, Attach: func(*member.Host) (member.Attached, error) {
+			if fail {
+				return nil, errors.New("no disk")
+			}
+			return shutdownFunc(func() { shut = append(shut, name) }), nil
+		}}
+	}
+	_, err = member.Start(ctxT(t, 5*time.Second), clustertest.Config(t), svc("first", false), svc("second", false), svc("third", true))
+	require.ErrorContains(t, err, "attach service third: no disk")
+	require.Equal(t, []string{"second", "first"}, shut)
+}
+
+type shutdownFunc func()
+
+func (f shutdownFunc) Shutdown(context.Context) error { f(); return nil }

@@ -11,7 +11,7 @@ import (
 
 // Shutdown leaves the cluster gracefully: the member announces that it is
 // leaving, waits (bounded by ctx) until the coordinator has moved every
-// partition replica it holds to other members, shuts down the extensions,
+// partition replica it holds to other members, shuts down its services,
 // leaves the gossip cluster and closes its connections. It returns once
 // every goroutine of the member has stopped. Shutdown is idempotent: later
 // calls wait for the first and return nil.
@@ -39,7 +39,7 @@ func (m *Member) shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	m.closed.Store(true)
-	if err := m.shutdownExtensions(ctx); err != nil {
+	if err := m.services.shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	// The leave message needs a few gossip rounds to spread; if it does not,
@@ -105,21 +105,6 @@ func holdsReplicas(t *partition.Table, id string) bool {
 	return len(t.Owned(id)) > 0 || len(t.BackedUp(id)) > 0
 }
 
-func (m *Member) shutdownExtensions(ctx context.Context) error {
-	m.extMu.Lock()
-	order := m.extOrder
-	m.extOrder = nil
-	m.extMu.Unlock()
-	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		ext := m.Extension(order[i])
-		if err := ext.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down %s: %w", order[i], err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Terminate stops the member at once, as if its process had died: it does
 // not move its partitions or announce that it leaves, so the other members
 // detect a failure and recover its partitions from backups. It is for tests
@@ -130,7 +115,7 @@ func (m *Member) Terminate() {
 		_ = m.list.Shutdown() // no Leave: the others must detect the failure
 		m.transport.close()
 		m.group.Stop()
-		_ = m.shutdownExtensions(context.Background())
+		_ = m.services.shutdown(context.Background())
 		m.log.Info("member terminated")
 		close(m.shutdownDone)
 	})

@@ -49,10 +49,10 @@ func newStream(c *conn, id uint64, route string, hello []byte, window int) *Stre
 	return &Stream{c: c, id: id, route: route, hello: hello, window: window, credit: window, wake: make(chan struct{})}
 }
 
-// OpenStream opens a stream to route on member to, sending hello as the
+// openStream opens a stream to route on member to, sending hello as the
 // opening message the handler reads with Hello. It does not wait for the
 // peer: if the peer has no handler, the first Send or Recv reports it.
-func (m *Member) OpenStream(ctx context.Context, to, route string, hello []byte) (*Stream, error) {
+func (m *Member) openStream(ctx context.Context, to, route string, hello []byte) (*Stream, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -147,7 +147,7 @@ func (m *Member) heard(from string, t *partition.Table, current bool) {
 		// member applies only newer tables: ask the coordinator to publish
 		// its own above ours.
 		v := cur.Version() + 1
-		m.Go(func(ctx context.Context) {
+		m.group.Go(func(ctx context.Context) {
 			if err := m.askForTable(ctx, from, v); err != nil {
 				m.log.Debug("could not ask the coordinator for a newer table", "version", v, "err", err)
 			}
@@ -164,7 +164,7 @@ func (m *Member) askForTable(ctx context.Context, coordinator string, v uint64) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
 	defer cancel()
-	_, err = m.Call(ctx, coordinator, routeBump, b)
+	_, err = m.call(ctx, coordinator, routeBump, b)
 	return err
 }
 
@@ -206,11 +206,11 @@ func (m *Member) WaitVersion(ctx context.Context, v uint64) (*partition.Table, e
 	return m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil && t.Version() >= v })
 }
 
-// OnTableChange registers fn to run, in order, each time a new table is
+// onTableChange registers fn to run, in order, each time a new table is
 // applied (old is nil for the first). fn runs with the table lock held and
 // must be quick; it must not call methods that apply tables. The returned
 // function unregisters it.
-func (m *Member) OnTableChange(fn func(old, new *partition.Table)) (remove func()) {
+func (m *Member) onTableChange(fn func(old, new *partition.Table)) (remove func()) {
 	ts := &m.tables
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -311,7 +311,7 @@ func (m *Member) fetchTable(ctx context.Context) {
 	if !ok || c.ID == m.id {
 		return
 	}
-	b, err := m.Call(ctx, c.ID, routeTableGet, nil)
+	b, err := m.call(ctx, c.ID, routeTableGet, nil)
 	if err != nil {
 		return
 	}

@@ -173,7 +173,7 @@ func (t *transport) connTo(ctx context.Context, id string) (*conn, error) {
 
 func (t *transport) dial(id string) (*conn, error) {
 	addr := ""
-	if info, ok := t.m.Member(id); ok {
+	if info, ok := t.m.MemberByID(id); ok {
 		addr = info.TransportAddr
 	} else if hint, ok := t.hints.Load(id); ok {
 		addr = hint.(string)
@@ -237,7 +237,7 @@ func (t *transport) learn(addrs map[string]string) {
 func (t *transport) addrsOf(ids []string) map[string]string {
 	addrs := make(map[string]string, len(ids))
 	for _, id := range ids {
-		if info, ok := t.m.Member(id); ok {
+		if info, ok := t.m.MemberByID(id); ok {
 			addrs[id] = info.TransportAddr
 		} else if hint, ok := t.hints.Load(id); ok {
 			addrs[id] = hint.(string)

@@ -35,38 +35,38 @@ func pair(t *testing.T) (*member.Member, *member.Member) {
 func TestCallRoundTripAndErrors(t *testing.T) {
 	a, b := pair(t)
 	for _, m := range []*member.Member{a, b} {
-		m.Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) {
+		member.HostOf(m).Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) {
 			return append([]byte(r.From+":"), r.Payload...), nil
 		})
-		m.Handle("test.fail", func(context.Context, *member.Request) ([]byte, error) {
+		member.HostOf(m).Handle("test.fail", func(context.Context, *member.Request) ([]byte, error) {
 			return nil, fmt.Errorf("wrapped: %w", errTestSentinel)
 		})
-		m.Handle("test.panic", func(context.Context, *member.Request) ([]byte, error) { panic("boom") })
+		member.HostOf(m).Handle("test.panic", func(context.Context, *member.Request) ([]byte, error) { panic("boom") })
 	}
 	ctx := ctxT(t, 10*time.Second)
 
-	resp, err := a.Call(ctx, b.ID(), "test.echo", []byte("hi"))
+	resp, err := member.HostOf(a).Call(ctx, b.ID(), "test.echo", []byte("hi"))
 	require.NoError(t, err)
 	require.Equal(t, a.ID()+":hi", string(resp))
 
-	resp, err = a.Call(ctx, a.ID(), "test.echo", []byte("self"))
+	resp, err = member.HostOf(a).Call(ctx, a.ID(), "test.echo", []byte("self"))
 	require.NoError(t, err, "a call to oneself runs locally")
 	require.Equal(t, a.ID()+":self", string(resp))
 
-	_, err = a.Call(ctx, b.ID(), "test.fail", nil)
+	_, err = member.HostOf(a).Call(ctx, b.ID(), "test.fail", nil)
 	require.ErrorIs(t, err, errTestSentinel, "registered sentinels survive the wire")
 	var re *member.RemoteError
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, b.ID(), re.Member)
 	require.Contains(t, err.Error(), "wrapped: test sentinel")
 
-	_, err = a.Call(ctx, b.ID(), "test.panic", nil)
+	_, err = member.HostOf(a).Call(ctx, b.ID(), "test.panic", nil)
 	require.ErrorContains(t, err, "panicked: boom")
 
-	_, err = a.Call(ctx, b.ID(), "test.nothing", nil)
+	_, err = member.HostOf(a).Call(ctx, b.ID(), "test.nothing", nil)
 	require.ErrorIs(t, err, member.ErrNoHandler)
 
-	_, err = a.Call(ctx, "no-such-member", "test.echo", nil)
+	_, err = member.HostOf(a).Call(ctx, "no-such-member", "test.echo", nil)
 	require.ErrorIs(t, err, member.ErrUnknownMember)
 }
 
@@ -74,7 +74,7 @@ func TestCallCancellationReachesHandler(t *testing.T) {
 	a, b := pair(t)
 	started := make(chan struct{})
 	cancelled := make(chan error, 1)
-	b.Handle("test.block", func(ctx context.Context, _ *member.Request) ([]byte, error) {
+	member.HostOf(b).Handle("test.block", func(ctx context.Context, _ *member.Request) ([]byte, error) {
 		close(started)
 		<-ctx.Done()
 		cancelled <- ctx.Err()
@@ -83,7 +83,7 @@ func TestCallCancellationReachesHandler(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := a.Call(ctx, b.ID(), "test.block", nil)
+		_, err := member.HostOf(a).Call(ctx, b.ID(), "test.block", nil)
 		errc <- err
 	}()
 	<-started
@@ -97,7 +97,7 @@ func TestCallCancellationReachesHandler(t *testing.T) {
 	}
 
 	// A deadline travels with the request.
-	b.Handle("test.deadline", func(ctx context.Context, _ *member.Request) ([]byte, error) {
+	member.HostOf(b).Handle("test.deadline", func(ctx context.Context, _ *member.Request) ([]byte, error) {
 		dl, ok := ctx.Deadline()
 		if !ok || time.Until(dl) > 5*time.Second {
 			return nil, errors.New("no deadline")
@@ -106,17 +106,17 @@ func TestCallCancellationReachesHandler(t *testing.T) {
 	})
 	dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer dcancel()
-	_, err := a.Call(dctx, b.ID(), "test.deadline", nil)
+	_, err := member.HostOf(a).Call(dctx, b.ID(), "test.deadline", nil)
 	require.NoError(t, err)
 }
 
 func TestConcurrentCallsAndOneWayOrder(t *testing.T) {
 	a, b := pair(t)
-	b.Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil })
+	member.HostOf(b).Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil })
 	var mu sync.Mutex
 	var got []int
 	done := make(chan struct{})
-	b.Handle("test.seq", func(_ context.Context, r *member.Request) ([]byte, error) {
+	member.HostOf(b).Handle("test.seq", func(_ context.Context, r *member.Request) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, int(binary.BigEndian.Uint32(r.Payload)))
@@ -134,7 +134,7 @@ func TestConcurrentCallsAndOneWayOrder(t *testing.T) {
 			defer wg.Done()
 			for i := range 200 {
 				msg := []byte(fmt.Sprintf("%d-%d", g, i))
-				resp, err := a.Call(ctx, b.ID(), "test.echo", msg)
+				resp, err := member.HostOf(a).Call(ctx, b.ID(), "test.echo", msg)
 				if err != nil || !bytes.Equal(resp, msg) {
 					failures.Add(1)
 				}
@@ -142,7 +142,7 @@ func TestConcurrentCallsAndOneWayOrder(t *testing.T) {
 		}()
 	}
 	for i := range 1000 {
-		require.NoError(t, a.Send(ctx, b.ID(), "test.seq", binary.BigEndian.AppendUint32(nil, uint32(i))))
+		require.NoError(t, member.HostOf(a).Send(ctx, b.ID(), "test.seq", binary.BigEndian.AppendUint32(nil, uint32(i))))
 	}
 	wg.Wait()
 	require.Zero(t, failures.Load())
@@ -157,11 +157,11 @@ func TestOversizedMessageIsRefusedBeforeSending(t *testing.T) {
 	cfg.MaxFrameSize = 1 << 16
 	c := clustertest.Start(t, 2, cfg)
 	a, b := c.Members()[0], c.Members()[1]
-	b.Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil })
-	_, err := a.Call(ctxT(t, 5*time.Second), b.ID(), "test.echo", make([]byte, 1<<17))
+	member.HostOf(b).Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil })
+	_, err := member.HostOf(a).Call(ctxT(t, 5*time.Second), b.ID(), "test.echo", make([]byte, 1<<17))
 	require.ErrorContains(t, err, "exceeds MaxFrameSize")
 	// The connection is still good.
-	_, err = a.Call(ctxT(t, 5*time.Second), b.ID(), "test.echo", []byte("ok"))
+	_, err = member.HostOf(a).Call(ctxT(t, 5*time.Second), b.ID(), "test.echo", []byte("ok"))
 	require.NoError(t, err)
 }
 
@@ -228,7 +228,7 @@ func TestTransportRefusesGarbageAndForgedPeers(t *testing.T) {
 		})
 	}
 	// The member still works.
-	_, err = m.Call(ctxT(t, time.Second), m.ID(), "member.table.get", nil)
+	_, err = member.HostOf(m).Call(ctxT(t, time.Second), m.ID(), "member.table.get", nil)
 	require.NoError(t, err)
 }
 
@@ -247,7 +247,7 @@ func TestStreamFlowControl(t *testing.T) {
 
 	release := make(chan struct{})
 	received := make(chan int, 1)
-	b.HandleStream("test.sink", func(ctx context.Context, s *member.Stream) {
+	member.HostOf(b).HandleStream("test.sink", func(ctx context.Context, s *member.Stream) {
 		require.Equal(t, "hello", string(s.Hello()))
 		<-release // a slow consumer: nothing is read until released
 		total := 0
@@ -265,7 +265,7 @@ func TestStreamFlowControl(t *testing.T) {
 		}
 	})
 	ctx := ctxT(t, 30*time.Second)
-	s, err := a.OpenStream(ctx, b.ID(), "test.sink", []byte("hello"))
+	s, err := member.HostOf(a).OpenStream(ctx, b.ID(), "test.sink", []byte("hello"))
 	require.NoError(t, err)
 
 	// With the consumer stalled, the sender can put at most one window in
@@ -309,7 +309,7 @@ func TestStreamRecycledMessages(t *testing.T) {
 	a, b := c.Members()[0], c.Members()[1]
 	const msgs, size = 2000, 9000
 	errc := make(chan error, 1)
-	b.HandleStream("test.recycle", func(ctx context.Context, s *member.Stream) {
+	member.HostOf(b).HandleStream("test.recycle", func(ctx context.Context, s *member.Stream) {
 		s.RecycleMessages()
 		var want []byte
 		for i := 0; ; i++ {
@@ -335,7 +335,7 @@ func TestStreamRecycledMessages(t *testing.T) {
 		}
 	})
 	ctx := ctxT(t, 30*time.Second)
-	s, err := a.OpenStream(ctx, b.ID(), "test.recycle", nil)
+	s, err := member.HostOf(a).OpenStream(ctx, b.ID(), "test.recycle", nil)
 	require.NoError(t, err)
 	var buf []byte
 	var before, after runtime.MemStats
@@ -370,7 +370,7 @@ func recycleMsg(dst []byte, i, size int) []byte {
 func TestStreamToMissingHandlerFails(t *testing.T) {
 	a, b := pair(t)
 	ctx := ctxT(t, 10*time.Second)
-	s, err := a.OpenStream(ctx, b.ID(), "test.none", nil)
+	s, err := member.HostOf(a).OpenStream(ctx, b.ID(), "test.none", nil)
 	require.NoError(t, err)
 	_, err = s.Recv(ctx)
 	require.ErrorIs(t, err, member.ErrNoHandler)
@@ -380,14 +380,14 @@ func TestPendingCallsFailWhenPeerDies(t *testing.T) {
 	c := clustertest.Start(t, 2, member.Config{})
 	a, b := c.Members()[0], c.Members()[1]
 	entered := make(chan struct{})
-	b.Handle("test.hang", func(ctx context.Context, _ *member.Request) ([]byte, error) {
+	member.HostOf(b).Handle("test.hang", func(ctx context.Context, _ *member.Request) ([]byte, error) {
 		close(entered)
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
 	errc := make(chan error, 1)
 	go func() {
-		_, err := a.Call(context.Background(), b.ID(), "test.hang", nil)
+		_, err := member.HostOf(a).Call(context.Background(), b.ID(), "test.hang", nil)
 		errc <- err
 	}()
 	<-entered

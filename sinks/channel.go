@@ -56,7 +56,7 @@ func Channel[T any](name string) dag.Sink[T] {
 	return dag.NewSink("channel-"+name, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
 		v, ok := channels.Load(name)
 		if !ok {
-			return nil, fmt.Errorf("channel sink: no channel registered as %q in the process of member %s (Channel works only when the cluster runs in the process that registered it)", name, ctx.Member.Name())
+			return nil, fmt.Errorf("channel sink: no channel registered as %q in the process of member %s (Channel works only when the cluster runs in the process that registered it)", name, ctx.MemberName())
 		}
 		rc := v.(registeredChannel)
 		ch, ok := rc.ch.(chan<- T)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
@@ -63,7 +64,7 @@ func init() {
 func startMember(ctx context.Context) *member.Member {
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -47,10 +47,10 @@ func Files[T any](dir string, format func(T) string) dag.Sink[T] {
 		}
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("file sink: directory %s on member %s: %w", dir, ctx.Member.Name(), err)
+			return nil, fmt.Errorf("file sink: directory %s on member %s: %w", dir, ctx.MemberName(), err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("file sink: %s on member %s is not a directory", dir, ctx.Member.Name())
+			return nil, fmt.Errorf("file sink: %s on member %s is not a directory", dir, ctx.MemberName())
 		}
 		return &fileWriter[T]{ctx: ctx, dir: dir, format: format}, nil
 	})

@@ -39,7 +39,7 @@ func List[T any](name string) dag.Sink[T] {
 		if name == "" {
 			return nil, errors.New("list sink: no name")
 		}
-		store := &listStore{m: grid.GetMap[listKey, entry](ctx.Member, listMap(name))}
+		store := &listStore{m: grid.GetMap[listKey, entry](ctx, listMap(name))}
 		return openLogWriter[T](ctx, fmt.Sprintf("list sink %q", name), store)
 	})
 }

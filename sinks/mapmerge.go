@@ -55,7 +55,7 @@ func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc gri
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("map sink %q: %w", mapName, err)
 		}
-		return &processWriter[T, K, V, A, R]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName, opts...), proc: proc, toKey: toKey, toArg: toArg}, nil
+		return &processWriter[T, K, V, A, R]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), proc: proc, toKey: toKey, toArg: toArg}, nil
 	})
 	return dag.PartitionSink(s, orZeroKey(toKey))
 }
@@ -139,7 +139,7 @@ func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("map sink %q: %w", mapName, err)
 		}
-		return &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName, opts...), toKey: toKey, update: update}, nil
+		return &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}, nil
 	})
 	return dag.PartitionSink(s, orZeroKey(toKey))
 }

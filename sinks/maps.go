@@ -22,7 +22,7 @@ import (
 // member, as for grid.GetMap.
 func Map[K comparable, V any](mapName string, opts ...grid.MapOption) dag.Sink[dag.KV[K, V]] {
 	s := dag.NewSink("map-"+mapName, func(ctx *dag.Context) (dag.SinkWriter[dag.KV[K, V]], error) {
-		return &mapWriter[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName, opts...)}, nil
+		return &mapWriter[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...)}, nil
 	})
 	return dag.PartitionSink(s, func(kv dag.KV[K, V]) K { return kv.Key })
 }

@@ -100,8 +100,8 @@ func Observable[T any](name string, opts ...ObservableOption) dag.Sink[T] {
 		store := &observableLog{
 			ctx:      ctx,
 			name:     name,
-			log:      grid.GetMap[string, entry](ctx.Member, observableMap(name), grid.WithJournal(cfg.buffer)),
-			progress: grid.GetMap[string, observerProgress](ctx.Member, observerMap(name)),
+			log:      grid.GetMap[string, entry](ctx, observableMap(name), grid.WithJournal(cfg.buffer)),
+			progress: grid.GetMap[string, observerProgress](ctx, observerMap(name)),
 			bound:    uint64(cfg.buffer / 2),
 		}
 		return openLogWriter[T](ctx, fmt.Sprintf("observable sink %q", name), store)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
@@ -20,7 +21,7 @@ func Example() {
 	ctx := context.Background()
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, _ := member.Start(ctx, cfg)
+	m, _ := weir.Start(ctx, cfg)
 	defer m.Shutdown(ctx)
 
 	source := snapshot.ProcessorID{Vertex: "source", Index: 0}

@@ -5,9 +5,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/member"
 )
 
 func TestMain(m *testing.M) {
+	clustertest.Services = []member.Service{grid.Service()}
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/member"
 )
 
 // A named snapshot lives in its own map, NamedMap(name): its chunks, under
@@ -101,7 +100,7 @@ func (s *Store) Export(ctx context.Context, c Completed, name string) error {
 				if err := dst.Delete(ctx, k); err != nil {
 					// The export stands; the old chunk stays until the
 					// name is dropped or exported again.
-					s.m.Logger().Warn("snapshot: could not delete a chunk of the replaced named snapshot", "name", name, "chunk", r.String(), "err", err)
+					s.log.Warn("snapshot: could not delete a chunk of the replaced named snapshot", "name", name, "chunk", r.String(), "err", err)
 				}
 			}
 		}
@@ -114,7 +113,7 @@ func (s *Store) Export(ctx context.Context, c Completed, name string) error {
 // restore from. A job starting from it passes that Completed to Read (any
 // Store reads it: its manifest names its map) and to NewLifecycle, so its
 // own snapshots continue the numbering. ErrNoSnapshot if there is none.
-func OpenNamed(ctx context.Context, m *member.Member, name string) (*Store, Completed, error) {
+func OpenNamed(ctx context.Context, m Member, name string) (*Store, Completed, error) {
 	s := newStore(m)
 	s.named = NamedMap(name)
 	s.slots[0] = s.chunkMap(s.named)

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/weir-dev/weir/grid"
@@ -39,12 +40,22 @@ const (
 // A Store does its I/O on the caller's goroutine, through grid only. It is
 // safe for concurrent use; each Writer belongs to one goroutine.
 type Store struct {
-	m        *member.Member
+	m        Member
+	log      *slog.Logger
 	job      string // "" for a store opened with OpenNamed
 	named    string // map of the named snapshot, for OpenNamed stores
 	slots    [2]*grid.Map[chunkKey, []byte]
 	parts    int
 	maxEntry int // largest entry a chunk can hold
+}
+
+// Member is what a store needs of the member it runs on: its maps, frame
+// limit and partition count. A *member.Member started with the grid service
+// and a service's *member.Host are ones.
+type Member interface {
+	member.Services
+	Config() member.Config
+	PartitionCount() int
 }
 
 // SlotMap is the name of the grid map holding slot of job jobID.
@@ -56,7 +67,7 @@ func NamedMap(name string) string { return "__weir.snap.named." + name }
 
 // OpenStore returns the snapshot store of job jobID on member m. Opening is
 // cheap and does no I/O; every member of the job may open it.
-func OpenStore(m *member.Member, jobID string) *Store {
+func OpenStore(m Member, jobID string) *Store {
 	s := newStore(m)
 	s.job = jobID
 	for i := range s.slots {
@@ -68,9 +79,13 @@ func OpenStore(m *member.Member, jobID string) *Store {
 // newStore sizes the largest entry by the transport's frame limit, less
 // room for the request around it: a chunk travels in one frame, to its
 // owner and to each backup.
-func newStore(m *member.Member) *Store {
+func newStore(m Member) *Store {
 	maxValue := max(2*ChunkSize, m.Config().MaxFrameSize-(1<<20))
-	return &Store{m: m, parts: m.PartitionCount(), maxEntry: maxValue - 1024}
+	log := m.Config().Logger
+	if h, ok := m.(interface{ Logger() *slog.Logger }); ok {
+		log = h.Logger() // a Host's logger names the member
+	}
+	return &Store{m: m, log: log, parts: m.PartitionCount(), maxEntry: maxValue - 1024}
 }
 
 // chunkMap returns a handle on a map of chunks. Values may be as large as

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
@@ -56,7 +57,7 @@ type exampleReading struct {
 func startExampleMember(ctx context.Context) *member.Member {
 	cfg := member.LocalConfig()
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -131,9 +131,7 @@ func newScope(ctx *dag.Context, dir, glob string, c fileConfig) (fileScope, erro
 		s.index, s.count = ctx.GlobalIndex, ctx.TotalParallelism
 	}
 	s.count = max(s.count, 1)
-	if ctx.Member != nil {
-		s.member = ctx.Member.Name()
-	}
+	s.member = ctx.MemberName()
 	if err := s.check(); err != nil {
 		return s, err
 	}

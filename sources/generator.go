@@ -85,7 +85,7 @@ func generate[T any](name string, rate int64, fn func(seq, ts int64) T, opts []G
 		if err := c.validate(rate); err != nil {
 			return nil, err
 		}
-		return newGenReader(fn, ctx.Partitions(), ctx.Member.PartitionCount(), rate, c, time.Now), nil
+		return newGenReader(fn, ctx.Partitions(), ctx.PartitionCount(), rate, c, time.Now), nil
 	}, dag.Replayable())
 }
 

@@ -92,7 +92,7 @@ func counts[T comparable](name string) map[T]int {
 // collect is a sink adding what it receives to a bag.
 func collect[T any](name string) dag.Sink[T] {
 	return dag.NewSink("collect", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
-		return bagWriter[T]{b: bagFor(name), member: ctx.Member.Name()}, nil
+		return bagWriter[T]{b: bagFor(name), member: ctx.MemberName()}, nil
 	})
 }
 

@@ -17,7 +17,7 @@ import (
 //	lines := dag.ReadFrom(pl, sources.Items("to be or", "not to be"), dag.NoTimestamps[string]())
 func Items[T any](items ...T) dag.Source[T] {
 	return dag.NewSource("items", func(ctx *dag.Context) (dag.Reader[T], error) {
-		r := &itemsReader[T]{items: items, parts: ctx.Member.PartitionCount(), next: map[int]int{}}
+		r := &itemsReader[T]{items: items, parts: ctx.PartitionCount(), next: map[int]int{}}
 		for _, p := range ctx.Partitions() {
 			r.next[p] = p
 		}

@@ -41,7 +41,7 @@ const (
 //		dag.NativeTime[grid.Event[string, Position]](time.Second))
 func MapJournal[K comparable, V any](mapName string, start Start) dag.Source[grid.Event[K, V]] {
 	return dag.NewSource("journal-"+mapName, func(ctx *dag.Context) (dag.Reader[grid.Event[K, V]], error) {
-		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx.Member, mapName), parts: ctx.Partitions(), start: start}
+		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName), parts: ctx.Partitions(), start: start}
 		r.next = make([]uint64, len(r.parts))
 		r.known = make([]bool, len(r.parts))
 		r.behind = make([]time.Time, len(r.parts))

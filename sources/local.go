@@ -253,9 +253,9 @@ func localSource[T any](kind, name string, opts []LocalOption, open func(any) pu
 		if r.log == nil {
 			r.log = slog.New(slog.DiscardHandler)
 		}
-		if ctx.Member != nil {
-			r.board = gridClaims{m: grid.GetMap[string, string](ctx.Member, claimsMap)}
-			r.member = ctx.Member.Name()
+		if ctx.Service(grid.ServiceName) != nil {
+			r.board = gridClaims{m: grid.GetMap[string, string](ctx, claimsMap)}
+			r.member = ctx.MemberName()
 		}
 		r.key = ctx.JobID + "/" + strconv.FormatUint(ctx.Execution, 10)
 		r.boardKey = r.key + "/" + kind + "/" + name

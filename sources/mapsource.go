@@ -32,7 +32,7 @@ import (
 //	heavy := dag.Filter(fleet, func(e dag.KV[string, Vehicle]) bool { return e.Value.MaxLoadKg > 12000 })
 func Map[K comparable, V any](mapName string) dag.Source[dag.KV[K, V]] {
 	return dag.NewSource("map-"+mapName, func(ctx *dag.Context) (dag.Reader[dag.KV[K, V]], error) {
-		return newMapReader(ctx.Context(), grid.GetMap[K, V](ctx.Member, mapName), ctx.Partitions(), ctx.Guarantee != dag.None), nil
+		return newMapReader(ctx.Context(), grid.GetMap[K, V](ctx, mapName), ctx.Partitions(), ctx.Guarantee != dag.None), nil
 	}, dag.Replayable())
 }
 

@@ -15,16 +15,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/examples/internal/localcluster"
-
-	// A member serves distributed maps and runs jobs because its binary
-	// links grid and dag: they attach themselves to every member started in
-	// the process. Link them in every data member of a cluster, even in a
-	// service that does not call them: partitions cannot move to a member
-	// without them (the coordinator retries, logging that the member has
-	// no "grid" service).
-	_ "github.com/weir-dev/weir/dag"
-	_ "github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
 )
@@ -44,10 +36,13 @@ func main() {
 
 // runPair starts two members, as two instances of a service would.
 func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
-	cfg := member.LocalConfig() // one machine: loopback, any free port; DefaultConfig() for production
+	cfg := weir.LocalConfig() // one machine: loopback, any free port; DefaultConfig() for production
 	cfg.Logger = logger
 	cfg.Name = "service-1"
-	first, err := member.Start(ctx, cfg) // no Join: starts a new cluster
+	// The member serves distributed maps and runs jobs: weir.Start attaches
+	// both, in code. Every data member of a cluster serves the same; a
+	// member started otherwise is refused at join.
+	first, err := weir.Start(ctx, cfg) // no Join: starts a new cluster
 	if err != nil {
 		return err
 	}
@@ -55,7 +50,7 @@ func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 
 	cfg.Name = "service-2"
 	cfg.Join = []string{first.Addr()} // any live member's gossip address
-	second, err := member.Start(ctx, cfg)
+	second, err := weir.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -87,11 +82,11 @@ func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 
 // runJoin joins a running cluster, shows it, and leaves.
 func runJoin(ctx context.Context, out io.Writer, logger *slog.Logger, addr string) error {
-	cfg := member.LocalConfig()
+	cfg := weir.LocalConfig()
 	cfg.Logger = logger
 	cfg.Name = "embedded"
 	cfg.Join = []string{addr}
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
+func TestMain(m *testing.M) {
+	clustertest.Services = weir.Services()
+	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
+}
 
 func TestRunPair(t *testing.T) {
 	require.Equal(t, `members: service-1, service-2

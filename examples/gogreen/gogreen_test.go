@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/gogreen/fleet"
 	"github.com/weir-dev/weir/grid"
@@ -21,7 +22,10 @@ import (
 	"github.com/weir-dev/weir/member"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
+func TestMain(m *testing.M) {
+	clustertest.Services = weir.Services()
+	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
+}
 
 // The job on 3 members, exactly-once with frequent snapshots, over a
 // bounded simulation, gives what a plain loop over the same readings

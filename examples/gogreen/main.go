@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/cli"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/gogreen/fleet"
@@ -231,7 +232,7 @@ func startMembers(ctx context.Context, o options, logger *slog.Logger) ([]*membe
 	if o.join != "" {
 		cfg.Lite = true
 		cfg.Join = []string{o.join}
-		m, err := member.Start(ctx, cfg)
+		m, err := weir.Start(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("join %s: %w", o.join, err)
 		}
@@ -244,7 +245,7 @@ func startMembers(ctx context.Context, o options, logger *slog.Logger) ([]*membe
 		if i > 0 {
 			c.Join = []string{ms[0].Addr()}
 		}
-		m, err := member.Start(ctx, c)
+		m, err := weir.Start(ctx, c)
 		if err != nil {
 			return ms, fmt.Errorf("start member %d: %w", i+1, err)
 		}

@@ -33,7 +33,7 @@ func keyCounts(src dag.Source[int64], sink dag.Sink[dag.KV[int64, int64]]) (*dag
 // is cancelled.
 func partitionedKeys(n, keys int64, bounded bool) dag.Source[int64] {
 	return dag.NewSource("keys", func(ctx *dag.Context) (dag.Reader[int64], error) {
-		r := &keysReader{n: n, keys: keys, bounded: bounded, parts: int64(ctx.Member.PartitionCount())}
+		r := &keysReader{n: n, keys: keys, bounded: bounded, parts: int64(ctx.PartitionCount())}
 		for _, p := range ctx.Partitions() {
 			r.own = append(r.own, int64(p))
 			r.next = append(r.next, int64(p))

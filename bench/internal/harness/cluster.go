@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -98,7 +99,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		if len(c.Members) > 0 {
 			mc.Join = []string{c.Members[0].Addr()}
 		}
-		m, err := member.Start(ctx, mc)
+		m, err := weir.Start(ctx, mc)
 		if err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("start member %s: %w", mc.Name, err)

@@ -21,7 +21,7 @@ func Source(c Config) dag.Source[Reading] {
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
-		n := ctx.Member.PartitionCount()
+		n := ctx.PartitionCount()
 		r := &reader{c: c, now: time.Now}
 		for _, p := range ctx.Partitions() {
 			part := &partition{id: p}

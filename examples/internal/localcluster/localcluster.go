@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
 )
@@ -30,7 +31,7 @@ func Start(ctx context.Context, n int, logger *slog.Logger) ([]*member.Member, e
 		if i > 0 {
 			c.Join = []string{ms[0].Addr()}
 		}
-		m, err := member.Start(ctx, c)
+		m, err := weir.Start(ctx, c)
 		if err != nil {
 			return ms, err
 		}

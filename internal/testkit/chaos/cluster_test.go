@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/internal/testkit/jobtest"
@@ -46,7 +47,7 @@ func startCluster(t testing.TB, n int) *cluster {
 	cfg.Join = []string{first.GossipAddr}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	obs, err := member.Start(ctx, cfg)
+	obs, err := weir.Start(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

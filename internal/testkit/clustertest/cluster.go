@@ -28,6 +28,14 @@ type Cluster struct {
 	base    member.Config
 }
 
+// Services are the services every member a test starts serves, in
+// attachment order. A test package sets them in its TestMain: grid's tests
+// give grid.Service, dag's grid.Service and dag.Service. This harness cannot
+// import those packages itself, whose own tests use it. Members of member's
+// own tests serve none: an empty, non-nil list. Left nil, starting a member
+// fails the test, naming the omission.
+var Services []member.Service
+
 // Config returns member.LocalConfig with test-friendly settings: logs go to
 // the test log only when WEIR_TEST_LOG is set.
 func Config(t testing.TB) member.Config {
@@ -111,7 +119,10 @@ func (c *Cluster) Add(adjust func(*member.Config)) *member.Member {
 	adjust(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m, err := member.Start(ctx, cfg)
+	if Services == nil {
+		c.t.Fatal("clustertest.Services is not set: set it in the package's TestMain (weir.Services(), or an empty list for members with no services)")
+	}
+	m, err := member.Start(ctx, cfg, Services...)
 	require.NoError(c.t, err)
 	c.mu.Lock()
 	c.members = append(c.members, m)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
@@ -28,7 +29,7 @@ func StartThree(t testing.TB) (procs [3]*Proc, observer *member.Member) {
 	cfg.Join = []string{procs[0].GossipAddr}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	obs, err := member.Start(ctx, cfg)
+	obs, err := weir.Start(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
