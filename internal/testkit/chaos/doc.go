@@ -5,6 +5,9 @@
 // member in the test process that feeds the input map, submits the job and
 // watches it.
 //
+// TestSoakKills goes on killing for as long as WEIR_SOAK says (skipped when
+// unset; .ci/run sets it).
+//
 // The package has no code of its own: its tests and benchmarks are in the
 // _test files.
 package chaos
