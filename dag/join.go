@@ -215,10 +215,10 @@ type windowJoinP[L, R any, K comparable, O any] struct {
 
 func (p *windowJoinP[L, R, K, O]) Init(ctx *Context) (err error) {
 	p.frames = map[K]frameSet[coGroup[L, R]]{}
-	p.done = minWatermark
+	p.done = MinWatermark
 	p.out, err = outputs[O](ctx)
 	for i := range p.late {
-		p.late[i].wm = minWatermark
+		p.late[i].wm = MinWatermark
 		p.late[i].count = ctx.Counter("late")
 		p.late[i].out = &fanout[struct{}]{}
 	}

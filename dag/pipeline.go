@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/internal/timed"
 )
 
 // Pipeline is the high-level way to write a job: typed stages joined by
@@ -74,44 +74,8 @@ type Stage[T any] struct {
 }
 
 // Timed is how a pipeline carries an item with its event time (unix
-// nanoseconds) along its edges.
-type Timed[T any] struct {
-	TS int64 `msgpack:"t"`
-	V  T     `msgpack:"v"`
-}
-
-// codec gives Timed edges a fast encoding: the time, then the item with its
-// own codec.
-func (Timed[T]) codec() codec.Codec[Timed[T]] {
-	inner := codec.For[T]()
-	ts := codec.For[int64]()
-	next := func(b []byte) (Timed[T], int, error) {
-		t, n, err := ts.Next(b)
-		if err != nil {
-			return Timed[T]{}, 0, err
-		}
-		v, m, err := inner.Next(b[n:])
-		if err != nil {
-			return Timed[T]{}, 0, err
-		}
-		return Timed[T]{TS: t, V: v}, n + m, nil
-	}
-	return codec.Codec[Timed[T]]{
-		Append: func(dst []byte, v Timed[T]) ([]byte, error) {
-			return inner.Append(codec.AppendInt(dst, v.TS), v.V)
-		},
-		Next: next,
-		Decode: func(b []byte) (Timed[T], error) {
-			v, n, err := next(b)
-			if err == nil && n != len(b) {
-				err = fmt.Errorf("%w: %d trailing bytes", codec.ErrType, len(b)-n)
-			}
-			return v, err
-		},
-	}
-}
-
-type ownCodec[T any] interface{ codec() codec.Codec[T] }
+// nanoseconds) along its edges: TS, the time, and V, the item.
+type Timed[T any] = timed.Item[T]
 
 func (p *Pipeline) add(name string, inputs []*node, build func(*compiler) error) *node {
 	n := &node{p: p, name: p.uniqueName(name), inputs: inputs, build: build}
@@ -142,8 +106,7 @@ func (p *Pipeline) uniqueName(name string) string {
 // newStage returns the typed handle of a node producing T items.
 func newStage[T any](n *node) Stage[T] {
 	n.connect = func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-		e := Connect[Timed[T]](from, fromOrd, to, toOrd)
-		e.e.keepOrder = true
+		e := Connect[Timed[T]](from, fromOrd, to, toOrd).KeepOrder()
 		return typedEdgeConfig[T]{e}
 	}
 	return Stage[T]{n: n}
@@ -188,16 +151,12 @@ func (p *Pipeline) Compile() (*DAG, error) {
 		}
 	}
 	// A stage's items reach the next stage in the order it emitted them,
-	// where that costs nothing: a local round-robin edge between equal
-	// parallelisms becomes isolated (instance i feeds instance i). Without
-	// it, a source's items for one key could take two instances of a
-	// filter and overtake each other on their way to the key's state.
-	for _, e := range c.d.edges {
-		if e.keepOrder && e.routing == Unicast && !e.distributed && e.from.localParallelism == e.to.localParallelism {
-			e.routing = Isolated
-		}
-	}
-	if err := c.d.validate(); err != nil {
+	// where that costs nothing: every edge keeps order (Edge.KeepOrder), so
+	// Validate makes a local round-robin edge between equal parallelisms
+	// isolated (instance i feeds instance i). Without it, a source's items
+	// for one key could take two instances of a filter and overtake each
+	// other on their way to the key's state.
+	if err := c.d.Validate(); err != nil {
 		return nil, err
 	}
 	return c.d, nil
@@ -243,7 +202,7 @@ func (c *compiler) input(n *node, i, ord int) edgeConfig {
 // outputs returns the emitters of every outbound edge of a pipeline
 // processor: one per consumer stage, each offered every item.
 func outputs[T any](ctx *Context) (*fanout[T], error) {
-	return outputRange[T](ctx, 0, len(ctx.outputs))
+	return outputRange[T](ctx, 0, ctx.Outputs())
 }
 
 // outputRange is outputs over the ordinals [from, to).

@@ -182,7 +182,7 @@ type sourceP[T any] struct {
 	wm      int64 // coalesced watermark (never decreases), before framing
 	emitted int64 // last real watermark emitted
 	idleOut bool  // the last watermark emitted was Idle
-	pending int64 // watermark to emit next; minWatermark: none
+	pending int64 // watermark to emit next; MinWatermark: none
 
 	restored map[string][]byte // positions being restored
 }
@@ -196,7 +196,7 @@ type partState struct {
 func (p *sourceP[T]) Init(ctx *Context) (err error) {
 	p.ctx = ctx
 	p.now = time.Now
-	p.wm, p.emitted, p.pending = minWatermark, minWatermark, minWatermark
+	p.wm, p.emitted, p.pending = MinWatermark, MinWatermark, MinWatermark
 	if p.out, err = outputs[T](ctx); err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (p *sourceP[T]) Init(ctx *Context) (err error) {
 	start := p.now()
 	p.parts = make([]partState, max(p.r.Partitions(), 1))
 	for i := range p.parts {
-		p.parts[i] = partState{max: minWatermark, lastSeen: start}
+		p.parts[i] = partState{max: MinWatermark, lastSeen: start}
 	}
 	return nil
 }
@@ -293,7 +293,7 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 			low = min(low, q.max)
 		}
 	}
-	if !any || low == minWatermark {
+	if !any || low == MinWatermark {
 		return
 	}
 	p.wm = max(p.wm, low-int64(p.ts.lag))
@@ -330,7 +330,7 @@ func (p *sourceP[T]) markIdle() {
 // flushWatermark emits the scheduled watermark; false means the outputs are
 // full (it stays scheduled).
 func (p *sourceP[T]) flushWatermark() bool {
-	if p.pending == minWatermark {
+	if p.pending == MinWatermark {
 		return true
 	}
 	if !p.ctx.EmitWatermark(p.pending) {
@@ -341,7 +341,7 @@ func (p *sourceP[T]) flushWatermark() bool {
 	} else {
 		p.emitted, p.idleOut = p.pending, false
 	}
-	p.pending = minWatermark
+	p.pending = MinWatermark
 	return true
 }
 

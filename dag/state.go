@@ -143,7 +143,7 @@ func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
 		if err != nil {
 			return err
 		}
-		p.win.restore(k, fs, minWatermark)
+		p.win.restore(k, fs, MinWatermark)
 		return nil
 	}
 	k, st, err := LoadEntry[K, combinerState[A]](key, value)
@@ -208,7 +208,7 @@ func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
 		return err
 	}
 	if len(st.Frames) > 0 && p.w.kind != winSession {
-		done := minWatermark
+		done := MinWatermark
 		if st.Done != nil {
 			done = *st.Done
 		}

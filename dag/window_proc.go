@@ -27,10 +27,10 @@ type lateOutput[T any] struct {
 }
 
 func (l *lateOutput[T]) init(ctx *Context, results int) (err error) {
-	l.wm, l.restored = minWatermark, math.MaxInt64
+	l.wm, l.restored = MinWatermark, math.MaxInt64
 	l.index = ctx.GlobalIndex
 	l.count = ctx.Counter("late")
-	l.out, err = outputRange[T](ctx, results, len(ctx.outputs))
+	l.out, err = outputRange[T](ctx, results, ctx.Outputs())
 	return err
 }
 
@@ -64,7 +64,7 @@ type lateMark struct {
 // mark is what save saves; false if the instance has had no watermark
 // (its input idle from the start): it holds no window back.
 func (l *lateOutput[T]) mark() (lateMark, bool) {
-	return lateMark{Watermark: l.wm}, l.wm != minWatermark
+	return lateMark{Watermark: l.wm}, l.wm != MinWatermark
 }
 
 // save saves the instance's watermark.
@@ -199,7 +199,7 @@ type frameAccumulator[T any, K comparable, A, R any] struct {
 
 func (p *frameAccumulator[T, K, A, R]) Init(ctx *Context) (err error) {
 	p.frames.slide = p.w.slide
-	p.flushTo = minWatermark
+	p.flushTo = MinWatermark
 	if p.out, err = outputRange[frameAcc[K, A]](ctx, 0, p.results); err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ type windowP[T any, K comparable, A, R any] struct {
 func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
 	p.ctx = ctx
 	p.sessions = map[K][]session[A]{}
-	p.done = minWatermark
+	p.done = MinWatermark
 	if p.emit.out, err = outputRange[WindowResult[K, R]](ctx, 0, p.results); err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 					s := genItems(rng, 600, lag)
 					want, got := map[string]int64{}, map[string]int64{}
 					var wantLate, gotLate []Timed[tItem]
-					wm := minWatermark
+					wm := MinWatermark
 					var p *frameAccumulator[tItem, string, int64, int64]
 					var out *testOutput[frameAcc[string, int64]]
 					var lateOut *testOutput[tItem]
@@ -120,7 +120,7 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 							require.NoError(t, p.FinishRestore())
 							// The new run's first watermark is behind: lateness
 							// is still judged by the one restored.
-							if wm != minWatermark {
+							if wm != MinWatermark {
 								drive(t, func() (bool, error) { return p.ProcessWatermark(wm - 3*lag) }, take)
 							}
 						}
@@ -244,14 +244,14 @@ func (h *windowPHarness[A]) tryEarly() {
 
 func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	h.final, h.lastEnd, h.gotEarl, h.early = map[string]string{}, map[string]int64{}, map[string]string{}, map[string]string{}
-	h.wm = minWatermark
+	h.wm = MinWatermark
 	h.start()
 	for i, b := range s.batches {
 		if i == restoreAt {
 			h.restore(true)
 			// The new run's first watermark is behind: lateness is still
 			// judged by the one restored.
-			if h.wm != minWatermark {
+			if h.wm != MinWatermark {
 				drive(h.t, func() (bool, error) { return h.p.ProcessWatermark(h.wm - 45) }, h.take)
 			}
 		}
@@ -274,7 +274,7 @@ func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	h.wm = math.MaxInt64
 	drive(h.t, h.p.Complete, h.take)
 	requireEmpty(h.t, &h.p.win)
-	require.Equal(h.t, h.windows(h.items, minWatermark), h.final)
+	require.Equal(h.t, h.windows(h.items, MinWatermark), h.final)
 	h.requireLate()
 }
 
