@@ -1,10 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/keys"
 )
 
@@ -14,13 +15,13 @@ import (
 
 // testOutput is one outbound edge of a processor under test.
 type testOutput[T any] struct {
-	o *TestOutbox[Timed[T]]
+	o *dag.TestOutbox[Timed[T]]
 }
 
 // newTestOutput makes an edge of batches of batch items, queue batches
 // deep.
 func newTestOutput[T any](batch, queueLen int) *testOutput[T] {
-	return &testOutput[T]{o: NewTestOutbox[Timed[T]](batch, queueLen)}
+	return &testOutput[T]{o: dag.NewTestOutbox[Timed[T]](batch, queueLen)}
 }
 
 // take flushes the edge and removes what it holds.
@@ -31,14 +32,14 @@ func (t *testOutput[T]) take() []Timed[T] { return t.o.Take() }
 func (t *testOutput[T]) discard() int { return t.o.Discard() }
 
 // testContext is a processor's context with the given outputs.
-func testContext(outs ...TestOutput) *Context { return NewTestContext(outs...) }
+func testContext(outs ...dag.TestOutput) *dag.Context { return dag.NewTestContext(outs...) }
 
 // testInbox holds items as the engine hands them to Process.
-func testInbox[T any](items []T) *Inbox { return NewTestInbox(items) }
+func testInbox[T any](items []T) *dag.Inbox { return dag.NewTestInbox(items) }
 
 // restoreLateMark gives p, being restored, the watermark entry the stage
 // whose lateness l judged saves, if it saves one.
-func restoreLateMark[T any](t *testing.T, l *lateOutput[T], p Snapshotter) {
+func restoreLateMark[T any](t *testing.T, l *lateOutput[T], p dag.Snapshotter) {
 	t.Helper()
 	m, ok := l.mark()
 	if !ok {

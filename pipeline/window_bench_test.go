@@ -1,9 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // The stream of the window benchmarks, shaped like NEXMark Q5's bids:
@@ -58,7 +60,7 @@ func newWindowBench[A, R any](b *testing.B, w WindowDef, op AggregateOp[int64, A
 		comb:     newBenchCombiner(w, op),
 		accOut:   newTestOutput[frameAcc[int64, A]](benchBatch, benchQueue),
 		combOut:  newTestOutput[WindowResult[int64, R]](benchBatch, benchQueue),
-		wm:       MinWatermark,
+		wm:       dag.MinWatermark,
 		throttle: w.slide,
 	}
 	if err := wb.acc.Init(testContext(wb.accOut.o)); err != nil {

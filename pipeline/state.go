@@ -1,8 +1,10 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
 	"maps"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // Snapshot state of the pipeline's processors. Keyed state is saved under
@@ -11,7 +13,7 @@ import (
 // each instance keeping the partitions it reads.
 
 // SaveSnapshot saves the reader's positions.
-func (p *sourceP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *sourceP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	pr, ok := p.r.(Positioned)
 	if !ok {
 		return true, nil
@@ -25,7 +27,7 @@ func (p *sourceP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 		return false, fmt.Errorf("source %s: %w", p.src.name, err)
 	}
 	for part, pos := range positions {
-		if err := SaveBroadcast(w, part, pos); err != nil {
+		if err := dag.SaveBroadcast(w, part, pos); err != nil {
 			return false, err
 		}
 	}
@@ -33,7 +35,7 @@ func (p *sourceP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 }
 
 func (p *sourceP[T]) RestoreSnapshot(key, value []byte) error {
-	part, pos, err := LoadEntry[string, []byte](key, value)
+	part, pos, err := dag.LoadEntry[string, []byte](key, value)
 	if err != nil {
 		return err
 	}
@@ -58,14 +60,14 @@ func (p *sourceP[T]) FinishRestore() error {
 }
 
 // SaveSnapshot saves the watermark and each key's open frames.
-func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.flush(p.flushTo) {
 		return false, nil
 	}
 	if err := p.late.save(w); err != nil {
 		return false, err
 	}
-	return true, p.snapshot(func(k K, frames map[int64]A) error { return SaveEntry(w, k, frames) })
+	return true, p.snapshot(func(k K, frames map[int64]A) error { return dag.SaveEntry(w, k, frames) })
 }
 
 // snapshot passes to save each key's open frames.
@@ -91,7 +93,7 @@ func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error 
 	if isArray(value) {
 		return p.late.restore(key, value)
 	}
-	k, fs, err := LoadEntry[K, map[int64]A](key, value)
+	k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
 	if err != nil {
 		return err
 	}
@@ -128,25 +130,25 @@ func isArray(value []byte) bool {
 }
 
 // SaveSnapshot saves each key's frames.
-func (p *frameCombiner[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *frameCombiner[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.win.finishClose() {
 		return false, nil
 	}
 	return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
-		return SaveEntry(w, k, combinerState[A]{Frames: frames, Done: done})
+		return dag.SaveEntry(w, k, combinerState[A]{Frames: frames, Done: done})
 	})
 }
 
 func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
 	if !isArray(value) {
-		k, fs, err := LoadEntry[K, map[int64]A](key, value)
+		k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
 		if err != nil {
 			return err
 		}
-		p.win.restore(k, fs, MinWatermark)
+		p.win.restore(k, fs, dag.MinWatermark)
 		return nil
 	}
-	k, st, err := LoadEntry[K, combinerState[A]](key, value)
+	k, st, err := dag.LoadEntry[K, combinerState[A]](key, value)
 	if err != nil {
 		return err
 	}
@@ -175,7 +177,7 @@ type windowState[A any] struct {
 }
 
 // SaveSnapshot saves the watermark and each key's frames or sessions.
-func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *windowP[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.emit.drain() || !p.win.finishClose() {
 		return false, nil
 	}
@@ -184,7 +186,7 @@ func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 	}
 	if p.w.kind != winSession {
 		return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
-			return SaveEntry(w, k, windowState[A]{Frames: frames, Done: &done})
+			return dag.SaveEntry(w, k, windowState[A]{Frames: frames, Done: &done})
 		})
 	}
 	for k, ss := range p.sessions {
@@ -192,7 +194,7 @@ func (p *windowP[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 		for _, s := range ss {
 			st.Sessions = append(st.Sessions, sessionState[A]{Start: s.start, End: s.end, Acc: s.acc})
 		}
-		if err := SaveEntry(w, k, st); err != nil {
+		if err := dag.SaveEntry(w, k, st); err != nil {
 			return false, err
 		}
 	}
@@ -203,12 +205,12 @@ func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
 	if isArray(value) {
 		return p.late.restore(key, value)
 	}
-	k, st, err := LoadEntry[K, windowState[A]](key, value)
+	k, st, err := dag.LoadEntry[K, windowState[A]](key, value)
 	if err != nil {
 		return err
 	}
 	if len(st.Frames) > 0 && p.w.kind != winSession {
-		done := MinWatermark
+		done := dag.MinWatermark
 		if st.Done != nil {
 			done = *st.Done
 		}
@@ -229,9 +231,9 @@ func (p *windowP[T, K, A, R]) FinishRestore() error {
 }
 
 // SaveSnapshot saves each key's accumulator.
-func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	for k, a := range p.accs {
-		if err := SaveEntry(w, k, a); err != nil {
+		if err := dag.SaveEntry(w, k, a); err != nil {
 			return false, err
 		}
 	}
@@ -239,7 +241,7 @@ func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, err
 }
 
 func (p *accumulateByKey[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
-	k, a, err := LoadEntry[K, A](key, value)
+	k, a, err := dag.LoadEntry[K, A](key, value)
 	if err != nil {
 		return err
 	}
@@ -251,9 +253,9 @@ func (p *accumulateByKey[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
 }
 
 // SaveSnapshot saves each key's combined accumulator.
-func (p *combineByKey[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *combineByKey[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	for k, a := range p.accs {
-		if err := SaveEntry(w, k, a); err != nil {
+		if err := dag.SaveEntry(w, k, a); err != nil {
 			return false, err
 		}
 	}
@@ -261,7 +263,7 @@ func (p *combineByKey[K, A, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 }
 
 func (p *combineByKey[K, A, R]) RestoreSnapshot(key, value []byte) error {
-	k, a, err := LoadEntry[K, A](key, value)
+	k, a, err := dag.LoadEntry[K, A](key, value)
 	if err != nil {
 		return err
 	}
@@ -276,12 +278,12 @@ type statefulState[S any] struct {
 }
 
 // SaveSnapshot saves each key's state.
-func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
 	for k, st := range p.states {
-		if err := SaveEntry(w, k, statefulState[S]{S: st.s, Last: st.last}); err != nil {
+		if err := dag.SaveEntry(w, k, statefulState[S]{S: st.s, Last: st.last}); err != nil {
 			return false, err
 		}
 	}
@@ -289,7 +291,7 @@ func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *SnapshotWriter) (bool, error)
 }
 
 func (p *mapStatefulP[T, K, S, R]) RestoreSnapshot(key, value []byte) error {
-	k, st, err := LoadEntry[K, statefulState[S]](key, value)
+	k, st, err := dag.LoadEntry[K, statefulState[S]](key, value)
 	if err != nil {
 		return err
 	}
@@ -313,7 +315,7 @@ func (p *mapStatefulP[T, K, S, R]) FinishRestore() error {
 // SaveSnapshot saves the build side's table; every instance has all of it,
 // so each saves the keys of its share and a restore gives every instance
 // the whole table back (broadcast entries).
-func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
@@ -321,7 +323,7 @@ func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 		return true, nil // one copy is enough: instance 0 saves the table
 	}
 	for k, us := range p.table {
-		if err := SaveBroadcast(w, k, us); err != nil {
+		if err := dag.SaveBroadcast(w, k, us); err != nil {
 			return false, err
 		}
 	}
@@ -329,7 +331,7 @@ func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
 }
 
 func (p *hashJoinP[T, K, U, R]) RestoreSnapshot(key, value []byte) error {
-	k, us, err := LoadEntry[K, []U](key, value)
+	k, us, err := dag.LoadEntry[K, []U](key, value)
 	if err != nil {
 		return err
 	}
@@ -351,7 +353,7 @@ type join2Val[U1, U2 any] struct {
 }
 
 // SaveSnapshot saves both build sides' tables, as hashJoinP does its one.
-func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
@@ -359,12 +361,12 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *SnapshotWriter) (bool
 		return true, nil // one copy is enough: instance 0 saves the tables
 	}
 	for k, us := range p.t1 {
-		if err := SaveBroadcast(w, join2Key[K1, K2]{Side: 1, K1: k}, join2Val[U1, U2]{A: us}); err != nil {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 1, K1: k}, join2Val[U1, U2]{A: us}); err != nil {
 			return false, err
 		}
 	}
 	for k, us := range p.t2 {
-		if err := SaveBroadcast(w, join2Key[K1, K2]{Side: 2, K2: k}, join2Val[U1, U2]{B: us}); err != nil {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 2, K2: k}, join2Val[U1, U2]{B: us}); err != nil {
 			return false, err
 		}
 	}
@@ -372,7 +374,7 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *SnapshotWriter) (bool
 }
 
 func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) error {
-	k, v, err := LoadEntry[join2Key[K1, K2], join2Val[U1, U2]](key, value)
+	k, v, err := dag.LoadEntry[join2Key[K1, K2], join2Val[U1, U2]](key, value)
 	if err != nil {
 		return err
 	}
@@ -388,11 +390,11 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) er
 }
 
 // SaveSnapshot saves the items collected so far.
-func (p *sortP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *sortP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if p.sorted {
 		return true, nil
 	}
-	return true, SaveBroadcast(w, p.ctxIndex, p.items)
+	return true, dag.SaveBroadcast(w, p.ctxIndex, p.items)
 }
 
 func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
@@ -402,7 +404,7 @@ func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
 	if p.ctxIndex != 0 {
 		return nil
 	}
-	_, items, err := LoadEntry[int, []Timed[T]](key, value)
+	_, items, err := dag.LoadEntry[int, []Timed[T]](key, value)
 	if err != nil {
 		return err
 	}
@@ -412,7 +414,7 @@ func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
 
 // SaveSnapshot waits for the calls in flight: their results must be
 // emitted before the barrier, or they would be lost with the calls.
-func (p *asyncP[T, R]) SaveSnapshot(*SnapshotWriter) (bool, error) {
+func (p *asyncP[T, R]) SaveSnapshot(*dag.SnapshotWriter) (bool, error) {
 	if _, err := p.collect(); err != nil {
 		return false, err
 	}
@@ -422,7 +424,7 @@ func (p *asyncP[T, R]) SaveSnapshot(*SnapshotWriter) (bool, error) {
 func (p *asyncP[T, R]) RestoreSnapshot([]byte, []byte) error { return nil }
 
 // SaveSnapshot saves each key's frames of both sides.
-func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
@@ -435,7 +437,7 @@ func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *SnapshotWriter) (bool, error) 
 		for end, g := range fs {
 			st[end] = side{Ls: g.ls, Rs: g.rs}
 		}
-		if err := SaveEntry(w, k, st); err != nil {
+		if err := dag.SaveEntry(w, k, st); err != nil {
 			return false, err
 		}
 	}
@@ -447,7 +449,7 @@ func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
 		Ls []L `msgpack:"l"`
 		Rs []R `msgpack:"r"`
 	}
-	k, st, err := LoadEntry[K, map[int64]side](key, value)
+	k, st, err := dag.LoadEntry[K, map[int64]side](key, value)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
-package dag
+package pipeline
 
 import (
 	"math"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // lateOutput is the part of a windowing processor that judges lateness:
@@ -26,8 +28,8 @@ type lateOutput[T any] struct {
 	restored int64
 }
 
-func (l *lateOutput[T]) init(ctx *Context, results int) (err error) {
-	l.wm, l.restored = MinWatermark, math.MaxInt64
+func (l *lateOutput[T]) init(ctx *dag.Context, results int) (err error) {
+	l.wm, l.restored = dag.MinWatermark, math.MaxInt64
 	l.index = ctx.GlobalIndex
 	l.count = ctx.Counter("late")
 	l.out, err = outputRange[T](ctx, results, ctx.Outputs())
@@ -64,20 +66,20 @@ type lateMark struct {
 // mark is what save saves; false if the instance has had no watermark
 // (its input idle from the start): it holds no window back.
 func (l *lateOutput[T]) mark() (lateMark, bool) {
-	return lateMark{Watermark: l.wm}, l.wm != MinWatermark
+	return lateMark{Watermark: l.wm}, l.wm != dag.MinWatermark
 }
 
 // save saves the instance's watermark.
-func (l *lateOutput[T]) save(w *SnapshotWriter) error {
+func (l *lateOutput[T]) save(w *dag.SnapshotWriter) error {
 	if m, ok := l.mark(); ok {
-		return SaveBroadcast(w, l.index, m)
+		return dag.SaveBroadcast(w, l.index, m)
 	}
 	return nil
 }
 
 // restore takes a saved lateMark.
 func (l *lateOutput[T]) restore(key, value []byte) error {
-	_, m, err := LoadEntry[int, lateMark](key, value)
+	_, m, err := dag.LoadEntry[int, lateMark](key, value)
 	if err != nil {
 		return err
 	}
@@ -197,17 +199,17 @@ type frameAccumulator[T any, K comparable, A, R any] struct {
 	late    lateOutput[T]
 }
 
-func (p *frameAccumulator[T, K, A, R]) Init(ctx *Context) (err error) {
+func (p *frameAccumulator[T, K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.frames.slide = p.w.slide
-	p.flushTo = MinWatermark
+	p.flushTo = dag.MinWatermark
 	if p.out, err = outputRange[frameAcc[K, A]](ctx, 0, p.results); err != nil {
 		return err
 	}
 	return p.late.init(ctx, p.results)
 }
 
-func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		if late, ok := p.late.late(it); !ok {
 			in.Consume(i)
@@ -300,7 +302,7 @@ type frameCombiner[K comparable, A, R any] struct {
 	lateFrames *atomic.Int64
 }
 
-func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
+func (p *frameCombiner[K, A, R]) Init(ctx *dag.Context) error {
 	out, err := outputs[WindowResult[K, R]](ctx)
 	if err != nil {
 		return err
@@ -310,8 +312,8 @@ func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
 	return nil
 }
 
-func (p *frameCombiner[K, A, R]) Process(_ int, in *Inbox) error {
-	for _, it := range Items[Timed[frameAcc[K, A]]](in) {
+func (p *frameCombiner[K, A, R]) Process(_ int, in *dag.Inbox) error {
+	for _, it := range dag.Items[Timed[frameAcc[K, A]]](in) {
 		if p.win.missed(it.V.Key, it.V.End) {
 			p.lateFrames.Add(1)
 		}
@@ -342,7 +344,7 @@ type windowP[T any, K comparable, A, R any] struct {
 	op        AggregateOp[T, A, R]
 	w         WindowDef
 	results   int
-	ctx       *Context
+	ctx       *dag.Context
 	win       slidingWindows[K, A, R]
 	sessions  map[K][]session[A]
 	late      lateOutput[T]
@@ -351,10 +353,10 @@ type windowP[T any, K comparable, A, R any] struct {
 	nextEarly time.Time
 }
 
-func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
+func (p *windowP[T, K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.sessions = map[K][]session[A]{}
-	p.done = MinWatermark
+	p.done = dag.MinWatermark
 	if p.emit.out, err = outputRange[WindowResult[K, R]](ctx, 0, p.results); err != nil {
 		return err
 	}
@@ -365,11 +367,11 @@ func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
 	return p.late.init(ctx, p.results)
 }
 
-func (p *windowP[T, K, A, R]) Process(_ int, in *Inbox) error {
+func (p *windowP[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
 	if !p.emit.drain() {
 		return nil
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		if late, ok := p.late.late(it); !ok {
 			in.Consume(i)

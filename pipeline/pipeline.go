@@ -1,10 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"errors"
 	"fmt"
 	"reflect"
 
+	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/timed"
 )
 
@@ -13,11 +14,11 @@ import (
 // a job's builder and return Compile's result:
 //
 //	dag.Register("word-count", func(p Params) (*dag.DAG, error) {
-//		pl := dag.NewPipeline()
-//		lines := dag.ReadFrom(pl, sources.Lines(p.Files), dag.NoTimestamps[string]())
-//		words := dag.FlatMap(lines, strings.Fields)
-//		counts := dag.AggregateByKey(dag.GroupBy(words, dag.Identity[string]), dag.Count[string]())
-//		dag.WriteTo(counts, sinks.Log[dag.KV[string, int64]]())
+//		pl := pipeline.New()
+//		lines := pipeline.ReadFrom(pl, sources.Lines(p.Files), pipeline.NoTimestamps[string]())
+//		words := pipeline.FlatMap(lines, strings.Fields)
+//		counts := pipeline.AggregateByKey(pipeline.GroupBy(words, pipeline.Identity[string]), pipeline.Count[string]())
+//		pipeline.WriteTo(counts, sinks.Log[pipeline.KV[string, int64]]())
 //		return pl.Compile()
 //	})
 type Pipeline struct {
@@ -26,8 +27,8 @@ type Pipeline struct {
 	names map[string]int
 }
 
-// NewPipeline returns an empty pipeline.
-func NewPipeline() *Pipeline { return &Pipeline{names: map[string]int{}} }
+// New returns an empty pipeline.
+func New() *Pipeline { return &Pipeline{names: map[string]int{}} }
 
 // node is one stage as the compiler sees it.
 type node struct {
@@ -48,12 +49,12 @@ type node struct {
 	// build adds the stage's vertex (or vertices) and connects its inputs.
 	build func(c *compiler) error
 	// vertex is the vertex whose outputs are this stage's outputs.
-	vertex *Vertex
+	vertex *dag.Vertex
 	// connect adds the edge from this node to consumer on its input ordinal;
 	// set by the typed stage constructor that knows the item type.
-	connect func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
+	connect func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig
 	// connectLate is connect for the late items, of another type.
-	connectLate func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
+	connectLate func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig
 	built       bool
 }
 
@@ -105,21 +106,21 @@ func (p *Pipeline) uniqueName(name string) string {
 
 // newStage returns the typed handle of a node producing T items.
 func newStage[T any](n *node) Stage[T] {
-	n.connect = func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-		e := Connect[Timed[T]](from, fromOrd, to, toOrd).KeepOrder()
+	n.connect = func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig {
+		e := dag.Connect[Timed[T]](from, fromOrd, to, toOrd).KeepOrder()
 		return typedEdgeConfig[T]{e}
 	}
 	return Stage[T]{n: n}
 }
 
-type typedEdgeConfig[T any] struct{ e Edge[Timed[T]] }
+type typedEdgeConfig[T any] struct{ e dag.Edge[Timed[T]] }
 
 func (c typedEdgeConfig[T]) distributed()   { c.e.Distributed() }
 func (c typedEdgeConfig[T]) broadcast()     { c.e.Broadcast() }
 func (c typedEdgeConfig[T]) priority(p int) { c.e.Priority(p) }
 func (c typedEdgeConfig[T]) allToOne()      { c.e.AllToOne() }
 func (c typedEdgeConfig[T]) partitionBy(key any) {
-	key.(func(Edge[Timed[T]]))(c.e)
+	key.(func(dag.Edge[Timed[T]]))(c.e)
 }
 
 // Name is the stage's name, also its vertex's.
@@ -136,15 +137,15 @@ func (s Stage[T]) LocalParallelism(n int) Stage[T] {
 
 // compiler turns nodes into vertices and edges.
 type compiler struct {
-	d *DAG
+	d *dag.DAG
 }
 
 // Compile builds the pipeline's DAG.
-func (p *Pipeline) Compile() (*DAG, error) {
+func (p *Pipeline) Compile() (*dag.DAG, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
-	c := &compiler{d: New()}
+	c := &compiler{d: dag.New()}
 	for _, n := range p.nodes {
 		if err := c.buildNode(n); err != nil {
 			return nil, fmt.Errorf("stage %q: %w", n.name, err)
@@ -182,7 +183,7 @@ func (c *compiler) buildNode(n *node) error {
 }
 
 // vertex adds n's vertex with the given supplier.
-func (c *compiler) vertex(n *node, s Supplier) *Vertex {
+func (c *compiler) vertex(n *node, s dag.Supplier) *dag.Vertex {
 	n.vertex = c.d.AddVertex(n.name, s)
 	return n.vertex
 }
@@ -201,15 +202,15 @@ func (c *compiler) input(n *node, i, ord int) edgeConfig {
 
 // outputs returns the emitters of every outbound edge of a pipeline
 // processor: one per consumer stage, each offered every item.
-func outputs[T any](ctx *Context) (*fanout[T], error) {
+func outputs[T any](ctx *dag.Context) (*fanout[T], error) {
 	return outputRange[T](ctx, 0, ctx.Outputs())
 }
 
 // outputRange is outputs over the ordinals [from, to).
-func outputRange[T any](ctx *Context, from, to int) (*fanout[T], error) {
+func outputRange[T any](ctx *dag.Context, from, to int) (*fanout[T], error) {
 	f := &fanout[T]{}
 	for i := from; i < to; i++ {
-		e, err := Output[Timed[T]](ctx, i)
+		e, err := dag.Output[Timed[T]](ctx, i)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +224,7 @@ func outputRange[T any](ctx *Context, from, to int) (*fanout[T], error) {
 // edge is full, Offer returns false having delivered the item to the others;
 // offering the same item again delivers it to the rest.
 type fanout[T any] struct {
-	outs []*Emitter[Timed[T]]
+	outs []*dag.Emitter[Timed[T]]
 	done []bool
 }
 
@@ -252,7 +253,7 @@ func (f *fanout[T]) Offer(v Timed[T]) bool {
 }
 
 // single returns the only emitter, for the bulk fast path, or nil.
-func (f *fanout[T]) single() *Emitter[Timed[T]] {
+func (f *fanout[T]) single() *dag.Emitter[Timed[T]] {
 	if len(f.outs) == 1 {
 		return f.outs[0]
 	}
