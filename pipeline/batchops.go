@@ -61,3 +61,26 @@ func AggregateAll[T any, A, R any](s Stage[T], op AggregateOp[T, A, R]) Stage[R]
 	one := AggregateByKey(GroupBy(s, func(T) struct{} { return struct{}{} }), op)
 	return mapNamed(one, "aggregate-all", func(kv KV[struct{}, R]) R { return kv.Value })
 }
+
+// SaveSnapshot saves the items collected so far.
+func (p *sortP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if p.sorted {
+		return true, nil
+	}
+	return true, dag.SaveBroadcast(w, p.ctxIndex, p.items)
+}
+
+func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
+	// Every instance gets the broadcast entries; only the one all items
+	// meet on (global instance 0) keeps them, or each member's would emit
+	// them again.
+	if p.ctxIndex != 0 {
+		return nil
+	}
+	_, items, err := dag.LoadEntry[int, []Timed[T]](key, value)
+	if err != nil {
+		return err
+	}
+	p.items = append(p.items, items...)
+	return nil
+}

@@ -146,6 +146,12 @@
 // names. Adding a stage of the same kind before one of them shifts the
 // numbering.
 //
+// Each processor's SaveSnapshot and RestoreSnapshot sit beside its type.
+// Keyed state is saved under its key (dag.SaveEntry), so a restart on
+// another number of members restores it to the instance that receives the
+// key's items; source positions, hash-join tables and a sort's items are
+// broadcast (dag.SaveBroadcast), each instance keeping what is its own.
+//
 // # Known limitations
 //
 //   - Tumbling and sliding windows without early results judge lateness

@@ -412,3 +412,14 @@ func (p *asyncP[T, R]) Close() error {
 	}
 	return nil
 }
+
+// SaveSnapshot waits for the calls in flight: their results must be
+// emitted before the barrier, or they would be lost with the calls.
+func (p *asyncP[T, R]) SaveSnapshot(*dag.SnapshotWriter) (bool, error) {
+	if _, err := p.collect(); err != nil {
+		return false, err
+	}
+	return p.inFlight == 0 && len(p.emitting) == 0, nil
+}
+
+func (p *asyncP[T, R]) RestoreSnapshot([]byte, []byte) error { return nil }

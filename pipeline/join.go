@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/weir-dev/weir/dag"
 )
@@ -313,4 +314,120 @@ func (p *windowJoinP[L, R, K, O]) drain() bool {
 	}
 	p.pending = nil
 	return true
+}
+
+// SaveSnapshot saves the build side's table; every instance has all of it,
+// so each saves the keys of its share and a restore gives every instance
+// the whole table back (broadcast entries).
+func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the table
+	}
+	for k, us := range p.table {
+		if err := dag.SaveBroadcast(w, k, us); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoinP[T, K, U, R]) RestoreSnapshot(key, value []byte) error {
+	k, us, err := dag.LoadEntry[K, []U](key, value)
+	if err != nil {
+		return err
+	}
+	p.table[k] = us
+	return nil
+}
+
+// join2Key and join2Val are a saved entry of a two-sided hash join's
+// tables: Side 1 is the first build side (K1, A), 2 the second (K2, B).
+type join2Key[K1, K2 any] struct {
+	Side uint8 `msgpack:"s"`
+	K1   K1    `msgpack:"a,omitempty"`
+	K2   K2    `msgpack:"b,omitempty"`
+}
+
+type join2Val[U1, U2 any] struct {
+	A []U1 `msgpack:"a,omitempty"`
+	B []U2 `msgpack:"b,omitempty"`
+}
+
+// SaveSnapshot saves both build sides' tables, as hashJoinP does its one.
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the tables
+	}
+	for k, us := range p.t1 {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 1, K1: k}, join2Val[U1, U2]{A: us}); err != nil {
+			return false, err
+		}
+	}
+	for k, us := range p.t2 {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 2, K2: k}, join2Val[U1, U2]{B: us}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) error {
+	k, v, err := dag.LoadEntry[join2Key[K1, K2], join2Val[U1, U2]](key, value)
+	if err != nil {
+		return err
+	}
+	switch k.Side {
+	case 1:
+		p.t1[k.K1] = v.A
+	case 2:
+		p.t2[k.K2] = v.B
+	default:
+		return fmt.Errorf("hash join: saved entry of side %d", k.Side)
+	}
+	return nil
+}
+
+// SaveSnapshot saves each key's frames of both sides.
+func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	for k, fs := range p.frames {
+		st := map[int64]side{}
+		for end, g := range fs {
+			st[end] = side{Ls: g.ls, Rs: g.rs}
+		}
+		if err := dag.SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	k, st, err := dag.LoadEntry[K, map[int64]side](key, value)
+	if err != nil {
+		return err
+	}
+	fs := p.frameSet(k)
+	for end, s := range maps.All(st) {
+		g := fs[end]
+		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
+		fs[end] = g
+	}
+	return nil
 }

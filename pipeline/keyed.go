@@ -326,3 +326,85 @@ func Distinct[T any, K comparable](k Keyed[T, K]) Stage[T] {
 		return item, true
 	})
 }
+
+// SaveSnapshot saves each key's accumulator.
+func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := dag.SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *accumulateByKey[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := dag.LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	if old, ok := p.accs[k]; ok {
+		a = p.op.Combine(old, a)
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// SaveSnapshot saves each key's combined accumulator.
+func (p *combineByKey[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := dag.SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *combineByKey[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := dag.LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// statefulState is a key's state as snapshots keep it.
+type statefulState[S any] struct {
+	S    S     `msgpack:"s"`
+	Last int64 `msgpack:"l"`
+}
+
+// SaveSnapshot saves each key's state.
+func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	for k, st := range p.states {
+		if err := dag.SaveEntry(w, k, statefulState[S]{S: st.s, Last: st.last}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) RestoreSnapshot(key, value []byte) error {
+	k, st, err := dag.LoadEntry[K, statefulState[S]](key, value)
+	if err != nil {
+		return err
+	}
+	ks := &keyState[S]{s: st.S, last: st.Last, version: 1}
+	p.states[k] = ks
+	if p.cfg.ttl > 0 {
+		p.expiry.Push(expiryEntry[K]{at: st.Last + int64(p.cfg.ttl), key: k, version: 1})
+	}
+	return nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) FinishRestore() error {
+	h := p.expiry.entries
+	p.expiry.entries = nil
+	for _, e := range h {
+		pushExpiry(&p.expiry, e)
+	}
+	return nil
+}

@@ -353,3 +353,50 @@ func (p *sourceP[T]) Close() error {
 	}
 	return nil
 }
+
+// SaveSnapshot saves the reader's positions.
+func (p *sourceP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	pr, ok := p.r.(Positioned)
+	if !ok {
+		return true, nil
+	}
+	// Items read but not yet emitted are read again after a restore.
+	if p.pos < len(p.buf) {
+		return false, nil // emit them first: positions are past them
+	}
+	positions, err := pr.Positions()
+	if err != nil {
+		return false, fmt.Errorf("source %s: %w", p.src.name, err)
+	}
+	for part, pos := range positions {
+		if err := dag.SaveBroadcast(w, part, pos); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *sourceP[T]) RestoreSnapshot(key, value []byte) error {
+	part, pos, err := dag.LoadEntry[string, []byte](key, value)
+	if err != nil {
+		return err
+	}
+	if p.restored == nil {
+		p.restored = map[string][]byte{}
+	}
+	p.restored[part] = pos
+	return nil
+}
+
+func (p *sourceP[T]) FinishRestore() error {
+	pr, ok := p.r.(Positioned)
+	if !ok || p.restored == nil {
+		return nil
+	}
+	err := pr.Seek(p.restored)
+	p.restored = nil
+	if err != nil {
+		return fmt.Errorf("source %s: %w", p.src.name, err)
+	}
+	return nil
+}

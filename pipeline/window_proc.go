@@ -504,3 +504,174 @@ func (p *windowP[T, K, A, R]) TryProcess() (bool, error) {
 	p.emit.drain()
 	return true, nil
 }
+
+// SaveSnapshot saves the watermark and each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.flush(p.flushTo) {
+		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
+	}
+	return true, p.snapshot(func(k K, frames map[int64]A) error { return dag.SaveEntry(w, k, frames) })
+}
+
+// snapshot passes to save each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) snapshot(save func(k K, frames map[int64]A) error) error {
+	byKey := map[K]map[int64]A{}
+	for _, f := range p.frames.open {
+		for i, k := range f.keys {
+			if byKey[k] == nil {
+				byKey[k] = map[int64]A{}
+			}
+			byKey[k][f.end] = f.accs[i]
+		}
+	}
+	for k, fs := range byKey {
+		if err := save(k, fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
+	k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
+	if err != nil {
+		return err
+	}
+	for end, a := range fs {
+		f := p.frames.frame(end)
+		if i, ok := f.index[k]; ok {
+			f.accs[i] = p.op.Combine(f.accs[i], a)
+		} else {
+			f.add(k, a)
+		}
+	}
+	return nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
+	return nil
+}
+
+// combinerState is a key's frames as the combining stage saves them, with
+// the watermark the key's windows were emitted up to: a sliding window's
+// frames outlive the windows already emitted, and without it a restore
+// would emit those again, from part of their frames. Older snapshots hold
+// the frames alone (a map[int64]A); RestoreSnapshot reads both.
+type combinerState[A any] struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Frames   map[int64]A
+	Done     int64
+}
+
+// isArray reports whether value is a msgpack array (not a map).
+func isArray(value []byte) bool {
+	return len(value) > 0 && (value[0]&0xf0 == 0x90 || value[0] == 0xdc || value[0] == 0xdd)
+}
+
+// SaveSnapshot saves each key's frames.
+func (p *frameCombiner[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.win.finishClose() {
+		return false, nil
+	}
+	return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+		return dag.SaveEntry(w, k, combinerState[A]{Frames: frames, Done: done})
+	})
+}
+
+func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if !isArray(value) {
+		k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
+		if err != nil {
+			return err
+		}
+		p.win.restore(k, fs, dag.MinWatermark)
+		return nil
+	}
+	k, st, err := dag.LoadEntry[K, combinerState[A]](key, value)
+	if err != nil {
+		return err
+	}
+	p.win.restore(k, st.Frames, st.Done)
+	return nil
+}
+
+func (p *frameCombiner[K, A, R]) FinishRestore() error {
+	p.win.finishRestore()
+	return nil
+}
+
+// sessionState is a session as snapshots keep it.
+type sessionState[A any] struct {
+	Start int64 `msgpack:"s"`
+	End   int64 `msgpack:"e"`
+	Acc   A     `msgpack:"a"`
+}
+
+type windowState[A any] struct {
+	Frames   map[int64]A       `msgpack:"f,omitempty"`
+	Sessions []sessionState[A] `msgpack:"s,omitempty"`
+	// Done is the watermark the key's windows were emitted up to (see
+	// combinerState); nil in older snapshots.
+	Done *int64 `msgpack:"d,omitempty"`
+}
+
+// SaveSnapshot saves the watermark and each key's frames or sessions.
+func (p *windowP[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.emit.drain() || !p.win.finishClose() {
+		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
+	}
+	if p.w.kind != winSession {
+		return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+			return dag.SaveEntry(w, k, windowState[A]{Frames: frames, Done: &done})
+		})
+	}
+	for k, ss := range p.sessions {
+		var st windowState[A]
+		for _, s := range ss {
+			st.Sessions = append(st.Sessions, sessionState[A]{Start: s.start, End: s.end, Acc: s.acc})
+		}
+		if err := dag.SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
+	k, st, err := dag.LoadEntry[K, windowState[A]](key, value)
+	if err != nil {
+		return err
+	}
+	if len(st.Frames) > 0 && p.w.kind != winSession {
+		done := dag.MinWatermark
+		if st.Done != nil {
+			done = *st.Done
+		}
+		p.win.restore(k, st.Frames, done)
+	}
+	for _, s := range st.Sessions {
+		p.sessions[k] = append(p.sessions[k], session[A]{start: s.Start, end: s.End, acc: s.Acc})
+	}
+	return nil
+}
+
+func (p *windowP[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
+	if p.w.kind != winSession {
+		p.win.finishRestore()
+	}
+	return nil
+}
