@@ -13,6 +13,11 @@
 //   - the execution engine that runs them, and the snapshots that make
 //     them fault tolerant.
 //
+// Job lifecycle lives beside the engine, as in Jet: one service on each
+// member both coordinates the jobs it is the coordinator of and runs its
+// share of every job, and the two halves share executions, plans and
+// snapshot rounds.
+//
 // Most jobs are written with package pipeline instead: typed stages (Map,
 // GroupBy, Window, HashJoin, ...) that compile into a DAG and run on this
 // engine. Use the core API for a processor that no stage provides.

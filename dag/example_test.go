@@ -11,7 +11,6 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/pipeline"
 )
 
 // Jobs are registered by name in every binary that runs members, from an
@@ -22,6 +21,12 @@ import (
 type Speed struct {
 	Truck string  `msgpack:"t"`
 	Kmh   float64 `msgpack:"k"`
+}
+
+// TruckCount is how many of a truck's speeds were over the limit.
+type TruckCount struct {
+	Truck string `msgpack:"t"`
+	N     int    `msgpack:"n"`
 }
 
 // SpeedingParams are the parameters of the core-API job.
@@ -36,10 +41,10 @@ func init() {
 		d := dag.New()
 		speeds := d.AddVertex("speeds", dag.SliceP(p.Speeds))
 		count := d.AddVertex("count-speeding", func() dag.Processor { return &speedingCounter{limit: p.Limit} })
-		store := d.AddVertex("store", dag.SinkP(func(ctx *dag.Context, counts []pipeline.KV[string, int]) error {
+		store := d.AddVertex("store", dag.SinkP(func(ctx *dag.Context, counts []TruckCount) error {
 			m := grid.GetMap[string, int](ctx.Member, p.Counts)
-			for _, kv := range counts {
-				if err := m.Put(ctx.Context(), kv.Key, kv.Value); err != nil {
+			for _, c := range counts {
+				if err := m.Put(ctx.Context(), c.Truck, c.N); err != nil {
 					return err
 				}
 			}
@@ -49,7 +54,7 @@ func init() {
 		// that counts that truck; the counts stay on the member that
 		// computed them.
 		dag.PartitionBy(dag.Between[Speed](speeds, count).Distributed(), func(s Speed) string { return s.Truck })
-		dag.Between[pipeline.KV[string, int]](count, store)
+		dag.Between[TruckCount](count, store)
 		return d, nil
 	})
 }
@@ -59,14 +64,14 @@ func init() {
 type speedingCounter struct {
 	limit  float64
 	counts map[string]int
-	out    *dag.Emitter[pipeline.KV[string, int]]
-	emit   []pipeline.KV[string, int] // counts not yet taken by the edge
-	ready  bool                       // emit holds every count
+	out    *dag.Emitter[TruckCount]
+	emit   []TruckCount // counts not yet taken by the edge
+	ready  bool         // emit holds every count
 }
 
 func (c *speedingCounter) Init(ctx *dag.Context) (err error) {
 	c.counts = map[string]int{}
-	c.out, err = dag.Output[pipeline.KV[string, int]](ctx, 0)
+	c.out, err = dag.Output[TruckCount](ctx, 0)
 	return err
 }
 
@@ -83,7 +88,7 @@ func (c *speedingCounter) Process(_ int, in *dag.Inbox) error {
 func (c *speedingCounter) Complete() (bool, error) {
 	if !c.ready {
 		for truck, n := range c.counts {
-			c.emit = append(c.emit, pipeline.KV[string, int]{Key: truck, Value: n})
+			c.emit = append(c.emit, TruckCount{Truck: truck, N: n})
 		}
 		c.counts, c.ready = nil, true
 	}
