@@ -152,7 +152,7 @@ func (p *Pipeline) Compile() (*dag.DAG, error) {
 		}
 	}
 	// A stage's items reach the next stage in the order it emitted them,
-	// where that costs nothing: every edge keeps order (Edge.KeepOrder), so
+	// where that costs nothing: every edge keeps order (dag.Edge.KeepOrder), so
 	// Validate makes a local round-robin edge between equal parallelisms
 	// isolated (instance i feeds instance i). Without it, a source's items
 	// for one key could take two instances of a filter and overtake each

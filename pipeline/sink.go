@@ -107,7 +107,7 @@ func (p *sinkWriterP[T]) Process(_ int, in *dag.Inbox) error {
 func (p *sinkWriterP[T]) Complete() (bool, error) { return true, nil }
 
 // TransactionalWriter is a SinkWriter taking part in two-phase commit (see
-// Committer): Prepare, on a snapshot's barrier, makes what was written since
+// dag.Committer): Prepare, on a snapshot's barrier, makes what was written since
 // the last one durable but invisible and saves what committing it needs;
 // CommitSnapshot makes it visible once the snapshot is complete. After a
 // restart the writer receives what the restored snapshot saved, and

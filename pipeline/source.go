@@ -75,8 +75,8 @@ func SourceParallelism(n int) SourceOption { return func(o *sourceOptions) { o.p
 func Singleton() SourceOption { return func(o *sourceOptions) { o.singleton = true } }
 
 // NewSource describes a source whose readers open creates, one per processor
-// instance; ctx tells the instance which share to read (Context.GlobalIndex,
-// Context.Partitions for map partitions).
+// instance; ctx tells the instance which share to read (dag.Context.GlobalIndex,
+// dag.Context.Partitions for map partitions).
 func NewSource[T any](name string, open func(ctx *dag.Context) (Reader[T], error), opts ...SourceOption) Source[T] {
 	var o sourceOptions
 	for _, opt := range opts {
