@@ -8,8 +8,10 @@
 //
 //   - sources and sinks: connectors for jobs (maps, journals, files,
 //     sockets, channels);
-//   - dag: jobs — the pipeline API, the DAG model, processors and the engine,
-//     job submission, control and snapshots;
+//   - pipeline: the typed stage API — stages, windows, joins, enrichment,
+//     aggregations — compiled to a DAG;
+//   - dag: the DAG model, the processor contract and the engine, with job
+//     submission, coordination, control and snapshots;
 //   - snapshot: the barrier protocol's state machine and snapshot storage;
 //   - grid: distributed maps with backups, near caches, TTL, event journals
 //     and entry processors;

@@ -21,12 +21,12 @@ var layers = [][]string{
 	{"partition", "internal/wire", "internal/run"}, // pure, and the lowest helpers
 	{"internal/keys"},    // key encoding and its partition
 	{"internal/codec"},   // typed msgpack codecs
+	{"internal/timed"},   // timestamped items and their edge codec
 	{"member"},           // membership, transport, partition tables
 	{"grid"},             // distributed maps
 	{"snapshot"},         // barrier state machine, snapshot storage
 	{"dag"},              // DAG model, processors, engine
 	{"pipeline"},         // the typed stage API
-	{"job"},              // job lifecycle
 	{"sources", "sinks"}, // connectors
 	{""},                 // weir: composes a member
 	{"cli", "cmd/...", "examples/...", "internal/testkit/..."},

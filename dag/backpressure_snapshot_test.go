@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // A source whose output is full when a snapshot begins holds items it read
@@ -91,18 +92,18 @@ var holds sync.Map // test name -> *hold
 
 func init() {
 	dag.Register("test.gated", func(p gatedParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		src := dag.NewSource("counter", func(*dag.Context) (dag.Reader[int], error) {
+		pl := pipeline.New()
+		src := pipeline.NewSource("counter", func(*dag.Context) (pipeline.Reader[int], error) {
 			return &counterReader{total: p.Total}, nil
-		}, dag.Singleton(), dag.Replayable())
-		sink := dag.NewSink("gated", func(*dag.Context) (dag.SinkWriter[int], error) {
+		}, pipeline.Singleton(), pipeline.Replayable())
+		sink := pipeline.NewSink("gated", func(*dag.Context) (pipeline.SinkWriter[int], error) {
 			g, _ := holds.Load(p.Gate)
 			return gatedWriter{g.(*hold)}, nil
 		}).Parallelism(1)
 		// An item every millisecond of event time: a watermark to emit
 		// every 100 items, in the middle of what the source read.
-		ts := dag.EventTime(func(v int) time.Time { return time.UnixMilli(int64(v)) }, 0).Throttle(100 * time.Millisecond)
-		dag.WriteTo(dag.ReadFrom(pl, src, ts), sink)
+		ts := pipeline.EventTime(func(v int) time.Time { return time.UnixMilli(int64(v)) }, 0).Throttle(100 * time.Millisecond)
+		pipeline.WriteTo(pipeline.ReadFrom(pl, src, ts), sink)
 		return pl.Compile()
 	})
 }
@@ -110,9 +111,9 @@ func init() {
 // counterReader reads 0, 1, ... total-1, replayably.
 type counterReader struct{ next, total int }
 
-func (r *counterReader) Read(buf []dag.SourceItem[int], max int) ([]dag.SourceItem[int], bool, error) {
+func (r *counterReader) Read(buf []pipeline.SourceItem[int], max int) ([]pipeline.SourceItem[int], bool, error) {
 	for ; r.next < r.total && max > 0; r.next, max = r.next+1, max-1 {
-		buf = append(buf, dag.SourceItem[int]{V: r.next})
+		buf = append(buf, pipeline.SourceItem[int]{V: r.next})
 	}
 	return buf, r.next == r.total, nil
 }

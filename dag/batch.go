@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
+	"github.com/weir-dev/weir/internal/timed"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -55,10 +56,9 @@ type typedEdge[T any] struct {
 }
 
 func newEdgeType[T any]() edgeType {
-	var zero T
 	alias := !pointerFree(reflect.TypeFor[T]())
-	if oc, ok := any(zero).(ownCodec[T]); ok {
-		return &typedEdge[T]{c: codec.SliceOf(oc.codec()), alias: alias}
+	if c, ok := timed.Codec[T](); ok {
+		return &typedEdge[T]{c: codec.SliceOf(c), alias: alias}
 	}
 	return &typedEdge[T]{c: codec.SliceFor[T](), alias: alias}
 }

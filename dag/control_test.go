@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/internal/testkit/jobtest"
 	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/snapshot"
 )
 
@@ -195,9 +196,9 @@ func TestJobRunsOnlyWhereTheQuorumIs(t *testing.T) {
 
 func init() {
 	dag.Register("test.unreplayable", func(struct{}) (*dag.DAG, error) {
-		p := dag.NewPipeline()
-		once := dag.NewSource("once", func(*dag.Context) (dag.Reader[int], error) { return &onceReader{}, nil })
-		dag.WriteTo(dag.ReadFrom(p, once, dag.NoTimestamps[int]()), dag.NewSink("discard", func(*dag.Context) (dag.SinkWriter[int], error) { return discard{}, nil }))
+		p := pipeline.New()
+		once := pipeline.NewSource("once", func(*dag.Context) (pipeline.Reader[int], error) { return &onceReader{}, nil })
+		pipeline.WriteTo(pipeline.ReadFrom(p, once, pipeline.NoTimestamps[int]()), pipeline.NewSink("discard", func(*dag.Context) (pipeline.SinkWriter[int], error) { return discard{}, nil }))
 		return p.Compile()
 	})
 }
@@ -205,12 +206,12 @@ func init() {
 // onceReader reads one item and cannot read it again.
 type onceReader struct{ done bool }
 
-func (r *onceReader) Read(buf []dag.SourceItem[int], _ int) ([]dag.SourceItem[int], bool, error) {
+func (r *onceReader) Read(buf []pipeline.SourceItem[int], _ int) ([]pipeline.SourceItem[int], bool, error) {
 	if r.done {
 		return buf, true, nil
 	}
 	r.done = true
-	return append(buf, dag.SourceItem[int]{V: 1}), true, nil
+	return append(buf, pipeline.SourceItem[int]{V: 1}), true, nil
 }
 func (*onceReader) Partitions() int { return 1 }
 func (*onceReader) Close() error    { return nil }

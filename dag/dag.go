@@ -114,8 +114,8 @@ type edge struct {
 	batchSize      int // items per batch
 	item           edgeType
 	keyName        string // describes the partition function for the fingerprint
-	// keepOrder: a pipeline edge that becomes Isolated if it stays local
-	// and unicast between equal parallelisms (see Pipeline.Compile).
+	// keepOrder: an edge that becomes Isolated if it stays local and
+	// unicast between equal parallelisms (see Edge.KeepOrder).
 	keepOrder bool
 	reuse     bool // see ReuseMemory
 }
@@ -179,6 +179,13 @@ func (e Edge[T]) Queue(batches, batchSize int) Edge[T] {
 	return e
 }
 
+// KeepOrder asks the edge to keep the order in which each producer instance
+// emitted its items, where that costs nothing: when the DAG is validated
+// (Validate), a local Unicast edge between vertices of equal local
+// parallelism becomes Isolated, instance i feeding instance i. The pipeline
+// API marks every edge it makes so.
+func (e Edge[T]) KeepOrder() Edge[T] { e.e.keepOrder = true; return e }
+
 // PartitionBy makes e partitioned by key: items with equal keys go to the
 // same instance. key must be deterministic; keys are encoded like map keys,
 // so an item goes to the member owning the same key in a grid.Map.
@@ -203,6 +210,19 @@ func (d *DAG) unreplayable() string {
 
 // Vertices returns the vertices in the order they were added.
 func (d *DAG) Vertices() []*Vertex { return slices.Clone(d.vertices) }
+
+// Validate settles the edges marked KeepOrder, then checks the DAG's shape
+// as building a job does: ordinals dense, Isolated edges between equal
+// parallelisms, no cycle. A DAG builder (such as pipeline's compiler) calls
+// it once the DAG is complete.
+func (d *DAG) Validate() error {
+	for _, e := range d.edges {
+		if e.keepOrder && e.routing == Unicast && !e.distributed && e.from.localParallelism == e.to.localParallelism {
+			e.routing = Isolated
+		}
+	}
+	return d.validate()
+}
 
 // validate checks the DAG's shape once it is complete: ordinals dense,
 // Isolated edges between equal parallelisms, no cycle.

@@ -1,51 +1,33 @@
 package dag_test
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/sinks"
-	"github.com/weir-dev/weir/sources"
 )
 
 // Jobs are registered by name in every binary that runs members, from an
 // init function; their parameters travel as msgpack, so their fields are
 // exported.
 
-// WordCountParams are the parameters of the word-count job.
-type WordCountParams struct {
-	Lines  []string
-	Counts string // the map the counts go to
-}
-
-// Reading is a truck's odometer reading at a moment of event time.
-type Reading struct {
-	Truck string    `msgpack:"t"`
-	At    time.Time `msgpack:"a"`
-}
-
-// ReadingsParams are the parameters of the readings-per-minute job.
-type ReadingsParams struct {
-	Readings []Reading
-	Windows  string // a list sink for the window results
-	Late     string // a list sink for the late readings
-}
-
 // Speed is a truck's speed at one moment.
 type Speed struct {
 	Truck string  `msgpack:"t"`
 	Kmh   float64 `msgpack:"k"`
+}
+
+// TruckCount is how many of a truck's speeds were over the limit.
+type TruckCount struct {
+	Truck string `msgpack:"t"`
+	N     int    `msgpack:"n"`
 }
 
 // SpeedingParams are the parameters of the core-API job.
@@ -56,35 +38,14 @@ type SpeedingParams struct {
 }
 
 func init() {
-	dag.Register("example.word-count", func(p WordCountParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.Items(p.Lines...), dag.NoTimestamps[string]())
-		words := dag.FlatMap(lines, strings.Fields)
-		counts := dag.AggregateByKey(dag.GroupBy(words, dag.Identity[string]), dag.Count[string]())
-		dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
-		return pl.Compile()
-	})
-
-	dag.Register("example.readings-per-minute", func(p ReadingsParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		// The watermark trails the latest reading by 5 s: a reading older
-		// than that when it reaches the window is late.
-		ts := dag.EventTime(func(r Reading) time.Time { return r.At }, 5*time.Second)
-		readings := dag.ReadFrom(pl, sources.Items(p.Readings...), ts)
-		perMinute := dag.Window(dag.GroupBy(readings, func(r Reading) string { return r.Truck }), dag.Tumbling(time.Minute))
-		dag.WriteTo(dag.AggregateWindow(perMinute, dag.Count[Reading]()), sinks.List[dag.WindowResult[string, int64]](p.Windows))
-		dag.WriteTo(dag.LateItems(perMinute), sinks.List[Reading](p.Late))
-		return pl.Compile()
-	})
-
 	dag.Register("example.speeding", func(p SpeedingParams) (*dag.DAG, error) {
 		d := dag.New()
 		speeds := d.AddVertex("speeds", dag.SliceP(p.Speeds))
 		count := d.AddVertex("count-speeding", func() dag.Processor { return &speedingCounter{limit: p.Limit} })
-		store := d.AddVertex("store", dag.SinkP(func(ctx *dag.Context, counts []dag.KV[string, int]) error {
+		store := d.AddVertex("store", dag.SinkP(func(ctx *dag.Context, counts []TruckCount) error {
 			m := grid.GetMap[string, int](ctx, p.Counts)
-			for _, kv := range counts {
-				if err := m.Put(ctx.Context(), kv.Key, kv.Value); err != nil {
+			for _, c := range counts {
+				if err := m.Put(ctx.Context(), c.Truck, c.N); err != nil {
 					return err
 				}
 			}
@@ -94,7 +55,7 @@ func init() {
 		// that counts that truck; the counts stay on the member that
 		// computed them.
 		dag.PartitionBy(dag.Between[Speed](speeds, count).Distributed(), func(s Speed) string { return s.Truck })
-		dag.Between[dag.KV[string, int]](count, store)
+		dag.Between[TruckCount](count, store)
 		return d, nil
 	})
 }
@@ -104,14 +65,14 @@ func init() {
 type speedingCounter struct {
 	limit  float64
 	counts map[string]int
-	out    *dag.Emitter[dag.KV[string, int]]
-	emit   []dag.KV[string, int] // counts not yet taken by the edge
-	ready  bool                  // emit holds every count
+	out    *dag.Emitter[TruckCount]
+	emit   []TruckCount // counts not yet taken by the edge
+	ready  bool         // emit holds every count
 }
 
 func (c *speedingCounter) Init(ctx *dag.Context) (err error) {
 	c.counts = map[string]int{}
-	c.out, err = dag.Output[dag.KV[string, int]](ctx, 0)
+	c.out, err = dag.Output[TruckCount](ctx, 0)
 	return err
 }
 
@@ -128,7 +89,7 @@ func (c *speedingCounter) Process(_ int, in *dag.Inbox) error {
 func (c *speedingCounter) Complete() (bool, error) {
 	if !c.ready {
 		for truck, n := range c.counts {
-			c.emit = append(c.emit, dag.KV[string, int]{Key: truck, Value: n})
+			c.emit = append(c.emit, TruckCount{Truck: truck, N: n})
 		}
 		c.counts, c.ready = nil, true
 	}
@@ -150,89 +111,6 @@ func startMember(ctx context.Context) *member.Member {
 		panic(err)
 	}
 	return m
-}
-
-// A word count with the pipeline API: the job is registered by name,
-// submitted with its parameters, and writes its results into a distributed
-// map that any member can read.
-func Example() {
-	ctx := context.Background()
-	m := startMember(ctx)
-	defer m.Shutdown(ctx)
-
-	job, err := dag.Submit(ctx, m, "example.word-count", WordCountParams{
-		Lines:  []string{"to be or not to be", "that is the question", "to be is to do"},
-		Counts: "word-counts",
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	if err := job.Wait(ctx); err != nil {
-		fmt.Println(err)
-		return
-	}
-	counts := maps.Collect(grid.GetMap[string, int64](m, "word-counts").All(ctx))
-	for _, w := range slices.Sorted(maps.Keys(counts)) {
-		if counts[w] > 1 {
-			fmt.Println(w, counts[w])
-		}
-	}
-	// Output:
-	// be 3
-	// is 2
-	// to 4
-}
-
-// Readings per truck and minute of event time, in tumbling windows. The
-// reading of truck-2 at 08:00:30 arrives after the watermark passed
-// 08:01:35: it is late, and goes to LateItems instead of its window.
-func ExampleAggregateWindow() {
-	ctx := context.Background()
-	m := startMember(ctx)
-	defer m.Shutdown(ctx)
-
-	at := func(hms string) time.Time {
-		t, _ := time.Parse(time.DateTime, "2026-03-02 "+hms)
-		return t
-	}
-	readings := []Reading{
-		{"truck-1", at("08:00:10")}, {"truck-2", at("08:00:20")}, {"truck-1", at("08:00:50")},
-		{"truck-1", at("08:01:05")}, {"truck-2", at("08:01:40")},
-		{"truck-2", at("08:00:30")}, // late
-		{"truck-1", at("08:02:10")},
-	}
-	// One instance per vertex, so that this example's reading order, and
-	// with it what is late, is the same on every machine.
-	job, err := dag.Submit(ctx, m, "example.readings-per-minute",
-		ReadingsParams{Readings: readings, Windows: "per-minute", Late: "late-readings"},
-		dag.WithLocalParallelism(1))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	if err := job.Wait(ctx); err != nil {
-		fmt.Println(err)
-		return
-	}
-	windows, _ := sinks.ReadList[dag.WindowResult[string, int64]](ctx, m, "per-minute")
-	slices.SortFunc(windows, func(a, b dag.WindowResult[string, int64]) int {
-		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.Key, b.Key))
-	})
-	for _, w := range windows {
-		fmt.Printf("%s-%s %s %d\n", w.Start.UTC().Format("15:04"), w.End.UTC().Format("15:04"), w.Key, w.Value)
-	}
-	late, _ := sinks.ReadList[Reading](ctx, m, "late-readings")
-	for _, r := range late {
-		fmt.Println("late:", r.Truck, r.At.UTC().Format(time.TimeOnly))
-	}
-	// Output:
-	// 08:00-08:01 truck-1 2
-	// 08:00-08:01 truck-2 1
-	// 08:01-08:02 truck-1 1
-	// 08:01-08:02 truck-2 1
-	// 08:02-08:03 truck-1 1
-	// late: truck-2 08:00:30
 }
 
 // A DAG written with the core API: a source vertex, a vertex running a

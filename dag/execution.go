@@ -108,7 +108,7 @@ func newExecution(svc *service, p *plan, d *DAG, parent context.Context) (*execu
 			in := t.ins[i]
 			in.wm = make([]int64, len(in.queues))
 			for j := range in.wm {
-				in.wm[j] = minWatermark
+				in.wm[j] = MinWatermark
 			}
 			in.done = make([]bool, len(in.queues))
 			in.open = len(in.queues)

@@ -65,6 +65,10 @@ func Output[T any](ctx *Context, ordinal int) (*Emitter[T], error) {
 	return &Emitter[T]{o: o}, nil
 }
 
+// Outputs is the number of outbound edges of the processor's vertex: Output
+// takes the ordinals 0 to Outputs()-1.
+func (c *Context) Outputs() int { return len(c.outputs) }
+
 // Offer adds v to the edge; false means the edge is full and v was not
 // taken.
 func (e *Emitter[T]) Offer(v T) bool {

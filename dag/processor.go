@@ -71,6 +71,10 @@ type Closer interface {
 // nothing for now and must not hold back the coalesced watermark.
 const Idle int64 = math.MaxInt64
 
+// MinWatermark is the watermark before any arrived: every event time is at
+// or after it.
+const MinWatermark int64 = -1 << 63
+
 // Context is what a processor knows about where it runs.
 type Context struct {
 	JobID   string

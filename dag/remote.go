@@ -247,7 +247,7 @@ type receiver struct {
 
 func newReceiver(ex *execution, ei int, e *edge, from, producers int) *receiver {
 	return &receiver{ex: ex, ei: ei, e: e, from: from, prods: producers, stream: make(chan *member.Stream, 1),
-		wm: map[int]int64{}, done: map[int]bool{}, wakeCh: make(chan struct{}, 1), wmSent: minWatermark,
+		wm: map[int]int64{}, done: map[int]bool{}, wakeCh: make(chan struct{}, 1), wmSent: MinWatermark,
 		finished: make(chan struct{})}
 }
 

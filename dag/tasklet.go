@@ -81,13 +81,10 @@ type tasklet struct {
 }
 
 func newTasklet(p Processor, ctx *Context, name string) *tasklet {
-	t := &tasklet{p: p, ctx: ctx, name: name, wakeCh: make(chan struct{}, 1), wmSeen: minWatermark}
+	t := &tasklet{p: p, ctx: ctx, name: name, wakeCh: make(chan struct{}, 1), wmSeen: MinWatermark}
 	ctx.t = t
 	return t
 }
-
-// minWatermark is the watermark before any arrived.
-const minWatermark int64 = -1 << 63
 
 // wake wakes the tasklet if it is parked. It is called by the other end of
 // a queue after every push or pop, so it must be cheap when not parked.
@@ -446,7 +443,7 @@ func (t *tasklet) coalesceWatermarks() {
 		}
 	}
 	switch {
-	case !running || wm == minWatermark:
+	case !running || wm == MinWatermark:
 		return
 	case wm == Idle:
 		if t.idleSent {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // channels maps the names of registered channels to them.
@@ -42,7 +43,7 @@ func RegisterChannel[T any](name string, ch chan<- T) (unregister func(), err er
 //	results := make(chan Alert, 100)
 //	unregister, err := sinks.RegisterChannel("alerts", results)
 //	defer unregister()
-//	// in the job's builder: dag.WriteTo(alerts, sinks.Channel[Alert]("alerts"))
+//	// in the job's builder: pipeline.WriteTo(alerts, sinks.Channel[Alert]("alerts"))
 //
 // A send waits while the channel is full: a slow reader holds the job back.
 // The sink never closes the channel (several instances, on several members,
@@ -52,8 +53,8 @@ func RegisterChannel[T any](name string, ch chan<- T) (unregister func(), err er
 // since it are sent again. Strings and byte slices that came over a
 // distributed edge share the memory of the message they arrived in: copy
 // (strings.Clone) what you keep of them for long.
-func Channel[T any](name string) dag.Sink[T] {
-	return dag.NewSink("channel-"+name, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func Channel[T any](name string) pipeline.Sink[T] {
+	return pipeline.NewSink("channel-"+name, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		v, ok := channels.Load(name)
 		if !ok {
 			return nil, fmt.Errorf("channel sink: no channel registered as %q in the process of member %s (Channel works only when the cluster runs in the process that registered it)", name, ctx.MemberName())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -18,8 +19,8 @@ type channelParams struct {
 
 func init() {
 	dag.Register("sinks_test.channel", func(p channelParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		dag.WriteTo(p.Src.read(pl), sinks.Channel[int](p.Channel))
+		pl := pipeline.New()
+		pipeline.WriteTo(p.Src.read(pl), sinks.Channel[int](p.Channel))
 		return pl.Compile()
 	})
 }

@@ -2,16 +2,16 @@
 // files, the log, TCP sockets, and the embedding program (channels,
 // observables), plus a list sink for tests.
 //
-// A sink is a dag.Sink[T]; a pipeline writes a stage into it with
-// dag.WriteTo. Jobs are code registered by name in every binary, so a
+// A sink is a pipeline.Sink[T]; a pipeline writes a stage into it with
+// pipeline.WriteTo. Jobs are code registered by name in every binary, so a
 // sink's configuration (a map name, a directory, an address) travels in
 // the job's parameters:
 //
 //	dag.Register("fleet.km", func(p Params) (*dag.DAG, error) {
-//		pl := dag.NewPipeline()
-//		trips := dag.ReadFrom(pl, sources.Items(p.Trips...), dag.NoTimestamps[Trip]())
-//		km := dag.RollingAggregate(dag.GroupBy(trips, Trip.TruckID), dag.Sum(Trip.Kilometres))
-//		dag.WriteTo(km, sinks.Map[string, float64](p.KmMap))
+//		pl := pipeline.New()
+//		trips := pipeline.ReadFrom(pl, sources.Items(p.Trips...), pipeline.NoTimestamps[Trip]())
+//		km := pipeline.RollingAggregate(pipeline.GroupBy(trips, Trip.TruckID), pipeline.Sum(Trip.Kilometres))
+//		pipeline.WriteTo(km, sinks.Map[string, float64](p.KmMap))
 //		return pl.Compile()
 //	})
 //

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -34,28 +35,28 @@ type TripParams struct {
 
 func init() {
 	dag.Register("example.km-per-truck", func(p TripParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		trips := dag.ReadFrom(pl, sources.Items(exampleTrips...), dag.NoTimestamps[Trip]())
-		totals := dag.RollingAggregate(dag.GroupBy(trips, func(t Trip) string { return t.Truck }), dag.Sum(func(t Trip) float64 { return t.Km }))
-		dag.WriteTo(totals, sinks.Map[string, float64](p.Sink))
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
+		totals := pipeline.RollingAggregate(pipeline.GroupBy(trips, func(t Trip) string { return t.Truck }), pipeline.Sum(func(t Trip) float64 { return t.Km }))
+		pipeline.WriteTo(totals, sinks.Map[string, float64](p.Sink))
 		return pl.Compile()
 	})
 	dag.Register("example.long-trips-list", func(p TripParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		trips := dag.ReadFrom(pl, sources.Items(exampleTrips...), dag.NoTimestamps[Trip]())
-		dag.WriteTo(dag.Filter(trips, func(t Trip) bool { return t.Km >= 50 }), sinks.List[Trip](p.Sink))
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
+		pipeline.WriteTo(pipeline.Filter(trips, func(t Trip) bool { return t.Km >= 50 }), sinks.List[Trip](p.Sink))
 		return pl.Compile()
 	})
 	dag.Register("example.trips-observable", func(p TripParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		trips := dag.ReadFrom(pl, sources.Items(exampleTrips...), dag.NoTimestamps[Trip]())
-		dag.WriteTo(trips, sinks.Observable[Trip](p.Sink))
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
+		pipeline.WriteTo(trips, sinks.Observable[Trip](p.Sink))
 		return pl.Compile()
 	})
 	dag.Register("example.trips-channel", func(p TripParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		trips := dag.ReadFrom(pl, sources.Items(exampleTrips...), dag.NoTimestamps[Trip]())
-		dag.WriteTo(trips, sinks.Channel[Trip](p.Sink))
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
+		pipeline.WriteTo(trips, sinks.Channel[Trip](p.Sink))
 		return pl.Compile()
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Files writes one line per item into files in dir, formatted by format
@@ -19,7 +20,7 @@ import (
 // into its own dir, which must exist when the job starts: a missing one
 // fails the job with an error naming it.
 //
-//	dag.WriteTo(trips, sinks.Files("/var/lib/fleet/trips", Trip.CSV))
+//	pipeline.WriteTo(trips, sinks.Files("/var/lib/fleet/trips", Trip.CSV))
 //
 // Exactly-once: in a job with a processing guarantee each instance writes
 // into a hidden temporary file; on a snapshot's barrier it syncs and closes
@@ -40,8 +41,8 @@ import (
 // ones start with a dot and end in .tmp: readers of dir should skip those.
 // Several jobs may write into one directory. The temporary files of a job
 // cancelled between two snapshots stay behind (hidden).
-func Files[T any](dir string, format func(T) string) dag.Sink[T] {
-	return dag.NewSink("files", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func Files[T any](dir string, format func(T) string) pipeline.Sink[T] {
+	return pipeline.NewSink("files", func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		if format == nil {
 			return nil, fmt.Errorf("file sink %s: no format function", dir)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -23,8 +24,8 @@ type filesParams struct {
 
 func init() {
 	dag.Register("sinks_test.files", func(p filesParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		dag.WriteTo(p.Src.read(pl), sinks.Files(p.Dir, strconv.Itoa))
+		pl := pipeline.New()
+		pipeline.WriteTo(p.Src.read(pl), sinks.Files(p.Dir, strconv.Itoa))
 		return pl.Compile()
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -110,11 +111,11 @@ type Src struct {
 	Gate string
 }
 
-func (s Src) read(p *dag.Pipeline) dag.Stage[int] {
+func (s Src) read(p *pipeline.Pipeline) pipeline.Stage[int] {
 	if s.Gate != "" {
-		return dag.ReadFrom(p, gated(s.Gate, s.N), dag.NoTimestamps[int]())
+		return pipeline.ReadFrom(p, gated(s.Gate, s.N), pipeline.NoTimestamps[int]())
 	}
-	return dag.ReadFrom(p, sources.Items(ints(s.N)...), dag.NoTimestamps[int]())
+	return pipeline.ReadFrom(p, sources.Items(ints(s.N)...), pipeline.NoTimestamps[int]())
 }
 
 // gate controls a gated source from a test: the source emits 0, 1, 2, ...
@@ -122,7 +123,7 @@ func (s Src) read(p *dag.Pipeline) dag.Stage[int] {
 // to N, if N > 0: then it ends). It is replayable: a job restarted from a
 // snapshot resumes after the last item the snapshot covered.
 //
-// It is not a dag.Singleton source: the engine's idle instances of one
+// It is not a pipeline.Singleton source: the engine's idle instances of one
 // finish at once, and a job with a finished processor completes no more
 // snapshots. The gate's other readers read nothing until the gate has
 // emitted everything.
@@ -147,14 +148,14 @@ func newGate(t testing.TB, limit int64) (string, *gate) {
 // open is a gate's limit when it lets everything through.
 const open = math.MaxInt64
 
-func gated(name string, n int) dag.Source[int] {
-	return dag.NewSource("gate", func(ctx *dag.Context) (dag.Reader[int], error) {
+func gated(name string, n int) pipeline.Source[int] {
+	return pipeline.NewSource("gate", func(ctx *dag.Context) (pipeline.Reader[int], error) {
 		g, ok := gates.Load(name)
 		if !ok {
 			return nil, fmt.Errorf("no gate %q", name)
 		}
 		return &gateReader{g: g.(*gate), n: n, idle: ctx.GlobalIndex != 0}, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 type gateReader struct {
@@ -164,7 +165,7 @@ type gateReader struct {
 	idle bool // not the instance that reads
 }
 
-func (r *gateReader) Read(buf []dag.SourceItem[int], max int) ([]dag.SourceItem[int], bool, error) {
+func (r *gateReader) Read(buf []pipeline.SourceItem[int], max int) ([]pipeline.SourceItem[int], bool, error) {
 	if r.idle {
 		return buf, r.n > 0 && r.g.emitted.Load() >= int64(r.n), nil
 	}
@@ -180,7 +181,7 @@ func (r *gateReader) Read(buf []dag.SourceItem[int], max int) ([]dag.SourceItem[
 		limit = min(limit, failAt)
 	}
 	for ; int64(r.pos) < limit && max > 0; max-- {
-		buf = append(buf, dag.SourceItem[int]{V: r.pos})
+		buf = append(buf, pipeline.SourceItem[int]{V: r.pos})
 		r.pos++
 	}
 	for {

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // List collects a job's items in the grid, for tests and small results:
@@ -19,10 +20,10 @@ import (
 // received them.
 //
 //	// in the job's builder:
-//	dag.WriteTo(counts, sinks.List[dag.KV[string, int64]](p.Out))
+//	pipeline.WriteTo(counts, sinks.List[pipeline.KV[string, int64]](p.Out))
 //
 //	// in the test, once job.Wait returned:
-//	got, err := sinks.ReadList[dag.KV[string, int64]](ctx, m, "out")
+//	got, err := sinks.ReadList[pipeline.KV[string, int64]](ctx, m, "out")
 //
 // Each instance writes its items in chunks to the map "__weir.list.<name>",
 // one entry per chunk, keyed by job, execution, instance and chunk number,
@@ -34,8 +35,8 @@ import (
 // With dag.AtLeastOnce (or dag.None, if the job restarts from scratch) it
 // returns every item written, repeats included. Jobs writing to one list
 // are read in the order they were submitted.
-func List[T any](name string) dag.Sink[T] {
-	return dag.NewSink("list-"+name, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func List[T any](name string) pipeline.Sink[T] {
+	return pipeline.NewSink("list-"+name, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		if name == "" {
 			return nil, errors.New("list sink: no name")
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -19,12 +20,12 @@ type listParams struct {
 
 func init() {
 	dag.Register("sinks_test.list", func(p listParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		sink := sinks.List[int](p.List)
 		if p.Singleton {
 			sink = sink.Singleton()
 		}
-		dag.WriteTo(p.Src.read(pl), sink)
+		pipeline.WriteTo(p.Src.read(pl), sink)
 		return pl.Compile()
 	})
 }

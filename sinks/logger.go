@@ -6,13 +6,14 @@ import (
 	"log/slog"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Log writes every item to the log of the member processing it, formatted
 // with fmt's %v: for demos and debugging.
 //
-//	dag.WriteTo(counts, sinks.Log[dag.KV[string, int64]]())
-func Log[T any]() dag.Sink[T] { return Logger[T](nil) }
+//	pipeline.WriteTo(counts, sinks.Log[pipeline.KV[string, int64]]())
+func Log[T any]() pipeline.Sink[T] { return Logger[T](nil) }
 
 // Logger writes every item to the log of the member processing it
 // (member.Logger, through the job's logger: the records carry the job,
@@ -22,14 +23,14 @@ func Log[T any]() dag.Sink[T] { return Logger[T](nil) }
 // a restart from a snapshot the items since it are logged again. For demos
 // and debugging; a busy stream floods the log.
 //
-//	dag.WriteTo(alerts, sinks.Logger(func(a Alert) string {
+//	pipeline.WriteTo(alerts, sinks.Logger(func(a Alert) string {
 //		return fmt.Sprintf("%s over its limit by %d kg", a.Truck, a.OverKg)
 //	}))
-func Logger[T any](format func(T) string) dag.Sink[T] {
+func Logger[T any](format func(T) string) pipeline.Sink[T] {
 	if format == nil {
 		format = func(v T) string { return fmt.Sprint(v) }
 	}
-	return dag.NewSink("logger", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+	return pipeline.NewSink("logger", func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		return &logWriterSink[T]{log: ctx.Logger.With("sink", "logger"), ctx: ctx.Context(), format: format}, nil
 	})
 }

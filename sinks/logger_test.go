@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -23,12 +24,12 @@ type loggerParams struct {
 
 func init() {
 	dag.Register("sinks_test.logger", func(p loggerParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		items := p.Src.read(pl)
 		if p.Prefix == "" {
-			dag.WriteTo(items, sinks.Log[int]())
+			pipeline.WriteTo(items, sinks.Log[int]())
 		} else {
-			dag.WriteTo(items, sinks.Logger(func(i int) string { return fmt.Sprintf("%s %d", p.Prefix, i) }))
+			pipeline.WriteTo(items, sinks.Logger(func(i int) string { return fmt.Sprintf("%s %d", p.Prefix, i) }))
 		}
 		return pl.Compile()
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // mergeConcurrency bounds the keys a merging sink instance updates at once.
@@ -30,7 +31,7 @@ const maxSwapAttempts = 100
 //			return total + kg, grid.Set, total + kg, nil
 //		})
 //
-//	dag.WriteTo(loads, sinks.MapWithProcessor("load-per-truck", addLoad,
+//	pipeline.WriteTo(loads, sinks.MapWithProcessor("load-per-truck", addLoad,
 //		func(l Load) string { return l.Truck }, func(l Load) int64 { return l.Kg }))
 //
 // At least once, not exactly once: a merge is not idempotent, and after a
@@ -38,10 +39,10 @@ const maxSwapAttempts = 100
 // (grid.Execute never applies one call twice, but the replayed items are
 // new calls). The processor may dedupe itself if the items carry an id and
 // the value remembers the last one applied; or keep the merged state in the
-// job (dag.RollingAggregate, dag.MapStateful) and write it with Map, whose
+// job (pipeline.RollingAggregate, pipeline.MapStateful) and write it with Map, whose
 // puts are idempotent: that is exactly once.
-func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc grid.Processor[K, V, A, R], toKey func(T) K, toArg func(T) A, opts ...grid.MapOption) dag.Sink[T] {
-	s := dag.NewSink("map-process-"+mapName, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc grid.Processor[K, V, A, R], toKey func(T) K, toArg func(T) A, opts ...grid.MapOption) pipeline.Sink[T] {
+	s := pipeline.NewSink("map-process-"+mapName, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		var errs []error
 		if mapName == "" {
 			errs = append(errs, errors.New("no map name"))
@@ -57,7 +58,7 @@ func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc gri
 		}
 		return &processWriter[T, K, V, A, R]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), proc: proc, toKey: toKey, toArg: toArg}, nil
 	})
-	return dag.PartitionSink(s, orZeroKey(toKey))
+	return pipeline.PartitionSink(s, orZeroKey(toKey))
 }
 
 type processWriter[T any, K comparable, V, A, R any] struct {
@@ -93,7 +94,7 @@ func (w *processWriter[T, K, V, A, R]) Close() error { return nil }
 // by key like Map, so reads and writes are local; at least once, like
 // MapWithProcessor (a restart merges replayed items again).
 //
-//	dag.WriteTo(trips, sinks.MapWithMerging("km-per-truck",
+//	pipeline.WriteTo(trips, sinks.MapWithMerging("km-per-truck",
 //		func(t Trip) string { return t.Truck },
 //		func(t Trip) float64 { return t.Km },
 //		func(old, new float64) float64 { return old + new }))
@@ -101,7 +102,7 @@ func (w *processWriter[T, K, V, A, R]) Close() error { return nil }
 // Compare-and-swap compares encoded values: a value type holding a map with
 // keys other than strings encodes in random order and never compares equal;
 // the sink then fails after 100 attempts. Use MapWithProcessor for those.
-func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K, toValue func(T) V, merge func(old, new V) V, opts ...grid.MapOption) dag.Sink[T] {
+func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K, toValue func(T) V, merge func(old, new V) V, opts ...grid.MapOption) pipeline.Sink[T] {
 	var update func(V, bool, T) (V, bool)
 	if toValue != nil && merge != nil {
 		update = func(old V, found bool, item T) (V, bool) {
@@ -119,7 +120,7 @@ func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K,
 // returns the new value, or false to remove the key. It works as
 // MapWithMerging does, with its guarantees and limits.
 //
-//	dag.WriteTo(events, sinks.MapWithUpdating("open-alerts",
+//	pipeline.WriteTo(events, sinks.MapWithUpdating("open-alerts",
 //		func(e AlertEvent) string { return e.ID },
 //		func(a Alert, found bool, e AlertEvent) (Alert, bool) {
 //			if e.Resolved {
@@ -127,8 +128,8 @@ func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K,
 //			}
 //			return a.With(e), true
 //		}))
-func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K, update func(old V, found bool, item T) (V, bool), opts ...grid.MapOption) dag.Sink[T] {
-	s := dag.NewSink("map-update-"+mapName, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K, update func(old V, found bool, item T) (V, bool), opts ...grid.MapOption) pipeline.Sink[T] {
+	s := pipeline.NewSink("map-update-"+mapName, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		var errs []error
 		if mapName == "" {
 			errs = append(errs, errors.New("no map name"))
@@ -141,7 +142,7 @@ func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K
 		}
 		return &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}, nil
 	})
-	return dag.PartitionSink(s, orZeroKey(toKey))
+	return pipeline.PartitionSink(s, orZeroKey(toKey))
 }
 
 type updateWriter[T any, K comparable, V any] struct {

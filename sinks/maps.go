@@ -5,6 +5,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Map writes key-value pairs into a distributed map with PutAll. Items are
@@ -15,16 +16,16 @@ import (
 // exactly as if nothing had failed (for a job whose values for a key are
 // deterministic, such as running totals).
 //
-//	km := dag.RollingAggregate(dag.GroupBy(trips, Trip.TruckID), dag.Sum(Trip.Kilometres))
-//	dag.WriteTo(km, sinks.Map[string, float64]("km-per-truck"))
+//	km := pipeline.RollingAggregate(pipeline.GroupBy(trips, Trip.TruckID), pipeline.Sum(Trip.Kilometres))
+//	pipeline.WriteTo(km, sinks.Map[string, float64]("km-per-truck"))
 //
 // Map options (grid.WithTTL, ...) apply to the map's handle on every
 // member, as for grid.GetMap.
-func Map[K comparable, V any](mapName string, opts ...grid.MapOption) dag.Sink[dag.KV[K, V]] {
-	s := dag.NewSink("map-"+mapName, func(ctx *dag.Context) (dag.SinkWriter[dag.KV[K, V]], error) {
+func Map[K comparable, V any](mapName string, opts ...grid.MapOption) pipeline.Sink[pipeline.KV[K, V]] {
+	s := pipeline.NewSink("map-"+mapName, func(ctx *dag.Context) (pipeline.SinkWriter[pipeline.KV[K, V]], error) {
 		return &mapWriter[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...)}, nil
 	})
-	return dag.PartitionSink(s, func(kv dag.KV[K, V]) K { return kv.Key })
+	return pipeline.PartitionSink(s, func(kv pipeline.KV[K, V]) K { return kv.Key })
 }
 
 type mapWriter[K comparable, V any] struct {
@@ -33,7 +34,7 @@ type mapWriter[K comparable, V any] struct {
 	batch map[K]V
 }
 
-func (w *mapWriter[K, V]) Write(items []dag.KV[K, V]) error {
+func (w *mapWriter[K, V]) Write(items []pipeline.KV[K, V]) error {
 	if w.batch == nil {
 		w.batch = make(map[K]V, len(items))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -32,29 +33,29 @@ func mergeKey(i int) string { return fmt.Sprintf("key-%d", i) }
 
 func init() {
 	dag.Register("sinks_test.merge", func(p mergeParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		items := p.Src.read(pl)
 		key := func(i int) string { return mergeKey(i % p.Keys) }
 		value := func(i int) int { return i }
 		switch p.Kind {
 		case "map":
-			dag.WriteTo(dag.Map(items, func(i int) dag.KV[string, int] { return dag.KV[string, int]{Key: key(i), Value: i % p.Keys} }),
+			pipeline.WriteTo(pipeline.Map(items, func(i int) pipeline.KV[string, int] { return pipeline.KV[string, int]{Key: key(i), Value: i % p.Keys} }),
 				sinks.Map[string, int](p.Map))
 		case "merging":
-			dag.WriteTo(items, sinks.MapWithMerging(p.Map, key, value, func(old, v int) int { return old + v }))
+			pipeline.WriteTo(items, sinks.MapWithMerging(p.Map, key, value, func(old, v int) int { return old + v }))
 		case "updating":
-			dag.WriteTo(items, sinks.MapWithUpdating(p.Map, key, func(old int, found bool, i int) (int, bool) {
+			pipeline.WriteTo(items, sinks.MapWithUpdating(p.Map, key, func(old int, found bool, i int) (int, bool) {
 				if (i%p.Keys)%5 == 0 {
 					return 0, false
 				}
 				return old + i, true
 			}))
 		case "processor":
-			dag.WriteTo(items, sinks.MapWithProcessor(p.Map, addInt, key, value))
+			pipeline.WriteTo(items, sinks.MapWithProcessor(p.Map, addInt, key, value))
 		case "nil-key":
-			dag.WriteTo(items, sinks.MapWithMerging[int, string, int](p.Map, nil, value, func(old, v int) int { return old + v }))
+			pipeline.WriteTo(items, sinks.MapWithMerging[int, string, int](p.Map, nil, value, func(old, v int) int { return old + v }))
 		case "no-processor":
-			dag.WriteTo(items, sinks.MapWithProcessor(p.Map, grid.Processor[string, int, int, int]{}, key, value))
+			pipeline.WriteTo(items, sinks.MapWithProcessor(p.Map, grid.Processor[string, int, int, int]{}, key, value))
 		default:
 			return nil, fmt.Errorf("no kind %q", p.Kind)
 		}

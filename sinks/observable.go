@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // DefaultObservableBuffer is an observable's default buffer: the entries
@@ -41,7 +42,7 @@ func ObservableBuffer(entries int) ObservableOption {
 // pipeline equivalent of returning results to a caller.
 //
 //	// in the job's builder:
-//	dag.WriteTo(alerts, sinks.Observable[Alert](p.Observable))
+//	pipeline.WriteTo(alerts, sinks.Observable[Alert](p.Observable))
 //
 //	// in the embedding program, on any member:
 //	obs, err := sinks.Observe[Alert](ctx, m, "alerts") // before submitting
@@ -88,12 +89,12 @@ func ObservableBuffer(entries int) ObservableOption {
 // items are delivered as soon as written, and after a restart the items
 // processed since the last snapshot are delivered again; with dag.None a
 // failed job fails.
-func Observable[T any](name string, opts ...ObservableOption) dag.Sink[T] {
+func Observable[T any](name string, opts ...ObservableOption) pipeline.Sink[T] {
 	cfg := observableConfig{buffer: DefaultObservableBuffer}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return dag.NewSink("observable-"+name, func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+	return pipeline.NewSink("observable-"+name, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		if err := cfg.validate(name, ctx.TotalParallelism); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -22,7 +23,7 @@ type observableParams struct {
 
 func init() {
 	dag.Register("sinks_test.observable", func(p observableParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		var opts []sinks.ObservableOption
 		if p.Buffer != 0 {
 			opts = append(opts, sinks.ObservableBuffer(p.Buffer))
@@ -31,7 +32,7 @@ func init() {
 		if p.Singleton {
 			sink = sink.Singleton()
 		}
-		dag.WriteTo(p.Src.read(pl), sink)
+		pipeline.WriteTo(p.Src.read(pl), sink)
 		return pl.Compile()
 	})
 }

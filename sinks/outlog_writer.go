@@ -6,6 +6,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // maxChunkBytes bounds the encoded items of one output log entry: a batch
@@ -41,7 +42,7 @@ type savedWriter struct {
 	Snap uint64 `msgpack:"s"`
 }
 
-var _ dag.TransactionalWriter = (*logWriter[int])(nil)
+var _ pipeline.TransactionalWriter = (*logWriter[int])(nil)
 
 // openLogWriter opens a writer and records its beginning.
 func openLogWriter[T any](ctx *dag.Context, what string, store logStore) (*logWriter[T], error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 const (
@@ -23,7 +24,7 @@ const (
 // (unless it ends with one), to a TCP server at addr ("host:port"): Jet's
 // socket sink.
 //
-//	dag.WriteTo(alerts, sinks.Socket("dashboard.internal:7070", Alert.String))
+//	pipeline.WriteTo(alerts, sinks.Socket("dashboard.internal:7070", Alert.String))
 //
 // Each sink instance opens its own connection when the job starts, so an
 // unreachable address fails the job at once, with an error naming it. Lines
@@ -42,8 +43,8 @@ const (
 // that stops reading for 30 s fails the job; connecting waits up to 5 s.
 // Cancelling the job closes the connections at once, even in the middle of
 // a write.
-func Socket[T any](addr string, format func(T) string) dag.Sink[T] {
-	return dag.NewSink("socket", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func Socket[T any](addr string, format func(T) string) pipeline.Sink[T] {
+	return pipeline.NewSink("socket", func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		if format == nil {
 			return nil, fmt.Errorf("socket sink %s: no format function", addr)
 		}

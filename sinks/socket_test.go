@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -22,8 +23,8 @@ type socketParams struct {
 
 func init() {
 	dag.Register("sinks_test.socket", func(p socketParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		dag.WriteTo(p.Src.read(pl), sinks.Socket(p.Addr, func(i int) string { return fmt.Sprintf("line %d", i) }))
+		pl := pipeline.New()
+		pipeline.WriteTo(p.Src.read(pl), sinks.Socket(p.Addr, func(i int) string { return fmt.Sprintf("line %d", i) }))
 		return pl.Compile()
 	})
 }

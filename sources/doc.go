@@ -2,13 +2,13 @@
 // maps and their event journals, files, sockets, generators, fixed test
 // items, and the channels and iterators of the embedding program.
 //
-// A source is a dag.Source[T], read with dag.ReadFrom in a job's builder:
+// A source is a pipeline.Source[T], read with pipeline.ReadFrom in a job's builder:
 //
 //	dag.Register("fleet-weights", func(p Params) (*dag.DAG, error) {
-//		pl := dag.NewPipeline()
-//		readings := dag.ReadFrom(pl, sources.JSONLines[Reading](p.Dir, "*.jsonl"), dag.NoTimestamps[Reading]())
-//		kg := dag.AggregateByKey(dag.GroupBy(readings, Reading.VehicleID), dag.Sum(Reading.Weight))
-//		dag.WriteTo(kg, sinks.Map[string, float64]("weights"))
+//		pl := pipeline.New()
+//		readings := pipeline.ReadFrom(pl, sources.JSONLines[Reading](p.Dir, "*.jsonl"), pipeline.NoTimestamps[Reading]())
+//		kg := pipeline.AggregateByKey(pipeline.GroupBy(readings, Reading.VehicleID), pipeline.Sum(Reading.Weight))
+//		pipeline.WriteTo(kg, sinks.Map[string, float64]("weights"))
 //		return pl.Compile()
 //	})
 //
@@ -44,8 +44,8 @@
 //
 // Map journals, generators and ItemStream give items native timestamps
 // (the time of the change; the time an item was due), read with
-// dag.NativeTime. For the others, take times from the items
-// (dag.EventTime) or the clock (dag.IngestionTime).
+// pipeline.NativeTime. For the others, take times from the items
+// (pipeline.EventTime) or the clock (pipeline.IngestionTime).
 //
 // # Errors
 //

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -22,28 +23,28 @@ import (
 func init() {
 	// Counts the words of fixed lines.
 	dag.Register("example.items", func(lines []string) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		text := dag.ReadFrom(pl, sources.Items(lines...), dag.NoTimestamps[string]())
-		words := dag.FlatMap(text, strings.Fields)
-		counts := dag.AggregateByKey(dag.GroupBy(words, dag.Identity[string]), dag.Count[string]())
-		dag.WriteTo(counts, sinks.Map[string, int64]("example-word-counts"))
+		pl := pipeline.New()
+		text := pipeline.ReadFrom(pl, sources.Items(lines...), pipeline.NoTimestamps[string]())
+		words := pipeline.FlatMap(text, strings.Fields)
+		counts := pipeline.AggregateByKey(pipeline.GroupBy(words, pipeline.Identity[string]), pipeline.Count[string]())
+		pipeline.WriteTo(counts, sinks.Map[string, int64]("example-word-counts"))
 		return pl.Compile()
 	})
 	// Sums the kilograms of JSON readings per vehicle.
 	dag.Register("example.jsonlines", func(dir string) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		readings := dag.ReadFrom(pl, sources.JSONLines[exampleReading](dir, "*.jsonl"), dag.NoTimestamps[exampleReading]())
-		kgs := dag.AggregateByKey(dag.GroupBy(readings, func(r exampleReading) string { return r.Vehicle }),
-			dag.Sum(func(r exampleReading) int64 { return r.Kg }))
-		dag.WriteTo(kgs, sinks.Map[string, int64]("example-kg"))
+		pl := pipeline.New()
+		readings := pipeline.ReadFrom(pl, sources.JSONLines[exampleReading](dir, "*.jsonl"), pipeline.NoTimestamps[exampleReading]())
+		kgs := pipeline.AggregateByKey(pipeline.GroupBy(readings, func(r exampleReading) string { return r.Vehicle }),
+			pipeline.Sum(func(r exampleReading) int64 { return r.Kg }))
+		pipeline.WriteTo(kgs, sinks.Map[string, int64]("example-kg"))
 		return pl.Compile()
 	})
 	// Copies the heavy vehicles of one map into another.
 	dag.Register("example.map", func(struct{}) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		fleet := dag.ReadFrom(pl, sources.Map[string, int]("example-fleet"), dag.NoTimestamps[dag.KV[string, int]]())
-		heavy := dag.Filter(fleet, func(e dag.KV[string, int]) bool { return e.Value > 12000 })
-		dag.WriteTo(heavy, sinks.Map[string, int]("example-heavy"))
+		pl := pipeline.New()
+		fleet := pipeline.ReadFrom(pl, sources.Map[string, int]("example-fleet"), pipeline.NoTimestamps[pipeline.KV[string, int]]())
+		heavy := pipeline.Filter(fleet, func(e pipeline.KV[string, int]) bool { return e.Value > 12000 })
+		pipeline.WriteTo(heavy, sinks.Map[string, int]("example-heavy"))
 		return pl.Compile()
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // testCtx is the context of one of count instances, logging into logs.
@@ -42,9 +43,9 @@ func (l *logBuffer) String() string {
 }
 
 // readN reads up to n items in calls of at most max, stopping when done.
-func readN[T any](t *testing.T, r dag.Reader[T], n, max int) (items []T, done bool) {
+func readN[T any](t *testing.T, r pipeline.Reader[T], n, max int) (items []T, done bool) {
 	t.Helper()
-	var buf []dag.SourceItem[T]
+	var buf []pipeline.SourceItem[T]
 	for len(items) < n && !done {
 		var err error
 		buf, done, err = r.Read(buf[:0], min(max, n-len(items)))

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -49,19 +50,19 @@ type trip struct {
 
 func init() {
 	dag.Register("sources.test.lines", func(p fileParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.Lines(p.Dir, p.Glob, p.options()...), dag.NoTimestamps[string]())
-		dag.WriteTo(lines, collect[string](p.Bag))
+		pl := pipeline.New()
+		lines := pipeline.ReadFrom(pl, sources.Lines(p.Dir, p.Glob, p.options()...), pipeline.NoTimestamps[string]())
+		pipeline.WriteTo(lines, collect[string](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.json", func(p fileParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		rs := dag.ReadFrom(pl, sources.JSONLines[reading](p.Dir, p.Glob, p.options()...), dag.NoTimestamps[reading]())
-		dag.WriteTo(rs, collect[reading](p.Bag))
+		pl := pipeline.New()
+		rs := pipeline.ReadFrom(pl, sources.JSONLines[reading](p.Dir, p.Glob, p.options()...), pipeline.NoTimestamps[reading]())
+		pipeline.WriteTo(rs, collect[reading](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.csv", func(p fileParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		src := sources.CSV(p.Dir, p.Glob, func(header, rec []string) (trip, error) {
 			var t trip
 			for i, h := range header {
@@ -80,13 +81,13 @@ func init() {
 			}
 			return t, nil
 		}, p.options()...)
-		dag.WriteTo(dag.ReadFrom(pl, src, dag.NoTimestamps[trip]()), collect[trip](p.Bag))
+		pipeline.WriteTo(pipeline.ReadFrom(pl, src, pipeline.NoTimestamps[trip]()), collect[trip](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.csvrecords", func(p fileParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		recs := dag.ReadFrom(pl, sources.CSVRecords(p.Dir, p.Glob, p.options()...), dag.NoTimestamps[[]string]())
-		dag.WriteTo(dag.Map(recs, func(r []string) string { return strings.Join(r, "|") }), collect[string](p.Bag))
+		pl := pipeline.New()
+		recs := pipeline.ReadFrom(pl, sources.CSVRecords(p.Dir, p.Glob, p.options()...), pipeline.NoTimestamps[[]string]())
+		pipeline.WriteTo(pipeline.Map(recs, func(r []string) string { return strings.Join(r, "|") }), collect[string](p.Bag))
 		return pl.Compile()
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Lines is a bounded source of the lines of the files in dir whose path
@@ -19,9 +20,9 @@ import (
 // job with a processing guarantee restarted after a failure resumes each
 // file where its last snapshot was.
 //
-//	lines := dag.ReadFrom(pl, sources.Lines(p.Dir, "*.txt"), dag.NoTimestamps[string]())
-//	words := dag.FlatMap(lines, strings.Fields)
-func Lines(dir, glob string, opts ...FileOption) dag.Source[string] {
+//	lines := pipeline.ReadFrom(pl, sources.Lines(p.Dir, "*.txt"), pipeline.NoTimestamps[string]())
+//	words := pipeline.FlatMap(lines, strings.Fields)
+func Lines(dir, glob string, opts ...FileOption) pipeline.Source[string] {
 	return ParseLines(dir, glob, func(s string) (string, error) { return s, nil }, opts...)
 }
 
@@ -32,7 +33,7 @@ func Lines(dir, glob string, opts ...FileOption) dag.Source[string] {
 //	readings := sources.ParseLines(p.Dir, "*.txt", func(line string) (int, error) {
 //		return strconv.Atoi(line)
 //	})
-func ParseLines[T any](dir, glob string, parse func(line string) (T, error), opts ...FileOption) dag.Source[T] {
+func ParseLines[T any](dir, glob string, parse func(line string) (T, error), opts ...FileOption) pipeline.Source[T] {
 	return fileSource("files", dir, glob, lineFormat(parse, false), opts)
 }
 
@@ -45,7 +46,7 @@ func ParseLines[T any](dir, glob string, parse func(line string) (T, error), opt
 //		Kg      float64 `json:"kg"`
 //	}
 //	src := sources.JSONLines[reading](p.Dir, "*.jsonl", sources.FailOnParseError())
-func JSONLines[T any](dir, glob string, opts ...FileOption) dag.Source[T] {
+func JSONLines[T any](dir, glob string, opts ...FileOption) pipeline.Source[T] {
 	return fileSource("json-files", dir, glob, lineFormat(DecodeJSON[T], true), opts)
 }
 
@@ -64,27 +65,27 @@ func JSONLines[T any](dir, glob string, opts ...FileOption) dag.Source[T] {
 //		km, err := strconv.ParseFloat(rec[1], 64)
 //		return trip{Vehicle: rec[0], Km: km}, err
 //	})
-func CSV[T any](dir, glob string, parse func(header, record []string) (T, error), opts ...FileOption) dag.Source[T] {
+func CSV[T any](dir, glob string, parse func(header, record []string) (T, error), opts ...FileOption) pipeline.Source[T] {
 	c := fileOptions(opts)
 	return fileSource("csv-files", dir, glob, csvFormat(parse, c.comma, c.noHeader), opts)
 }
 
 // CSVRecords reads CSV files as their records, header excepted (see CSV).
 //
-//	records := dag.ReadFrom(pl, sources.CSVRecords(p.Dir, "*.tsv", sources.Delimiter('\t')), dag.NoTimestamps[[]string]())
-func CSVRecords(dir, glob string, opts ...FileOption) dag.Source[[]string] {
+//	records := pipeline.ReadFrom(pl, sources.CSVRecords(p.Dir, "*.tsv", sources.Delimiter('\t')), pipeline.NoTimestamps[[]string]())
+func CSVRecords(dir, glob string, opts ...FileOption) pipeline.Source[[]string] {
 	return CSV(dir, glob, func(_, rec []string) ([]string, error) { return rec, nil }, opts...)
 }
 
-func fileSource[T any](name, dir, glob string, f format[T], opts []FileOption) dag.Source[T] {
+func fileSource[T any](name, dir, glob string, f format[T], opts []FileOption) pipeline.Source[T] {
 	c := fileOptions(opts)
-	return dag.NewSource(name, func(ctx *dag.Context) (dag.Reader[T], error) {
+	return pipeline.NewSource(name, func(ctx *dag.Context) (pipeline.Reader[T], error) {
 		s, err := newScope(ctx, dir, glob, c)
 		if err != nil {
 			return nil, err
 		}
 		return newFileReader(ctx, name, s, f, c)
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 // fileReader reads its files one after the other.
@@ -110,7 +111,7 @@ func newFileReader[T any](ctx *dag.Context, name string, s fileScope, f format[T
 	return r, nil
 }
 
-func (r *fileReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (r *fileReader[T]) Read(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	// Records skipped count too, so a run of bad ones does not hold the
 	// engine for long.
 	for tries := 0; tries < max; tries++ {
@@ -144,7 +145,7 @@ func (r *fileReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem
 			}
 			continue
 		}
-		buf = append(buf, dag.SourceItem[T]{V: v})
+		buf = append(buf, pipeline.SourceItem[T]{V: v})
 	}
 	return buf, false, nil
 }

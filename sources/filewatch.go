@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // WatchLines is a streaming source of the lines written to the files in dir
@@ -31,9 +32,9 @@ import (
 // tracks, so a job with a processing guarantee resumes each where its last
 // snapshot was, and reads the files that appeared since from their start.
 //
-//	lines := dag.ReadFrom(pl, sources.WatchLines("/var/log/fleet", "*.log", sources.FromNow),
-//		dag.IngestionTime[string]())
-func WatchLines(dir, glob string, start Start, opts ...FileOption) dag.Source[string] {
+//	lines := pipeline.ReadFrom(pl, sources.WatchLines("/var/log/fleet", "*.log", sources.FromNow),
+//		pipeline.IngestionTime[string]())
+func WatchLines(dir, glob string, start Start, opts ...FileOption) pipeline.Source[string] {
 	return Watch(dir, glob, start, func(s string) (string, error) { return s, nil }, opts...)
 }
 
@@ -42,13 +43,13 @@ func WatchLines(dir, glob string, start Start, opts ...FileOption) dag.Source[st
 // blank line too: unlike JSONLines, Watch does not skip them).
 //
 //	src := sources.Watch(p.Dir, "*.jsonl", sources.FromOldest, sources.DecodeJSON[Reading], sources.Shared())
-//	readings := dag.ReadFrom(pl, src, dag.EventTime(Reading.Time, 5*time.Second))
-func Watch[T any](dir, glob string, start Start, parse func(line string) (T, error), opts ...FileOption) dag.Source[T] {
+//	readings := pipeline.ReadFrom(pl, src, pipeline.EventTime(Reading.Time, 5*time.Second))
+func Watch[T any](dir, glob string, start Start, parse func(line string) (T, error), opts ...FileOption) pipeline.Source[T] {
 	c := fileOptions(opts)
 	if c.poll <= 0 {
 		c.poll = DefaultPollInterval
 	}
-	return dag.NewSource("file-watcher", func(ctx *dag.Context) (dag.Reader[T], error) {
+	return pipeline.NewSource("file-watcher", func(ctx *dag.Context) (pipeline.Reader[T], error) {
 		s, err := newScope(ctx, dir, glob, c)
 		if err != nil {
 			return nil, err
@@ -59,7 +60,7 @@ func Watch[T any](dir, glob string, start Start, parse func(line string) (T, err
 			return nil, err
 		}
 		return r, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 // watchReader tracks the files of its share and reads what they gain.
@@ -85,7 +86,7 @@ type watchedFile struct {
 	pending bool
 }
 
-func (r *watchReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (r *watchReader[T]) Read(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	if now := r.now(); now.Sub(r.lastPoll) >= r.poll {
 		r.lastPoll = now
 		if err := r.scan(false); err != nil {
@@ -123,7 +124,7 @@ func (r *watchReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceIte
 			}
 			continue
 		}
-		buf = append(buf, dag.SourceItem[T]{V: v})
+		buf = append(buf, pipeline.SourceItem[T]{V: v})
 	}
 	return buf, false, nil
 }

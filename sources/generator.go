@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // GeneratorOption configures Generator and ItemStream.
@@ -45,12 +46,12 @@ func StartAt(t time.Time) GeneratorOption { return func(c *genConfig) { c.start 
 // and a restart on another number of members resumes every partition at its
 // saved sequence number. Items carry native timestamps: when rate-limited,
 // the time item s was due (see StartAt), else the time it was generated;
-// read them with dag.NativeTime.
+// read them with pipeline.NativeTime.
 //
-//	readings := dag.ReadFrom(pl, sources.Generator(10_000, func(seq int64) Reading {
+//	readings := pipeline.ReadFrom(pl, sources.Generator(10_000, func(seq int64) Reading {
 //		return Reading{Vehicle: fmt.Sprintf("truck-%d", seq%13), Kg: float64(seq % 500)}
-//	}), dag.NativeTime[Reading](100*time.Millisecond))
-func Generator[T any](itemsPerSecond int64, fn func(seq int64) T, opts ...GeneratorOption) dag.Source[T] {
+//	}), pipeline.NativeTime[Reading](100*time.Millisecond))
+func Generator[T any](itemsPerSecond int64, fn func(seq int64) T, opts ...GeneratorOption) pipeline.Source[T] {
 	return generate("generator", itemsPerSecond, func(seq, _ int64) T { return fn(seq) }, opts)
 }
 
@@ -61,32 +62,32 @@ type StreamItem struct {
 	TS  int64 `msgpack:"t"` // unix nanoseconds
 }
 
-// Time is the item's event time: dag.EventTime(sources.StreamItem.Time, lag).
+// Time is the item's event time: pipeline.EventTime(sources.StreamItem.Time, lag).
 func (s StreamItem) Time() time.Time { return time.Unix(0, s.TS) }
 
 // ItemStream is an endless stream of test items, like Jet's
 // TestSources.itemStream: itemsPerSecond items in the whole job (0: no
 // limit), each with its sequence number and its event time, for tests and
-// demos of windows with dag.NativeTime or dag.EventTime. It is a Generator,
+// demos of windows with pipeline.NativeTime or pipeline.EventTime. It is a Generator,
 // with the same options and guarantees.
 //
-//	items := dag.ReadFrom(pl, sources.ItemStream(1000), dag.EventTime(sources.StreamItem.Time, 0))
-//	counts := dag.AggregateWindow(dag.WindowAll(items, dag.Tumbling(time.Second)), dag.Count[sources.StreamItem]())
-func ItemStream(itemsPerSecond int64, opts ...GeneratorOption) dag.Source[StreamItem] {
+//	items := pipeline.ReadFrom(pl, sources.ItemStream(1000), pipeline.EventTime(sources.StreamItem.Time, 0))
+//	counts := pipeline.AggregateWindow(pipeline.WindowAll(items, pipeline.Tumbling(time.Second)), pipeline.Count[sources.StreamItem]())
+func ItemStream(itemsPerSecond int64, opts ...GeneratorOption) pipeline.Source[StreamItem] {
 	return generate("item-stream", itemsPerSecond, func(seq, ts int64) StreamItem { return StreamItem{Seq: seq, TS: ts} }, opts)
 }
 
-func generate[T any](name string, rate int64, fn func(seq, ts int64) T, opts []GeneratorOption) dag.Source[T] {
+func generate[T any](name string, rate int64, fn func(seq, ts int64) T, opts []GeneratorOption) pipeline.Source[T] {
 	var c genConfig
 	for _, o := range opts {
 		o(&c)
 	}
-	return dag.NewSource(name, func(ctx *dag.Context) (dag.Reader[T], error) {
+	return pipeline.NewSource(name, func(ctx *dag.Context) (pipeline.Reader[T], error) {
 		if err := c.validate(rate); err != nil {
 			return nil, err
 		}
 		return newGenReader(fn, ctx.Partitions(), ctx.PartitionCount(), rate, c, time.Now), nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 // validate reports every problem of the configuration at once.
@@ -154,7 +155,7 @@ func (r *genReader[T]) rewind() {
 	}
 }
 
-func (r *genReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (r *genReader[T]) Read(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	if len(r.parts) == 0 {
 		return buf, true, nil // no partition here: nothing to generate
 	}
@@ -188,7 +189,7 @@ func (r *genReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[
 		if r.rate > 0 {
 			ts = r.base + int64(float64(seq)*r.period)
 		}
-		buf = append(buf, dag.SourceItem[T]{V: r.fn(seq, ts), TS: ts})
+		buf = append(buf, pipeline.SourceItem[T]{V: r.fn(seq, ts), TS: ts})
 		r.next[r.idx] = seq + r.n
 		r.idx++
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // fakeClock is a clock the test moves.
@@ -18,7 +18,7 @@ func (c *fakeClock) add(d time.Duration)  { c.t = c.t.Add(d) }
 func newFakeClock() *fakeClock            { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
 func seqOf(seq, _ int64) int64            { return seq }
 func streamItem(seq, ts int64) StreamItem { return StreamItem{Seq: seq, TS: ts} }
-func genItems[T any](items []dag.SourceItem[T]) []T {
+func genItems[T any](items []pipeline.SourceItem[T]) []T {
 	out := make([]T, len(items))
 	for i, it := range items {
 		out[i] = it.V
@@ -37,7 +37,7 @@ func split(n, k int) [][]int {
 
 // drain reads everything due from every reader, and reports whether all
 // are done.
-func drain[T any](t *testing.T, rs []*genReader[T]) (items []dag.SourceItem[T], allDone bool) {
+func drain[T any](t *testing.T, rs []*genReader[T]) (items []pipeline.SourceItem[T], allDone bool) {
 	t.Helper()
 	allDone = true
 	for _, r := range rs {
@@ -54,7 +54,7 @@ func drain[T any](t *testing.T, rs []*genReader[T]) (items []dag.SourceItem[T], 
 	return items, allDone
 }
 
-func sortedSeqs(items []dag.SourceItem[int64]) []int64 {
+func sortedSeqs(items []pipeline.SourceItem[int64]) []int64 {
 	return slices.Sorted(slices.Values(genItems(items)))
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -34,15 +35,15 @@ func (p genParams) options() []sources.GeneratorOption {
 
 func init() {
 	dag.Register("sources.test.generator", func(p genParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		xs := dag.ReadFrom(pl, sources.Generator(p.Rate, func(seq int64) int64 { return seq * 10 }, p.options()...), dag.NoTimestamps[int64]())
-		dag.WriteTo(xs, collect[int64](p.Bag))
+		pl := pipeline.New()
+		xs := pipeline.ReadFrom(pl, sources.Generator(p.Rate, func(seq int64) int64 { return seq * 10 }, p.options()...), pipeline.NoTimestamps[int64]())
+		pipeline.WriteTo(xs, collect[int64](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.itemstream", func(p genParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		xs := dag.ReadFrom(pl, sources.ItemStream(p.Rate, p.options()...), dag.NativeTime[sources.StreamItem](0))
-		dag.WriteTo(xs, collect[sources.StreamItem](p.Bag))
+		pl := pipeline.New()
+		xs := pipeline.ReadFrom(pl, sources.ItemStream(p.Rate, p.options()...), pipeline.NativeTime[sources.StreamItem](0))
+		pipeline.WriteTo(xs, collect[sources.StreamItem](p.Bag))
 		return pl.Compile()
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -90,8 +91,8 @@ func counts[T comparable](name string) map[T]int {
 }
 
 // collect is a sink adding what it receives to a bag.
-func collect[T any](name string) dag.Sink[T] {
-	return dag.NewSink("collect", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func collect[T any](name string) pipeline.Sink[T] {
+	return pipeline.NewSink("collect", func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		return bagWriter[T]{b: bagFor(name), member: ctx.MemberName()}, nil
 	})
 }
@@ -191,4 +192,6 @@ func appendTo(t *testing.T, path, s string) {
 	require.NoError(t, f.Close())
 }
 
-func sinksMap[K comparable, V any](name string) dag.Sink[dag.KV[K, V]] { return sinks.Map[K, V](name) }
+func sinksMap[K comparable, V any](name string) pipeline.Sink[pipeline.KV[K, V]] {
+	return sinks.Map[K, V](name)
+}

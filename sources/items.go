@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Items is a bounded source of fixed items, for tests and examples. Item i
@@ -14,15 +15,15 @@ import (
 // item is read once whatever the member count. The source is replayable: it
 // saves the next item of each partition.
 //
-//	lines := dag.ReadFrom(pl, sources.Items("to be or", "not to be"), dag.NoTimestamps[string]())
-func Items[T any](items ...T) dag.Source[T] {
-	return dag.NewSource("items", func(ctx *dag.Context) (dag.Reader[T], error) {
+//	lines := pipeline.ReadFrom(pl, sources.Items("to be or", "not to be"), pipeline.NoTimestamps[string]())
+func Items[T any](items ...T) pipeline.Source[T] {
+	return pipeline.NewSource("items", func(ctx *dag.Context) (pipeline.Reader[T], error) {
 		r := &itemsReader[T]{items: items, parts: ctx.PartitionCount(), next: map[int]int{}}
 		for _, p := range ctx.Partitions() {
 			r.next[p] = p
 		}
 		return r, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 type itemsReader[T any] struct {
@@ -32,11 +33,11 @@ type itemsReader[T any] struct {
 	cursor int         // no owned item before it is unread
 }
 
-func (r *itemsReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (r *itemsReader[T]) Read(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	for ; r.cursor < len(r.items) && max > 0; r.cursor++ {
 		p := r.cursor % r.parts
 		if n, ok := r.next[p]; ok && n == r.cursor {
-			buf = append(buf, dag.SourceItem[T]{V: r.items[r.cursor]})
+			buf = append(buf, pipeline.SourceItem[T]{V: r.items[r.cursor]})
 			r.next[p] = n + r.parts
 			max--
 		}

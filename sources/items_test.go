@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -30,15 +31,15 @@ type journalParams struct {
 
 func init() {
 	dag.Register("sources.test.items", func(p itemsParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		dag.WriteTo(dag.ReadFrom(pl, sources.Items(p.Items...), dag.NoTimestamps[string]()), collect[string](p.Bag))
+		pl := pipeline.New()
+		pipeline.WriteTo(pipeline.ReadFrom(pl, sources.Items(p.Items...), pipeline.NoTimestamps[string]()), collect[string](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.journal", func(p journalParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		events := dag.ReadFrom(pl, sources.MapJournal[string, int](p.Map, p.Start), dag.NativeTime[grid.Event[string, int]](0))
-		keys := dag.Map(events, func(e grid.Event[string, int]) string { return fmt.Sprintf("%s=%d", e.Key, e.Value) })
-		dag.WriteTo(keys, collect[string](p.Bag))
+		pl := pipeline.New()
+		events := pipeline.ReadFrom(pl, sources.MapJournal[string, int](p.Map, p.Start), pipeline.NativeTime[grid.Event[string, int]](0))
+		keys := pipeline.Map(events, func(e grid.Event[string, int]) string { return fmt.Sprintf("%s=%d", e.Key, e.Value) })
+		pipeline.WriteTo(keys, collect[string](p.Bag))
 		return pl.Compile()
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Start says where a journal source begins.
@@ -37,16 +38,16 @@ const (
 //
 //	grid.GetMap[string, Position](m, "positions", grid.WithJournal(10_000)) // where the map is defined
 //	...
-//	events := dag.ReadFrom(pl, sources.MapJournal[string, Position]("positions", sources.FromNow),
-//		dag.NativeTime[grid.Event[string, Position]](time.Second))
-func MapJournal[K comparable, V any](mapName string, start Start) dag.Source[grid.Event[K, V]] {
-	return dag.NewSource("journal-"+mapName, func(ctx *dag.Context) (dag.Reader[grid.Event[K, V]], error) {
+//	events := pipeline.ReadFrom(pl, sources.MapJournal[string, Position]("positions", sources.FromNow),
+//		pipeline.NativeTime[grid.Event[string, Position]](time.Second))
+func MapJournal[K comparable, V any](mapName string, start Start) pipeline.Source[grid.Event[K, V]] {
+	return pipeline.NewSource("journal-"+mapName, func(ctx *dag.Context) (pipeline.Reader[grid.Event[K, V]], error) {
 		r := &journalReader[K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName), parts: ctx.Partitions(), start: start}
 		r.next = make([]uint64, len(r.parts))
 		r.known = make([]bool, len(r.parts))
 		r.behind = make([]time.Time, len(r.parts))
 		return r, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 type journalReader[K comparable, V any] struct {
@@ -72,7 +73,7 @@ func (r *journalReader[K, V]) Close() error    { return nil }
 
 // Read takes what the journals hold, a few partitions at a time, never
 // waiting for new events.
-func (r *journalReader[K, V]) Read(buf []dag.SourceItem[grid.Event[K, V]], max int) ([]dag.SourceItem[grid.Event[K, V]], bool, error) {
+func (r *journalReader[K, V]) Read(buf []pipeline.SourceItem[grid.Event[K, V]], max int) ([]pipeline.SourceItem[grid.Event[K, V]], bool, error) {
 	for tries := 0; tries < len(r.parts) && len(buf) < max; tries++ {
 		i := r.turn % len(r.parts)
 		r.turn++
@@ -97,7 +98,7 @@ func (r *journalReader[K, V]) Read(buf []dag.SourceItem[grid.Event[K, V]], max i
 		}
 		r.behind[i] = time.Time{}
 		for _, e := range batch.Events {
-			buf = append(buf, dag.SourceItem[grid.Event[K, V]]{V: e, Partition: i, TS: e.Time.UnixNano()})
+			buf = append(buf, pipeline.SourceItem[grid.Event[K, V]]{V: e, Partition: i, TS: e.Time.UnixNano()})
 		}
 		r.next[i] = batch.Next
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // ErrNotRegistered: no process running the job registered the name its
@@ -148,12 +149,12 @@ const DefaultWaitRegistered = 10 * time.Second
 // taken before are lost. Read never waits: an empty channel is polled.
 //
 //	dag.Register("orders", func(p OrdersParams) (*dag.DAG, error) {
-//		pl := dag.NewPipeline()
-//		orders := dag.ReadFrom(pl, sources.Channel[Order](p.Channel), dag.IngestionTime[Order]())
-//		dag.WriteTo(orders, sinks.Map[string, Order]("orders")) // ...
+//		pl := pipeline.New()
+//		orders := pipeline.ReadFrom(pl, sources.Channel[Order](p.Channel), pipeline.IngestionTime[Order]())
+//		pipeline.WriteTo(orders, sinks.Map[string, Order]("orders")) // ...
 //		return pl.Compile()
 //	})
-func Channel[T any](name string, opts ...LocalOption) dag.Source[T] {
+func Channel[T any](name string, opts ...LocalOption) pipeline.Source[T] {
 	return localSource[T]("channel", name, opts, func(v any) puller[T] { return chanPuller[T](v.(<-chan T)) })
 }
 
@@ -170,8 +171,8 @@ func Channel[T any](name string, opts ...LocalOption) dag.Source[T] {
 //
 //	unregister, err := sources.RegisterSeq("fixtures", slices.Values(orders))
 //	...
-//	orders := dag.ReadFrom(pl, sources.Seq[Order]("fixtures"), dag.NoTimestamps[Order]())
-func Seq[T any](name string, opts ...LocalOption) dag.Source[T] {
+//	orders := pipeline.ReadFrom(pl, sources.Seq[Order]("fixtures"), pipeline.NoTimestamps[Order]())
+func Seq[T any](name string, opts ...LocalOption) pipeline.Source[T] {
 	return localSource[T]("iterator", name, opts, func(v any) puller[T] {
 		next, stop := iter.Pull(v.(iter.Seq[T]))
 		return &seqPuller[T]{next: next, halt: stop}
@@ -180,20 +181,20 @@ func Seq[T any](name string, opts ...LocalOption) dag.Source[T] {
 
 // puller takes up to max items without waiting.
 type puller[T any] interface {
-	pull(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error)
+	pull(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error)
 	stop()
 }
 
 type chanPuller[T any] <-chan T
 
-func (ch chanPuller[T]) pull(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (ch chanPuller[T]) pull(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	for len(buf) < max {
 		select {
 		case v, ok := <-ch:
 			if !ok {
 				return buf, true, nil
 			}
-			buf = append(buf, dag.SourceItem[T]{V: v})
+			buf = append(buf, pipeline.SourceItem[T]{V: v})
 		default:
 			return buf, false, nil
 		}
@@ -208,7 +209,7 @@ type seqPuller[T any] struct {
 	halt func()
 }
 
-func (s *seqPuller[T]) pull(buf []dag.SourceItem[T], max int) (_ []dag.SourceItem[T], done bool, err error) {
+func (s *seqPuller[T]) pull(buf []pipeline.SourceItem[T], max int) (_ []pipeline.SourceItem[T], done bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panicked: %v", p)
@@ -219,7 +220,7 @@ func (s *seqPuller[T]) pull(buf []dag.SourceItem[T], max int) (_ []dag.SourceIte
 		if !ok {
 			return buf, true, nil
 		}
-		buf = append(buf, dag.SourceItem[T]{V: v})
+		buf = append(buf, pipeline.SourceItem[T]{V: v})
 	}
 	return buf, false, nil
 }
@@ -232,12 +233,12 @@ func (s *seqPuller[T]) stop() {
 	s.halt()
 }
 
-func localSource[T any](kind, name string, opts []LocalOption, open func(any) puller[T]) dag.Source[T] {
+func localSource[T any](kind, name string, opts []LocalOption, open func(any) puller[T]) pipeline.Source[T] {
 	c := localConfig{wait: DefaultWaitRegistered}
 	for _, o := range opts {
 		o(&c)
 	}
-	return dag.NewSource(kind+"-"+name, func(ctx *dag.Context) (dag.Reader[T], error) {
+	return pipeline.NewSource(kind+"-"+name, func(ctx *dag.Context) (pipeline.Reader[T], error) {
 		var errs []error
 		if name == "" {
 			errs = append(errs, errors.New("empty name"))
@@ -291,7 +292,7 @@ type localReader[T any] struct {
 // another process claimed it.
 const boardPoll = 100 * time.Millisecond
 
-func (r *localReader[T]) Read(buf []dag.SourceItem[T], max int) ([]dag.SourceItem[T], bool, error) {
+func (r *localReader[T]) Read(buf []pipeline.SourceItem[T], max int) ([]pipeline.SourceItem[T], bool, error) {
 	if r.p == nil {
 		found, done, err := r.claim()
 		if err != nil || done || !found {

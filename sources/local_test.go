@@ -11,6 +11,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -29,15 +30,15 @@ func (p localParams) options() []sources.LocalOption {
 
 func init() {
 	dag.Register("sources.test.channel", func(p localParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		xs := dag.ReadFrom(pl, sources.Channel[int](p.Name, p.options()...), dag.NoTimestamps[int]())
-		dag.WriteTo(xs, collect[int](p.Bag))
+		pl := pipeline.New()
+		xs := pipeline.ReadFrom(pl, sources.Channel[int](p.Name, p.options()...), pipeline.NoTimestamps[int]())
+		pipeline.WriteTo(xs, collect[int](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.seq", func(p localParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		xs := dag.ReadFrom(pl, sources.Seq[int](p.Name, p.options()...), dag.NoTimestamps[int]())
-		dag.WriteTo(xs, collect[int](p.Bag))
+		pl := pipeline.New()
+		xs := pipeline.ReadFrom(pl, sources.Seq[int](p.Name, p.options()...), pipeline.NoTimestamps[int]())
+		pipeline.WriteTo(xs, collect[int](p.Bag))
 		return pl.Compile()
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -24,22 +25,22 @@ type mapParams struct {
 
 func init() {
 	dag.Register("sources.test.map", func(p mapParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		entries := dag.ReadFrom(pl, sources.Map[string, int](p.Map), dag.NoTimestamps[dag.KV[string, int]]())
-		dag.WriteTo(entries, collect[dag.KV[string, int]](p.Bag))
+		pl := pipeline.New()
+		entries := pipeline.ReadFrom(pl, sources.Map[string, int](p.Map), pipeline.NoTimestamps[pipeline.KV[string, int]]())
+		pipeline.WriteTo(entries, collect[pipeline.KV[string, int]](p.Bag))
 		return pl.Compile()
 	})
 }
 
 // fillMap puts n entries "key-i" -> i into a map and returns them.
-func fillMap(t *testing.T, m *member.Member, name string, n int) []dag.KV[string, int] {
+func fillMap(t *testing.T, m *member.Member, name string, n int) []pipeline.KV[string, int] {
 	t.Helper()
 	entries := map[string]int{}
-	var want []dag.KV[string, int]
+	var want []pipeline.KV[string, int]
 	for i := range n {
 		k := fmt.Sprintf("key-%d", i)
 		entries[k] = i
-		want = append(want, dag.KV[string, int]{Key: k, Value: i})
+		want = append(want, pipeline.KV[string, int]{Key: k, Value: i})
 	}
 	require.NoError(t, grid.GetMap[string, int](m, name).PutAll(ctxT(t, time.Minute), entries))
 	return want
@@ -83,8 +84,8 @@ func TestMap(t *testing.T) {
 				bag := newBag(t)
 				table := ms[0].Partitions()
 				require.NoError(t, run(t, ms[len(ms)-1], "sources.test.map", mapParams{Map: "vehicles", Bag: bag}, dag.WithGuarantee(g)))
-				requireOnce(t, want, values[dag.KV[string, int]](bag))
-				requireReadByOwners(t, c, table, bag, func(v any) string { return v.(dag.KV[string, int]).Key })
+				requireOnce(t, want, values[pipeline.KV[string, int]](bag))
+				requireReadByOwners(t, c, table, bag, func(v any) string { return v.(pipeline.KV[string, int]).Key })
 				require.Len(t, readers(bag), len(ms), "every member reads its share")
 			})
 		}

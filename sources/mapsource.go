@@ -11,10 +11,11 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Map is a bounded source of the entries of a distributed map, as
-// dag.KV[K, V] (Key and Value), so a job can write them on with sinks.Map.
+// pipeline.KV[K, V] (Key and Value), so a job can write them on with sinks.Map.
 // Each instance reads the map partitions assigned to it by the job (those
 // its member owned when the job started), one partition at a time, each read
 // whole from its owner at one moment with grid.Map.ScanPartition: every
@@ -28,12 +29,12 @@ import (
 // the middle of a partition without reading an entry twice. (Without a
 // guarantee the entries are not sorted, which costs nothing.)
 //
-//	fleet := dag.ReadFrom(pl, sources.Map[string, Vehicle]("vehicles"), dag.NoTimestamps[dag.KV[string, Vehicle]]())
-//	heavy := dag.Filter(fleet, func(e dag.KV[string, Vehicle]) bool { return e.Value.MaxLoadKg > 12000 })
-func Map[K comparable, V any](mapName string) dag.Source[dag.KV[K, V]] {
-	return dag.NewSource("map-"+mapName, func(ctx *dag.Context) (dag.Reader[dag.KV[K, V]], error) {
+//	fleet := pipeline.ReadFrom(pl, sources.Map[string, Vehicle]("vehicles"), pipeline.NoTimestamps[pipeline.KV[string, Vehicle]]())
+//	heavy := pipeline.Filter(fleet, func(e pipeline.KV[string, Vehicle]) bool { return e.Value.MaxLoadKg > 12000 })
+func Map[K comparable, V any](mapName string) pipeline.Source[pipeline.KV[K, V]] {
+	return pipeline.NewSource("map-"+mapName, func(ctx *dag.Context) (pipeline.Reader[pipeline.KV[K, V]], error) {
 		return newMapReader(ctx.Context(), grid.GetMap[K, V](ctx, mapName), ctx.Partitions(), ctx.Guarantee != dag.None), nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 // mapLoadsPerRead bounds the partitions one Read fetches.
@@ -50,7 +51,7 @@ type mapReader[K comparable, V any] struct {
 
 	i       int // index in parts of the partition being read
 	loaded  bool
-	entries []dag.KV[K, V]
+	entries []pipeline.KV[K, V]
 	keys    [][]byte // encoded keys of entries, when ordered
 	next    int      // next entry to emit
 }
@@ -66,7 +67,7 @@ func newMapReader[K comparable, V any](ctx context.Context, m *grid.Map[K, V], p
 	return &mapReader[K, V]{ctx: ctx, m: m, parts: parts, state: make([]mapPos, len(parts)), ordered: ordered, kc: codec.For[K]()}
 }
 
-func (r *mapReader[K, V]) Read(buf []dag.SourceItem[dag.KV[K, V]], max int) ([]dag.SourceItem[dag.KV[K, V]], bool, error) {
+func (r *mapReader[K, V]) Read(buf []pipeline.SourceItem[pipeline.KV[K, V]], max int) ([]pipeline.SourceItem[pipeline.KV[K, V]], bool, error) {
 	loads := 0
 	for len(buf) < max {
 		if !r.loaded {
@@ -97,7 +98,7 @@ func (r *mapReader[K, V]) Read(buf []dag.SourceItem[dag.KV[K, V]], max int) ([]d
 		}
 		n := min(len(r.entries)-r.next, max-len(buf))
 		for _, e := range r.entries[r.next : r.next+n] {
-			buf = append(buf, dag.SourceItem[dag.KV[K, V]]{V: e})
+			buf = append(buf, pipeline.SourceItem[pipeline.KV[K, V]]{V: e})
 		}
 		r.next += n
 		if r.ordered {
@@ -113,7 +114,7 @@ func (r *mapReader[K, V]) load() error {
 	p := r.parts[r.i]
 	r.entries, r.keys, r.next = r.entries[:0], r.keys[:0], 0
 	err := r.m.ScanPartition(r.ctx, p, func(k K, v V) bool {
-		r.entries = append(r.entries, dag.KV[K, V]{Key: k, Value: v})
+		r.entries = append(r.entries, pipeline.KV[K, V]{Key: k, Value: v})
 		return true
 	})
 	if err != nil {
@@ -141,7 +142,7 @@ func (r *mapReader[K, V]) load() error {
 
 // byKey sorts entries with their encoded keys.
 type byKey[K comparable, V any] struct {
-	entries []dag.KV[K, V]
+	entries []pipeline.KV[K, V]
 	keys    [][]byte
 }
 

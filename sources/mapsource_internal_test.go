@@ -9,10 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // TestMapReaderResumes stops readers of a map at several points, saves
@@ -93,9 +93,9 @@ func TestMapReaderSkipsEmptyPartitions(t *testing.T) {
 	require.NoError(t, m.Put(ctx, "only", 1))
 	r := newMapReader(ctx, m, split(c.Members()[0].PartitionCount(), 1)[0], false)
 	var calls, empty int
-	var got []dag.KV[string, int]
+	var got []pipeline.KV[string, int]
 	for done := false; !done; {
-		var buf []dag.SourceItem[dag.KV[string, int]]
+		var buf []pipeline.SourceItem[pipeline.KV[string, int]]
 		var err error
 		buf, done, err = r.Read(nil, 100)
 		require.NoError(t, err)
@@ -107,6 +107,6 @@ func TestMapReaderSkipsEmptyPartitions(t *testing.T) {
 			got = append(got, it.V)
 		}
 	}
-	require.Equal(t, []dag.KV[string, int]{{Key: "only", Value: 1}}, got)
+	require.Equal(t, []pipeline.KV[string, int]{{Key: "only", Value: 1}}, got)
 	require.LessOrEqual(t, empty, 271/mapLoadsPerRead+1, "%d calls", calls)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/run"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // SocketOption configures Socket.
@@ -49,13 +50,13 @@ const DefaultMaxLineLength = 1 << 20
 // dag.ErrNotReplayable). The connection is read on a goroutine of its own,
 // which the job's end closes and joins.
 //
-//	lines := dag.ReadFrom(pl, sources.Socket("127.0.0.1:9999"), dag.IngestionTime[string]())
-func Socket(addr string, opts ...SocketOption) dag.Source[string] {
+//	lines := pipeline.ReadFrom(pl, sources.Socket("127.0.0.1:9999"), pipeline.IngestionTime[string]())
+func Socket(addr string, opts ...SocketOption) pipeline.Source[string] {
 	c := socketConfig{dialTimeout: 5 * time.Second, maxLine: DefaultMaxLineLength}
 	for _, o := range opts {
 		o(&c)
 	}
-	return dag.NewSource("socket", func(ctx *dag.Context) (dag.Reader[string], error) {
+	return pipeline.NewSource("socket", func(ctx *dag.Context) (pipeline.Reader[string], error) {
 		if err := c.validate(addr); err != nil {
 			return nil, err
 		}
@@ -65,7 +66,7 @@ func Socket(addr string, opts ...SocketOption) dag.Source[string] {
 			return nil, fmt.Errorf("connect to %s: %w", addr, err)
 		}
 		return startSocketReader(conn, addr, c.maxLine, ctx.Wake), nil
-	}, dag.Singleton())
+	}, pipeline.Singleton())
 }
 
 // validate reports every problem of the configuration at once.
@@ -167,7 +168,7 @@ func trimEOL(line []byte) []byte {
 	return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 }
 
-func (r *socketReader) Read(buf []dag.SourceItem[string], max int) ([]dag.SourceItem[string], bool, error) {
+func (r *socketReader) Read(buf []pipeline.SourceItem[string], max int) ([]pipeline.SourceItem[string], bool, error) {
 	for len(buf) < max {
 		if len(r.pending) == 0 {
 			if r.err != nil {
@@ -186,7 +187,7 @@ func (r *socketReader) Read(buf []dag.SourceItem[string], max int) ([]dag.Source
 		}
 		n := min(len(r.pending), max-len(buf))
 		for _, l := range r.pending[:n] {
-			buf = append(buf, dag.SourceItem[string]{V: l})
+			buf = append(buf, pipeline.SourceItem[string]{V: l})
 		}
 		r.pending = r.pending[n:]
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -28,9 +29,9 @@ func init() {
 		if p.MaxLine != 0 {
 			opts = append(opts, sources.MaxLineLength(p.MaxLine))
 		}
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.Socket(p.Addr, opts...), dag.IngestionTime[string]())
-		dag.WriteTo(lines, collect[string](p.Bag))
+		pl := pipeline.New()
+		lines := pipeline.ReadFrom(pl, sources.Socket(p.Addr, opts...), pipeline.IngestionTime[string]())
+		pipeline.WriteTo(lines, collect[string](p.Bag))
 		return pl.Compile()
 	})
 }

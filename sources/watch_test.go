@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -35,23 +36,23 @@ func (p watchParams) options() []sources.FileOption {
 
 func init() {
 	dag.Register("sources.test.watch", func(p watchParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.WatchLines(p.Dir, "*.log", p.Start, p.options()...), dag.IngestionTime[string]())
-		dag.WriteTo(lines, collect[string](p.Bag))
+		pl := pipeline.New()
+		lines := pipeline.ReadFrom(pl, sources.WatchLines(p.Dir, "*.log", p.Start, p.options()...), pipeline.IngestionTime[string]())
+		pipeline.WriteTo(lines, collect[string](p.Bag))
 		return pl.Compile()
 	})
 	dag.Register("sources.test.watch.json", func(p watchParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		rs := dag.ReadFrom(pl, sources.Watch(p.Dir, "*.log", p.Start, sources.DecodeJSON[reading], p.options()...), dag.NoTimestamps[reading]())
-		dag.WriteTo(rs, collect[reading](p.Bag))
+		pl := pipeline.New()
+		rs := pipeline.ReadFrom(pl, sources.Watch(p.Dir, "*.log", p.Start, sources.DecodeJSON[reading], p.options()...), pipeline.NoTimestamps[reading]())
+		pipeline.WriteTo(rs, collect[reading](p.Bag))
 		return pl.Compile()
 	})
 	// Counts every line it reads into a map: exactly once, each count is 1.
 	dag.Register("sources.test.watch.count", func(p watchParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.WatchLines(p.Dir, "*.log", p.Start, p.options()...), dag.NoTimestamps[string]())
-		counts := dag.RollingAggregate(dag.GroupBy(lines, dag.Identity[string]), dag.Count[string]())
-		dag.WriteTo(counts, sinksMap[string, int64](p.Counts))
+		pl := pipeline.New()
+		lines := pipeline.ReadFrom(pl, sources.WatchLines(p.Dir, "*.log", p.Start, p.options()...), pipeline.NoTimestamps[string]())
+		counts := pipeline.RollingAggregate(pipeline.GroupBy(lines, pipeline.Identity[string]), pipeline.Count[string]())
+		pipeline.WriteTo(counts, sinksMap[string, int64](p.Counts))
 		return pl.Compile()
 	})
 }

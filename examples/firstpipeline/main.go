@@ -16,6 +16,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/internal/localcluster"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -44,13 +45,13 @@ const JobName = "firstpipeline.thirsty-trips"
 // and the parameters, and each member builds the same DAG.
 func init() {
 	dag.Register(JobName, func(p Params) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		trips := dag.ReadFrom(pl, sources.Items(p.Trips...), dag.NoTimestamps[Trip]())
-		per100 := dag.Map(trips, func(t Trip) dag.KV[string, float64] {
-			return dag.KV[string, float64]{Key: t.ID + " " + t.Truck, Value: 100 * t.Liters / t.Km}
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(p.Trips...), pipeline.NoTimestamps[Trip]())
+		per100 := pipeline.Map(trips, func(t Trip) pipeline.KV[string, float64] {
+			return pipeline.KV[string, float64]{Key: t.ID + " " + t.Truck, Value: 100 * t.Liters / t.Km}
 		})
-		thirsty := dag.Filter(per100, func(kv dag.KV[string, float64]) bool { return kv.Value > p.MaxPer100 })
-		dag.WriteTo(thirsty, sinks.Map[string, float64](p.Output))
+		thirsty := pipeline.Filter(per100, func(kv pipeline.KV[string, float64]) bool { return kv.Value > p.MaxPer100 })
+		pipeline.WriteTo(thirsty, sinks.Map[string, float64](p.Output))
 		return pl.Compile()
 	})
 }

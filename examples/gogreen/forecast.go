@@ -3,7 +3,7 @@ package main
 import (
 	"time"
 
-	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Forecast predicts whether the fleet will exceed its monthly CO2
@@ -24,7 +24,7 @@ type Forecast struct {
 const rateSmoothing = 0.1
 
 // forecast folds one minute of fleet emissions into the forecast.
-func forecast(f *Forecast, _ string, w dag.WindowResult[struct{}, float64]) (Forecast, bool) {
+func forecast(f *Forecast, _ string, w pipeline.WindowResult[struct{}, float64]) (Forecast, bool) {
 	start := w.Start.UTC()
 	month := time.Date(start.Year(), start.Month(), 1, 0, 0, 0, 0, time.UTC)
 	if f.Month != month.Unix() {

@@ -20,6 +20,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 func TestMain(m *testing.M) {
@@ -235,7 +236,7 @@ func reference(c fleet.Config, limitKg float64) expected {
 	f := Forecast{LimitKg: limitKg}
 	for _, minute := range slices.Sorted(maps.Keys(e.fleetMinutes)) {
 		start := time.Unix(minute, 0).UTC()
-		f, _ = forecast(&f, "fleet", dag.WindowResult[struct{}, float64]{Start: start, End: start.Add(time.Minute), Value: e.fleetMinutes[minute]})
+		f, _ = forecast(&f, "fleet", pipeline.WindowResult[struct{}, float64]{Start: start, End: start.Add(time.Minute), Value: e.fleetMinutes[minute]})
 	}
 	e.forecast = f
 	return e

@@ -7,6 +7,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/gogreen/fleet"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 )
 
@@ -165,7 +166,7 @@ type driverDelta struct {
 	Economy
 }
 
-var sumEconomy = dag.AggregateOp[driverDelta, Economy, Economy]{
+var sumEconomy = pipeline.AggregateOp[driverDelta, Economy, Economy]{
 	Create:     func() Economy { return Economy{} },
 	Accumulate: func(a Economy, d driverDelta) Economy { return Economy{a.Liters + d.Liters, a.Km + d.Km} },
 	Combine:    func(a, b Economy) Economy { return Economy{a.Liters + b.Liters, a.Km + b.Km} },
@@ -175,81 +176,85 @@ var sumEconomy = dag.AggregateOp[driverDelta, Economy, Economy]{
 func init() { dag.Register(JobName, build) }
 
 func build(p Params) (*dag.DAG, error) {
-	pl := dag.NewPipeline()
-	readings := dag.ReadFrom(pl, fleet.Source(p.Fleet),
-		dag.EventTime(fleet.Reading.Time, AllowedLag).Throttle(time.Second))
+	pl := pipeline.New()
+	readings := pipeline.ReadFrom(pl, fleet.Source(p.Fleet),
+		pipeline.EventTime(fleet.Reading.Time, AllowedLag).Throttle(time.Second))
 	byVehicle := func(r fleet.Reading) string { return r.Vehicle }
 	ofKind := func(k fleet.Kind) func(fleet.Reading) bool { return func(r fleet.Reading) bool { return r.Kind == k } }
 
 	// Fuel: consumption from consecutive levels (keyed state), then CO2.
-	steps := dag.MapStateful(dag.GroupBy(dag.Filter(readings, ofKind(fleet.Fuel)), byVehicle),
+	steps := pipeline.MapStateful(pipeline.GroupBy(pipeline.Filter(readings, ofKind(fleet.Fuel)), byVehicle),
 		func() fuelState { return fuelState{} }, fuelStep)
-	burnt := dag.Filter(steps, func(s FuelStep) bool { return !s.Late })
-	byBurner := dag.GroupBy(burnt, func(s FuelStep) string { return s.Vehicle })
+	burnt := pipeline.Filter(steps, func(s FuelStep) bool { return !s.Late })
+	byBurner := pipeline.GroupBy(burnt, func(s FuelStep) string { return s.Vehicle })
 	liters := func(s FuelStep) float64 { return s.Liters }
 	co2 := func(s FuelStep) float64 { return s.Liters * KgCO2PerLiter }
-	dag.WriteTo(dag.RollingAggregate(byBurner, dag.Sum(liters)), sinks.Map[string, float64](FuelMap))
-	dag.WriteTo(dag.RollingAggregate(byBurner, dag.Sum(co2)), sinks.Map[string, float64](VehicleCO2Map))
-	perVehicle := dag.AggregateWindow(dag.Window(byBurner, dag.Tumbling(time.Minute)), dag.Sum(co2))
-	dag.WriteTo(dag.Map(perVehicle, func(w dag.WindowResult[string, float64]) dag.KV[VehicleMinute, float64] {
-		return dag.KV[VehicleMinute, float64]{Key: VehicleMinute{w.Key, w.Start.Unix()}, Value: w.Value}
+	pipeline.WriteTo(pipeline.RollingAggregate(byBurner, pipeline.Sum(liters)), sinks.Map[string, float64](FuelMap))
+	pipeline.WriteTo(pipeline.RollingAggregate(byBurner, pipeline.Sum(co2)), sinks.Map[string, float64](VehicleCO2Map))
+	perVehicle := pipeline.AggregateWindow(pipeline.Window(byBurner, pipeline.Tumbling(time.Minute)), pipeline.Sum(co2))
+	pipeline.WriteTo(pipeline.Map(perVehicle, func(w pipeline.WindowResult[string, float64]) pipeline.KV[VehicleMinute, float64] {
+		return pipeline.KV[VehicleMinute, float64]{Key: VehicleMinute{w.Key, w.Start.Unix()}, Value: w.Value}
 	}), sinks.Map[VehicleMinute, float64](VehicleMinuteMap))
-	fleetMinutes := dag.AggregateWindow(dag.WindowAll(burnt, dag.Tumbling(time.Minute)), dag.Sum(co2))
-	dag.WriteTo(dag.Map(fleetMinutes, func(w dag.WindowResult[struct{}, float64]) dag.KV[int64, float64] {
-		return dag.KV[int64, float64]{Key: w.Start.Unix(), Value: w.Value}
+	fleetMinutes := pipeline.AggregateWindow(pipeline.WindowAll(burnt, pipeline.Tumbling(time.Minute)), pipeline.Sum(co2))
+	pipeline.WriteTo(pipeline.Map(fleetMinutes, func(w pipeline.WindowResult[struct{}, float64]) pipeline.KV[int64, float64] {
+		return pipeline.KV[int64, float64]{Key: w.Start.Unix(), Value: w.Value}
 	}), sinks.Map[int64, float64](FleetMinuteMap))
-	forecasts := dag.MapStateful(dag.GroupBy(fleetMinutes, func(dag.WindowResult[struct{}, float64]) string { return "fleet" }),
+	forecasts := pipeline.MapStateful(pipeline.GroupBy(fleetMinutes, func(pipeline.WindowResult[struct{}, float64]) string { return "fleet" }),
 		func() Forecast { return Forecast{LimitKg: p.MonthlyLimitKg} }, forecast)
-	dag.WriteTo(dag.Map(forecasts, func(f Forecast) dag.KV[string, Forecast] { return dag.KV[string, Forecast]{Key: "fleet", Value: f} }),
+	pipeline.WriteTo(pipeline.Map(forecasts, func(f Forecast) pipeline.KV[string, Forecast] {
+		return pipeline.KV[string, Forecast]{Key: "fleet", Value: f}
+	}),
 		sinks.Map[string, Forecast](ForecastMap))
 
 	// Loads: overload and imbalance alerts, against each vehicle's record
 	// (kept in a near cache: it hardly ever changes), once per trip.
-	checked := dag.LookupMapCached(dag.Filter(readings, ofKind(fleet.Load)), VehiclesMap, byVehicle,
+	checked := pipeline.LookupMapCached(pipeline.Filter(readings, ofKind(fleet.Load)), VehiclesMap, byVehicle,
 		func(r fleet.Reading, v fleet.Vehicle, found bool) ([]Alert, bool) { return checkLoad(r, v), found },
 		grid.NearCacheConfig{})
-	alerts := dag.Distinct(dag.GroupBy(dag.FlatMap(checked, func(as []Alert) []Alert { return as }),
+	alerts := pipeline.Distinct(pipeline.GroupBy(pipeline.FlatMap(checked, func(as []Alert) []Alert { return as }),
 		func(a Alert) AlertKey { return a.AlertKey }))
-	dag.WriteTo(dag.Map(alerts, func(a Alert) dag.KV[AlertKey, Alert] { return dag.KV[AlertKey, Alert]{Key: a.AlertKey, Value: a} }),
+	pipeline.WriteTo(pipeline.Map(alerts, func(a Alert) pipeline.KV[AlertKey, Alert] {
+		return pipeline.KV[AlertKey, Alert]{Key: a.AlertKey, Value: a}
+	}),
 		sinks.Map[AlertKey, Alert](AlertsMap))
-	dag.WriteTo(dag.RollingAggregate(dag.GroupBy(alerts, func(a Alert) AlertKind { return a.Kind }), dag.Count[Alert]()),
+	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(alerts, func(a Alert) AlertKind { return a.Kind }), pipeline.Count[Alert]()),
 		sinks.Map[AlertKind, int64](AlertCountMap))
 
 	// Positions: trips as session windows of waypoints, matched to the
 	// roads by the external service, asynchronously.
-	tripWindows := dag.Window(dag.GroupBy(dag.Filter(readings, ofKind(fleet.Position)), byVehicle), dag.Session(TripGap))
-	waypoints := dag.AggregateWindow(tripWindows, dag.ToList[fleet.Reading]())
-	matched := dag.MapAsync(waypoints, dag.AsyncConfig{MaxInFlight: 32, Timeout: 5 * time.Second},
-		func(ctx context.Context, w dag.WindowResult[string, []fleet.Reading]) (Trip, error) {
+	tripWindows := pipeline.Window(pipeline.GroupBy(pipeline.Filter(readings, ofKind(fleet.Position)), byVehicle), pipeline.Session(TripGap))
+	waypoints := pipeline.AggregateWindow(tripWindows, pipeline.ToList[fleet.Reading]())
+	matched := pipeline.MapAsync(waypoints, pipeline.AsyncConfig{MaxInFlight: 32, Timeout: 5 * time.Second},
+		func(ctx context.Context, w pipeline.WindowResult[string, []fleet.Reading]) (Trip, error) {
 			return matchTrip(ctx, p.MatchURL, w)
 		})
-	trips := dag.LookupMapCached(matched, VehiclesMap, func(t Trip) string { return t.Vehicle },
+	trips := pipeline.LookupMapCached(matched, VehiclesMap, func(t Trip) string { return t.Vehicle },
 		func(t Trip, v fleet.Vehicle, found bool) (Trip, bool) { return withEmissions(t, v), found }, grid.NearCacheConfig{})
-	dag.WriteTo(dag.Map(trips, func(t Trip) dag.KV[TripKey, Trip] { return dag.KV[TripKey, Trip]{Key: t.TripKey, Value: t} }),
+	pipeline.WriteTo(pipeline.Map(trips, func(t Trip) pipeline.KV[TripKey, Trip] { return pipeline.KV[TripKey, Trip]{Key: t.TripKey, Value: t} }),
 		sinks.Map[TripKey, Trip](TripsMap))
 
 	// Drivers: fuel and distance joined with the assignment map.
-	fuelOf := dag.LookupMap(burnt, AssignmentsMap, func(s FuelStep) string { return s.Vehicle },
+	fuelOf := pipeline.LookupMap(burnt, AssignmentsMap, func(s FuelStep) string { return s.Vehicle },
 		func(s FuelStep, driver string, found bool) (driverDelta, bool) {
 			return driverDelta{driver, Economy{Liters: s.Liters}}, found
 		})
-	kmOf := dag.LookupMap(trips, AssignmentsMap, func(t Trip) string { return t.Vehicle },
+	kmOf := pipeline.LookupMap(trips, AssignmentsMap, func(t Trip) string { return t.Vehicle },
 		func(t Trip, driver string, found bool) (driverDelta, bool) {
 			return driverDelta{driver, Economy{Km: t.Km}}, found
 		})
-	dag.WriteTo(dag.RollingAggregate(dag.GroupBy(dag.Merge(fuelOf, kmOf), func(d driverDelta) string { return d.Driver }), sumEconomy),
+	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(pipeline.Merge(fuelOf, kmOf), func(d driverDelta) string { return d.Driver }), sumEconomy),
 		sinks.Map[string, Economy](EconomyMap))
 
 	// Late readings: counted by kind.
-	lateFuel := dag.Map(dag.Filter(steps, func(s FuelStep) bool { return s.Late }), func(FuelStep) string { return fleet.Fuel.String() })
-	latePositions := dag.Map(dag.LateItems(tripWindows), func(fleet.Reading) string { return fleet.Position.String() })
-	dag.WriteTo(dag.RollingAggregate(dag.GroupBy(dag.Merge(lateFuel, latePositions), dag.Identity[string]), dag.Count[string]()),
+	lateFuel := pipeline.Map(pipeline.Filter(steps, func(s FuelStep) bool { return s.Late }), func(FuelStep) string { return fleet.Fuel.String() })
+	latePositions := pipeline.Map(pipeline.LateItems(tripWindows), func(fleet.Reading) string { return fleet.Position.String() })
+	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(pipeline.Merge(lateFuel, latePositions), pipeline.Identity[string]), pipeline.Count[string]()),
 		sinks.Map[string, int64](LateMap))
 	return pl.Compile()
 }
 
 // matchTrip sends a trip's waypoints to the map-matching service.
-func matchTrip(ctx context.Context, url string, w dag.WindowResult[string, []fleet.Reading]) (Trip, error) {
+func matchTrip(ctx context.Context, url string, w pipeline.WindowResult[string, []fleet.Reading]) (Trip, error) {
 	ws := make([]fleet.Waypoint, len(w.Value))
 	for i, r := range w.Value {
 		ws[i] = fleet.Waypoint{TS: r.TS, Lat: r.Lat, Lon: r.Lon}

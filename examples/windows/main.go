@@ -19,6 +19,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/examples/internal/localcluster"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -42,26 +43,26 @@ const JobName = "windows.fuel"
 
 func init() {
 	dag.Register(JobName, func(p Params) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		// Event time comes from the readings; the watermark trails the
 		// latest time seen by 10 s, so a reading up to 10 s out of order
 		// still counts in its window.
-		readings := dag.ReadFrom(pl, sources.Items(p.Readings...),
-			dag.EventTime(func(r Reading) time.Time { return r.At }, 10*time.Second))
+		readings := pipeline.ReadFrom(pl, sources.Items(p.Readings...),
+			pipeline.EventTime(func(r Reading) time.Time { return r.At }, 10*time.Second))
 
 		// Liters per truck per minute: tumbling windows, keyed by truck.
-		perTruck := dag.AggregateWindow(
-			dag.Window(dag.GroupBy(readings, func(r Reading) string { return r.Truck }), dag.Tumbling(time.Minute)),
-			dag.Sum(func(r Reading) float64 { return r.Liters }))
-		dag.WriteTo(perTruck, sinks.Observable[dag.WindowResult[string, float64]](p.PerTruck))
+		perTruck := pipeline.AggregateWindow(
+			pipeline.Window(pipeline.GroupBy(readings, func(r Reading) string { return r.Truck }), pipeline.Tumbling(time.Minute)),
+			pipeline.Sum(func(r Reading) float64 { return r.Liters }))
+		pipeline.WriteTo(perTruck, sinks.Observable[pipeline.WindowResult[string, float64]](p.PerTruck))
 
 		// Readings of the whole fleet in the last two minutes, every minute:
 		// sliding windows over all items.
-		fleet := dag.AggregateWindow(dag.WindowAll(readings, dag.Sliding(2*time.Minute, time.Minute)), dag.Count[Reading]())
-		byEnd := dag.Map(fleet, func(r dag.WindowResult[struct{}, int64]) dag.KV[string, int64] {
-			return dag.KV[string, int64]{Key: span(r.Start, r.End), Value: r.Value}
+		fleet := pipeline.AggregateWindow(pipeline.WindowAll(readings, pipeline.Sliding(2*time.Minute, time.Minute)), pipeline.Count[Reading]())
+		byEnd := pipeline.Map(fleet, func(r pipeline.WindowResult[struct{}, int64]) pipeline.KV[string, int64] {
+			return pipeline.KV[string, int64]{Key: span(r.Start, r.End), Value: r.Value}
 		})
-		dag.WriteTo(byEnd, sinks.Map[string, int64](p.FleetCount))
+		pipeline.WriteTo(byEnd, sinks.Map[string, int64](p.FleetCount))
 		return pl.Compile()
 	})
 }
@@ -106,7 +107,7 @@ func run(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 
 	// Observe before submitting: the observer follows the next job that
 	// writes to the observable.
-	obs, err := sinks.Observe[dag.WindowResult[string, float64]](ctx, m, p.PerTruck)
+	obs, err := sinks.Observe[pipeline.WindowResult[string, float64]](ctx, m, p.PerTruck)
 	if err != nil {
 		return err
 	}

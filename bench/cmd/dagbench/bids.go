@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // bid is a NEXMark bid: who offered what price for which auction, when
@@ -56,8 +57,8 @@ func bidAuction(b bid) int64 { return b.Auction }
 // simulatedBids is a bounded source of n bids in simulated time: instance g
 // of t generates bids g, g+t, g+2t, ..., so its share is in event-time
 // order and the instances together generate each bid once.
-func simulatedBids(n, base, rate int64) dag.Source[bid] {
-	return dag.NewSource("bids", func(ctx *dag.Context) (dag.Reader[bid], error) {
+func simulatedBids(n, base, rate int64) pipeline.Source[bid] {
+	return pipeline.NewSource("bids", func(ctx *dag.Context) (pipeline.Reader[bid], error) {
 		return &simulatedReader{n: n, base: base, rate: rate, next: int64(ctx.GlobalIndex), step: int64(ctx.TotalParallelism)}, nil
 	})
 }
@@ -67,9 +68,9 @@ type simulatedReader struct {
 	next, step    int64
 }
 
-func (r *simulatedReader) Read(buf []dag.SourceItem[bid], limit int) ([]dag.SourceItem[bid], bool, error) {
+func (r *simulatedReader) Read(buf []pipeline.SourceItem[bid], limit int) ([]pipeline.SourceItem[bid], bool, error) {
 	for k := 0; k < limit && r.next < r.n; k++ {
-		buf = append(buf, dag.SourceItem[bid]{V: bidAt(r.next, simulatedTime(r.base, r.rate, r.next))})
+		buf = append(buf, pipeline.SourceItem[bid]{V: bidAt(r.next, simulatedTime(r.base, r.rate, r.next))})
 		r.next += r.step
 	}
 	return buf, r.next >= r.n, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Workload 5's query: Q5 with a short window sliding often, so results come
@@ -33,12 +34,12 @@ type latencyParams struct {
 
 func init() {
 	dag.Register("dagbench.q5-latency", func(p latencyParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		bids := readBids(pl, pacedBids(p.Rate, p.Duration, p.Run), p.Lag, p.Slide)
 		counts, top := q5(bids, p.Size, p.Slide)
-		dag.WriteTo(counts, latencySink(p, "count-latency", func(r auctionCount) int64 { return r.End.UnixNano() }, true,
+		pipeline.WriteTo(counts, latencySink(p, "count-latency", func(r auctionCount) int64 { return r.End.UnixNano() }, true,
 			func(l *latencies) *hdrhistogram.Histogram { return l.counts }))
-		dag.WriteTo(top, latencySink(p, "top-latency", func(r windowTop) int64 { return r.End.UnixNano() }, false,
+		pipeline.WriteTo(top, latencySink(p, "top-latency", func(r windowTop) int64 { return r.End.UnixNano() }, false,
 			func(l *latencies) *hdrhistogram.Histogram { return l.top }))
 		return pl.Compile()
 	})
@@ -79,8 +80,8 @@ func latencyRun(run string) (*latencies, error) {
 // latencySink records, for every result of a window ending in [From, To],
 // the time from the window's end to the result's arrival, and with first,
 // when the first result of each window arrived.
-func latencySink[T any](p latencyParams, name string, end func(T) int64, first bool, hist func(*latencies) *hdrhistogram.Histogram) dag.Sink[T] {
-	return dag.NewSink(name, func(*dag.Context) (dag.SinkWriter[T], error) {
+func latencySink[T any](p latencyParams, name string, end func(T) int64, first bool, hist func(*latencies) *hdrhistogram.Histogram) pipeline.Sink[T] {
+	return pipeline.NewSink(name, func(*dag.Context) (pipeline.SinkWriter[T], error) {
 		l, err := latencyRun(p.Run)
 		if err != nil {
 			return nil, err
@@ -118,8 +119,8 @@ func (w *latencyWriter[T]) Close() error { return nil }
 
 // pacedBids is a source emitting rate bids per second for d, stamped with
 // the wall clock when they are read; each instance emits its share.
-func pacedBids(rate int64, d time.Duration, run string) dag.Source[bid] {
-	return dag.NewSource("bids", func(ctx *dag.Context) (dag.Reader[bid], error) {
+func pacedBids(rate int64, d time.Duration, run string) pipeline.Source[bid] {
+	return pipeline.NewSource("bids", func(ctx *dag.Context) (pipeline.Reader[bid], error) {
 		l, err := latencyRun(run)
 		if err != nil {
 			return nil, err
@@ -140,7 +141,7 @@ type pacedReader struct {
 	finished   bool
 }
 
-func (r *pacedReader) Read(buf []dag.SourceItem[bid], limit int) ([]dag.SourceItem[bid], bool, error) {
+func (r *pacedReader) Read(buf []pipeline.SourceItem[bid], limit int) ([]pipeline.SourceItem[bid], bool, error) {
 	now := time.Now()
 	if r.start.IsZero() {
 		r.start = now
@@ -159,7 +160,7 @@ func (r *pacedReader) Read(buf []dag.SourceItem[bid], limit int) ([]dag.SourceIt
 	r.behind = max(r.behind, time.Duration(float64(due)/r.rate*1e9))
 	ts := now.UnixNano()
 	for range min(due, int64(limit)) {
-		buf = append(buf, dag.SourceItem[bid]{V: bidAt(r.next, ts)})
+		buf = append(buf, pipeline.SourceItem[bid]{V: bidAt(r.next, ts)})
 		r.next += r.step
 		r.emitted++
 	}

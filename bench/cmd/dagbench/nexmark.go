@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-dev/weir/bench/internal/harness"
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Workload 4's stream and query.
@@ -33,10 +34,10 @@ type q5Params struct {
 
 func init() {
 	dag.Register("dagbench.q5", func(p q5Params) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
+		pl := pipeline.New()
 		bids := readBids(pl, simulatedBids(p.N, p.Base, p.Rate), p.Lag, p.Slide)
 		_, top := q5(bids, p.Size, p.Slide)
-		dag.WriteTo(top, hotItemSink(p.Run))
+		pipeline.WriteTo(top, hotItemSink(p.Run))
 		return pl.Compile()
 	})
 }

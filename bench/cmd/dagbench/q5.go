@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // auctionCount is how many bids an auction got in one sliding window.
-type auctionCount = dag.WindowResult[int64, int64]
+type auctionCount = pipeline.WindowResult[int64, int64]
 
 // windowTop is the result of the second windowing: the hottest auction of
 // the sliding window ending at Start (a one-element TopN list).
-type windowTop = dag.WindowResult[struct{}, []auctionCount]
+type windowTop = pipeline.WindowResult[struct{}, []auctionCount]
 
 // q5 adds NEXMark Q5, "hot items", to a pipeline reading bids: the bids of
 // every auction counted over sliding windows, then the auction with the
@@ -35,10 +36,10 @@ type windowTop = dag.WindowResult[struct{}, []auctionCount]
 // stream: no watermark follows the last results, and MapStateful does not
 // evict its states when its input completes, so the last windows would
 // never be reported.
-func q5(bids dag.Stage[bid], size, slide time.Duration) (counts dag.Stage[auctionCount], top dag.Stage[windowTop]) {
-	byAuction := dag.Window(dag.GroupBy(bids, bidAuction), dag.Sliding(size, slide))
-	counts = dag.AggregateWindow(byAuction, dag.Count[bid]())
-	top = dag.AggregateWindow(dag.WindowAll(counts, dag.Tumbling(slide)), dag.TopN(1, hotter))
+func q5(bids pipeline.Stage[bid], size, slide time.Duration) (counts pipeline.Stage[auctionCount], top pipeline.Stage[windowTop]) {
+	byAuction := pipeline.Window(pipeline.GroupBy(bids, bidAuction), pipeline.Sliding(size, slide))
+	counts = pipeline.AggregateWindow(byAuction, pipeline.Count[bid]())
+	top = pipeline.AggregateWindow(pipeline.WindowAll(counts, pipeline.Tumbling(slide)), pipeline.TopN(1, hotter))
 	return counts, top
 }
 
@@ -53,8 +54,8 @@ func hotter(a, b auctionCount) int {
 // readBids starts a pipeline from bids stamped with their DateTime. The
 // watermark is throttled to the slide: windows close only at multiples of
 // it, so a finer watermark closes nothing sooner and only splits batches.
-func readBids(pl *dag.Pipeline, src dag.Source[bid], lag, slide time.Duration) dag.Stage[bid] {
-	return dag.ReadFrom(pl, src, dag.EventTime(bidTime, lag).Throttle(slide))
+func readBids(pl *pipeline.Pipeline, src pipeline.Source[bid], lag, slide time.Duration) pipeline.Stage[bid] {
+	return pipeline.ReadFrom(pl, src, pipeline.EventTime(bidTime, lag).Throttle(slide))
 }
 
 // hotItem is one line of Q5's output: the top auction of the sliding
@@ -85,8 +86,8 @@ var hotItems = struct {
 }{runs: map[string][]hotItem{}}
 
 // hotItemSink adds Q5's results to hotItems under run.
-func hotItemSink(run string) dag.Sink[windowTop] {
-	return dag.NewSink("hot-items", func(*dag.Context) (dag.SinkWriter[windowTop], error) {
+func hotItemSink(run string) pipeline.Sink[windowTop] {
+	return pipeline.NewSink("hot-items", func(*dag.Context) (pipeline.SinkWriter[windowTop], error) {
 		return hotItemWriter{run: run}, nil
 	})
 }

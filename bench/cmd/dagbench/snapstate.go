@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // What workloads 6 and 7 share: a replayable source of keys spread over the
@@ -16,11 +17,11 @@ import (
 
 // keyCounts is a pipeline counting the items of every key so far: the
 // source, GroupBy by the item itself, RollingAggregate(Count), then sink.
-func keyCounts(src dag.Source[int64], sink dag.Sink[dag.KV[int64, int64]]) (*dag.DAG, error) {
-	pl := dag.NewPipeline()
-	items := dag.ReadFrom(pl, src, dag.NoTimestamps[int64]())
-	counts := dag.RollingAggregate(dag.GroupBy(items, dag.Identity[int64]), dag.Count[int64]())
-	dag.WriteTo(counts, sink)
+func keyCounts(src pipeline.Source[int64], sink pipeline.Sink[pipeline.KV[int64, int64]]) (*dag.DAG, error) {
+	pl := pipeline.New()
+	items := pipeline.ReadFrom(pl, src, pipeline.NoTimestamps[int64]())
+	counts := pipeline.RollingAggregate(pipeline.GroupBy(items, pipeline.Identity[int64]), pipeline.Count[int64]())
+	pipeline.WriteTo(counts, sink)
 	return pl.Compile()
 }
 
@@ -31,15 +32,15 @@ func keyCounts(src dag.Source[int64], sink dag.Sink[dag.KV[int64, int64]]) (*dag
 // count, and saves the next item of each of them. A bounded source reports
 // done after its last item; an unbounded one then stays idle until the job
 // is cancelled.
-func partitionedKeys(n, keys int64, bounded bool) dag.Source[int64] {
-	return dag.NewSource("keys", func(ctx *dag.Context) (dag.Reader[int64], error) {
+func partitionedKeys(n, keys int64, bounded bool) pipeline.Source[int64] {
+	return pipeline.NewSource("keys", func(ctx *dag.Context) (pipeline.Reader[int64], error) {
 		r := &keysReader{n: n, keys: keys, bounded: bounded, parts: int64(ctx.PartitionCount())}
 		for _, p := range ctx.Partitions() {
 			r.own = append(r.own, int64(p))
 			r.next = append(r.next, int64(p))
 		}
 		return r, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 type keysReader struct {
@@ -50,18 +51,18 @@ type keysReader struct {
 	turn           int     // the partition Read starts from
 }
 
-var _ dag.Positioned = (*keysReader)(nil)
+var _ pipeline.Positioned = (*keysReader)(nil)
 
 // Read takes items from one partition after the other, so that a batch
 // holds many keys and the instances downstream all get work.
-func (r *keysReader) Read(buf []dag.SourceItem[int64], limit int) ([]dag.SourceItem[int64], bool, error) {
+func (r *keysReader) Read(buf []pipeline.SourceItem[int64], limit int) ([]pipeline.SourceItem[int64], bool, error) {
 	const perPartition = 128
 	left := false
 	for tries := 0; tries < len(r.own) && len(buf) < limit; tries++ {
 		i := r.turn % len(r.own)
 		r.turn++
 		for k := 0; k < perPartition && len(buf) < limit && r.next[i] < r.n; k++ {
-			buf = append(buf, dag.SourceItem[int64]{V: r.next[i] % r.keys})
+			buf = append(buf, pipeline.SourceItem[int64]{V: r.next[i] % r.keys})
 			r.next[i] += r.parts
 		}
 	}
@@ -123,8 +124,8 @@ var countRuns sync.Map // run ID -> *finalCounts
 // every key (keys are 0..keys-1: a slice, not a map, so the sink costs
 // little next to the job), and merges them into the run's finalCounts on
 // Close.
-func finalCountSink(run string, keys int64) dag.Sink[dag.KV[int64, int64]] {
-	return dag.NewSink("final-counts", func(*dag.Context) (dag.SinkWriter[dag.KV[int64, int64]], error) {
+func finalCountSink(run string, keys int64) pipeline.Sink[pipeline.KV[int64, int64]] {
+	return pipeline.NewSink("final-counts", func(*dag.Context) (pipeline.SinkWriter[pipeline.KV[int64, int64]], error) {
 		fc, ok := countRuns.Load(run)
 		if !ok {
 			return nil, fmt.Errorf("no count run %q in this process", run)
@@ -139,7 +140,7 @@ type finalCountWriter struct {
 	results int64
 }
 
-func (w *finalCountWriter) Write(items []dag.KV[int64, int64]) error {
+func (w *finalCountWriter) Write(items []pipeline.KV[int64, int64]) error {
 	for _, kv := range items {
 		if kv.Key < 0 || kv.Key >= int64(len(w.counts)) {
 			return fmt.Errorf("key %d out of range", kv.Key)
@@ -185,8 +186,8 @@ func checkFinalCounts(fc *finalCounts, n, keys int64) string {
 // resultCounter counts the results of a run of workload 7, by run ID.
 var resultCounters sync.Map // run ID -> *atomic.Int64
 
-func countingSink(run string) dag.Sink[dag.KV[int64, int64]] {
-	return dag.NewSink("count", func(*dag.Context) (dag.SinkWriter[dag.KV[int64, int64]], error) {
+func countingSink(run string) pipeline.Sink[pipeline.KV[int64, int64]] {
+	return pipeline.NewSink("count", func(*dag.Context) (pipeline.SinkWriter[pipeline.KV[int64, int64]], error) {
 		c, ok := resultCounters.Load(run)
 		if !ok {
 			return nil, fmt.Errorf("no counting run %q in this process", run)
@@ -197,7 +198,7 @@ func countingSink(run string) dag.Sink[dag.KV[int64, int64]] {
 
 type countingWriter struct{ n *atomic.Int64 }
 
-func (w countingWriter) Write(items []dag.KV[int64, int64]) error {
+func (w countingWriter) Write(items []pipeline.KV[int64, int64]) error {
 	w.n.Add(int64(len(items)))
 	return nil
 }

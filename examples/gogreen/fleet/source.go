@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // Source streams the fleet's readings into a job. Vehicle i belongs to map
@@ -16,8 +17,8 @@ import (
 // partition's next step (and how much of it was read), and the simulation
 // being deterministic, a job restored from a snapshot reads exactly the
 // readings it had not.
-func Source(c Config) dag.Source[Reading] {
-	return dag.NewSource("fleet", func(ctx *dag.Context) (dag.Reader[Reading], error) {
+func Source(c Config) pipeline.Source[Reading] {
+	return pipeline.NewSource("fleet", func(ctx *dag.Context) (pipeline.Reader[Reading], error) {
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
@@ -35,7 +36,7 @@ func Source(c Config) dag.Source[Reading] {
 		}
 		r.origin = r.now()
 		return r, nil
-	}, dag.Replayable())
+	}, pipeline.Replayable())
 }
 
 type reader struct {
@@ -68,7 +69,7 @@ func (r *reader) due() int64 {
 
 // Read simulates the partitions in step: a partition moves on to the next
 // step once every partition of the reader has finished the current one.
-func (r *reader) Read(buf []dag.SourceItem[Reading], max int) ([]dag.SourceItem[Reading], bool, error) {
+func (r *reader) Read(buf []pipeline.SourceItem[Reading], max int) ([]pipeline.SourceItem[Reading], bool, error) {
 	last, due := r.c.lastStep(), r.due()
 	low := int64(1<<62 - 1)
 	for _, p := range r.parts {
@@ -91,7 +92,7 @@ func (r *reader) Read(buf []dag.SourceItem[Reading], max int) ([]dag.SourceItem[
 			}
 			n := min(len(p.pending)-p.read, max-len(buf))
 			for _, rd := range p.pending[p.read : p.read+n] {
-				buf = append(buf, dag.SourceItem[Reading]{V: rd, Partition: li, TS: rd.TS})
+				buf = append(buf, pipeline.SourceItem[Reading]{V: rd, Partition: li, TS: rd.TS})
 			}
 			p.read += n
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
 )
@@ -36,17 +37,17 @@ const Count = "testjobs.count"
 
 func init() {
 	dag.Register(Count, func(p CountParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		events := dag.ReadFrom(pl, sources.MapJournal[string, Reading](p.Input, sources.FromOldest), dag.NoTimestamps[grid.Event[string, Reading]]())
-		added := dag.Filter(events, func(e grid.Event[string, Reading]) bool { return e.Type == grid.Added })
-		readings := dag.Map(added, func(e grid.Event[string, Reading]) Reading { return e.Value })
-		counts := dag.RollingAggregate(dag.GroupBy(readings, func(r Reading) string { return r.Vehicle }), dag.Count[Reading]())
-		dag.WriteTo(counts, sinks.Map[string, int64](p.Counts))
+		pl := pipeline.New()
+		events := pipeline.ReadFrom(pl, sources.MapJournal[string, Reading](p.Input, sources.FromOldest), pipeline.NoTimestamps[grid.Event[string, Reading]]())
+		added := pipeline.Filter(events, func(e grid.Event[string, Reading]) bool { return e.Type == grid.Added })
+		readings := pipeline.Map(added, func(e grid.Event[string, Reading]) Reading { return e.Value })
+		counts := pipeline.RollingAggregate(pipeline.GroupBy(readings, func(r Reading) string { return r.Vehicle }), pipeline.Count[Reading]())
+		pipeline.WriteTo(counts, sinks.Map[string, int64](p.Counts))
 		if p.Also != "" {
-			dag.WriteTo(counts, sinks.Map[string, int64](p.Also))
+			pipeline.WriteTo(counts, sinks.Map[string, int64](p.Also))
 		}
 		if p.Dir != "" {
-			dag.WriteTo(readings, sinks.Files(p.Dir, Reading.Line))
+			pipeline.WriteTo(readings, sinks.Files(p.Dir, Reading.Line))
 		}
 		return pl.Compile()
 	})

@@ -1,4 +1,4 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 type winKind uint8
@@ -121,7 +123,7 @@ func AggregateWindow[T any, K comparable, A, R any](w Windowed[T, K], op Aggrega
 		acc := p.add("window-accumulate", []*node{w.k.s.n}, nil)
 		acc.build = func(c *compiler) error {
 			results := len(acc.consumers)
-			c.vertex(acc, func() Processor {
+			c.vertex(acc, func() dag.Processor {
 				return &frameAccumulator[T, K, A, R]{key: w.k.key, op: op, w: w.w, results: results}
 			})
 			c.input(acc, 0, 0)
@@ -132,7 +134,7 @@ func AggregateWindow[T any, K comparable, A, R any](w Windowed[T, K], op Aggrega
 		w.agg.first = acc
 		comb := p.add("window-combine", []*node{acc}, nil)
 		comb.build = func(c *compiler) error {
-			c.vertex(comb, func() Processor {
+			c.vertex(comb, func() dag.Processor {
 				return &frameCombiner[K, A, R]{w: w.w, combine: op.Combine, deduct: op.Deduct, export: op.Export}
 			})
 			keyedInput(c, comb, 0, 0, func(f frameAcc[K, A]) K { return f.Key })
@@ -143,7 +145,7 @@ func AggregateWindow[T any, K comparable, A, R any](w Windowed[T, K], op Aggrega
 	n := p.add("window", []*node{w.k.s.n}, nil)
 	n.build = func(c *compiler) error {
 		results := len(n.consumers)
-		c.vertex(n, func() Processor {
+		c.vertex(n, func() dag.Processor {
 			return &windowP[T, K, A, R]{key: w.k.key, op: op, w: w.w, results: results}
 		})
 		keyedInput(c, n, 0, 0, w.k.key)
@@ -154,9 +156,9 @@ func AggregateWindow[T any, K comparable, A, R any](w Windowed[T, K], op Aggrega
 	return newStage[WindowResult[K, R]](n)
 }
 
-func lateConnector[T any]() func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-	return func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-		return typedEdgeConfig[T]{Connect[Timed[T]](from, fromOrd, to, toOrd)}
+func lateConnector[T any]() func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig {
+	return func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig {
+		return typedEdgeConfig[T]{dag.Connect[Timed[T]](from, fromOrd, to, toOrd)}
 	}
 }
 
@@ -165,7 +167,7 @@ func lateConnector[T any]() func(from *Vertex, fromOrd int, to *Vertex, toOrd in
 func LateItems[T any, K comparable](w Windowed[T, K]) Stage[T] {
 	first := w.agg.first
 	if first == nil {
-		panic("dag: LateItems before AggregateWindow")
+		panic("pipeline: LateItems before AggregateWindow")
 	}
 	p := first.p
 	n := &node{p: p, name: p.uniqueName("late-items"), inputs: []*node{first}}
@@ -174,7 +176,7 @@ func LateItems[T any, K comparable](w Windowed[T, K]) Stage[T] {
 	first.lateConsumers = append(first.lateConsumers, n)
 	p.nodes = append(p.nodes, n)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &passStage[T]{} })
+		c.vertex(n, func() dag.Processor { return &passStage[T]{} })
 		c.input(n, 0, 0)
 		return nil
 	}

@@ -1,9 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // The stream of the window benchmarks, shaped like NEXMark Q5's bids:
@@ -14,6 +16,9 @@ const (
 	benchRate = 100_000
 	benchLag  = int64(time.Millisecond)
 	benchBase = int64(1_767_225_600_000_000_000) // 2026-01-01
+	// benchBatch and benchQueue are the engine's default edge sizes.
+	benchBatch = 1024
+	benchQueue = 16
 )
 
 func benchItem(i int64) Timed[int64] {
@@ -53,9 +58,9 @@ func newWindowBench[A, R any](b *testing.B, w WindowDef, op AggregateOp[int64, A
 	wb := &windowBench[A, R]{
 		acc:      &frameAccumulator[int64, int64, A, R]{key: func(v int64) int64 { return v }, op: op, w: w, results: 1},
 		comb:     newBenchCombiner(w, op),
-		accOut:   newTestOutput[frameAcc[int64, A]](defaultBatchSize, defaultQueueSize),
-		combOut:  newTestOutput[WindowResult[int64, R]](defaultBatchSize, defaultQueueSize),
-		wm:       minWatermark,
+		accOut:   newTestOutput[frameAcc[int64, A]](benchBatch, benchQueue),
+		combOut:  newTestOutput[WindowResult[int64, R]](benchBatch, benchQueue),
+		wm:       dag.MinWatermark,
 		throttle: w.slide,
 	}
 	if err := wb.acc.Init(testContext(wb.accOut.o)); err != nil {
@@ -69,7 +74,7 @@ func newWindowBench[A, R any](b *testing.B, w WindowDef, op AggregateOp[int64, A
 
 // feed runs n more items through both stages.
 func (wb *windowBench[A, R]) feed(b *testing.B, n int64) {
-	batch := make([]Timed[int64], 0, defaultBatchSize)
+	batch := make([]Timed[int64], 0, benchBatch)
 	for end := wb.next + n; wb.next < end; {
 		batch = batch[:0]
 		for len(batch) < cap(batch) && wb.next < end {
@@ -183,7 +188,7 @@ func BenchmarkWindowClose(b *testing.B) {
 			w := Sliding(size, time.Second)
 			op := Count[int64]()
 			comb := newBenchCombiner(w, op)
-			out := newTestOutput[WindowResult[int64, int64]](defaultBatchSize, 64)
+			out := newTestOutput[WindowResult[int64, int64]](benchBatch, 64)
 			if err := comb.Init(testContext(out.o)); err != nil {
 				b.Fatal(err)
 			}

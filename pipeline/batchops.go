@@ -1,6 +1,10 @@
-package dag
+package pipeline
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/weir-dev/weir/dag"
+)
 
 // Sort emits a batch stage's items in the order compare defines, once its
 // input is complete. All items meet on one instance in the cluster.
@@ -8,7 +12,7 @@ func Sort[T any](s Stage[T], compare func(a, b T) int) Stage[T] {
 	n := s.n.p.add("sort", []*node{s.n}, nil)
 	n.par = 1
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &sortP[T]{compare: compare} })
+		c.vertex(n, func() dag.Processor { return &sortP[T]{compare: compare} })
 		e := c.input(n, 0, 0)
 		e.distributed()
 		e.allToOne()
@@ -25,14 +29,14 @@ type sortP[T any] struct {
 	out      *fanout[T]
 }
 
-func (p *sortP[T]) Init(ctx *Context) (err error) {
+func (p *sortP[T]) Init(ctx *dag.Context) (err error) {
 	p.ctxIndex = ctx.GlobalIndex
 	p.out, err = outputs[T](ctx)
 	return err
 }
 
-func (p *sortP[T]) Process(_ int, in *Inbox) error {
-	p.items = append(p.items, Items[Timed[T]](in)...)
+func (p *sortP[T]) Process(_ int, in *dag.Inbox) error {
+	p.items = append(p.items, dag.Items[Timed[T]](in)...)
 	in.Consume(in.Len())
 	return nil
 }
@@ -56,4 +60,27 @@ func (p *sortP[T]) Complete() (bool, error) {
 func AggregateAll[T any, A, R any](s Stage[T], op AggregateOp[T, A, R]) Stage[R] {
 	one := AggregateByKey(GroupBy(s, func(T) struct{} { return struct{}{} }), op)
 	return mapNamed(one, "aggregate-all", func(kv KV[struct{}, R]) R { return kv.Value })
+}
+
+// SaveSnapshot saves the items collected so far.
+func (p *sortP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if p.sorted {
+		return true, nil
+	}
+	return true, dag.SaveBroadcast(w, p.ctxIndex, p.items)
+}
+
+func (p *sortP[T]) RestoreSnapshot(key, value []byte) error {
+	// Every instance gets the broadcast entries; only the one all items
+	// meet on (global instance 0) keeps them, or each member's would emit
+	// them again.
+	if p.ctxIndex != 0 {
+		return nil
+	}
+	_, items, err := dag.LoadEntry[int, []Timed[T]](key, value)
+	if err != nil {
+		return err
+	}
+	p.items = append(p.items, items...)
+	return nil
 }

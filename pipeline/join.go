@@ -1,6 +1,11 @@
-package dag
+package pipeline
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+
+	"github.com/weir-dev/weir/dag"
+)
 
 // HashJoin joins each item of a stream with the items of a batch side that
 // have the same key. The batch side is read completely first (its edge has
@@ -11,7 +16,7 @@ import "fmt"
 func HashJoin[T any, K comparable, U, R any](stream Stage[T], build Stage[U], key func(T) K, buildKey func(U) K, join func(item T, match U, ok bool) (R, bool)) Stage[R] {
 	n := stream.n.p.add("hash-join", []*node{build.n, stream.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &hashJoinP[T, K, U, R]{key: key, buildKey: buildKey, join: join} })
+		c.vertex(n, func() dag.Processor { return &hashJoinP[T, K, U, R]{key: key, buildKey: buildKey, join: join} })
 		b := c.input(n, 0, 0)
 		b.distributed()
 		b.broadcast()
@@ -23,7 +28,7 @@ func HashJoin[T any, K comparable, U, R any](stream Stage[T], build Stage[U], ke
 }
 
 type hashJoinP[T any, K comparable, U, R any] struct {
-	ctx      *Context
+	ctx      *dag.Context
 	key      func(T) K
 	buildKey func(U) K
 	join     func(T, U, bool) (R, bool)
@@ -32,7 +37,7 @@ type hashJoinP[T any, K comparable, U, R any] struct {
 	pending  []Timed[R]
 }
 
-func (p *hashJoinP[T, K, U, R]) Init(ctx *Context) (err error) {
+func (p *hashJoinP[T, K, U, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.table = map[K][]U{}
 	p.out, err = outputs[R](ctx)
@@ -49,9 +54,9 @@ func (p *hashJoinP[T, K, U, R]) drain() bool {
 	return true
 }
 
-func (p *hashJoinP[T, K, U, R]) Process(ordinal int, in *Inbox) error {
+func (p *hashJoinP[T, K, U, R]) Process(ordinal int, in *dag.Inbox) error {
 	if ordinal == 0 {
-		for _, it := range Items[Timed[U]](in) {
+		for _, it := range dag.Items[Timed[U]](in) {
 			k := p.buildKey(it.V)
 			p.table[k] = append(p.table[k], it.V)
 		}
@@ -61,7 +66,7 @@ func (p *hashJoinP[T, K, U, R]) Process(ordinal int, in *Inbox) error {
 	if !p.drain() {
 		return nil
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		matches := p.table[p.key(it.V)]
 		if len(matches) == 0 {
@@ -92,7 +97,7 @@ func HashJoin2[T any, K1, K2 comparable, U1, U2, R any](stream Stage[T], build1 
 	build2 Stage[U2], key2 func(T) K2, buildKey2 func(U2) K2, join func(item T, m1 []U1, m2 []U2) (R, bool)) Stage[R] {
 	n := stream.n.p.add("hash-join", []*node{build1.n, build2.n, stream.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor {
+		c.vertex(n, func() dag.Processor {
 			return &hashJoin2P[T, K1, K2, U1, U2, R]{key1: key1, key2: key2, bk1: buildKey1, bk2: buildKey2, join: join}
 		})
 		for i := range 2 {
@@ -108,7 +113,7 @@ func HashJoin2[T any, K1, K2 comparable, U1, U2, R any](stream Stage[T], build1 
 }
 
 type hashJoin2P[T any, K1, K2 comparable, U1, U2, R any] struct {
-	ctx  *Context
+	ctx  *dag.Context
 	key1 func(T) K1
 	key2 func(T) K2
 	bk1  func(U1) K1
@@ -120,22 +125,22 @@ type hashJoin2P[T any, K1, K2 comparable, U1, U2, R any] struct {
 	held *Timed[R]
 }
 
-func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Init(ctx *Context) (err error) {
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.t1, p.t2 = map[K1][]U1{}, map[K2][]U2{}
 	p.out, err = outputs[R](ctx)
 	return err
 }
 
-func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *Inbox) error {
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *dag.Inbox) error {
 	switch ordinal {
 	case 0:
-		for _, it := range Items[Timed[U1]](in) {
+		for _, it := range dag.Items[Timed[U1]](in) {
 			k := p.bk1(it.V)
 			p.t1[k] = append(p.t1[k], it.V)
 		}
 	case 1:
-		for _, it := range Items[Timed[U2]](in) {
+		for _, it := range dag.Items[Timed[U2]](in) {
 			k := p.bk2(it.V)
 			p.t2[k] = append(p.t2[k], it.V)
 		}
@@ -143,7 +148,7 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Process(ordinal int, in *Inbox) error
 		if !p.drain() {
 			return nil
 		}
-		items := Items[Timed[T]](in)
+		items := dag.Items[Timed[T]](in)
 		for i, it := range items {
 			r, ok := p.join(it.V, p.t1[p.key1(it.V)], p.t2[p.key2(it.V)])
 			if ok && !p.out.Offer(Timed[R]{TS: it.TS, V: r}) {
@@ -185,7 +190,7 @@ func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed
 	}
 	n := p.add("window-join", []*node{left.s.n, right.s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor {
+		c.vertex(n, func() dag.Processor {
 			return &windowJoinP[L, R, K, O]{lkey: left.key, rkey: right.key, w: w, join: join}
 		})
 		keyedInput(c, n, 0, 0, left.key)
@@ -213,21 +218,21 @@ type windowJoinP[L, R any, K comparable, O any] struct {
 	pending []Timed[O]
 }
 
-func (p *windowJoinP[L, R, K, O]) Init(ctx *Context) (err error) {
+func (p *windowJoinP[L, R, K, O]) Init(ctx *dag.Context) (err error) {
 	p.frames = map[K]frameSet[coGroup[L, R]]{}
-	p.done = minWatermark
+	p.done = dag.MinWatermark
 	p.out, err = outputs[O](ctx)
 	for i := range p.late {
-		p.late[i].wm = minWatermark
+		p.late[i].wm = dag.MinWatermark
 		p.late[i].count = ctx.Counter("late")
 		p.late[i].out = &fanout[struct{}]{}
 	}
 	return err
 }
 
-func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *Inbox) error {
+func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *dag.Inbox) error {
 	if ordinal == 0 {
-		for _, it := range Items[Timed[L]](in) {
+		for _, it := range dag.Items[Timed[L]](in) {
 			if late, _ := p.late[0].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
@@ -239,7 +244,7 @@ func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *Inbox) error {
 			fs[fe] = g
 		}
 	} else {
-		for _, it := range Items[Timed[R]](in) {
+		for _, it := range dag.Items[Timed[R]](in) {
 			if late, _ := p.late[1].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
@@ -309,4 +314,120 @@ func (p *windowJoinP[L, R, K, O]) drain() bool {
 	}
 	p.pending = nil
 	return true
+}
+
+// SaveSnapshot saves the build side's table; every instance has all of it,
+// so each saves the keys of its share and a restore gives every instance
+// the whole table back (broadcast entries).
+func (p *hashJoinP[T, K, U, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the table
+	}
+	for k, us := range p.table {
+		if err := dag.SaveBroadcast(w, k, us); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoinP[T, K, U, R]) RestoreSnapshot(key, value []byte) error {
+	k, us, err := dag.LoadEntry[K, []U](key, value)
+	if err != nil {
+		return err
+	}
+	p.table[k] = us
+	return nil
+}
+
+// join2Key and join2Val are a saved entry of a two-sided hash join's
+// tables: Side 1 is the first build side (K1, A), 2 the second (K2, B).
+type join2Key[K1, K2 any] struct {
+	Side uint8 `msgpack:"s"`
+	K1   K1    `msgpack:"a,omitempty"`
+	K2   K2    `msgpack:"b,omitempty"`
+}
+
+type join2Val[U1, U2 any] struct {
+	A []U1 `msgpack:"a,omitempty"`
+	B []U2 `msgpack:"b,omitempty"`
+}
+
+// SaveSnapshot saves both build sides' tables, as hashJoinP does its one.
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	if p.ctx.GlobalIndex != 0 {
+		return true, nil // one copy is enough: instance 0 saves the tables
+	}
+	for k, us := range p.t1 {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 1, K1: k}, join2Val[U1, U2]{A: us}); err != nil {
+			return false, err
+		}
+	}
+	for k, us := range p.t2 {
+		if err := dag.SaveBroadcast(w, join2Key[K1, K2]{Side: 2, K2: k}, join2Val[U1, U2]{B: us}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) error {
+	k, v, err := dag.LoadEntry[join2Key[K1, K2], join2Val[U1, U2]](key, value)
+	if err != nil {
+		return err
+	}
+	switch k.Side {
+	case 1:
+		p.t1[k.K1] = v.A
+	case 2:
+		p.t2[k.K2] = v.B
+	default:
+		return fmt.Errorf("hash join: saved entry of side %d", k.Side)
+	}
+	return nil
+}
+
+// SaveSnapshot saves each key's frames of both sides.
+func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	for k, fs := range p.frames {
+		st := map[int64]side{}
+		for end, g := range fs {
+			st[end] = side{Ls: g.ls, Rs: g.rs}
+		}
+		if err := dag.SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
+	type side struct {
+		Ls []L `msgpack:"l"`
+		Rs []R `msgpack:"r"`
+	}
+	k, st, err := dag.LoadEntry[K, map[int64]side](key, value)
+	if err != nil {
+		return err
+	}
+	fs := p.frameSet(k)
+	for end, s := range maps.All(st) {
+		g := fs[end]
+		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
+		fs[end] = g
+	}
+	return nil
 }

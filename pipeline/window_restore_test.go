@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // gates hold how many events a gated source may read, by name: the test
@@ -41,24 +42,24 @@ type restoreParams struct {
 
 func init() {
 	dag.Register("test.window.restore", func(p restoreParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		src := dag.NewSource("gated", func(*dag.Context) (dag.Reader[event], error) {
+		pl := pipeline.New()
+		src := pipeline.NewSource("gated", func(*dag.Context) (pipeline.Reader[event], error) {
 			return &itemsReader[event]{items: p.Events, gate: gate(p.Gate)}, nil
-		}, dag.SourceParallelism(1), dag.Replayable())
+		}, pipeline.SourceParallelism(1), pipeline.Replayable())
 		// No idle marks while the gate is shut: the stream just pauses.
-		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, p.Lag).Throttle(time.Nanosecond).IdleTimeout(time.Hour)
+		ts := pipeline.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, p.Lag).Throttle(time.Nanosecond).IdleTimeout(time.Hour)
 		def := windowDef(p.Kind)
 		if p.Early {
 			def = def.EarlyResults(time.Millisecond)
 		}
-		w := dag.Window(dag.GroupBy(dag.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
+		w := pipeline.Window(pipeline.GroupBy(pipeline.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
 		results := aggregate(w, p.Op)
 		if p.Early {
-			results = dag.Filter(results, func(s string) bool { return !containsEarly(s) })
+			results = pipeline.Filter(results, func(s string) bool { return !containsEarly(s) })
 		}
-		dag.WriteTo(results, collect[string](p.Bag))
+		pipeline.WriteTo(results, collect[string](p.Bag))
 		if p.LateBag != "" {
-			dag.WriteTo(dag.LateItems(w), collect[event](p.LateBag))
+			pipeline.WriteTo(pipeline.LateItems(w), collect[event](p.LateBag))
 		}
 		return pl.Compile()
 	})

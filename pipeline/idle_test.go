@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"sync/atomic"
@@ -10,6 +10,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // twoPartitions is a streaming source: partition 0 delivers an event every
@@ -22,10 +23,10 @@ type twoPartitions struct {
 	busy  bool // every Read delivers: event time runs ahead of the clock
 }
 
-func (r *twoPartitions) Read(buf []dag.SourceItem[event], max int) ([]dag.SourceItem[event], bool, error) {
+func (r *twoPartitions) Read(buf []pipeline.SourceItem[event], max int) ([]pipeline.SourceItem[event], bool, error) {
 	if !r.quiet {
 		r.quiet = true
-		buf = append(buf, dag.SourceItem[event]{V: event{Key: "parked", TS: r.start.UnixNano()}, Partition: 1})
+		buf = append(buf, pipeline.SourceItem[event]{V: event{Key: "parked", TS: r.start.UnixNano()}, Partition: 1})
 	}
 	due := int64(time.Since(r.start) / time.Millisecond)
 	if r.busy {
@@ -33,7 +34,7 @@ func (r *twoPartitions) Read(buf []dag.SourceItem[event], max int) ([]dag.Source
 	}
 	for ; r.sent < due && len(buf) < max; r.sent++ {
 		ts := r.start.Add(time.Duration(r.sent) * time.Millisecond)
-		buf = append(buf, dag.SourceItem[event]{V: event{Key: "moving", TS: ts.UnixNano(), V: 1}, Partition: 0})
+		buf = append(buf, pipeline.SourceItem[event]{V: event{Key: "moving", TS: ts.UnixNano(), V: 1}, Partition: 0})
 	}
 	return buf, false, nil
 }
@@ -50,17 +51,17 @@ type idleParams struct {
 
 func init() {
 	dag.Register("test.idle", func(p idleParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		src := dag.NewSource("two-partitions", func(*dag.Context) (dag.Reader[event], error) {
+		pl := pipeline.New()
+		src := pipeline.NewSource("two-partitions", func(*dag.Context) (pipeline.Reader[event], error) {
 			return &twoPartitions{start: time.Now(), busy: p.Busy}, nil
-		}, dag.Singleton())
-		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, 10*time.Millisecond).IdleTimeout(p.Idle)
-		def := dag.Tumbling(50 * time.Millisecond)
+		}, pipeline.Singleton())
+		ts := pipeline.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, 10*time.Millisecond).IdleTimeout(p.Idle)
+		def := pipeline.Tumbling(50 * time.Millisecond)
 		if p.Early {
-			def = dag.Tumbling(time.Hour).EarlyResults(20 * time.Millisecond)
+			def = pipeline.Tumbling(time.Hour).EarlyResults(20 * time.Millisecond)
 		}
-		w := dag.Window(dag.GroupBy(dag.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
-		dag.WriteTo(dag.AggregateWindow(w, dag.Count[event]()), collect[dag.WindowResult[string, int64]](p.Bag))
+		w := pipeline.Window(pipeline.GroupBy(pipeline.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
+		pipeline.WriteTo(pipeline.AggregateWindow(w, pipeline.Count[event]()), collect[pipeline.WindowResult[string, int64]](p.Bag))
 		return pl.Compile()
 	})
 }
@@ -84,7 +85,7 @@ func testIdlePartition(t *testing.T, busy bool) {
 	require.Eventually(t, func() bool {
 		n := int64(0)
 		for _, v := range bagFor(bag).all() {
-			if r := v.(dag.WindowResult[string, int64]); r.Key == "moving" && !r.Early {
+			if r := v.(pipeline.WindowResult[string, int64]); r.Key == "moving" && !r.Early {
 				n++
 			}
 		}
@@ -106,7 +107,7 @@ func TestEarlyResults(t *testing.T) {
 	var last int64
 	require.Eventually(t, func() bool {
 		for _, v := range bagFor(bag).all() {
-			r := v.(dag.WindowResult[string, int64])
+			r := v.(pipeline.WindowResult[string, int64])
 			require.True(t, r.Early, "a final result for a window that cannot have closed")
 			if r.Key == "moving" {
 				last = max(last, r.Value)

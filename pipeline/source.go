@@ -1,15 +1,17 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // Source is where a pipeline reads from. The connectors in package sources
 // build them; NewSource makes custom ones.
 type Source[T any] struct {
 	name       string
-	open       func(ctx *Context) (Reader[T], error)
+	open       func(ctx *dag.Context) (Reader[T], error)
 	replayable bool
 	par        int
 	singleton  bool
@@ -73,9 +75,9 @@ func SourceParallelism(n int) SourceOption { return func(o *sourceOptions) { o.p
 func Singleton() SourceOption { return func(o *sourceOptions) { o.singleton = true } }
 
 // NewSource describes a source whose readers open creates, one per processor
-// instance; ctx tells the instance which share to read (Context.GlobalIndex,
-// Context.Partitions for map partitions).
-func NewSource[T any](name string, open func(ctx *Context) (Reader[T], error), opts ...SourceOption) Source[T] {
+// instance; ctx tells the instance which share to read (dag.Context.GlobalIndex,
+// dag.Context.Partitions for map partitions).
+func NewSource[T any](name string, open func(ctx *dag.Context) (Reader[T], error), opts ...SourceOption) Source[T] {
 	var o sourceOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -155,7 +157,7 @@ func ReadFrom[T any](p *Pipeline, src Source[T], ts Timestamps[T]) Stage[T] {
 	n := p.add(src.name, nil, nil)
 	n.par = src.par
 	n.build = func(c *compiler) error {
-		v := c.vertex(n, func() Processor { return &sourceP[T]{src: src, ts: ts} })
+		v := c.vertex(n, func() dag.Processor { return &sourceP[T]{src: src, ts: ts} })
 		if !src.replayable {
 			v.NotReplayable(src.name)
 		}
@@ -170,7 +172,7 @@ func ReadFrom[T any](p *Pipeline, src Source[T], ts Timestamps[T]) Stage[T] {
 type sourceP[T any] struct {
 	src  Source[T]
 	ts   Timestamps[T]
-	ctx  *Context
+	ctx  *dag.Context
 	r    Reader[T]
 	out  *fanout[T]
 	buf  []SourceItem[T]
@@ -182,7 +184,7 @@ type sourceP[T any] struct {
 	wm      int64 // coalesced watermark (never decreases), before framing
 	emitted int64 // last real watermark emitted
 	idleOut bool  // the last watermark emitted was Idle
-	pending int64 // watermark to emit next; minWatermark: none
+	pending int64 // watermark to emit next; MinWatermark: none
 
 	restored map[string][]byte // positions being restored
 }
@@ -193,17 +195,17 @@ type partState struct {
 	idle     bool
 }
 
-func (p *sourceP[T]) Init(ctx *Context) (err error) {
+func (p *sourceP[T]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.now = time.Now
-	p.wm, p.emitted, p.pending = minWatermark, minWatermark, minWatermark
+	p.wm, p.emitted, p.pending = dag.MinWatermark, dag.MinWatermark, dag.MinWatermark
 	if p.out, err = outputs[T](ctx); err != nil {
 		return err
 	}
 	if p.src.singleton && ctx.GlobalIndex != 0 {
 		p.done = true
 		p.parts = make([]partState, 1)
-		p.pending = Idle // a reader of nothing holds nothing back
+		p.pending = dag.Idle // a reader of nothing holds nothing back
 		return nil
 	}
 	if p.r, err = p.src.open(ctx); err != nil {
@@ -212,12 +214,12 @@ func (p *sourceP[T]) Init(ctx *Context) (err error) {
 	start := p.now()
 	p.parts = make([]partState, max(p.r.Partitions(), 1))
 	for i := range p.parts {
-		p.parts[i] = partState{max: minWatermark, lastSeen: start}
+		p.parts[i] = partState{max: dag.MinWatermark, lastSeen: start}
 	}
 	return nil
 }
 
-func (p *sourceP[T]) Process(int, *Inbox) error { return nil }
+func (p *sourceP[T]) Process(int, *dag.Inbox) error { return nil }
 
 func (p *sourceP[T]) Complete() (bool, error) {
 	if !p.flushWatermark() {
@@ -286,14 +288,14 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 		return
 	}
 	ps.max = max(ps.max, ts)
-	low, any := Idle, false
+	low, any := dag.Idle, false
 	for i := range p.parts {
 		if q := &p.parts[i]; !q.idle {
 			any = true
 			low = min(low, q.max)
 		}
 	}
-	if !any || low == minWatermark {
+	if !any || low == dag.MinWatermark {
 		return
 	}
 	p.wm = max(p.wm, low-int64(p.ts.lag))
@@ -310,7 +312,7 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 // when all are idle the source emits Idle, so it stops holding back the
 // watermark downstream.
 func (p *sourceP[T]) markIdle() {
-	if p.ts.kind == tsNone || p.idleOut || p.pending == Idle {
+	if p.ts.kind == tsNone || p.idleOut || p.pending == dag.Idle {
 		return
 	}
 	now := p.now()
@@ -323,31 +325,78 @@ func (p *sourceP[T]) markIdle() {
 		all = all && ps.idle
 	}
 	if all {
-		p.pending = Idle
+		p.pending = dag.Idle
 	}
 }
 
 // flushWatermark emits the scheduled watermark; false means the outputs are
 // full (it stays scheduled).
 func (p *sourceP[T]) flushWatermark() bool {
-	if p.pending == minWatermark {
+	if p.pending == dag.MinWatermark {
 		return true
 	}
 	if !p.ctx.EmitWatermark(p.pending) {
 		return false
 	}
-	if p.pending == Idle {
+	if p.pending == dag.Idle {
 		p.idleOut = true
 	} else {
 		p.emitted, p.idleOut = p.pending, false
 	}
-	p.pending = minWatermark
+	p.pending = dag.MinWatermark
 	return true
 }
 
 func (p *sourceP[T]) Close() error {
 	if p.r != nil {
 		return p.r.Close()
+	}
+	return nil
+}
+
+// SaveSnapshot saves the reader's positions.
+func (p *sourceP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	pr, ok := p.r.(Positioned)
+	if !ok {
+		return true, nil
+	}
+	// Items read but not yet emitted are read again after a restore.
+	if p.pos < len(p.buf) {
+		return false, nil // emit them first: positions are past them
+	}
+	positions, err := pr.Positions()
+	if err != nil {
+		return false, fmt.Errorf("source %s: %w", p.src.name, err)
+	}
+	for part, pos := range positions {
+		if err := dag.SaveBroadcast(w, part, pos); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *sourceP[T]) RestoreSnapshot(key, value []byte) error {
+	part, pos, err := dag.LoadEntry[string, []byte](key, value)
+	if err != nil {
+		return err
+	}
+	if p.restored == nil {
+		p.restored = map[string][]byte{}
+	}
+	p.restored[part] = pos
+	return nil
+}
+
+func (p *sourceP[T]) FinishRestore() error {
+	pr, ok := p.r.(Positioned)
+	if !ok || p.restored == nil {
+		return nil
+	}
+	err := pr.Seek(p.restored)
+	p.restored = nil
+	if err != nil {
+		return fmt.Errorf("source %s: %w", p.src.name, err)
 	}
 	return nil
 }

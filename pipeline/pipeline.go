@@ -1,11 +1,12 @@
-package dag
+package pipeline
 
 import (
 	"errors"
 	"fmt"
 	"reflect"
 
-	"github.com/weir-dev/weir/internal/codec"
+	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/internal/timed"
 )
 
 // Pipeline is the high-level way to write a job: typed stages joined by
@@ -13,11 +14,11 @@ import (
 // a job's builder and return Compile's result:
 //
 //	dag.Register("word-count", func(p Params) (*dag.DAG, error) {
-//		pl := dag.NewPipeline()
-//		lines := dag.ReadFrom(pl, sources.Lines(p.Files), dag.NoTimestamps[string]())
-//		words := dag.FlatMap(lines, strings.Fields)
-//		counts := dag.AggregateByKey(dag.GroupBy(words, dag.Identity[string]), dag.Count[string]())
-//		dag.WriteTo(counts, sinks.Log[dag.KV[string, int64]]())
+//		pl := pipeline.New()
+//		lines := pipeline.ReadFrom(pl, sources.Lines(p.Files), pipeline.NoTimestamps[string]())
+//		words := pipeline.FlatMap(lines, strings.Fields)
+//		counts := pipeline.AggregateByKey(pipeline.GroupBy(words, pipeline.Identity[string]), pipeline.Count[string]())
+//		pipeline.WriteTo(counts, sinks.Log[pipeline.KV[string, int64]]())
 //		return pl.Compile()
 //	})
 type Pipeline struct {
@@ -26,8 +27,8 @@ type Pipeline struct {
 	names map[string]int
 }
 
-// NewPipeline returns an empty pipeline.
-func NewPipeline() *Pipeline { return &Pipeline{names: map[string]int{}} }
+// New returns an empty pipeline.
+func New() *Pipeline { return &Pipeline{names: map[string]int{}} }
 
 // node is one stage as the compiler sees it.
 type node struct {
@@ -48,12 +49,12 @@ type node struct {
 	// build adds the stage's vertex (or vertices) and connects its inputs.
 	build func(c *compiler) error
 	// vertex is the vertex whose outputs are this stage's outputs.
-	vertex *Vertex
+	vertex *dag.Vertex
 	// connect adds the edge from this node to consumer on its input ordinal;
 	// set by the typed stage constructor that knows the item type.
-	connect func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
+	connect func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig
 	// connectLate is connect for the late items, of another type.
-	connectLate func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig
+	connectLate func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig
 	built       bool
 }
 
@@ -74,44 +75,8 @@ type Stage[T any] struct {
 }
 
 // Timed is how a pipeline carries an item with its event time (unix
-// nanoseconds) along its edges.
-type Timed[T any] struct {
-	TS int64 `msgpack:"t"`
-	V  T     `msgpack:"v"`
-}
-
-// codec gives Timed edges a fast encoding: the time, then the item with its
-// own codec.
-func (Timed[T]) codec() codec.Codec[Timed[T]] {
-	inner := codec.For[T]()
-	ts := codec.For[int64]()
-	next := func(b []byte) (Timed[T], int, error) {
-		t, n, err := ts.Next(b)
-		if err != nil {
-			return Timed[T]{}, 0, err
-		}
-		v, m, err := inner.Next(b[n:])
-		if err != nil {
-			return Timed[T]{}, 0, err
-		}
-		return Timed[T]{TS: t, V: v}, n + m, nil
-	}
-	return codec.Codec[Timed[T]]{
-		Append: func(dst []byte, v Timed[T]) ([]byte, error) {
-			return inner.Append(codec.AppendInt(dst, v.TS), v.V)
-		},
-		Next: next,
-		Decode: func(b []byte) (Timed[T], error) {
-			v, n, err := next(b)
-			if err == nil && n != len(b) {
-				err = fmt.Errorf("%w: %d trailing bytes", codec.ErrType, len(b)-n)
-			}
-			return v, err
-		},
-	}
-}
-
-type ownCodec[T any] interface{ codec() codec.Codec[T] }
+// nanoseconds) along its edges: TS, the time, and V, the item.
+type Timed[T any] = timed.Item[T]
 
 func (p *Pipeline) add(name string, inputs []*node, build func(*compiler) error) *node {
 	n := &node{p: p, name: p.uniqueName(name), inputs: inputs, build: build}
@@ -141,22 +106,21 @@ func (p *Pipeline) uniqueName(name string) string {
 
 // newStage returns the typed handle of a node producing T items.
 func newStage[T any](n *node) Stage[T] {
-	n.connect = func(from *Vertex, fromOrd int, to *Vertex, toOrd int) edgeConfig {
-		e := Connect[Timed[T]](from, fromOrd, to, toOrd)
-		e.e.keepOrder = true
+	n.connect = func(from *dag.Vertex, fromOrd int, to *dag.Vertex, toOrd int) edgeConfig {
+		e := dag.Connect[Timed[T]](from, fromOrd, to, toOrd).KeepOrder()
 		return typedEdgeConfig[T]{e}
 	}
 	return Stage[T]{n: n}
 }
 
-type typedEdgeConfig[T any] struct{ e Edge[Timed[T]] }
+type typedEdgeConfig[T any] struct{ e dag.Edge[Timed[T]] }
 
 func (c typedEdgeConfig[T]) distributed()   { c.e.Distributed() }
 func (c typedEdgeConfig[T]) broadcast()     { c.e.Broadcast() }
 func (c typedEdgeConfig[T]) priority(p int) { c.e.Priority(p) }
 func (c typedEdgeConfig[T]) allToOne()      { c.e.AllToOne() }
 func (c typedEdgeConfig[T]) partitionBy(key any) {
-	key.(func(Edge[Timed[T]]))(c.e)
+	key.(func(dag.Edge[Timed[T]]))(c.e)
 }
 
 // Name is the stage's name, also its vertex's.
@@ -173,31 +137,27 @@ func (s Stage[T]) LocalParallelism(n int) Stage[T] {
 
 // compiler turns nodes into vertices and edges.
 type compiler struct {
-	d *DAG
+	d *dag.DAG
 }
 
 // Compile builds the pipeline's DAG.
-func (p *Pipeline) Compile() (*DAG, error) {
+func (p *Pipeline) Compile() (*dag.DAG, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
-	c := &compiler{d: New()}
+	c := &compiler{d: dag.New()}
 	for _, n := range p.nodes {
 		if err := c.buildNode(n); err != nil {
 			return nil, fmt.Errorf("stage %q: %w", n.name, err)
 		}
 	}
 	// A stage's items reach the next stage in the order it emitted them,
-	// where that costs nothing: a local round-robin edge between equal
-	// parallelisms becomes isolated (instance i feeds instance i). Without
-	// it, a source's items for one key could take two instances of a
-	// filter and overtake each other on their way to the key's state.
-	for _, e := range c.d.edges {
-		if e.keepOrder && e.routing == Unicast && !e.distributed && e.from.localParallelism == e.to.localParallelism {
-			e.routing = Isolated
-		}
-	}
-	if err := c.d.validate(); err != nil {
+	// where that costs nothing: every edge keeps order (dag.Edge.KeepOrder), so
+	// Validate makes a local round-robin edge between equal parallelisms
+	// isolated (instance i feeds instance i). Without it, a source's items
+	// for one key could take two instances of a filter and overtake each
+	// other on their way to the key's state.
+	if err := c.d.Validate(); err != nil {
 		return nil, err
 	}
 	return c.d, nil
@@ -223,7 +183,7 @@ func (c *compiler) buildNode(n *node) error {
 }
 
 // vertex adds n's vertex with the given supplier.
-func (c *compiler) vertex(n *node, s Supplier) *Vertex {
+func (c *compiler) vertex(n *node, s dag.Supplier) *dag.Vertex {
 	n.vertex = c.d.AddVertex(n.name, s)
 	return n.vertex
 }
@@ -242,15 +202,15 @@ func (c *compiler) input(n *node, i, ord int) edgeConfig {
 
 // outputs returns the emitters of every outbound edge of a pipeline
 // processor: one per consumer stage, each offered every item.
-func outputs[T any](ctx *Context) (*fanout[T], error) {
-	return outputRange[T](ctx, 0, len(ctx.outputs))
+func outputs[T any](ctx *dag.Context) (*fanout[T], error) {
+	return outputRange[T](ctx, 0, ctx.Outputs())
 }
 
 // outputRange is outputs over the ordinals [from, to).
-func outputRange[T any](ctx *Context, from, to int) (*fanout[T], error) {
+func outputRange[T any](ctx *dag.Context, from, to int) (*fanout[T], error) {
 	f := &fanout[T]{}
 	for i := from; i < to; i++ {
-		e, err := Output[Timed[T]](ctx, i)
+		e, err := dag.Output[Timed[T]](ctx, i)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +224,7 @@ func outputRange[T any](ctx *Context, from, to int) (*fanout[T], error) {
 // edge is full, Offer returns false having delivered the item to the others;
 // offering the same item again delivers it to the rest.
 type fanout[T any] struct {
-	outs []*Emitter[Timed[T]]
+	outs []*dag.Emitter[Timed[T]]
 	done []bool
 }
 
@@ -293,7 +253,7 @@ func (f *fanout[T]) Offer(v Timed[T]) bool {
 }
 
 // single returns the only emitter, for the bulk fast path, or nil.
-func (f *fanout[T]) single() *Emitter[Timed[T]] {
+func (f *fanout[T]) single() *dag.Emitter[Timed[T]] {
 	if len(f.outs) == 1 {
 		return f.outs[0]
 	}

@@ -1,4 +1,4 @@
-package dag
+package pipeline
 
 import (
 	"cmp"

@@ -1,10 +1,12 @@
-package dag
+package pipeline
 
 import (
 	"math"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // lateOutput is the part of a windowing processor that judges lateness:
@@ -26,11 +28,11 @@ type lateOutput[T any] struct {
 	restored int64
 }
 
-func (l *lateOutput[T]) init(ctx *Context, results int) (err error) {
-	l.wm, l.restored = minWatermark, math.MaxInt64
+func (l *lateOutput[T]) init(ctx *dag.Context, results int) (err error) {
+	l.wm, l.restored = dag.MinWatermark, math.MaxInt64
 	l.index = ctx.GlobalIndex
 	l.count = ctx.Counter("late")
-	l.out, err = outputRange[T](ctx, results, len(ctx.outputs))
+	l.out, err = outputRange[T](ctx, results, ctx.Outputs())
 	return err
 }
 
@@ -64,20 +66,20 @@ type lateMark struct {
 // mark is what save saves; false if the instance has had no watermark
 // (its input idle from the start): it holds no window back.
 func (l *lateOutput[T]) mark() (lateMark, bool) {
-	return lateMark{Watermark: l.wm}, l.wm != minWatermark
+	return lateMark{Watermark: l.wm}, l.wm != dag.MinWatermark
 }
 
 // save saves the instance's watermark.
-func (l *lateOutput[T]) save(w *SnapshotWriter) error {
+func (l *lateOutput[T]) save(w *dag.SnapshotWriter) error {
 	if m, ok := l.mark(); ok {
-		return SaveBroadcast(w, l.index, m)
+		return dag.SaveBroadcast(w, l.index, m)
 	}
 	return nil
 }
 
 // restore takes a saved lateMark.
 func (l *lateOutput[T]) restore(key, value []byte) error {
-	_, m, err := LoadEntry[int, lateMark](key, value)
+	_, m, err := dag.LoadEntry[int, lateMark](key, value)
 	if err != nil {
 		return err
 	}
@@ -197,17 +199,17 @@ type frameAccumulator[T any, K comparable, A, R any] struct {
 	late    lateOutput[T]
 }
 
-func (p *frameAccumulator[T, K, A, R]) Init(ctx *Context) (err error) {
+func (p *frameAccumulator[T, K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.frames.slide = p.w.slide
-	p.flushTo = minWatermark
+	p.flushTo = dag.MinWatermark
 	if p.out, err = outputRange[frameAcc[K, A]](ctx, 0, p.results); err != nil {
 		return err
 	}
 	return p.late.init(ctx, p.results)
 }
 
-func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		if late, ok := p.late.late(it); !ok {
 			in.Consume(i)
@@ -300,7 +302,7 @@ type frameCombiner[K comparable, A, R any] struct {
 	lateFrames *atomic.Int64
 }
 
-func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
+func (p *frameCombiner[K, A, R]) Init(ctx *dag.Context) error {
 	out, err := outputs[WindowResult[K, R]](ctx)
 	if err != nil {
 		return err
@@ -310,8 +312,8 @@ func (p *frameCombiner[K, A, R]) Init(ctx *Context) error {
 	return nil
 }
 
-func (p *frameCombiner[K, A, R]) Process(_ int, in *Inbox) error {
-	for _, it := range Items[Timed[frameAcc[K, A]]](in) {
+func (p *frameCombiner[K, A, R]) Process(_ int, in *dag.Inbox) error {
+	for _, it := range dag.Items[Timed[frameAcc[K, A]]](in) {
 		if p.win.missed(it.V.Key, it.V.End) {
 			p.lateFrames.Add(1)
 		}
@@ -342,7 +344,7 @@ type windowP[T any, K comparable, A, R any] struct {
 	op        AggregateOp[T, A, R]
 	w         WindowDef
 	results   int
-	ctx       *Context
+	ctx       *dag.Context
 	win       slidingWindows[K, A, R]
 	sessions  map[K][]session[A]
 	late      lateOutput[T]
@@ -351,10 +353,10 @@ type windowP[T any, K comparable, A, R any] struct {
 	nextEarly time.Time
 }
 
-func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
+func (p *windowP[T, K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.sessions = map[K][]session[A]{}
-	p.done = minWatermark
+	p.done = dag.MinWatermark
 	if p.emit.out, err = outputRange[WindowResult[K, R]](ctx, 0, p.results); err != nil {
 		return err
 	}
@@ -365,11 +367,11 @@ func (p *windowP[T, K, A, R]) Init(ctx *Context) (err error) {
 	return p.late.init(ctx, p.results)
 }
 
-func (p *windowP[T, K, A, R]) Process(_ int, in *Inbox) error {
+func (p *windowP[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
 	if !p.emit.drain() {
 		return nil
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		if late, ok := p.late.late(it); !ok {
 			in.Consume(i)
@@ -501,4 +503,175 @@ func (p *windowP[T, K, A, R]) TryProcess() (bool, error) {
 	}
 	p.emit.drain()
 	return true, nil
+}
+
+// SaveSnapshot saves the watermark and each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.flush(p.flushTo) {
+		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
+	}
+	return true, p.snapshot(func(k K, frames map[int64]A) error { return dag.SaveEntry(w, k, frames) })
+}
+
+// snapshot passes to save each key's open frames.
+func (p *frameAccumulator[T, K, A, R]) snapshot(save func(k K, frames map[int64]A) error) error {
+	byKey := map[K]map[int64]A{}
+	for _, f := range p.frames.open {
+		for i, k := range f.keys {
+			if byKey[k] == nil {
+				byKey[k] = map[int64]A{}
+			}
+			byKey[k][f.end] = f.accs[i]
+		}
+	}
+	for k, fs := range byKey {
+		if err := save(k, fs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
+	k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
+	if err != nil {
+		return err
+	}
+	for end, a := range fs {
+		f := p.frames.frame(end)
+		if i, ok := f.index[k]; ok {
+			f.accs[i] = p.op.Combine(f.accs[i], a)
+		} else {
+			f.add(k, a)
+		}
+	}
+	return nil
+}
+
+func (p *frameAccumulator[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
+	return nil
+}
+
+// combinerState is a key's frames as the combining stage saves them, with
+// the watermark the key's windows were emitted up to: a sliding window's
+// frames outlive the windows already emitted, and without it a restore
+// would emit those again, from part of their frames. Older snapshots hold
+// the frames alone (a map[int64]A); RestoreSnapshot reads both.
+type combinerState[A any] struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Frames   map[int64]A
+	Done     int64
+}
+
+// isArray reports whether value is a msgpack array (not a map).
+func isArray(value []byte) bool {
+	return len(value) > 0 && (value[0]&0xf0 == 0x90 || value[0] == 0xdc || value[0] == 0xdd)
+}
+
+// SaveSnapshot saves each key's frames.
+func (p *frameCombiner[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.win.finishClose() {
+		return false, nil
+	}
+	return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+		return dag.SaveEntry(w, k, combinerState[A]{Frames: frames, Done: done})
+	})
+}
+
+func (p *frameCombiner[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if !isArray(value) {
+		k, fs, err := dag.LoadEntry[K, map[int64]A](key, value)
+		if err != nil {
+			return err
+		}
+		p.win.restore(k, fs, dag.MinWatermark)
+		return nil
+	}
+	k, st, err := dag.LoadEntry[K, combinerState[A]](key, value)
+	if err != nil {
+		return err
+	}
+	p.win.restore(k, st.Frames, st.Done)
+	return nil
+}
+
+func (p *frameCombiner[K, A, R]) FinishRestore() error {
+	p.win.finishRestore()
+	return nil
+}
+
+// sessionState is a session as snapshots keep it.
+type sessionState[A any] struct {
+	Start int64 `msgpack:"s"`
+	End   int64 `msgpack:"e"`
+	Acc   A     `msgpack:"a"`
+}
+
+type windowState[A any] struct {
+	Frames   map[int64]A       `msgpack:"f,omitempty"`
+	Sessions []sessionState[A] `msgpack:"s,omitempty"`
+	// Done is the watermark the key's windows were emitted up to (see
+	// combinerState); nil in older snapshots.
+	Done *int64 `msgpack:"d,omitempty"`
+}
+
+// SaveSnapshot saves the watermark and each key's frames or sessions.
+func (p *windowP[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.emit.drain() || !p.win.finishClose() {
+		return false, nil
+	}
+	if err := p.late.save(w); err != nil {
+		return false, err
+	}
+	if p.w.kind != winSession {
+		return true, p.win.snapshot(func(k K, frames map[int64]A, done int64) error {
+			return dag.SaveEntry(w, k, windowState[A]{Frames: frames, Done: &done})
+		})
+	}
+	for k, ss := range p.sessions {
+		var st windowState[A]
+		for _, s := range ss {
+			st.Sessions = append(st.Sessions, sessionState[A]{Start: s.start, End: s.end, Acc: s.acc})
+		}
+		if err := dag.SaveEntry(w, k, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *windowP[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late.restore(key, value)
+	}
+	k, st, err := dag.LoadEntry[K, windowState[A]](key, value)
+	if err != nil {
+		return err
+	}
+	if len(st.Frames) > 0 && p.w.kind != winSession {
+		done := dag.MinWatermark
+		if st.Done != nil {
+			done = *st.Done
+		}
+		p.win.restore(k, st.Frames, done)
+	}
+	for _, s := range st.Sessions {
+		p.sessions[k] = append(p.sessions[k], session[A]{start: s.Start, end: s.End, acc: s.Acc})
+	}
+	return nil
+}
+
+func (p *windowP[T, K, A, R]) FinishRestore() error {
+	p.late.finishRestore()
+	if p.w.kind != winSession {
+		p.win.finishRestore()
+	}
+	return nil
 }

@@ -1,9 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // windowSlot is one key of a slidingWindows: its value in the current
@@ -89,7 +91,7 @@ func (c *slidingWindows[K, A, R]) init(w WindowDef, combine, deduct func(a, b A)
 	c.size, c.slide = w.size, w.slide
 	c.combine, c.deduct, c.export, c.out = combine, deduct, export, out
 	c.index = map[K]int32{}
-	c.cur, c.done, c.closing, c.skip = noWindow, minWatermark, minWatermark, minWatermark
+	c.cur, c.done, c.closing, c.skip = noWindow, dag.MinWatermark, dag.MinWatermark, dag.MinWatermark
 	c.restoredDone = math.MaxInt64
 }
 
@@ -108,7 +110,7 @@ func (c *slidingWindows[K, A, R]) slot(k K) int32 {
 	}
 	k = owned(k)
 	c.slots[s] = windowSlot[K, A]{key: k}
-	c.extra[s] = slotExtra{stamp: noWindow, skip: minWatermark, accEnd: noWindow}
+	c.extra[s] = slotExtra{stamp: noWindow, skip: dag.MinWatermark, accEnd: noWindow}
 	c.index[k] = s
 	return s
 }
@@ -438,7 +440,7 @@ func (c *slidingWindows[K, A, R]) snapshot(save func(k K, frames map[int64]A, do
 }
 
 // restore adds a key's frames from a snapshot; done is the watermark its
-// windows were emitted up to (minWatermark if the snapshot does not say).
+// windows were emitted up to (MinWatermark if the snapshot does not say).
 func (c *slidingWindows[K, A, R]) restore(k K, frames map[int64]A, done int64) {
 	if len(frames) == 0 {
 		return
@@ -461,7 +463,7 @@ func (c *slidingWindows[K, A, R]) finishRestore() {
 		return
 	}
 	c.restored = false
-	if c.restoredDone == minWatermark {
+	if c.restoredDone == dag.MinWatermark {
 		return // an older snapshot: windows are emitted again from the first frame
 	}
 	c.done, c.closing = c.restoredDone, c.restoredDone

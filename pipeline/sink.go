@@ -1,15 +1,19 @@
-package dag
+package pipeline
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/weir-dev/weir/dag"
+)
 
 // Sink is where a pipeline writes to. The connectors in package sinks build
 // them; NewSink makes custom ones.
 type Sink[T any] struct {
 	name      string
-	open      func(ctx *Context) (SinkWriter[T], error)
+	open      func(ctx *dag.Context) (SinkWriter[T], error)
 	par       int
 	singleton bool
-	keyed     func(Edge[Timed[T]]) // partitions the input; nil: local
+	keyed     func(dag.Edge[Timed[T]]) // partitions the input; nil: local
 }
 
 // SinkWriter writes one processor instance's share of a sink's items.
@@ -24,7 +28,7 @@ type SinkWriter[T any] interface {
 
 // NewSink describes a sink whose writers open creates, one per processor
 // instance.
-func NewSink[T any](name string, open func(ctx *Context) (SinkWriter[T], error)) Sink[T] {
+func NewSink[T any](name string, open func(ctx *dag.Context) (SinkWriter[T], error)) Sink[T] {
 	return Sink[T]{name: name, open: open}
 }
 
@@ -56,7 +60,7 @@ func WriteTo[T any](s Stage[T], sink Sink[T]) {
 		n.par = 1
 	}
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &sinkWriterP[T]{sink: sink} })
+		c.vertex(n, func() dag.Processor { return &sinkWriterP[T]{sink: sink} })
 		e := c.input(n, 0, 0)
 		switch {
 		case sink.singleton:
@@ -77,7 +81,7 @@ type sinkWriterP[T any] struct {
 	scratch []T
 }
 
-func (p *sinkWriterP[T]) Init(ctx *Context) error {
+func (p *sinkWriterP[T]) Init(ctx *dag.Context) error {
 	w, err := p.sink.open(ctx)
 	if err != nil {
 		return fmt.Errorf("sink %s: %w", p.sink.name, err)
@@ -86,8 +90,8 @@ func (p *sinkWriterP[T]) Init(ctx *Context) error {
 	return nil
 }
 
-func (p *sinkWriterP[T]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *sinkWriterP[T]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	p.scratch = p.scratch[:0]
 	for _, it := range items {
 		p.scratch = append(p.scratch, it.V)
@@ -103,19 +107,19 @@ func (p *sinkWriterP[T]) Process(_ int, in *Inbox) error {
 func (p *sinkWriterP[T]) Complete() (bool, error) { return true, nil }
 
 // TransactionalWriter is a SinkWriter taking part in two-phase commit (see
-// Committer): Prepare, on a snapshot's barrier, makes what was written since
+// dag.Committer): Prepare, on a snapshot's barrier, makes what was written since
 // the last one durable but invisible and saves what committing it needs;
 // CommitSnapshot makes it visible once the snapshot is complete. After a
 // restart the writer receives what the restored snapshot saved, and
 // FinishRestore commits it and discards what no snapshot covered.
 type TransactionalWriter interface {
-	Prepare(w *SnapshotWriter) error
+	Prepare(w *dag.SnapshotWriter) error
 	CommitSnapshot(id uint64) error
 	RestoreSnapshot(key, value []byte) error
 	FinishRestore() error
 }
 
-func (p *sinkWriterP[T]) SaveSnapshot(w *SnapshotWriter) (bool, error) {
+func (p *sinkWriterP[T]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if tw, ok := p.w.(TransactionalWriter); ok {
 		if err := tw.Prepare(w); err != nil {
 			return false, fmt.Errorf("sink %s: prepare: %w", p.sink.name, err)

@@ -1,9 +1,11 @@
-package dag
+package pipeline
 
 import (
 	"container/heap"
 	"strings"
 	"time"
+
+	"github.com/weir-dev/weir/dag"
 )
 
 // owned returns k ready to be kept in a processor's state, as a map key.
@@ -60,14 +62,14 @@ func AggregateByKey[T any, K comparable, A, R any](k Keyed[T, K], op AggregateOp
 	p := k.s.n.p
 	acc := p.add("accumulate", []*node{k.s.n}, nil)
 	acc.build = func(c *compiler) error {
-		c.vertex(acc, func() Processor { return &accumulateByKey[T, K, A, R]{key: k.key, op: op} })
+		c.vertex(acc, func() dag.Processor { return &accumulateByKey[T, K, A, R]{key: k.key, op: op} })
 		c.input(acc, 0, 0)
 		return nil
 	}
 	newStage[KV[K, A]](acc)
 	comb := p.add("combine", []*node{acc}, nil)
 	comb.build = func(c *compiler) error {
-		c.vertex(comb, func() Processor { return &combineByKey[K, A, R]{combine: op.Combine, export: op.Export} })
+		c.vertex(comb, func() dag.Processor { return &combineByKey[K, A, R]{combine: op.Combine, export: op.Export} })
 		keyedInput(c, comb, 0, 0, func(kv KV[K, A]) K { return kv.Key })
 		return nil
 	}
@@ -82,14 +84,14 @@ type accumulateByKey[T any, K comparable, A, R any] struct {
 	emit []KV[K, A]
 }
 
-func (p *accumulateByKey[T, K, A, R]) Init(ctx *Context) (err error) {
+func (p *accumulateByKey[T, K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.accs = map[K]A{}
 	p.out, err = outputs[KV[K, A]](ctx)
 	return err
 }
 
-func (p *accumulateByKey[T, K, A, R]) Process(_ int, in *Inbox) error {
-	for _, it := range Items[Timed[T]](in) {
+func (p *accumulateByKey[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
+	for _, it := range dag.Items[Timed[T]](in) {
 		k := p.key(it.V)
 		a, ok := p.accs[k]
 		if !ok {
@@ -126,14 +128,14 @@ type combineByKey[K comparable, A, R any] struct {
 	emit    []KV[K, R]
 }
 
-func (p *combineByKey[K, A, R]) Init(ctx *Context) (err error) {
+func (p *combineByKey[K, A, R]) Init(ctx *dag.Context) (err error) {
 	p.accs = map[K]A{}
 	p.out, err = outputs[KV[K, R]](ctx)
 	return err
 }
 
-func (p *combineByKey[K, A, R]) Process(_ int, in *Inbox) error {
-	for _, it := range Items[Timed[KV[K, A]]](in) {
+func (p *combineByKey[K, A, R]) Process(_ int, in *dag.Inbox) error {
+	for _, it := range dag.Items[Timed[KV[K, A]]](in) {
 		if a, ok := p.accs[it.V.Key]; ok {
 			p.accs[it.V.Key] = p.combine(a, it.V.Value)
 		} else {
@@ -195,7 +197,7 @@ func MapStateful[T any, K comparable, S, R any](k Keyed[T, K], create func() S, 
 	}
 	n := k.s.n.p.add("map-stateful", []*node{k.s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor {
+		c.vertex(n, func() dag.Processor {
 			return &mapStatefulP[T, K, S, R]{key: k.key, create: create, fn: fn, cfg: cfg}
 		})
 		keyedInput(c, n, 0, 0, k.key)
@@ -221,7 +223,7 @@ type mapStatefulP[T any, K comparable, S, R any] struct {
 	pending []Timed[R]
 }
 
-func (p *mapStatefulP[T, K, S, R]) Init(ctx *Context) (err error) {
+func (p *mapStatefulP[T, K, S, R]) Init(ctx *dag.Context) (err error) {
 	p.states = map[K]*keyState[S]{}
 	p.out, err = outputs[R](ctx)
 	return err
@@ -237,11 +239,11 @@ func (p *mapStatefulP[T, K, S, R]) drain() bool {
 	return true
 }
 
-func (p *mapStatefulP[T, K, S, R]) Process(_ int, in *Inbox) error {
+func (p *mapStatefulP[T, K, S, R]) Process(_ int, in *dag.Inbox) error {
 	if !p.drain() {
 		return nil
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		k := p.key(it.V)
 		st, ok := p.states[k]
@@ -323,4 +325,86 @@ func Distinct[T any, K comparable](k Keyed[T, K]) Stage[T] {
 		*seen = true
 		return item, true
 	})
+}
+
+// SaveSnapshot saves each key's accumulator.
+func (p *accumulateByKey[T, K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := dag.SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *accumulateByKey[T, K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := dag.LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	if old, ok := p.accs[k]; ok {
+		a = p.op.Combine(old, a)
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// SaveSnapshot saves each key's combined accumulator.
+func (p *combineByKey[K, A, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	for k, a := range p.accs {
+		if err := dag.SaveEntry(w, k, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *combineByKey[K, A, R]) RestoreSnapshot(key, value []byte) error {
+	k, a, err := dag.LoadEntry[K, A](key, value)
+	if err != nil {
+		return err
+	}
+	p.accs[k] = a
+	return nil
+}
+
+// statefulState is a key's state as snapshots keep it.
+type statefulState[S any] struct {
+	S    S     `msgpack:"s"`
+	Last int64 `msgpack:"l"`
+}
+
+// SaveSnapshot saves each key's state.
+func (p *mapStatefulP[T, K, S, R]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
+	if !p.drain() {
+		return false, nil
+	}
+	for k, st := range p.states {
+		if err := dag.SaveEntry(w, k, statefulState[S]{S: st.s, Last: st.last}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) RestoreSnapshot(key, value []byte) error {
+	k, st, err := dag.LoadEntry[K, statefulState[S]](key, value)
+	if err != nil {
+		return err
+	}
+	ks := &keyState[S]{s: st.S, last: st.Last, version: 1}
+	p.states[k] = ks
+	if p.cfg.ttl > 0 {
+		p.expiry.Push(expiryEntry[K]{at: st.Last + int64(p.cfg.ttl), key: k, version: 1})
+	}
+	return nil
+}
+
+func (p *mapStatefulP[T, K, S, R]) FinishRestore() error {
+	h := p.expiry.entries
+	p.expiry.entries = nil
+	for _, e := range h {
+		pushExpiry(&p.expiry, e)
+	}
+	return nil
 }

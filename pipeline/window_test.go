@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -40,18 +41,18 @@ const (
 	sessionGap = 30 * time.Millisecond
 )
 
-func windowDef(kind string) dag.WindowDef {
+func windowDef(kind string) pipeline.WindowDef {
 	switch kind {
 	case "tumbling":
-		return dag.Tumbling(tumbleSize)
+		return pipeline.Tumbling(tumbleSize)
 	case "sliding":
-		return dag.Sliding(slideSize, slideStep)
+		return pipeline.Sliding(slideSize, slideStep)
 	}
-	return dag.Session(sessionGap)
+	return pipeline.Session(sessionGap)
 }
 
 // deductSum is a user-defined operation with a deduct.
-var deductSum = dag.AggregateOp[event, [2]int64, string]{
+var deductSum = pipeline.AggregateOp[event, [2]int64, string]{
 	Create:     func() [2]int64 { return [2]int64{} },
 	Accumulate: func(a [2]int64, e event) [2]int64 { return [2]int64{a[0] + e.V, a[1] + 1} },
 	Combine:    func(a, b [2]int64) [2]int64 { return [2]int64{a[0] + b[0], a[1] + b[1]} },
@@ -61,43 +62,43 @@ var deductSum = dag.AggregateOp[event, [2]int64, string]{
 
 // aggregate runs the named operation over a window stage, formatting
 // results as "start end key value" lines.
-func aggregate(w dag.Windowed[event, string], op string) dag.Stage[string] {
+func aggregate(w pipeline.Windowed[event, string], op string) pipeline.Stage[string] {
 	format := func(start, end time.Time, key string, early bool, v any) string {
 		return fmt.Sprintf("%d %d %s %v %v", start.UnixNano(), end.UnixNano(), key, early, v)
 	}
 	switch op {
 	case "count":
-		return dag.Map(dag.AggregateWindow(w, dag.Count[event]()), func(r dag.WindowResult[string, int64]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, pipeline.Count[event]()), func(r pipeline.WindowResult[string, int64]) string {
 			return format(r.Start, r.End, r.Key, r.Early, r.Value)
 		})
 	case "sum":
-		return dag.Map(dag.AggregateWindow(w, dag.Sum(func(e event) int64 { return e.V })), func(r dag.WindowResult[string, int64]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, pipeline.Sum(func(e event) int64 { return e.V })), func(r pipeline.WindowResult[string, int64]) string {
 			return format(r.Start, r.End, r.Key, r.Early, r.Value)
 		})
 	case "min", "max":
-		fn := dag.Min(func(e event) int64 { return e.V })
+		fn := pipeline.Min(func(e event) int64 { return e.V })
 		if op == "max" {
-			fn = dag.Max(func(e event) int64 { return e.V })
+			fn = pipeline.Max(func(e event) int64 { return e.V })
 		}
-		return dag.Map(dag.AggregateWindow(w, fn), func(r dag.WindowResult[string, int64]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, fn), func(r pipeline.WindowResult[string, int64]) string {
 			return format(r.Start, r.End, r.Key, r.Early, r.Value)
 		})
 	case "average":
-		return dag.Map(dag.AggregateWindow(w, dag.Average(func(e event) float64 { return float64(e.V) })), func(r dag.WindowResult[string, float64]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, pipeline.Average(func(e event) float64 { return float64(e.V) })), func(r pipeline.WindowResult[string, float64]) string {
 			return format(r.Start, r.End, r.Key, r.Early, fmt.Sprintf("%.6f", r.Value))
 		})
 	case "top3":
-		return dag.Map(dag.AggregateWindow(w, dag.TopN(3, func(a, b event) int { return cmpEvents(a, b) })), func(r dag.WindowResult[string, []event]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, pipeline.TopN(3, func(a, b event) int { return cmpEvents(a, b) })), func(r pipeline.WindowResult[string, []event]) string {
 			return format(r.Start, r.End, r.Key, r.Early, fmtEvents(r.Value))
 		})
 	case "list":
-		return dag.Map(dag.AggregateWindow(w, dag.ToList[event]()), func(r dag.WindowResult[string, []event]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, pipeline.ToList[event]()), func(r pipeline.WindowResult[string, []event]) string {
 			v := slices.Clone(r.Value)
 			slices.SortFunc(v, cmpEvents)
 			return format(r.Start, r.End, r.Key, r.Early, fmtEvents(v))
 		})
 	case "custom":
-		return dag.Map(dag.AggregateWindow(w, deductSum), func(r dag.WindowResult[string, string]) string {
+		return pipeline.Map(pipeline.AggregateWindow(w, deductSum), func(r pipeline.WindowResult[string, string]) string {
 			return format(r.Start, r.End, r.Key, r.Early, r.Value)
 		})
 	}
@@ -121,22 +122,22 @@ func fmtEvents(es []event) string {
 
 func init() {
 	dag.Register("test.window", func(p windowParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		ts := dag.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, p.Lag).Throttle(time.Nanosecond)
-		src := dag.ReadFrom(pl, sources.Items(p.Events...), ts).LocalParallelism(1)
+		pl := pipeline.New()
+		ts := pipeline.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, p.Lag).Throttle(time.Nanosecond)
+		src := pipeline.ReadFrom(pl, sources.Items(p.Events...), ts).LocalParallelism(1)
 		def := windowDef(p.Kind)
 		if p.Early {
 			def = def.EarlyResults(time.Millisecond)
 		}
-		w := dag.Window(dag.GroupBy(src, func(e event) string { return e.Key }), def)
+		w := pipeline.Window(pipeline.GroupBy(src, func(e event) string { return e.Key }), def)
 		results := aggregate(w, p.Op)
 		if !p.Early {
-			dag.WriteTo(results, collect[string](p.Bag))
+			pipeline.WriteTo(results, collect[string](p.Bag))
 		} else {
 			// Early results are running values: keep the final ones.
-			dag.WriteTo(dag.Filter(results, func(s string) bool { return !strings.Contains(s, " true ") }), collect[string](p.Bag))
+			pipeline.WriteTo(pipeline.Filter(results, func(s string) bool { return !strings.Contains(s, " true ") }), collect[string](p.Bag))
 		}
-		dag.WriteTo(dag.LateItems(w), collect[event](p.LateBag))
+		pipeline.WriteTo(pipeline.LateItems(w), collect[event](p.LateBag))
 		return pl.Compile()
 	})
 }

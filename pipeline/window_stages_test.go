@@ -1,4 +1,4 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
 )
@@ -65,7 +66,7 @@ func drive(t *testing.T, fn func() (bool, error), take func()) {
 }
 
 // process feeds a batch, calling Process until it took every item.
-func process(t *testing.T, p Processor, items []Timed[tItem], take func()) {
+func process(t *testing.T, p dag.Processor, items []Timed[tItem], take func()) {
 	t.Helper()
 	in := testInbox(items)
 	drive(t, func() (bool, error) { return in.Len() == 0, p.Process(0, in) }, take)
@@ -83,7 +84,7 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 					s := genItems(rng, 600, lag)
 					want, got := map[string]int64{}, map[string]int64{}
 					var wantLate, gotLate []Timed[tItem]
-					wm := minWatermark
+					wm := dag.MinWatermark
 					var p *frameAccumulator[tItem, string, int64, int64]
 					var out *testOutput[frameAcc[string, int64]]
 					var lateOut *testOutput[tItem]
@@ -120,7 +121,7 @@ func TestWindowAccumulatorMatchesReference(t *testing.T) {
 							require.NoError(t, p.FinishRestore())
 							// The new run's first watermark is behind: lateness
 							// is still judged by the one restored.
-							if wm != minWatermark {
+							if wm != dag.MinWatermark {
 								drive(t, func() (bool, error) { return p.ProcessWatermark(wm - 3*lag) }, take)
 							}
 						}
@@ -244,14 +245,14 @@ func (h *windowPHarness[A]) tryEarly() {
 
 func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	h.final, h.lastEnd, h.gotEarl, h.early = map[string]string{}, map[string]int64{}, map[string]string{}, map[string]string{}
-	h.wm = minWatermark
+	h.wm = dag.MinWatermark
 	h.start()
 	for i, b := range s.batches {
 		if i == restoreAt {
 			h.restore(true)
 			// The new run's first watermark is behind: lateness is still
 			// judged by the one restored.
-			if h.wm != minWatermark {
+			if h.wm != dag.MinWatermark {
 				drive(h.t, func() (bool, error) { return h.p.ProcessWatermark(h.wm - 45) }, h.take)
 			}
 		}
@@ -274,7 +275,7 @@ func (h *windowPHarness[A]) run(s itemStream, restoreAt int) {
 	h.wm = math.MaxInt64
 	drive(h.t, h.p.Complete, h.take)
 	requireEmpty(h.t, &h.p.win)
-	require.Equal(h.t, h.windows(h.items, minWatermark), h.final)
+	require.Equal(h.t, h.windows(h.items, dag.MinWatermark), h.final)
 	h.requireLate()
 }
 

@@ -1,4 +1,6 @@
-package dag
+package pipeline
+
+import "github.com/weir-dev/weir/dag"
 
 // Map transforms every item with fn. Stateless stages run next to their
 // input on the same member (local edges).
@@ -7,7 +9,7 @@ func Map[In, Out any](s Stage[In], fn func(In) Out) Stage[Out] { return mapNamed
 func mapNamed[In, Out any](s Stage[In], name string, fn func(In) Out) Stage[Out] {
 	n := s.n.p.add(name, []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &mapStage[In, Out]{fn: fn} })
+		c.vertex(n, func() dag.Processor { return &mapStage[In, Out]{fn: fn} })
 		c.input(n, 0, 0)
 		return nil
 	}
@@ -19,13 +21,13 @@ type mapStage[In, Out any] struct {
 	out *fanout[Out]
 }
 
-func (p *mapStage[In, Out]) Init(ctx *Context) (err error) {
+func (p *mapStage[In, Out]) Init(ctx *dag.Context) (err error) {
 	p.out, err = outputs[Out](ctx)
 	return err
 }
 
-func (p *mapStage[In, Out]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[In]](in)
+func (p *mapStage[In, Out]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[In]](in)
 	if e := p.out.single(); e != nil {
 		for len(items) > 0 {
 			buf := e.Space(len(items))
@@ -59,7 +61,7 @@ func (p *mapStage[In, Out]) Complete() (bool, error) { return true, nil }
 func Filter[T any](s Stage[T], keep func(T) bool) Stage[T] {
 	n := s.n.p.add("filter", []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &filterStage[T]{keep: keep} })
+		c.vertex(n, func() dag.Processor { return &filterStage[T]{keep: keep} })
 		c.input(n, 0, 0)
 		return nil
 	}
@@ -71,13 +73,13 @@ type filterStage[T any] struct {
 	out  *fanout[T]
 }
 
-func (p *filterStage[T]) Init(ctx *Context) (err error) {
+func (p *filterStage[T]) Init(ctx *dag.Context) (err error) {
 	p.out, err = outputs[T](ctx)
 	return err
 }
 
-func (p *filterStage[T]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *filterStage[T]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	if e := p.out.single(); e != nil {
 		for len(items) > 0 {
 			buf := e.Space(len(items))
@@ -115,7 +117,7 @@ func (p *filterStage[T]) Complete() (bool, error) { return true, nil }
 func FlatMap[In, Out any](s Stage[In], fn func(In) []Out) Stage[Out] {
 	n := s.n.p.add("flat-map", []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &flatMapStage[In, Out]{fn: fn} })
+		c.vertex(n, func() dag.Processor { return &flatMapStage[In, Out]{fn: fn} })
 		c.input(n, 0, 0)
 		return nil
 	}
@@ -129,7 +131,7 @@ type flatMapStage[In, Out any] struct {
 	ts      int64
 }
 
-func (p *flatMapStage[In, Out]) Init(ctx *Context) (err error) {
+func (p *flatMapStage[In, Out]) Init(ctx *dag.Context) (err error) {
 	p.out, err = outputs[Out](ctx)
 	return err
 }
@@ -144,11 +146,11 @@ func (p *flatMapStage[In, Out]) drain() bool {
 	return true
 }
 
-func (p *flatMapStage[In, Out]) Process(_ int, in *Inbox) error {
+func (p *flatMapStage[In, Out]) Process(_ int, in *dag.Inbox) error {
 	if !p.drain() {
 		return nil
 	}
-	items := Items[Timed[In]](in)
+	items := dag.Items[Timed[In]](in)
 	for i, it := range items {
 		p.pending, p.ts = p.fn(it.V), it.TS
 		if !p.drain() {
@@ -171,7 +173,7 @@ func Peek[T any](s Stage[T], fn func(T)) Stage[T] {
 // Merge joins stages of the same item type into one.
 func Merge[T any](stages ...Stage[T]) Stage[T] {
 	if len(stages) == 0 {
-		panic("dag: Merge of no stages")
+		panic("pipeline: Merge of no stages")
 	}
 	inputs := make([]*node, len(stages))
 	for i, s := range stages {
@@ -179,7 +181,7 @@ func Merge[T any](stages ...Stage[T]) Stage[T] {
 	}
 	n := stages[0].n.p.add("merge", inputs, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &passStage[T]{} })
+		c.vertex(n, func() dag.Processor { return &passStage[T]{} })
 		for i := range inputs {
 			c.input(n, i, i)
 		}
@@ -193,7 +195,7 @@ func Merge[T any](stages ...Stage[T]) Stage[T] {
 func Rebalance[T any](s Stage[T]) Stage[T] {
 	n := s.n.p.add("rebalance", []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &passStage[T]{} })
+		c.vertex(n, func() dag.Processor { return &passStage[T]{} })
 		c.input(n, 0, 0).distributed()
 		return nil
 	}
@@ -205,7 +207,7 @@ func Rebalance[T any](s Stage[T]) Stage[T] {
 func RebalanceBy[T any, K comparable](s Stage[T], key func(T) K) Stage[T] {
 	n := s.n.p.add("rebalance", []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &passStage[T]{} })
+		c.vertex(n, func() dag.Processor { return &passStage[T]{} })
 		e := c.input(n, 0, 0)
 		e.distributed()
 		e.partitionBy(partitionByValue(key))
@@ -215,9 +217,9 @@ func RebalanceBy[T any, K comparable](s Stage[T], key func(T) K) Stage[T] {
 }
 
 // partitionByValue adapts a key function on items to the edge carrying them.
-func partitionByValue[T any, K comparable](key func(T) K) func(Edge[Timed[T]]) {
-	return func(e Edge[Timed[T]]) {
-		PartitionBy(e, func(t Timed[T]) K { return key(t.V) })
+func partitionByValue[T any, K comparable](key func(T) K) func(dag.Edge[Timed[T]]) {
+	return func(e dag.Edge[Timed[T]]) {
+		dag.PartitionBy(e, func(t Timed[T]) K { return key(t.V) })
 	}
 }
 
@@ -226,13 +228,13 @@ type passStage[T any] struct {
 	out *fanout[T]
 }
 
-func (p *passStage[T]) Init(ctx *Context) (err error) {
+func (p *passStage[T]) Init(ctx *dag.Context) (err error) {
 	p.out, err = outputs[T](ctx)
 	return err
 }
 
-func (p *passStage[T]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *passStage[T]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		if !p.out.Offer(it) {
 			in.Consume(i)

@@ -1,4 +1,4 @@
-package dag
+package pipeline
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 )
 
@@ -29,7 +30,7 @@ func LookupMapCached[T any, K comparable, V, R any](s Stage[T], mapName string, 
 func lookup[T any, K comparable, V, R any](s Stage[T], mapName string, key func(T) K, join func(T, V, bool) (R, bool), cache *grid.NearCacheConfig) Stage[R] {
 	n := s.n.p.add("lookup-"+mapName, []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor {
+		c.vertex(n, func() dag.Processor {
 			return &lookupP[T, K, V, R]{mapName: mapName, key: key, join: join, cache: cache}
 		})
 		if cache == nil {
@@ -47,14 +48,14 @@ type lookupP[T any, K comparable, V, R any] struct {
 	key     func(T) K
 	join    func(T, V, bool) (R, bool)
 	cache   *grid.NearCacheConfig
-	ctx     *Context
+	ctx     *dag.Context
 	m       *grid.Map[K, V]
 	out     *fanout[R]
 	keys    []K
 	pending []Timed[R]
 }
 
-func (p *lookupP[T, K, V, R]) Init(ctx *Context) (err error) {
+func (p *lookupP[T, K, V, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	var opts []grid.MapOption
 	if p.cache != nil {
@@ -77,11 +78,11 @@ func (p *lookupP[T, K, V, R]) drain() bool {
 }
 
 // Process looks a whole batch up at once: one request per owning member.
-func (p *lookupP[T, K, V, R]) Process(_ int, in *Inbox) error {
+func (p *lookupP[T, K, V, R]) Process(_ int, in *dag.Inbox) error {
 	if !p.drain() {
 		return nil
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	p.keys = p.keys[:0]
 	for _, it := range items {
 		p.keys = append(p.keys, p.key(it.V))
@@ -106,10 +107,10 @@ func (p *lookupP[T, K, V, R]) Complete() (bool, error) { return p.drain(), nil }
 // MapUsingService transforms items with a service that create makes once
 // per processor instance (a client, a model, a connection pool); fn may
 // block. A service implementing io.Closer is closed when the job ends.
-func MapUsingService[T, S, R any](s Stage[T], create func(ctx *Context) (S, error), fn func(svc S, item T) (R, bool, error)) Stage[R] {
+func MapUsingService[T, S, R any](s Stage[T], create func(ctx *dag.Context) (S, error), fn func(svc S, item T) (R, bool, error)) Stage[R] {
 	n := s.n.p.add("map-using-service", []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &serviceP[T, S, R]{create: create, fn: fn} })
+		c.vertex(n, func() dag.Processor { return &serviceP[T, S, R]{create: create, fn: fn} })
 		c.input(n, 0, 0)
 		return nil
 	}
@@ -117,13 +118,13 @@ func MapUsingService[T, S, R any](s Stage[T], create func(ctx *Context) (S, erro
 }
 
 type serviceP[T, S, R any] struct {
-	create func(*Context) (S, error)
+	create func(*dag.Context) (S, error)
 	fn     func(S, T) (R, bool, error)
 	svc    S
 	out    *fanout[R]
 }
 
-func (p *serviceP[T, S, R]) Init(ctx *Context) (err error) {
+func (p *serviceP[T, S, R]) Init(ctx *dag.Context) (err error) {
 	if p.svc, err = p.create(ctx); err != nil {
 		return fmt.Errorf("create service: %w", err)
 	}
@@ -131,8 +132,8 @@ func (p *serviceP[T, S, R]) Init(ctx *Context) (err error) {
 	return err
 }
 
-func (p *serviceP[T, S, R]) Process(_ int, in *Inbox) error {
-	items := Items[Timed[T]](in)
+func (p *serviceP[T, S, R]) Process(_ int, in *dag.Inbox) error {
+	items := dag.Items[Timed[T]](in)
 	for i, it := range items {
 		r, emit, err := p.fn(p.svc, it.V)
 		if err != nil {
@@ -219,7 +220,7 @@ func MapAsyncBatch[T, R any](s Stage[T], cfg AsyncConfig, call func(ctx context.
 func asyncStage[T, R any](s Stage[T], cfg AsyncConfig, name string, call func(context.Context, []T) ([]R, error)) Stage[R] {
 	n := s.n.p.add(name, []*node{s.n}, nil)
 	n.build = func(c *compiler) error {
-		c.vertex(n, func() Processor { return &asyncP[T, R]{cfg: cfg, call: call} })
+		c.vertex(n, func() dag.Processor { return &asyncP[T, R]{cfg: cfg, call: call} })
 		c.input(n, 0, 0)
 		return nil
 	}
@@ -237,7 +238,7 @@ type asyncReq[T, R any] struct {
 type asyncP[T, R any] struct {
 	cfg  AsyncConfig
 	call func(context.Context, []T) ([]R, error)
-	ctx  *Context
+	ctx  *dag.Context
 	out  *fanout[R]
 	reqs chan *asyncReq[T, R]
 	wg   sync.WaitGroup
@@ -248,7 +249,7 @@ type asyncP[T, R any] struct {
 	emitting []Timed[R] // results being emitted
 }
 
-func (p *asyncP[T, R]) Init(ctx *Context) (err error) {
+func (p *asyncP[T, R]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	if p.out, err = outputs[R](ctx); err != nil {
 		return err
@@ -321,11 +322,11 @@ func (p *asyncP[T, R]) attempt(items []Timed[T]) ([]R, error) {
 	return nil, fmt.Errorf("service call failed after %d attempts: %w", p.cfg.Retries+1, err)
 }
 
-func (p *asyncP[T, R]) Process(_ int, in *Inbox) error {
+func (p *asyncP[T, R]) Process(_ int, in *dag.Inbox) error {
 	if _, err := p.collect(); err != nil {
 		return err
 	}
-	items := Items[Timed[T]](in)
+	items := dag.Items[Timed[T]](in)
 	taken := 0
 	for taken < len(items) && p.inFlight < p.cfg.MaxInFlight {
 		k := min(p.cfg.MaxBatch, len(items)-taken)
@@ -411,3 +412,14 @@ func (p *asyncP[T, R]) Close() error {
 	}
 	return nil
 }
+
+// SaveSnapshot waits for the calls in flight: their results must be
+// emitted before the barrier, or they would be lost with the calls.
+func (p *asyncP[T, R]) SaveSnapshot(*dag.SnapshotWriter) (bool, error) {
+	if _, err := p.collect(); err != nil {
+		return false, err
+	}
+	return p.inFlight == 0 && len(p.emitting) == 0, nil
+}
+
+func (p *asyncP[T, R]) RestoreSnapshot([]byte, []byte) error { return nil }

@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"math/rand/v2"
@@ -11,6 +11,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -21,19 +22,19 @@ type plWCParams struct {
 
 func init() {
 	dag.Register("test.pipeline.wordcount", func(p plWCParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		lines := dag.ReadFrom(pl, sources.Items(p.Lines...), dag.NoTimestamps[string]())
-		words := dag.FlatMap(lines, strings.Fields)
-		upper := dag.Map(words, strings.ToUpper)
-		counts := dag.AggregateByKey(dag.GroupBy(upper, dag.Identity[string]), dag.Count[string]())
-		dag.WriteTo(counts, collect[dag.KV[string, int64]](p.Bag))
+		pl := pipeline.New()
+		lines := pipeline.ReadFrom(pl, sources.Items(p.Lines...), pipeline.NoTimestamps[string]())
+		words := pipeline.FlatMap(lines, strings.Fields)
+		upper := pipeline.Map(words, strings.ToUpper)
+		counts := pipeline.AggregateByKey(pipeline.GroupBy(upper, pipeline.Identity[string]), pipeline.Count[string]())
+		pipeline.WriteTo(counts, collect[pipeline.KV[string, int64]](p.Bag))
 		return pl.Compile()
 	})
 }
 
 // collect is a test sink adding what it receives to a bag.
-func collect[T any](bag string) dag.Sink[T] {
-	return dag.NewSink("collect", func(ctx *dag.Context) (dag.SinkWriter[T], error) {
+func collect[T any](bag string) pipeline.Sink[T] {
+	return pipeline.NewSink("collect", func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		return bagWriter[T]{b: bagFor(bag), label: ctx.MemberID()}, nil
 	})
 }
@@ -74,7 +75,7 @@ func TestPipelineWordCount(t *testing.T) {
 	require.NoError(t, job.Wait(ctx))
 	got := map[string]int64{}
 	for _, v := range bagFor(name).all() {
-		kv := v.(dag.KV[string, int64])
+		kv := v.(pipeline.KV[string, int64])
 		_, dup := got[kv.Key]
 		require.False(t, dup)
 		got[kv.Key] = kv.Value

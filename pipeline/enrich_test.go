@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sources"
 )
 
@@ -48,22 +49,22 @@ type joinParams struct {
 
 func init() {
 	dag.Register("test.joins", func(p joinParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		orders := dag.ReadFrom(pl, sources.Items(p.Orders...), dag.NoTimestamps[order]())
-		products := dag.ReadFrom(pl, sources.Items(p.Products...), dag.NoTimestamps[product]())
+		pl := pipeline.New()
+		orders := pipeline.ReadFrom(pl, sources.Items(p.Orders...), pipeline.NoTimestamps[order]())
+		products := pipeline.ReadFrom(pl, sources.Items(p.Products...), pipeline.NoTimestamps[product]())
 		switch p.Mode {
 		case "hash":
-			joined := dag.HashJoin(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
+			joined := pipeline.HashJoin(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
 				func(o order, pr product, ok bool) (string, bool) {
 					if !ok {
 						return fmt.Sprintf("%d:-", o.ID), true
 					}
 					return fmt.Sprintf("%d:%s", o.ID, pr.Name), true
 				})
-			dag.WriteTo(joined, collect[string](p.Bag))
+			pipeline.WriteTo(joined, collect[string](p.Bag))
 		case "hash2":
-			drivers := dag.ReadFrom(pl, sources.Items(p.Drivers...), dag.NoTimestamps[driver]())
-			joined := dag.HashJoin2(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
+			drivers := pipeline.ReadFrom(pl, sources.Items(p.Drivers...), pipeline.NoTimestamps[driver]())
+			joined := pipeline.HashJoin2(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
 				drivers, func(o order) int { return o.Driver }, func(d driver) int { return d.ID },
 				func(o order, ps []product, ds []driver) (string, bool) {
 					if len(ps) == 0 || len(ds) == 0 {
@@ -71,7 +72,7 @@ func init() {
 					}
 					return fmt.Sprintf("%d:%s:%s", o.ID, ps[0].Name, ds[0].Name), true
 				})
-			dag.WriteTo(joined, collect[string](p.Bag))
+			pipeline.WriteTo(joined, collect[string](p.Bag))
 		case "lookup", "lookup-cached":
 			join := func(o order, name string, ok bool) (string, bool) {
 				if !ok {
@@ -79,22 +80,22 @@ func init() {
 				}
 				return fmt.Sprintf("%d:%s", o.ID, name), true
 			}
-			var st dag.Stage[string]
+			var st pipeline.Stage[string]
 			if p.Mode == "lookup" {
-				st = dag.LookupMap(orders, "test-products", func(o order) int { return o.Product }, join)
+				st = pipeline.LookupMap(orders, "test-products", func(o order) int { return o.Product }, join)
 			} else {
-				st = dag.LookupMapCached(orders, "test-products", func(o order) int { return o.Product }, join, grid.NearCacheConfig{})
+				st = pipeline.LookupMapCached(orders, "test-products", func(o order) int { return o.Product }, join, grid.NearCacheConfig{})
 			}
-			dag.WriteTo(st, collect[string](p.Bag))
+			pipeline.WriteTo(st, collect[string](p.Bag))
 		case "window-join":
 			ts := func(o order) time.Time { return time.Unix(0, o.TS) }
-			left := dag.ReadFrom(pl, sources.Items(p.Orders...), dag.EventTime(ts, time.Hour))
-			right := dag.ReadFrom(pl, sources.Items(p.Orders...), dag.EventTime(ts, time.Hour))
-			joined := dag.WindowJoin(dag.GroupBy(left, func(o order) int { return o.Product }), dag.GroupBy(right, func(o order) int { return o.Driver }),
-				dag.Tumbling(time.Second), func(k int, start, end int64, ls, rs []order) []string {
+			left := pipeline.ReadFrom(pl, sources.Items(p.Orders...), pipeline.EventTime(ts, time.Hour))
+			right := pipeline.ReadFrom(pl, sources.Items(p.Orders...), pipeline.EventTime(ts, time.Hour))
+			joined := pipeline.WindowJoin(pipeline.GroupBy(left, func(o order) int { return o.Product }), pipeline.GroupBy(right, func(o order) int { return o.Driver }),
+				pipeline.Tumbling(time.Second), func(k int, start, end int64, ls, rs []order) []string {
 					return []string{fmt.Sprintf("%d %d %d %d", start, k, len(ls), len(rs))}
 				})
-			dag.WriteTo(joined, collect[string](p.Bag))
+			pipeline.WriteTo(joined, collect[string](p.Bag))
 		}
 		return pl.Compile()
 	})
@@ -252,14 +253,14 @@ func init() {
 		}
 		v, _ := services.LoadOrStore(p.Service, &countingService{})
 		svc := v.(*countingService)
-		pl := dag.NewPipeline()
-		src := dag.ReadFrom(pl, sources.Items(items...), dag.NoTimestamps[int]()).LocalParallelism(1)
-		cfg := dag.AsyncConfig{MaxInFlight: 3, Unordered: p.Unordered, Backoff: time.Millisecond, MaxBatch: 8}
-		var out dag.Stage[int]
+		pl := pipeline.New()
+		src := pipeline.ReadFrom(pl, sources.Items(items...), pipeline.NoTimestamps[int]()).LocalParallelism(1)
+		cfg := pipeline.AsyncConfig{MaxInFlight: 3, Unordered: p.Unordered, Backoff: time.Millisecond, MaxBatch: 8}
+		var out pipeline.Stage[int]
 		if p.Batch {
-			out = dag.MapAsyncBatch(src, cfg, svc.call).LocalParallelism(1)
+			out = pipeline.MapAsyncBatch(src, cfg, svc.call).LocalParallelism(1)
 		} else {
-			out = dag.MapAsync(src, cfg, func(ctx context.Context, v int) (int, error) {
+			out = pipeline.MapAsync(src, cfg, func(ctx context.Context, v int) (int, error) {
 				r, err := svc.call(ctx, []int{v})
 				if err != nil {
 					return 0, err
@@ -267,7 +268,7 @@ func init() {
 				return r[0], nil
 			}).LocalParallelism(1)
 		}
-		dag.WriteTo(out, collect[int](p.Bag).Parallelism(1))
+		pipeline.WriteTo(out, collect[int](p.Bag).Parallelism(1))
 		return pl.Compile()
 	})
 }
@@ -314,10 +315,10 @@ type sortParams struct {
 
 func init() {
 	dag.Register("test.sort", func(p sortParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		src := dag.ReadFrom(pl, sources.Items(p.Values...), dag.NoTimestamps[int]())
-		dag.WriteTo(dag.Sort(src, func(a, b int) int { return a - b }), collect[int](p.Bag).Singleton())
-		dag.WriteTo(dag.AggregateAll(src, dag.Sum(func(v int) int { return v })), collect[int](p.Bag+"/sum"))
+		pl := pipeline.New()
+		src := pipeline.ReadFrom(pl, sources.Items(p.Values...), pipeline.NoTimestamps[int]())
+		pipeline.WriteTo(pipeline.Sort(src, func(a, b int) int { return a - b }), collect[int](p.Bag).Singleton())
+		pipeline.WriteTo(pipeline.AggregateAll(src, pipeline.Sum(func(v int) int { return v })), collect[int](p.Bag+"/sum"))
 		return pl.Compile()
 	})
 }

@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // keysReader emits n strings, one new key in every 1024 and 64 keys that
@@ -21,13 +22,13 @@ import (
 // open: the job keeps its state.
 type keysReader struct{ next, n int }
 
-func (r *keysReader) Read(buf []dag.SourceItem[string], limit int) ([]dag.SourceItem[string], bool, error) {
+func (r *keysReader) Read(buf []pipeline.SourceItem[string], limit int) ([]pipeline.SourceItem[string], bool, error) {
 	for ; r.next < r.n && limit > 0; r.next, limit = r.next+1, limit-1 {
 		k := fmt.Sprintf("common-%d", r.next%64)
 		if r.next%1024 == 0 {
 			k = fmt.Sprintf("key-%d", r.next/1024)
 		}
-		buf = append(buf, dag.SourceItem[string]{V: k})
+		buf = append(buf, pipeline.SourceItem[string]{V: k})
 	}
 	return buf, false, nil
 }
@@ -43,8 +44,8 @@ func keyCounter(name string) *atomic.Int64 {
 	return c.(*atomic.Int64)
 }
 
-func counting(name string) dag.Sink[string] {
-	return dag.NewSink("count", func(*dag.Context) (dag.SinkWriter[string], error) {
+func counting(name string) pipeline.Sink[string] {
+	return pipeline.NewSink("count", func(*dag.Context) (pipeline.SinkWriter[string], error) {
 		return countWriter{keyCounter(name)}, nil
 	})
 }
@@ -61,17 +62,17 @@ type keyMemoryParams struct {
 
 func init() {
 	dag.Register("test.key-memory", func(p keyMemoryParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		src := dag.NewSource("keys", func(ctx *dag.Context) (dag.Reader[string], error) {
+		pl := pipeline.New()
+		src := pipeline.NewSource("keys", func(ctx *dag.Context) (pipeline.Reader[string], error) {
 			if ctx.MemberIndex != 0 {
 				return &keysReader{}, nil // one member reads: half the keys cross
 			}
 			return &keysReader{n: p.N}, nil
-		}, dag.SourceParallelism(1))
-		words := dag.ReadFrom(pl, src, dag.NoTimestamps[string]())
+		}, pipeline.SourceParallelism(1))
+		words := pipeline.ReadFrom(pl, src, pipeline.NoTimestamps[string]())
 		// Counted, not kept: a sink keeping the strings would hold their
 		// messages itself.
-		dag.WriteTo(dag.Distinct(dag.GroupBy(words, func(s string) string { return s })), counting(p.Bag))
+		pipeline.WriteTo(pipeline.Distinct(pipeline.GroupBy(words, func(s string) string { return s })), counting(p.Bag))
 		return pl.Compile()
 	})
 }

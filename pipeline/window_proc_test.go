@@ -1,4 +1,4 @@
-package dag
+package pipeline
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/codec"
 	"github.com/weir-dev/weir/internal/keys"
 )
@@ -205,7 +206,7 @@ func (h *combHarness[A]) restoreInto(from []*frameCombiner[string, A, string], n
 		ps[i], outs[i] = h.newCombiner()
 	}
 	for _, e := range entries {
-		k, _, err := LoadEntry[string, combinerState[A]](e.k, e.v)
+		k, _, err := dag.LoadEntry[string, combinerState[A]](e.k, e.v)
 		require.NoError(h.t, err)
 		require.NoError(h.t, ps[keyInstance(k, n)].RestoreSnapshot(e.k, e.v))
 	}

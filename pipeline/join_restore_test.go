@@ -1,4 +1,4 @@
-package dag_test
+package pipeline_test
 
 import (
 	"encoding/binary"
@@ -15,14 +15,15 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/pipeline"
 )
 
 // gatedItems is a replayable source of items that reads up to the gate
 // named name, so a test can hold a join's build side open.
-func gatedItems[T any](name string, items []T) dag.Source[T] {
-	return dag.NewSource(name, func(*dag.Context) (dag.Reader[T], error) {
+func gatedItems[T any](name string, items []T) pipeline.Source[T] {
+	return pipeline.NewSource(name, func(*dag.Context) (pipeline.Reader[T], error) {
 		return &itemsReader[T]{items: items, gate: gate(name)}, nil
-	}, dag.SourceParallelism(1), dag.Replayable())
+	}, pipeline.SourceParallelism(1), pipeline.Replayable())
 }
 
 // itemsReader reads items up to its gate, and saves its position: a
@@ -33,10 +34,10 @@ type itemsReader[T any] struct {
 	gate  *atomic.Int64
 }
 
-func (r *itemsReader[T]) Read(buf []dag.SourceItem[T], limit int) ([]dag.SourceItem[T], bool, error) {
+func (r *itemsReader[T]) Read(buf []pipeline.SourceItem[T], limit int) ([]pipeline.SourceItem[T], bool, error) {
 	end := min(int(r.gate.Load()), len(r.items))
 	for ; r.next < end && limit > 0; r.next, limit = r.next+1, limit-1 {
-		buf = append(buf, dag.SourceItem[T]{V: r.items[r.next]})
+		buf = append(buf, pipeline.SourceItem[T]{V: r.items[r.next]})
 	}
 	return buf, r.next == len(r.items), nil
 }
@@ -61,13 +62,13 @@ func (r *itemsReader[T]) Seek(positions map[string][]byte) error {
 
 func init() {
 	dag.Register("test.join.restore", func(p joinParams) (*dag.DAG, error) {
-		pl := dag.NewPipeline()
-		orders := dag.ReadFrom(pl, gatedItems(p.Bag+"/orders", p.Orders), dag.NoTimestamps[order]())
-		products := dag.ReadFrom(pl, gatedItems(p.Bag+"/products", p.Products), dag.NoTimestamps[product]())
-		var joined dag.Stage[string]
+		pl := pipeline.New()
+		orders := pipeline.ReadFrom(pl, gatedItems(p.Bag+"/orders", p.Orders), pipeline.NoTimestamps[order]())
+		products := pipeline.ReadFrom(pl, gatedItems(p.Bag+"/products", p.Products), pipeline.NoTimestamps[product]())
+		var joined pipeline.Stage[string]
 		switch p.Mode {
 		case "hash":
-			joined = dag.HashJoin(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
+			joined = pipeline.HashJoin(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
 				func(o order, pr product, ok bool) (string, bool) {
 					if !ok {
 						return fmt.Sprintf("%d:-", o.ID), true
@@ -75,8 +76,8 @@ func init() {
 					return fmt.Sprintf("%d:%s", o.ID, pr.Name), true
 				})
 		case "hash2":
-			drivers := dag.ReadFrom(pl, gatedItems(p.Bag+"/drivers", p.Drivers), dag.NoTimestamps[driver]())
-			joined = dag.HashJoin2(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
+			drivers := pipeline.ReadFrom(pl, gatedItems(p.Bag+"/drivers", p.Drivers), pipeline.NoTimestamps[driver]())
+			joined = pipeline.HashJoin2(orders, products, func(o order) int { return o.Product }, func(pr product) int { return pr.ID },
 				drivers, func(o order) int { return o.Driver }, func(d driver) int { return d.ID },
 				func(o order, ps []product, ds []driver) (string, bool) {
 					if len(ps) == 0 || len(ds) == 0 {
@@ -87,7 +88,7 @@ func init() {
 		default:
 			return nil, fmt.Errorf("mode %q", p.Mode)
 		}
-		dag.WriteTo(joined, collect[string](p.Bag))
+		pipeline.WriteTo(joined, collect[string](p.Bag))
 		return pl.Compile()
 	})
 }

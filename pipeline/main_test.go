@@ -1,0 +1,11 @@
+package pipeline_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/weir-dev/weir/internal/testkit/clustertest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, clustertest.LeakOptions()...) }
