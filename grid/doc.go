@@ -22,7 +22,7 @@
 // # Guarantees
 //
 //   - With BackupCount >= 1, no acknowledged write is lost when one member
-//     crashes: its backups are promoted. With BackupCount 0, a graceful
+//     crashes: its backups are promoted. With none (member.NoBackups), a graceful
 //     Shutdown still hands every partition over first; a crash loses the
 //     member's partitions.
 //   - On a stable cluster, Put, Get, Delete and CompareAndSwap are
