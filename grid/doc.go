@@ -18,6 +18,8 @@
 // each change to the partition's BackupCount backups, in order, before the
 // call returns. When the table changes the client retries against the new
 // owner; operations on a partition being migrated wait until it has moved.
+// Map.Partition and Map.Owner say where a key lives, computed as the
+// routing computes it.
 //
 // # Guarantees
 //
