@@ -59,6 +59,9 @@
 //   - Entry processors (RegisterProcessor, Execute): code registered by name
 //     in every binary, run atomically on the key's owner.
 //   - Batches: GetAll and PutAll send one request per owning member.
-//   - Iteration: Scan and All read each partition whole from its owner;
-//     LocalEntries reads this member's partitions without the network.
+//   - Iteration: Scan and All read each partition whole from its owner,
+//     weakly consistent across partitions; LocalEntries reads this member's
+//     partitions without the network. All and LocalEntries yield
+//     (Entry, error) pairs: an entry of another type is an error in its
+//     place, and whatever ends the iteration early is yielded last.
 package grid

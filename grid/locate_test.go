@@ -121,8 +121,8 @@ func scanHas[K comparable, V any](t *testing.T, mp *grid.Map[K, V], p int, k K) 
 
 // localHas reports whether k is among the entries the member holds as owner.
 func localHas[K comparable, V any](mp *grid.Map[K, V], k K) bool {
-	for got := range mp.LocalEntries() {
-		if got == k {
+	for e, err := range mp.LocalEntries() {
+		if err == nil && e.Key == k {
 			return true
 		}
 	}
