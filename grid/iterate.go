@@ -147,15 +147,15 @@ func (mp *Map[K, V]) Clear(ctx context.Context) error {
 // operation timeout (WithOpTimeout) bounds the whole scan, fn's time
 // included.
 func (mp *Map[K, V]) Scan(ctx context.Context, fn func(K, V) bool) error {
-	return mp.scan(ctx, "scan", allPartitions(mp.s.m.PartitionCount()), fn)
+	return mp.scan(ctx, allPartitions(mp.s.m.PartitionCount()), fn)
 }
 
 // ScanPartition is Scan over one partition.
 func (mp *Map[K, V]) ScanPartition(ctx context.Context, p int, fn func(K, V) bool) error {
-	return mp.scan(ctx, "scan", []int{p}, fn)
+	return mp.scan(ctx, []int{p}, fn)
 }
 
-func (mp *Map[K, V]) scan(ctx context.Context, op string, parts []int, fn func(K, V) bool) error {
+func (mp *Map[K, V]) scan(ctx context.Context, parts []int, fn func(K, V) bool) error {
 	var decodeErr error
 	err := mp.fetch(ctx, parts, func(r wireRecord) bool {
 		var e Entry[K, V]
@@ -164,7 +164,7 @@ func (mp *Map[K, V]) scan(ctx context.Context, op string, parts []int, fn func(K
 		}
 		return fn(e.Key, e.Value)
 	})
-	return opError(op, mp.name, errors.Join(decodeErr, err))
+	return opError("scan", mp.name, errors.Join(decodeErr, err))
 }
 
 // Entry is one of a map's entries, as All and LocalEntries yield them.
@@ -223,10 +223,10 @@ func (mp *Map[K, V]) decodeEntry(r wireRecord) (Entry[K, V], error) {
 
 // fetch reads parts from their owners, a few partitions per request, and
 // calls each with every entry, on the calling goroutine, until each returns
-// false. Requests run concurrently; each response waits for the previous
-// one to be consumed, so at most one response per request in flight is
-// held. However fetch returns (each may panic, or the loop body of All
-// call runtime.Goexit), its requests have ended first.
+// false. Requests run concurrently, but each holds its response until the
+// caller's goroutine takes it, so no more than one response per request in
+// flight is in memory. However fetch returns (each may panic, or the loop
+// body of All call runtime.Goexit), its requests have ended first.
 func (mp *Map[K, V]) fetch(ctx context.Context, parts []int, each func(wireRecord) bool) error {
 	ctx, cancel := mp.ctx(ctx)
 	defer cancel()
