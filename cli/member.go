@@ -55,7 +55,7 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	str(&c.AdvertiseTransportAddr, "advertise-transport", "WEIR_ADVERTISE_TRANSPORT", "", "transport address other members use, if not --transport")
 	str(&f.join, "join", "WEIR_JOIN", "", "comma-separated gossip addresses of existing members; empty starts a new cluster")
 	integer(&c.PartitionCount, "partitions", "WEIR_PARTITIONS", c.PartitionCount, "number of map partitions, the same on every member")
-	integer(&c.BackupCount, "backups", "WEIR_BACKUPS", c.BackupCount, "synchronous backups per partition")
+	integer(&c.BackupCount, "backups", "WEIR_BACKUPS", c.BackupCount, "synchronous backups per partition (0: none; a crash then loses the member's partitions)")
 	integer(&c.MinClusterSize, "min-cluster-size", "WEIR_MIN_CLUSTER_SIZE", 0, "quorum: below this many data members, refuse writes and run no jobs (0: none)")
 	fs.BoolVar(&c.Lite, "lite", envBool("WEIR_LITE"), "lite member: owns no partitions, uses maps and submits jobs ($WEIR_LITE)")
 	str(&f.secret, "secret", "WEIR_SECRET", "", "shared secret: encrypts gossip and authenticates connections; prefer the environment variable")
@@ -69,6 +69,11 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 
 func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
 	cfg := f.cfg
+	if cfg.BackupCount == 0 {
+		// On the command line 0 says what it means; in a Config, the zero
+		// value takes the default of one backup.
+		cfg.BackupCount = member.NoBackups
+	}
 	if f.local {
 		l := member.LocalConfig()
 		cfg.Gossip, cfg.RejoinInterval, cfg.DialTimeout, cfg.MigrationTimeout = l.Gossip, l.RejoinInterval, l.DialTimeout, l.MigrationTimeout

@@ -18,11 +18,13 @@
 // each change to the partition's BackupCount backups, in order, before the
 // call returns. When the table changes the client retries against the new
 // owner; operations on a partition being migrated wait until it has moved.
+// Map.Partition and Map.Owner say where a key lives, computed as the
+// routing computes it.
 //
 // # Guarantees
 //
 //   - With BackupCount >= 1, no acknowledged write is lost when one member
-//     crashes: its backups are promoted. With BackupCount 0, a graceful
+//     crashes: its backups are promoted. With none (member.NoBackups), a graceful
 //     Shutdown still hands every partition over first; a crash loses the
 //     member's partitions.
 //   - On a stable cluster, Put, Get, Delete and CompareAndSwap are
@@ -57,6 +59,9 @@
 //   - Entry processors (RegisterProcessor, Execute): code registered by name
 //     in every binary, run atomically on the key's owner.
 //   - Batches: GetAll and PutAll send one request per owning member.
-//   - Iteration: Scan and All read each partition whole from its owner;
-//     LocalEntries reads this member's partitions without the network.
+//   - Iteration: Scan and All read each partition whole from its owner,
+//     weakly consistent across partitions; LocalEntries reads this member's
+//     partitions without the network. All and LocalEntries yield
+//     (Entry, error) pairs: an entry of another type is an error in its
+//     place, and whatever ends the iteration early is yielded last.
 package grid

@@ -122,8 +122,9 @@ func TestMaxEntriesEvicts(t *testing.T) {
 	total := 0
 	for _, m := range ms {
 		n := 0
-		for k, v := range grid.GetMap[string, int](m, "bounded").LocalEntries() {
-			require.Equal(t, all[k], v)
+		for e, err := range grid.GetMap[string, int](m, "bounded").LocalEntries() {
+			require.NoError(t, err)
+			require.Equal(t, all[e.Key], e.Value)
 			n++
 		}
 		t.Logf("%s owns %d entries", m.Name(), n)

@@ -120,7 +120,7 @@ func TestNoAcknowledgedWriteLostWhenAMemberJoins(t *testing.T) {
 
 func TestGracefulLeaveWithoutBackupsLosesNothing(t *testing.T) {
 	cfg := clustertest.Config(t)
-	cfg.BackupCount = 0
+	cfg.BackupCount = member.NoBackups
 	c := clustertest.Start(t, 3, cfg)
 	ms := c.Members()
 	load := startLoad(t, ms[:2], "leave", 4)

@@ -45,8 +45,10 @@ type Config struct {
 	// PartitionCount is the number of map partitions; it must be the same on
 	// every member. Default partition.DefaultCount (271).
 	PartitionCount int
-	// BackupCount is the number of synchronous backups of each partition.
-	// Default 1.
+	// BackupCount is the number of synchronous backups of each partition,
+	// at most 6. Default (0): 1. Set it to NoBackups for none: each
+	// partition then lives on its owner alone, and a crash loses it. A
+	// started member's Config reports the count it runs with, 0 for none.
 	BackupCount int
 	// MinClusterSize is the quorum: with fewer live data members than this,
 	// the member refuses writes and runs no jobs, and the coordinator
@@ -83,6 +85,12 @@ type Config struct {
 	// process. See FaultInjector.
 	Faults FaultInjector
 }
+
+// NoBackups, as Config.BackupCount, keeps no backups. The zero value of
+// BackupCount takes the default of one backup, so that a Config built from
+// scratch is as safe as DefaultConfig; a cluster that can afford to lose
+// data on a crash asks for none by name.
+const NoBackups = -1
 
 // GossipConfig tunes memberlist's failure detector. Zero values take the
 // preset's defaults.
@@ -146,7 +154,8 @@ func LocalConfig() Config {
 	return c
 }
 
-// withDefaults fills zero values from DefaultConfig.
+// withDefaults fills zero values from DefaultConfig, and turns NoBackups
+// into the count it means, 0.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.ClusterName == "" {
@@ -162,6 +171,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PartitionCount == 0 {
 		c.PartitionCount = d.PartitionCount
+	}
+	switch c.BackupCount {
+	case 0:
+		c.BackupCount = d.BackupCount
+	case NoBackups:
+		c.BackupCount = 0
 	}
 	if c.MaxFrameSize == 0 {
 		c.MaxFrameSize = d.MaxFrameSize
@@ -241,8 +256,8 @@ func (c Config) Validate() error {
 	if c.PartitionCount < 1 || c.PartitionCount > 1<<16 {
 		add("PartitionCount %d: must be between 1 and 65536", c.PartitionCount)
 	}
-	if c.BackupCount < 0 || c.BackupCount > 6 {
-		add("BackupCount %d: must be between 0 and 6", c.BackupCount)
+	if c.BackupCount < NoBackups || c.BackupCount > 6 {
+		add("BackupCount %d: must be between 0 and 6, or NoBackups (-1)", c.BackupCount)
 	}
 	if c.MinClusterSize < 0 {
 		add("MinClusterSize %d: must not be negative", c.MinClusterSize)

@@ -50,7 +50,9 @@
 // owner freezes writes to them, copies them to their new replicas (through
 // every registered ReplicaService), and the table that commits the batch
 // releases them. A new coordinator first adopts the newest table any member
-// holds. Partitions, WaitPartitions and OnTableChange expose the table.
+// holds. Partitions, WaitPartitions and OnTableChange expose the table;
+// WaitSettled waits until rebalancing is over and every member holds the
+// same balanced table.
 //
 // With MinClusterSize set, a side of a network partition with fewer data
 // members publishes no tables, and HasQuorum reports false so services can

@@ -96,7 +96,14 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	counts := maps.Collect(grid.GetMap[string, int64](m, "word-counts").All(ctx))
+	counts := map[string]int64{}
+	for e, err := range grid.GetMap[string, int64](m, "word-counts").All(ctx) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		counts[e.Key] = e.Value
+	}
 	for _, w := range slices.Sorted(maps.Keys(counts)) {
 		if counts[w] > 1 {
 			fmt.Println(w, counts[w])

@@ -57,10 +57,11 @@ func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	defer second.Shutdown(ctx) // idempotent: a second call returns nil
 
 	// The coordinator (the oldest member) moves partitions to the new
-	// member; wait until it owns its share.
-	t, err := first.WaitPartitions(ctx, func(t *partition.Table) bool {
-		return t != nil && len(t.Owned(second.ID())) >= t.Count()/2
-	})
+	// member; wait until the first sees it and the moves are over.
+	if _, err := first.WaitMembers(ctx, func(is []member.Info) bool { return len(is) == 2 }); err != nil {
+		return err
+	}
+	t, err := first.WaitSettled(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func runPair(ctx context.Context, out io.Writer, logger *slog.Logger) error {
 	if err := second.Shutdown(ctx); err != nil {
 		return err
 	}
-	t, err = first.WaitPartitions(ctx, func(t *partition.Table) bool { return len(t.Owned(first.ID())) == t.Count() })
+	t, err = first.WaitSettled(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,9 +92,7 @@ func runJoin(ctx context.Context, out io.Writer, logger *slog.Logger, addr strin
 		return err
 	}
 	defer m.Shutdown(ctx)
-	t, err := m.WaitPartitions(ctx, func(t *partition.Table) bool {
-		return len(t.Owned(m.ID())) >= t.Count()/len(t.Members())
-	})
+	t, err := m.WaitSettled(ctx) // partitions moved to this member too
 	if err != nil {
 		return err
 	}

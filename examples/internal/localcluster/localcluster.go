@@ -15,12 +15,12 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/partition"
 )
 
 // Start starts n members on loopback in this process, each joining the
-// first, and waits until the partitions are spread over all of them. On an
-// error it returns the members it started, for Shutdown.
+// first, and waits until the partitions are spread over all of them
+// (member.WaitSettled). On an error it returns the members it started, for
+// Shutdown.
 func Start(ctx context.Context, n int, logger *slog.Logger) ([]*member.Member, error) {
 	cfg := member.LocalConfig() // loopback, ephemeral ports, fast failure detection
 	cfg.Logger = logger
@@ -37,25 +37,13 @@ func Start(ctx context.Context, n int, logger *slog.Logger) ([]*member.Member, e
 		}
 		ms = append(ms, m)
 	}
-	// Partitions migrate to members as they join; wait for the last table.
-	t, err := ms[0].WaitPartitions(ctx, func(t *partition.Table) bool {
-		if t == nil || len(t.Members()) != n {
-			return false
-		}
-		for _, id := range t.Members() {
-			if len(t.Owned(id)) < t.Count()/n {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
+	// Partitions migrate to members as they join: wait until the first sees
+	// them all and every member holds the balanced table.
+	if _, err := ms[0].WaitMembers(ctx, func(is []member.Info) bool { return len(is) == n }); err != nil {
 		return ms, err
 	}
-	for _, m := range ms[1:] {
-		if _, err := m.WaitVersion(ctx, t.Version()); err != nil {
-			return ms, err
-		}
+	if _, err := ms[0].WaitSettled(ctx); err != nil {
+		return ms, err
 	}
 	return ms, nil
 }

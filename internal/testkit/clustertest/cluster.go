@@ -148,43 +148,33 @@ func (c *Cluster) Live() []*member.Member {
 	return live
 }
 
-// WaitStable waits until every live member sees n members and all hold the
-// same table, owned only by live data members and balanced.
+// WaitStable waits until every live member sees n members and the cluster
+// has settled (member.WaitSettled): every member holds the same table,
+// owned only by live data members, balanced, with its backups placed.
 func (c *Cluster) WaitStable(n int) {
 	c.t.Helper()
+	const timeout = 60 * time.Second
 	var last string
-	ok := waitFor(60*time.Second, func() bool {
-		live := c.Live()
-		last = ""
-		var version uint64
-		for i, m := range live {
+	ok := waitFor(timeout, func() bool {
+		for _, m := range c.Live() {
 			if got := len(m.Members()); got != n {
 				last = fmt.Sprintf("member %s sees %d members, want %d", m.Name(), got, n)
 				return false
 			}
-			t := m.Partitions()
-			if t == nil {
-				last = fmt.Sprintf("member %s has no table", m.Name())
-				return false
-			}
-			if i == 0 {
-				version = t.Version()
-			} else if t.Version() != version {
-				last = fmt.Sprintf("member %s has table v%d, %s has v%d", m.Name(), t.Version(), live[0].Name(), version)
-				return false
-			}
-		}
-		if len(live) == 0 {
-			return true
-		}
-		if err := CheckTable(live[0].Partitions(), DataMembers(live), live[0].Config().BackupCount); err != nil {
-			last = err.Error()
-			return false
 		}
 		return true
 	})
 	if !ok {
 		c.t.Fatalf("cluster did not stabilise on %d members: %s", n, last)
+	}
+	live := c.Live()
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := live[0].WaitSettled(ctx); err != nil {
+		c.t.Fatalf("cluster did not stabilise on %d members: %v", n, err)
 	}
 }
 
