@@ -285,7 +285,12 @@ func setOutput(t *tasklet, e *edge, o output) {
 // start runs every tasklet, sender and receiver. onDone is called once when
 // they have all finished, with the first error.
 func (ex *execution) start(onDone func(error)) {
-	ex.started.Store(true)
+	// A start request may arrive twice for one execution; the second must
+	// not run its tasklets, senders and receivers again.
+	if ex.started.Swap(true) {
+		ex.m.Logger().Warn("job execution already started: ignoring a second start", "job", ex.plan.JobID, "execution", ex.plan.Execution)
+		return
+	}
 	run := func(fn func(context.Context) error) {
 		ex.wg.Add(1)
 		if !ex.m.Go(func(context.Context) {

@@ -56,3 +56,33 @@ func TestMemberWithoutQuorumTakesNoPartInAnExecution(t *testing.T) {
 	net.Heal()
 	c.WaitStable(3)
 }
+
+// A start request delivered twice for one execution starts it once: the
+// second must not run its tasklets, senders and receivers again (a receiver
+// run twice closed its finished channel twice, and the member panicked when
+// the job was cancelled).
+func TestExecutionStartsOnce(t *testing.T) {
+	c := clustertest.Start(t, 2, member.Config{})
+	ms := c.Members()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, ms[0], "test.endless", struct{}{})
+	require.NoError(t, err)
+	var ex *execution
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		var ok bool
+		ex, ok = serviceOf(ms[1]).execution(jobRef{JobID: job.ID})
+		return ok && ex.started.Load()
+	}), "the job never started on the second member")
+	ref, err := wire.Marshal(&jobRef{JobID: job.ID, Execution: ex.plan.Execution})
+	require.NoError(t, err)
+	_, err = serviceOf(ms[1]).handleStart(ctx, &member.Request{Payload: ref})
+	require.NoError(t, err)
+	require.NoError(t, job.Cancel(ctx))
+	require.ErrorIs(t, job.Wait(ctx), ErrCancelled)
+	select {
+	case <-ex.done:
+	case <-ctx.Done():
+		t.Fatal("the execution never ended")
+	}
+}
