@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
-	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/pipeline"
 	"github.com/weir-dev/weir/sinks"
 	"github.com/weir-dev/weir/sources"
@@ -66,10 +66,10 @@ func init() {
 }
 
 // startMember starts a one-member cluster for an example, logging nothing.
-func startMember(ctx context.Context) *member.Member {
-	cfg := member.LocalConfig()
+func startMember(ctx context.Context) *weir.Member {
+	cfg := weir.LocalConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := member.Start(ctx, cfg)
+	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}
