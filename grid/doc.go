@@ -52,7 +52,7 @@
 //     numbers so a late response never overwrites a newer invalidation.
 //   - Event journal (WithJournal): per-partition rings of changes with
 //     sequence numbers, kept on backups too and moved with migrations: the
-//     replayable source of streaming jobs (ReadJournal, JournalWait).
+//     replayable source of streaming jobs (Map.Partitioned: ReadJournal, JournalWait).
 //   - Listeners (AddListener): best-effort change events on a local goroutine.
 //   - Expiry: WithTTL, PutTTL, WithMaxIdle; WithMaxEntries evicts
 //     approximately least recently used entries per member.

@@ -187,7 +187,7 @@ func TestConfigMismatch(t *testing.T) {
 	v, _, err := j16.Get(ctx, "k")
 	require.NoError(t, err)
 	require.Equal(t, 4, v)
-	b, err := j8.ReadJournal(ctx, partitionOf(t, ms[0], "k"), 0, 100)
+	b, err := j8.Partitioned().ReadJournal(ctx, partitionOf(t, ms[0], "k"), 0, 100)
 	require.NoError(t, err)
 	require.Len(t, b.Events, 2, "updates by j8 and plain")
 }
@@ -293,7 +293,7 @@ func TestClearEmitsRemovals(t *testing.T) {
 	// The journals record the removals too, after the additions.
 	removed := 0
 	for p := range ms[0].PartitionCount() {
-		b, err := mp.ReadJournal(ctx, p, 0, 1000)
+		b, err := mp.Partitioned().ReadJournal(ctx, p, 0, 1000)
 		require.NoError(t, err)
 		live := map[string]bool{}
 		for _, e := range b.Events {

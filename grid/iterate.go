@@ -150,8 +150,8 @@ func (mp *Map[K, V]) Scan(ctx context.Context, fn func(K, V) bool) error {
 	return mp.scan(ctx, allPartitions(mp.s.m.PartitionCount()), fn)
 }
 
-// ScanPartition is Scan over one partition.
-func (mp *Map[K, V]) ScanPartition(ctx context.Context, p int, fn func(K, V) bool) error {
+// scanPartition is Scan over one partition.
+func (mp *Map[K, V]) scanPartition(ctx context.Context, p int, fn func(K, V) bool) error {
 	return mp.scan(ctx, []int{p}, fn)
 }
 
@@ -287,9 +287,9 @@ func (mp *Map[K, V]) fetch(ctx context.Context, parts []int, each func(wireRecor
 	}
 }
 
-// OwnedPartitions lists the partitions this member owns now, for readers
+// ownedPartitions lists the partitions this member owns now, for readers
 // co-located with the data (such as a job's source vertex).
-func (mp *Map[K, V]) OwnedPartitions() []int {
+func (mp *Map[K, V]) ownedPartitions() []int {
 	t := mp.s.servingTable()
 	if t == nil {
 		return nil
@@ -308,7 +308,7 @@ func (mp *Map[K, V]) OwnedPartitions() []int {
 func (mp *Map[K, V]) LocalEntries() iter.Seq2[Entry[K, V], error] {
 	return func(yield func(Entry[K, V], error) bool) {
 		t := now()
-		for _, p := range mp.OwnedPartitions() {
+		for _, p := range mp.ownedPartitions() {
 			st, ok := mp.s.parts[p].stores.Load(mp.name)
 			if !ok {
 				continue

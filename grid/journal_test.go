@@ -101,7 +101,7 @@ func TestJournal(t *testing.T) {
 	// owner (which reads its own journal without a call).
 	onOwner := grid.GetMap[string, int](owner, "journal", grid.WithJournal(capacity))
 	for _, m := range []*grid.Map[string, int]{mp, onOwner} {
-		b, err := m.ReadJournal(ctx, p, 0, 100)
+		b, err := m.Partitioned().ReadJournal(ctx, p, 0, 100)
 		require.NoError(t, err)
 		require.Equal(t, want, events(t, p, b.Events))
 		require.Equal(t, uint64(len(want)), b.Next)
@@ -109,15 +109,15 @@ func TestJournal(t *testing.T) {
 	}
 
 	// Read from the middle, a few at a time, and at the end.
-	b, err := mp.ReadJournal(ctx, p, 2, 3)
+	b, err := mp.Partitioned().ReadJournal(ctx, p, 2, 3)
 	require.NoError(t, err)
 	require.Equal(t, want[2:5], events(t, p, b.Events))
 	require.Equal(t, uint64(5), b.Next)
-	b, err = mp.ReadJournal(ctx, p, b.Next, 100)
+	b, err = mp.Partitioned().ReadJournal(ctx, p, b.Next, 100)
 	require.NoError(t, err)
 	require.Equal(t, want[5:], events(t, p, b.Events))
 	end := b.Next
-	b, err = mp.ReadJournal(ctx, p, end, 100)
+	b, err = mp.Partitioned().ReadJournal(ctx, p, end, 100)
 	require.NoError(t, err)
 	require.Empty(t, b.Events)
 	require.Equal(t, end, b.Next)
@@ -130,10 +130,10 @@ func TestJournal(t *testing.T) {
 	next := uint64(len(want))
 	oldest := next - capacity
 	for _, m := range []*grid.Map[string, int]{mp, onOwner} {
-		b, err := m.ReadJournal(ctx, p, 0, 100)
+		b, err := m.Partitioned().ReadJournal(ctx, p, 0, 100)
 		require.ErrorIs(t, err, grid.ErrStaleSequence)
 		require.Equal(t, oldest, b.Oldest, "a stale read says where to resume")
-		b, err = m.ReadJournal(ctx, p, b.Oldest, 100)
+		b, err = m.Partitioned().ReadJournal(ctx, p, b.Oldest, 100)
 		require.NoError(t, err)
 		require.Equal(t, want[oldest:], events(t, p, b.Events))
 		require.Equal(t, next, b.Next)
@@ -150,14 +150,14 @@ func TestJournal(t *testing.T) {
 			return false
 		}
 	}
-	require.True(t, closed(onOwner.JournalWait(p, next-1)))
-	wait := onOwner.JournalWait(p, next)
+	require.True(t, closed(onOwner.Partitioned().JournalWait(p, next-1)))
+	wait := onOwner.Partitioned().JournalWait(p, next)
 	require.NotNil(t, wait)
 	require.False(t, closed(wait))
 	replicas := ms[0].Partitions().Replicas(p)
 	for _, m := range ms {
 		if !slices.Contains(replicas, m.ID()) {
-			require.Nil(t, grid.GetMap[string, int](m, "journal").JournalWait(p, 0), "%s holds no journal for partition %d", m.Name(), p)
+			require.Nil(t, grid.GetMap[string, int](m, "journal").Partitioned().JournalWait(p, 0), "%s holds no journal for partition %d", m.Name(), p)
 		}
 	}
 	require.NoError(t, mp.Put(ctx, noise, 2))
@@ -176,13 +176,13 @@ func TestJournal(t *testing.T) {
 	c.WaitStable(2)
 	require.NotEqual(t, owner.ID(), ms[0].Partitions().Owner(p))
 	oldest = uint64(len(want)) - capacity
-	b, err = mp.ReadJournal(ctx, p, oldest, 100)
+	b, err = mp.Partitioned().ReadJournal(ctx, p, oldest, 100)
 	require.NoError(t, err)
 	require.Equal(t, want[oldest:], events(t, p, b.Events), "the journal survives its owner")
 	require.Equal(t, oldest, b.Oldest)
 	require.NoError(t, mp.Delete(ctx, ks[1]))
 	want = append(want, event{Seq: uint64(len(want)), Type: grid.Removed, Key: ks[1], Old: 12, HasOld: true})
-	b, err = mp.ReadJournal(ctx, p, b.Next, 100)
+	b, err = mp.Partitioned().ReadJournal(ctx, p, b.Next, 100)
 	require.NoError(t, err)
 	require.Equal(t, want[len(want)-1:], events(t, p, b.Events), "the sequence goes on")
 	require.Equal(t, uint64(len(want)), b.Next)
@@ -195,14 +195,14 @@ func TestJournalErrors(t *testing.T) {
 	plain := grid.GetMap[string, int](ms[0], "no-journal")
 	require.NoError(t, plain.Put(ctx, "k", 1))
 	p := partitionOf(t, ms[0], "k")
-	_, err := plain.ReadJournal(ctx, p, 0, 10)
+	_, err := plain.Partitioned().ReadJournal(ctx, p, 0, 10)
 	require.ErrorIs(t, err, grid.ErrNoJournal)
-	_, err = plain.ReadJournal(ctx, ms[0].PartitionCount(), 0, 10)
+	_, err = plain.Partitioned().ReadJournal(ctx, ms[0].PartitionCount(), 0, 10)
 	require.Error(t, err)
 
 	// A partition the map has not written yet reads as empty.
 	j := grid.GetMap[string, int](ms[1], "journal-empty", grid.WithJournal(4))
-	b, err := j.ReadJournal(ctx, 0, 0, 10)
+	b, err := j.Partitioned().ReadJournal(ctx, 0, 0, 10)
 	require.NoError(t, err)
 	require.Empty(t, b.Events)
 	require.Zero(t, b.Next)

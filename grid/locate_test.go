@@ -112,7 +112,7 @@ func locate[K comparable, V any](mp *grid.Map[K, V], k K) (int, member.Info, err
 // scanHas reports whether a scan of partition p finds k.
 func scanHas[K comparable, V any](t *testing.T, mp *grid.Map[K, V], p int, k K) bool {
 	found := false
-	require.NoError(t, mp.ScanPartition(ctxT(t, 10*time.Second), p, func(got K, _ V) bool {
+	require.NoError(t, mp.Partitioned().Scan(ctxT(t, 10*time.Second), p, func(got K, _ V) bool {
 		found = got == k
 		return !found
 	}))

@@ -51,12 +51,12 @@ type JournalBatch[K comparable, V any] struct {
 	Oldest uint64
 }
 
-// ReadJournal reads up to max events of partition p's journal from sequence
+// readJournal reads up to max events of partition p's journal from sequence
 // from, on the partition's owner. Reading at the end returns no events and
 // Next == from; reading before what the ring still holds fails with
 // ErrStaleSequence (Oldest says where to resume). The map must have been
 // created WithJournal.
-func (mp *Map[K, V]) ReadJournal(ctx context.Context, p int, from uint64, max int) (JournalBatch[K, V], error) {
+func (mp *Map[K, V]) readJournal(ctx context.Context, p int, from uint64, max int) (JournalBatch[K, V], error) {
 	var out JournalBatch[K, V]
 	if p < 0 || p >= mp.s.m.PartitionCount() {
 		return out, fmt.Errorf("read journal %q: partition %d out of range", mp.name, p)
@@ -109,10 +109,10 @@ func (mp *Map[K, V]) ReadJournal(ctx context.Context, p int, from uint64, max in
 	return out, nil
 }
 
-// JournalWait returns a channel closed once partition p's journal on this
+// journalWait returns a channel closed once partition p's journal on this
 // member holds an event with sequence >= seq, for readers co-located with the
 // partition; nil if this member holds no journal for it.
-func (mp *Map[K, V]) JournalWait(p int, seq uint64) <-chan struct{} {
+func (mp *Map[K, V]) journalWait(p int, seq uint64) <-chan struct{} {
 	if p < 0 || p >= len(mp.s.parts) {
 		return nil
 	}

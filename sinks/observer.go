@@ -213,7 +213,7 @@ func (o *Observer[T]) All(ctx context.Context) iter.Seq2[T, error] {
 // readLog reads the next entries of the log and reports whether it read
 // any.
 func (o *Observer[T]) readLog(ctx context.Context) (bool, error) {
-	b, err := o.log.ReadJournal(ctx, o.part, o.next, journalReadMax)
+	b, err := o.log.Partitioned().ReadJournal(ctx, o.part, o.next, journalReadMax)
 	if errors.Is(err, grid.ErrStaleSequence) {
 		lost := o.next
 		o.next = b.Oldest
@@ -288,7 +288,7 @@ func (o *Observer[T]) wait(ctx context.Context) error {
 	o.poll = min(max(2*o.poll, time.Millisecond), maxPoll)
 	t := time.NewTimer(o.poll)
 	defer t.Stop()
-	grown := o.log.JournalWait(o.part, o.next)
+	grown := o.log.Partitioned().JournalWait(o.part, o.next)
 	select {
 	case <-grown:
 	case <-t.C:

@@ -82,7 +82,7 @@ func (r *journalReader[K, V]) Read(buf []pipeline.SourceItem[grid.Event[K, V]], 
 				return buf, false, err
 			}
 		}
-		batch, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], r.next[i], max-len(buf))
+		batch, err := r.m.Partitioned().ReadJournal(r.ctx.Context(), r.parts[i], r.next[i], max-len(buf))
 		if err != nil {
 			if errors.Is(err, grid.ErrStaleSequence) {
 				return buf, false, fmt.Errorf("map %s partition %d: events %d to %d were overwritten before this job read them: %w",
@@ -129,7 +129,7 @@ func (r *journalReader[K, V]) answeredBehind(i int, end uint64) error {
 func (r *journalReader[K, V]) init(i int) error {
 	r.known[i] = true
 	if r.start == FromOldest {
-		b, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], 0, 0)
+		b, err := r.m.Partitioned().ReadJournal(r.ctx.Context(), r.parts[i], 0, 0)
 		if errors.Is(err, grid.ErrStaleSequence) {
 			r.next[i] = b.Oldest
 			return nil
@@ -138,7 +138,7 @@ func (r *journalReader[K, V]) init(i int) error {
 		return err
 	}
 	// The end: read from far ahead and take where it says the journal ends.
-	b, err := r.m.ReadJournal(r.ctx.Context(), r.parts[i], 1<<62, 0)
+	b, err := r.m.Partitioned().ReadJournal(r.ctx.Context(), r.parts[i], 1<<62, 0)
 	r.next[i] = b.Next
 	return err
 }

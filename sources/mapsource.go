@@ -113,7 +113,7 @@ func (r *mapReader[K, V]) Read(buf []pipeline.SourceItem[pipeline.KV[K, V]], max
 func (r *mapReader[K, V]) load() error {
 	p := r.parts[r.i]
 	r.entries, r.keys, r.next = r.entries[:0], r.keys[:0], 0
-	err := r.m.ScanPartition(r.ctx, p, func(k K, v V) bool {
+	err := r.m.Partitioned().Scan(r.ctx, p, func(k K, v V) bool {
 		r.entries = append(r.entries, pipeline.KV[K, V]{Key: k, Value: v})
 		return true
 	})
