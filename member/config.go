@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/weir-dev/weir/partition"
 )
 
@@ -80,8 +82,19 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Faults, for tests only, cuts the network between members of one
-	// process. See FaultInjector.
+	// process, and drops or delays single frames when it is also a
+	// FrameFaults. See FaultInjector.
 	Faults FaultInjector
+
+	// Clock, for tests only, is the time the member's own timing decisions
+	// are made by: when the coordinator steps, when it acts on a departure
+	// (Gossip.ProbeInterval after it), when the requests it sends time out
+	// (DialTimeout, MigrationTimeout), when a partition has been frozen too
+	// long, and how long a FrameFaults delay lasts. Gossip's failure
+	// detection keeps memberlist's own, real time. A test gives a
+	// clockwork.FakeClock and advances it instead of waiting. Default: the
+	// real clock.
+	Clock clockwork.Clock
 }
 
 // GossipConfig tunes memberlist's failure detector. Zero values take the
@@ -192,6 +205,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 	return c
 }
