@@ -92,8 +92,9 @@ type Config struct {
 	// (DialTimeout, MigrationTimeout), when a partition has been frozen too
 	// long, and how long a FrameFaults delay lasts. Gossip's failure
 	// detection keeps memberlist's own, real time. A test gives a
-	// clockwork.FakeClock and advances it instead of waiting. Default: the
-	// real clock.
+	// clockwork.FakeClock and advances it instead of waiting; start it at
+	// time.Now(), since a request's deadline reaches its receiver as the
+	// real time left until it. Default: the real clock.
 	Clock clockwork.Clock
 }
 

@@ -314,7 +314,7 @@ func (c *conn) begin(ctx context.Context, route string, payload []byte) (*Pendin
 	c.calls.Store(id, ch)
 	h := wire.Header{Kind: wire.KindRequest, ID: id, Route: route}
 	if dl, ok := ctx.Deadline(); ok {
-		left := c.t.m.cfg.Clock.Until(dl)
+		left := time.Until(dl)
 		if left <= 0 {
 			c.calls.Delete(id)
 			return nil, context.DeadlineExceeded
