@@ -45,8 +45,9 @@ const (
 type Frame struct {
 	From, To string // transport addresses of the sender and the receiver
 	Kind     FrameKind
-	// Route is the route of a request, message or stream; for a response,
-	// the route of the request it answers; empty for a cancellation.
+	// Route is the route of a request, a one-way message or a stream's
+	// opening; for a response, the route of the request it answers; empty
+	// for a cancellation and a stream's later frames.
 	Route string
 }
 
