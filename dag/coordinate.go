@@ -178,7 +178,7 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 		cj.rec.Info.Error = errText
 	}
 	if st.Terminal() {
-		cj.rec.Info.Ended = time.Now()
+		cj.rec.Info.Ended = cj.s.clock().Now()
 	}
 	id := cj.rec.Info.ID
 	cj.mu.Unlock()

@@ -35,7 +35,7 @@ func (cj *coordJob) restart(ctx context.Context, reason string) error {
 // until its failure is detected), unless an execution other than from has
 // started meanwhile.
 func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from uint64) {
-	backoff := 50 * time.Millisecond
+	backoff := nextRestartBackoff(0)
 	for attempt := 0; ; attempt++ {
 		if cj.currentPlan().Execution != from {
 			return // someone restarted it already (and retries if they must)
@@ -48,9 +48,9 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 			return
 		}
 		from = cj.currentPlan().Execution
-		t := time.NewTimer(backoff)
+		t := cj.s.clock().NewTimer(backoff)
 		select {
-		case <-t.C:
+		case <-t.Chan():
 		case <-ctx.Done():
 			t.Stop()
 			return
@@ -58,7 +58,7 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 			t.Stop()
 			return
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = nextRestartBackoff(backoff)
 	}
 }
 
@@ -252,15 +252,12 @@ func (s *service) watchMembers(ctx context.Context) {
 // scale-up delay, unless that happened meanwhile.
 func (cj *coordJob) scheduleScaleUp() {
 	cj.mu.Lock()
-	if cj.scaleUp || cj.plan.Config.ScaleUpDelay < 0 {
+	delay, ok := scaleUpDelay(cj.plan.Config)
+	if cj.scaleUp || !ok {
 		cj.mu.Unlock()
 		return
 	}
 	cj.scaleUp = true
-	delay := cj.plan.Config.ScaleUpDelay
-	if delay == 0 {
-		delay = DefaultScaleUpDelay
-	}
 	cj.mu.Unlock()
 	cj.s.m.Go(func(ctx context.Context) {
 		defer func() {
@@ -268,10 +265,10 @@ func (cj *coordJob) scheduleScaleUp() {
 			cj.scaleUp = false
 			cj.mu.Unlock()
 		}()
-		t := time.NewTimer(delay)
+		t := cj.s.clock().NewTimer(delay)
 		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-t.Chan():
 		case <-ctx.Done():
 			return
 		case <-cj.ctx.Done():

@@ -45,11 +45,8 @@ func participants(p *plan, d *DAG) []snapshot.ProcessorID {
 
 // snapshotLoop takes a snapshot every interval while the job runs.
 func (cj *coordJob) snapshotLoop(ctx context.Context) {
-	every := cj.currentPlan().Config.SnapshotInterval
-	if every <= 0 {
-		every = DefaultSnapshotInterval
-	}
-	t := time.NewTicker(every)
+	every := snapshotEvery(cj.currentPlan().Config)
+	t := cj.s.clock().NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -57,7 +54,7 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 			return
 		case <-cj.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 		if cj.status() != Running {
 			continue
@@ -175,7 +172,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		cj.mu.Unlock()
 		return snapshot.Completed{}, fmt.Errorf("snapshot %d: %w", id, err)
 	}
-	start := time.Now()
+	start := cj.s.clock().Now()
 	// The slot held the snapshot before the last one, and whatever aborted
 	// attempts left there: clear it before writing.
 	if err := cj.store.ClearSlot(wctx, slot, last.Manifest); err != nil {
@@ -187,8 +184,8 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	}
 	// Logged once every member has the barrier, for tests to wait on.
 	cj.s.log.Debug("snapshot started", "job", p.JobID, "snapshot", id, "execution", p.Execution)
-	timeout := max(30*time.Second, 3*p.Config.SnapshotInterval)
-	deadline := time.NewTimer(timeout)
+	timeout := snapshotTimeout(p.Config)
+	deadline := cj.s.clock().NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		changed := cj.acked.Wait()
@@ -200,7 +197,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		}
 		select {
 		case <-changed:
-		case <-deadline.C:
+		case <-deadline.Chan():
 			return abort(fmt.Errorf("%d processors did not acknowledge within %v (first: %s)", len(missing), timeout, missing[0]))
 		case <-cj.ctx.Done():
 			return abort(errNotRunning)
@@ -226,7 +223,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if err := cj.settleLocked(ctx); err != nil {
 		return snapshot.Completed{}, err
 	}
-	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", time.Since(start))
+	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", cj.s.clock().Since(start))
 	return c, nil
 }
 

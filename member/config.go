@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/weir-dev/weir/partition"
 )
 
@@ -82,8 +84,20 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Faults, for tests only, cuts the network between members of one
-	// process. See FaultInjector.
+	// process, and drops or delays single frames when it is also a
+	// FrameFaults. See FaultInjector.
 	Faults FaultInjector
+
+	// Clock, for tests only, is the time the member's own timing decisions
+	// are made by: when the coordinator steps, when it acts on a departure
+	// (Gossip.ProbeInterval after it), when the requests it sends time out
+	// (DialTimeout, MigrationTimeout), when a partition has been frozen too
+	// long, and how long a FrameFaults delay lasts. Gossip's failure
+	// detection keeps memberlist's own, real time. A test gives a
+	// clockwork.FakeClock and advances it instead of waiting; start it at
+	// time.Now(), since a request's deadline reaches its receiver as the
+	// real time left until it. Default: the real clock.
+	Clock clockwork.Clock
 }
 
 // NoBackups, as Config.BackupCount, keeps no backups. The zero value of
@@ -207,6 +221,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
 	}
 	return c
 }

@@ -98,12 +98,19 @@ func (c *conn) start() {
 
 // send queues one frame, waiting while the queue is over its limit.
 func (c *conn) send(ctx context.Context, h *wire.Header, payload []byte) error {
+	return c.sendFor(ctx, h, payload, h.Route)
+}
+
+// sendFor is send of a frame whose route, for fault injection, is route: a
+// response's header carries none.
+func (c *conn) sendFor(ctx context.Context, h *wire.Header, payload []byte, route string) error {
 	if n := wire.FrameSize(h, len(payload)); n-4 > c.t.m.cfg.MaxFrameSize {
 		return fmt.Errorf("message of %d bytes exceeds MaxFrameSize %d", n, c.t.m.cfg.MaxFrameSize)
 	}
-	if f := c.t.m.cfg.Faults; f != nil && !f.Allowed(c.t.addr, c.peerAddr) {
-		c.close(errPartitioned)
-		return c.closeErr
+	if f := c.t.m.cfg.Faults; f != nil {
+		if ok, err := c.inject(ctx, f, h, route); !ok {
+			return err
+		}
 	}
 	c.wmu.Lock()
 	for len(c.wbuf) >= maxPendingWrite && !c.closed {
@@ -224,7 +231,7 @@ func (c *conn) serve(h wire.Header, p []byte) {
 	e, ok := m.routes.handler(h.Route)
 	if !ok {
 		if h.Kind == wire.KindRequest {
-			c.respond(h.ID, nil, fmt.Errorf("%w %q on member %s", ErrNoHandler, h.Route, m.id))
+			c.respond(h.ID, h.Route, nil, fmt.Errorf("%w %q on member %s", ErrNoHandler, h.Route, m.id))
 		}
 		return
 	}
@@ -232,7 +239,7 @@ func (c *conn) serve(h wire.Header, p []byte) {
 	if e.inline {
 		resp, err := c.runHandler(m.group.Context(), e.h, req)
 		if h.Kind == wire.KindRequest {
-			c.respond(h.ID, resp, err)
+			c.respond(h.ID, h.Route, resp, err)
 		}
 		return
 	}
@@ -256,7 +263,7 @@ func (c *conn) serve(h wire.Header, p []byte) {
 		}
 		resp, err := c.runHandler(ctx, e.h, req)
 		if h.Kind == wire.KindRequest {
-			c.respond(h.ID, resp, err)
+			c.respond(h.ID, h.Route, resp, err)
 		}
 	})
 	if !started {
@@ -274,7 +281,8 @@ func (c *conn) runHandler(ctx context.Context, h Handler, req *Request) (resp []
 	return h(ctx, req)
 }
 
-func (c *conn) respond(id uint64, payload []byte, err error) {
+// respond sends the response to request id on route.
+func (c *conn) respond(id uint64, route string, payload []byte, err error) {
 	h := wire.Header{Kind: wire.KindResponse, ID: id}
 	if err != nil {
 		h.Code = errorCode(err)
@@ -284,10 +292,10 @@ func (c *conn) respond(id uint64, payload []byte, err error) {
 		}
 		payload = nil
 	}
-	if serr := c.send(context.Background(), &h, payload); serr != nil && !errors.Is(serr, ErrConnectionLost) && !errors.Is(serr, ErrClosed) {
+	if serr := c.sendFor(context.Background(), &h, payload, route); serr != nil && !errors.Is(serr, ErrConnectionLost) && !errors.Is(serr, ErrClosed) {
 		// The response itself could not be sent (too large): tell the caller why.
 		h = wire.Header{Kind: wire.KindResponse, ID: id, Message: "response not sent: " + serr.Error()}
-		_ = c.send(context.Background(), &h, nil)
+		_ = c.sendFor(context.Background(), &h, nil, route)
 	}
 }
 

@@ -2,10 +2,11 @@ package member
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/partition"
@@ -41,29 +42,28 @@ const migrationConcurrency = 8
 // then rebalances in batches, each batch copying data to new replicas while
 // the partition's owner holds its writes, then publishing the table that
 // makes the copies live.
+//
+// What to do and when is decided by its deterministic core (coordCore);
+// this is the loop around it that observes, waits on Config.Clock and
+// talks to the other members.
 type coordinator struct {
 	m    *Member
 	poke chan struct{}
 	bump atomic.Uint64 // a frozen member asked for a table of at least this version
 
 	// Used only by the coordinator goroutine.
-	active       bool
-	known        map[string]bool
-	acked        map[string]uint64
-	quorumWarned bool
-	// gone records when each member of the table was first missing from
-	// the view, and settled fires when the last of them has been gone long
-	// enough to act on (see holdDepartures).
-	gone    map[string]time.Time
+	core  coordCore
+	acked map[string]uint64
+	// settled fires when the departures the core holds have been missing
+	// long enough to act on.
 	settled <-chan time.Time
 }
 
 func (c *coordinator) init(m *Member) {
 	c.m = m
 	c.poke = make(chan struct{}, 1)
-	c.known = map[string]bool{}
+	c.core = newCoordCore(m.cfg)
 	c.acked = map[string]uint64{}
-	c.gone = map[string]time.Time{}
 }
 
 func (m *Member) pokeCoordinator() {
@@ -74,20 +74,19 @@ func (m *Member) pokeCoordinator() {
 }
 
 func (c *coordinator) run(ctx context.Context) {
-	tick := min(time.Second, 5*c.m.cfg.Gossip.ProbeInterval)
-	t := time.NewTicker(tick)
+	t := c.m.cfg.Clock.NewTicker(coordTick(c.m.cfg.Gossip.ProbeInterval))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.poke:
-		case <-t.C:
+		case <-t.Chan():
 		case <-c.settled:
 			c.settled = nil
 		}
 		if !c.m.IsCoordinator() {
-			c.active = false
+			c.core.resign()
 			c.m.refreshStaleTable(ctx)
 			continue
 		}
@@ -100,52 +99,36 @@ func (c *coordinator) step(ctx context.Context) {
 	lost := m.tables.lost.Load()
 	stale := m.TableStale()
 	v := m.view.Load()
-	var fresh []string
-	for _, i := range v.members {
-		if i.ID != m.id && (!c.active || !c.known[i.ID]) {
-			fresh = append(fresh, i.ID)
-		}
+	ids := make([]string, len(v.members))
+	for i, info := range v.members {
+		ids[i] = info.ID
 	}
-	wasActive := c.active
-	if !wasActive {
+	plan := c.core.meet(m.id, ids, stale)
+	if plan.first {
 		m.log.Info("this member is now the coordinator")
 	}
-	c.active = true
-	c.known = make(map[string]bool, len(v.members))
-	for _, i := range v.members {
-		c.known[i.ID] = true
-	}
 	for id := range c.acked {
-		if !c.known[id] {
+		if !c.core.known[id] {
 			delete(c.acked, id)
 		}
 	}
-	// A new coordinator adopts the newest table any member holds before
-	// deciding, and so does one whose table went stale when it lost the
-	// quorum: only a side with a quorum publishes tables, so the newest is
-	// that side's. An established one that kept its quorum and meets
-	// members it did not know (a healed network partition where both sides
-	// had one) keeps its own table, republished above whatever version the
-	// newcomers hold: the other side's members then merge what they wrote
-	// while apart into this side's owners.
-	if !wasActive || stale {
-		c.gather(ctx, fresh, true)
-	} else if newest := c.gather(ctx, fresh, false); newest >= m.tableVersion() && newest > 0 {
+	if newest := c.gather(ctx, plan.ask, plan.adopt); !plan.adopt && republishAbove(newest, m.tableVersion()) {
 		if cur := m.Partitions(); cur != nil {
 			m.log.Info("coordinator: members rejoined with a newer table; republishing ours above it", "theirs", newest, "ours", cur.Version())
 			c.publish(ctx, cur.WithVersion(c.nextVersion()))
 		}
 	}
 
-	if !m.HasQuorum() {
-		if !c.quorumWarned {
-			m.log.Warn("no quorum: not publishing partition tables", "data_members", len(v.dataMembers(true)), "min_cluster_size", m.cfg.MinClusterSize)
-			c.quorumWarned = true
+	alive, active := v.dataMembers(true), v.dataMembers(false)
+	in := coordInput{now: m.cfg.Clock.Now(), table: m.Partitions(), alive: alive, active: active, quorum: m.HasQuorum(), bump: c.bump.Load()}
+	d := c.core.decide(in)
+	if d.noQuorum {
+		if d.warnNoQuorum {
+			m.log.Warn("no quorum: not publishing partition tables", "data_members", len(alive), "min_cluster_size", m.cfg.MinClusterSize)
 		}
 		c.syncStragglers(ctx)
 		return
 	}
-	c.quorumWarned = false
 	if m.tables.trust(lost) {
 		// Members that asked for the table while this one's was stale were
 		// told it is not current: tell them it is now.
@@ -154,65 +137,23 @@ func (c *coordinator) step(ctx context.Context) {
 		}
 	}
 
-	alive, active := v.dataMembers(true), v.dataMembers(false)
-	cur := m.Partitions()
-	if wait := c.holdDepartures(cur, alive); wait > 0 {
-		c.settled = time.After(wait)
+	if d.hold > 0 {
+		c.settled = m.cfg.Clock.After(d.hold)
 		c.syncStragglers(ctx)
 		return
 	}
-	switch {
-	case cur == nil && len(active) > 0:
-		c.publish(ctx, partition.Initial(m.cfg.PartitionCount, active, m.cfg.BackupCount).WithVersion(c.nextVersion()))
-	case cur != nil:
-		if p := partition.Promote(cur, alive); p != cur {
-			c.publish(ctx, p.WithVersion(c.nextVersion()))
-		} else if b := c.bump.Swap(0); b > cur.Version() {
-			c.publish(ctx, cur.WithVersion(max(b, c.nextVersion())))
-		}
-		if len(active) > 0 {
-			c.rebalance(ctx, v, active)
-		}
+	if d.tookBump {
+		// A newer bump that arrived meanwhile stays, and its handler
+		// poked the next step.
+		c.bump.CompareAndSwap(in.bump, 0)
+	}
+	if d.publish != nil {
+		c.publish(ctx, d.publish.WithVersion(max(d.atLeast, c.nextVersion())))
+	}
+	if d.rebalance {
+		c.rebalance(ctx, v, active)
 	}
 	c.syncStragglers(ctx)
-}
-
-// holdDepartures says how long to wait before acting on the departure of
-// the members of cur missing from alive: each must have been missing for a
-// probe interval first. Gossip reports a member gone that is not, for a
-// moment, when a network partition heals: the member that was cut off
-// spreads its old news that the others died, and each refutes it within a
-// gossip round or two. A coordinator that promoted the backups of such a
-// member at once made them owners while the member, which had not left in
-// its own view, still served its partitions as owner: two owners, whose
-// writes and journal numbers diverged. A member that has crashed pays one
-// probe interval more before its backups take over.
-func (c *coordinator) holdDepartures(cur *partition.Table, alive []string) time.Duration {
-	if cur == nil {
-		clear(c.gone)
-		return 0
-	}
-	now := time.Now()
-	settle := c.m.cfg.Gossip.ProbeInterval
-	members := cur.Members()
-	for id := range c.gone {
-		if !slices.Contains(members, id) || slices.Contains(alive, id) {
-			delete(c.gone, id)
-		}
-	}
-	var wait time.Duration
-	for _, id := range members {
-		if slices.Contains(alive, id) {
-			continue
-		}
-		since, ok := c.gone[id]
-		if !ok {
-			since = now
-			c.gone[id] = now
-		}
-		wait = max(wait, since.Add(settle).Sub(now))
-	}
-	return wait
 }
 
 // nextVersion numbers a new table above every version seen in the cluster.
@@ -233,7 +174,7 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 	var mu sync.Mutex
 	var newest *partition.Table
 	parallel(ids, migrationConcurrency, func(id string) {
-		ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+		ctx, cancel := clockwork.WithTimeout(ctx, m.cfg.Clock, m.cfg.DialTimeout)
 		defer cancel()
 		b, err := m.call(ctx, id, routeTableGet, nil)
 		if err != nil {
@@ -316,7 +257,7 @@ func (c *coordinator) migrate(ctx context.Context, ch partition.Change, version 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.MigrationTimeout)
+	ctx, cancel := clockwork.WithTimeout(ctx, m.cfg.Clock, m.cfg.MigrationTimeout)
 	defer cancel()
 	_, err = m.call(ctx, ch.Source, routeMigrate, b)
 	return err
@@ -352,11 +293,9 @@ func (c *coordinator) syncStragglers(ctx context.Context) {
 	}
 	var ids []string
 	for _, i := range m.view.Load().members {
-		if i.ID != m.id && c.acked[i.ID] < t.Version() {
-			ids = append(ids, i.ID)
-		}
+		ids = append(ids, i.ID)
 	}
-	c.send(ctx, t, ids)
+	c.send(ctx, t, stragglers(m.id, ids, c.acked, t.Version()))
 }
 
 func (c *coordinator) send(ctx context.Context, t *partition.Table, ids []string) {
@@ -371,7 +310,7 @@ func (c *coordinator) send(ctx context.Context, t *partition.Table, ids []string
 	}
 	var mu sync.Mutex
 	parallel(ids, 16, func(id string) {
-		ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+		ctx, cancel := clockwork.WithTimeout(ctx, m.cfg.Clock, m.cfg.DialTimeout)
 		defer cancel()
 		b, err := m.call(ctx, id, routeTable, payload)
 		if err != nil {

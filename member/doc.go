@@ -91,4 +91,16 @@
 // it. Members advertise their services' names in their gossip metadata, and
 // a data member that serves other services than the cluster's data members
 // is refused at join, with both lists in the error.
+//
+// # Testing time and faults
+//
+// The coordinator's decisions (when to act on a departure, what table to
+// publish) are made by a deterministic core that is given the time, apart
+// from the loop that waits and talks to the other members. That loop, the
+// requests it sends, the frozen-partition watchdog and the job coordinator
+// of package dag wait on Config.Clock: a test gives a clockwork.FakeClock
+// and advances it instead of waiting. Config.Faults cuts the network
+// between members of one process (FaultInjector); one that is also a
+// FrameFaults drops or delays single transport frames, by direction, kind
+// and route.
 package member

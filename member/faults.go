@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/weir-dev/weir/internal/wire"
 )
 
 // FaultInjector lets tests cut the network between members of one process:
@@ -17,6 +19,90 @@ import (
 // production; it costs one nil check per frame.
 type FaultInjector interface {
 	Allowed(from, to string) bool
+}
+
+// FrameFaults is a FaultInjector that also drops or delays single transport
+// frames: when Config.Faults implements it, the member asks Frame before it
+// sends each frame that Allowed lets through. Leave Config.Faults nil in
+// production; the seam costs one nil check per frame.
+type FrameFaults interface {
+	FaultInjector
+	Frame(f Frame) Fault
+}
+
+// FrameKind is what a transport frame carries.
+type FrameKind uint8
+
+const (
+	FrameRequest  FrameKind = iota + 1 // a request that expects a response
+	FrameResponse                      // the response to a request
+	FrameOneWay                        // a message that expects no response
+	FrameCancel                        // the cancellation of a request
+	FrameStream                        // opens, feeds, credits or closes a stream
+)
+
+// Frame describes a transport frame about to be sent.
+type Frame struct {
+	From, To string // transport addresses of the sender and the receiver
+	Kind     FrameKind
+	// Route is the route of a request, a one-way message or a stream's
+	// opening; for a response, the route of the request it answers; empty
+	// for a cancellation and a stream's later frames.
+	Route string
+}
+
+// Fault is what happens to a frame; the zero Fault sends it as is.
+type Fault struct {
+	// Drop loses the frame silently, as a network would: a request or its
+	// response dropped leaves the caller waiting until its context ends.
+	Drop bool
+	// Delay holds the frame this long, on Config.Clock, before it is sent;
+	// the sending goroutine waits, and frames sent meanwhile by others
+	// overtake it. A frame whose sender's context ends first is not sent.
+	Delay time.Duration
+}
+
+func frameKind(k wire.Kind) FrameKind {
+	switch k {
+	case wire.KindRequest:
+		return FrameRequest
+	case wire.KindResponse:
+		return FrameResponse
+	case wire.KindOneWay:
+		return FrameOneWay
+	case wire.KindCancel:
+		return FrameCancel
+	default:
+		return FrameStream
+	}
+}
+
+// inject applies f to a frame with header h and route that c is about to
+// send. It reports whether to send it, and if not, what send returns.
+func (c *conn) inject(ctx context.Context, f FaultInjector, h *wire.Header, route string) (bool, error) {
+	if !f.Allowed(c.t.addr, c.peerAddr) {
+		c.close(errPartitioned)
+		return false, c.closeErr
+	}
+	ff, ok := f.(FrameFaults)
+	if !ok {
+		return true, nil
+	}
+	fault := ff.Frame(Frame{From: c.t.addr, To: c.peerAddr, Kind: frameKind(h.Kind), Route: route})
+	if fault.Drop {
+		return false, nil
+	}
+	if fault.Delay > 0 {
+		t := c.t.m.cfg.Clock.NewTimer(fault.Delay)
+		defer t.Stop()
+		select {
+		case <-t.Chan():
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-c.done: // send reports the connection's end
+		}
+	}
+	return true, nil
 }
 
 // errPartitioned is what a blocked dial or send reports.

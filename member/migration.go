@@ -150,7 +150,7 @@ func (m *Member) handleMigrate(ctx context.Context, req *Request) ([]byte, error
 		f.mu.Unlock()
 		return nil, fmt.Errorf("migrate partition %d: table %d already published, migration is stale", p, msg.Commit)
 	}
-	f.parts[p] = frozenPart{commit: msg.Commit, since: time.Now()}
+	f.parts[p] = frozenPart{commit: msg.Commit, since: m.cfg.Clock.Now()}
 	f.mu.Unlock()
 
 	names, svcs := f.serviceList()
@@ -233,26 +233,37 @@ func (m *Member) handleImport(ctx context.Context, req *Request) ([]byte, error)
 	return nil, nil
 }
 
+// watchdogTick is how often the watchdog looks at the frozen partitions.
+const watchdogTick = time.Second
+
+// overdueLocked returns the highest commit version among the partitions
+// frozen for more than limit at now, or 0 when none is.
+func (f *frozenParts) overdueLocked(now time.Time, limit time.Duration) uint64 {
+	var need uint64
+	for _, fp := range f.parts {
+		if now.Sub(fp.since) > limit {
+			need = max(need, fp.commit)
+		}
+	}
+	return need
+}
+
 // watchdog asks the coordinator for a releasing table when a partition has
-// been frozen much longer than a migration may take: the coordinator that
-// froze it may have died before publishing.
+// been frozen much longer than a migration may take (twice
+// MigrationTimeout): the coordinator that froze it may have died before
+// publishing.
 func (f *frozenParts) watchdog(m *Member) func(context.Context) {
 	return func(ctx context.Context) {
-		t := time.NewTicker(time.Second)
+		t := m.cfg.Clock.NewTicker(watchdogTick)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-t.Chan():
 			}
-			var need uint64
 			f.mu.Lock()
-			for _, fp := range f.parts {
-				if time.Since(fp.since) > 2*m.cfg.MigrationTimeout {
-					need = max(need, fp.commit)
-				}
-			}
+			need := f.overdueLocked(m.cfg.Clock.Now(), 2*m.cfg.MigrationTimeout)
 			f.mu.Unlock()
 			if need == 0 {
 				continue

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/partition"
@@ -162,7 +164,7 @@ func (m *Member) askForTable(ctx context.Context, coordinator string, v uint64) 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	ctx, cancel := clockwork.WithTimeout(ctx, m.cfg.Clock, m.cfg.DialTimeout)
 	defer cancel()
 	_, err = m.call(ctx, coordinator, routeBump, b)
 	return err
@@ -300,7 +302,7 @@ func (m *Member) refreshStaleTable(ctx context.Context) {
 	if !m.TableStale() || !m.HasQuorum() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	ctx, cancel := clockwork.WithTimeout(ctx, m.cfg.Clock, m.cfg.DialTimeout)
 	defer cancel()
 	m.fetchTable(ctx)
 }

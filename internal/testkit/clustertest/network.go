@@ -9,12 +9,13 @@ import (
 // Network injects network partitions between members of one process. Give
 // it as Config.Faults to every member, then Split and Heal.
 type Network struct {
-	mu    sync.RWMutex
-	group map[string]int     // address -> side; absent: side 0
-	cut   map[[2]string]bool // transport address pairs cut both ways
+	mu     sync.RWMutex
+	group  map[string]int     // address -> side; absent: side 0
+	cut    map[[2]string]bool // transport address pairs cut both ways
+	frames func(member.Frame) member.Fault
 }
 
-var _ member.FaultInjector = (*Network)(nil)
+var _ member.FrameFaults = (*Network)(nil)
 
 // NewNetwork returns a network with no partition.
 func NewNetwork() *Network { return &Network{group: map[string]int{}, cut: map[[2]string]bool{}} }
@@ -62,4 +63,25 @@ func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	clear(n.group)
+}
+
+// SetFrames makes rule decide what happens to each transport frame the
+// network lets through: dropped, delayed (on the sender's Config.Clock) or
+// sent. Rule runs on the sending goroutine and must not block; nil sends
+// every frame as is.
+func (n *Network) SetFrames(rule func(member.Frame) member.Fault) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.frames = rule
+}
+
+// Frame implements member.FrameFaults with the rule given to SetFrames.
+func (n *Network) Frame(f member.Frame) member.Fault {
+	n.mu.RLock()
+	rule := n.frames
+	n.mu.RUnlock()
+	if rule == nil {
+		return member.Fault{}
+	}
+	return rule(f)
 }
