@@ -95,8 +95,8 @@
 //     ErrCancelled when it was cancelled, or an error carrying the failure's
 //     text.
 //   - Job.Info returns a JobInfo: the status and error, the members, the
-//     restarts, the snapshots taken, and the snapshot the current run
-//     restored.
+//     restarts and the current execution's number, the snapshots taken, and
+//     the snapshot the current run restored.
 //   - Jobs lists the cluster's jobs, newest first. JobByID gives a handle on
 //     any job, from any member.
 //   - Job.Cancel stops a job everywhere.
