@@ -242,8 +242,9 @@
 // The Context tells an instance where it runs: its indexes and the
 // parallelism, the job and execution, the map partitions it is
 // responsible for (Context.Partitions), a context.Context that ends with
-// the job, a logger and counters. The ready-made suppliers are SliceP,
-// GeneratorP, MapP, FilterP, FlatMapP and SinkP.
+// the job, a logger and counters. The ready-made suppliers are SliceP and
+// GeneratorP (which share their items among the instances),
+// GeneratorPerInstanceP, MapP, FilterP, FlatMapP and SinkP.
 //
 // An edge is local by default: it joins only instances on the same member.
 // Edge.Distributed makes it reach the instances on every member. The
