@@ -51,7 +51,7 @@ type collectorEntry struct {
 // written, and a restart writes again the items since its snapshot (or
 // all, without one).
 //
-// Items hold every item collected until Reset; strings and byte slices that
+// A collector holds every item collected until Reset; strings and byte slices that
 // came over a distributed edge keep alive the message they arrived in.
 type Collector[T any] struct {
 	name string
@@ -156,12 +156,9 @@ func (c *Collector[T]) Reset() {
 // Collect sink of its name. The items stay readable. Closing again does
 // nothing.
 func (c *Collector[T]) Close() error {
-	collectors.Range(func(k, v any) bool {
-		if e := v.(collectorEntry); e.c == any(c) {
-			collectors.CompareAndDelete(k, v)
-		}
-		return true
-	})
+	if v, ok := collectors.Load(c.name); ok && v.(collectorEntry).c == any(c) {
+		collectors.CompareAndDelete(c.name, v)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
