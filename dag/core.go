@@ -34,18 +34,35 @@ func (s *sliceSource[T]) Complete() (bool, error) {
 	return true, nil
 }
 
-// GeneratorP supplies instances that each call next with a counter
-// (0, 1, 2, ... on each instance) until it returns false, emitting the
-// values it produces.
+// GeneratorP supplies instances that together generate the sequence
+// numbers 0, 1, 2, ... once in the cluster, as SliceP shares a slice:
+// instance i (Context.GlobalIndex) of T (Context.TotalParallelism) calls
+// next with i, i+T, i+2T, ... until next returns false, emitting the values
+// it produces. Each instance stops at its own first false, so next must end
+// the sequence alike for all: once false for n, false for every higher n
+// (n < count, or true forever for an endless source).
+//
+// For a generator that runs the whole sequence on every instance, say so
+// with GeneratorPerInstanceP.
 func GeneratorP[T any](next func(ctx *Context, n int64) (T, bool)) Supplier {
+	return func() Processor { return &generator[T]{next: next, shared: true} }
+}
+
+// GeneratorPerInstanceP supplies instances that each call next with a
+// counter of their own (0, 1, 2, ... on every instance) until it returns
+// false: N instances generate the sequence N times, unless next tells them
+// apart by their Context (GlobalIndex, MemberIndex).
+func GeneratorPerInstanceP[T any](next func(ctx *Context, n int64) (T, bool)) Supplier {
 	return func() Processor { return &generator[T]{next: next} }
 }
 
 type generator[T any] struct {
 	next       func(*Context, int64) (T, bool)
+	shared     bool // GeneratorP: the instances share the sequence
 	ctx        *Context
 	out        *Emitter[T]
 	n          int64
+	step       int64
 	pending    T
 	hasPending bool
 	finished   bool
@@ -53,6 +70,10 @@ type generator[T any] struct {
 
 func (g *generator[T]) Init(ctx *Context) error {
 	g.ctx = ctx
+	g.step = 1
+	if g.shared {
+		g.n, g.step = int64(ctx.GlobalIndex), int64(max(ctx.TotalParallelism, 1))
+	}
 	var err error
 	g.out, err = Output[T](ctx, 0)
 	return err
@@ -80,7 +101,7 @@ func (g *generator[T]) Complete() (bool, error) {
 					break
 				}
 				buf[k] = v
-				g.n++
+				g.n += g.step
 			}
 			g.out.Commit(k)
 			if g.finished {
@@ -96,7 +117,7 @@ func (g *generator[T]) Complete() (bool, error) {
 			if !ok {
 				return true, nil
 			}
-			g.n++
+			g.n += g.step
 			if !g.out.Offer(v) {
 				g.pending, g.hasPending = v, true
 				return false, nil

@@ -91,6 +91,13 @@ type JobInfo struct {
 	// Restarts counts the executions after the first (member changes,
 	// restarts, resumes).
 	Restarts int `msgpack:"r,omitempty"`
+	// Execution is the number of the job's latest execution, the one its
+	// processors see as Context.Execution: 1 for the first, one more for
+	// every execution after it (each restart; a suspension and its resume
+	// count one each). It changes when the coordinator sets the new
+	// execution up, so while Restarting it may still name the one that
+	// stopped.
+	Execution uint64 `msgpack:"u,omitempty"`
 	// RestoredFrom is the snapshot the current execution started from (0:
 	// none, it started from the beginning).
 	RestoredFrom uint64 `msgpack:"f,omitempty"`

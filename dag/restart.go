@@ -136,6 +136,7 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 	cj.rec.Plan, _ = wire.Marshal(p)
 	cj.rec.Info.Members = p.Members
 	cj.rec.Info.Restarts++
+	cj.rec.Info.Execution = p.Execution
 	cj.mu.Unlock()
 	cj.s.log.Info("restarting job", "job", p.JobID, "reason", reason, "execution", p.Execution, "members", len(p.Members))
 	if then == Suspended {

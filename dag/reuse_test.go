@@ -35,7 +35,7 @@ type reuseAddrs struct {
 func init() {
 	dag.Register("test.reuse-memory", func(p reuseParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (string, bool) {
+		src := d.AddVertex("source", dag.GeneratorPerInstanceP(func(ctx *dag.Context, n int64) (string, bool) {
 			return fmt.Sprintf("item-%08d", n), ctx.MemberIndex == 1 && n < p.N
 		})).LocalParallelism(1)
 		addrs, _ := reuseSeen.LoadOrStore(p.Bag, &reuseAddrs{seen: map[*byte]bool{}})

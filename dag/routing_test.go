@@ -38,7 +38,7 @@ const routingPar = 2
 func init() {
 	dag.Register("test.routing", func(p routingParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (tagged, bool) {
+		src := d.AddVertex("source", dag.GeneratorPerInstanceP(func(ctx *dag.Context, n int64) (tagged, bool) {
 			return tagged{Src: ctx.GlobalIndex, Seq: int(n), Key: fmt.Sprintf("k%d", n%37)}, n < int64(p.PerSource)
 		})).LocalParallelism(routingPar)
 		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []tagged) error {

@@ -301,7 +301,7 @@ func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte
 	}
 	rec := jobRecord{
 		Info: JobInfo{ID: p.JobID, Name: msg.Name, Status: Starting, Submitted: time.Now(),
-			Members: p.Members, Config: cfg, Coordinator: s.m.ID()},
+			Members: p.Members, Config: cfg, Coordinator: s.m.ID(), Execution: p.Execution},
 		Params: msg.Params,
 		Plan:   planBytes,
 	}

@@ -47,7 +47,7 @@ func slowGateFor(bag string) *slowGate {
 func init() {
 	dag.Register("test.unicast-slow-consumer", func(p slowParams) (*dag.DAG, error) {
 		d := dag.New()
-		src := d.AddVertex("source", dag.GeneratorP(func(ctx *dag.Context, n int64) (int64, bool) {
+		src := d.AddVertex("source", dag.GeneratorPerInstanceP(func(ctx *dag.Context, n int64) (int64, bool) {
 			return n, ctx.MemberIndex == 1 && n < p.N
 		})).LocalParallelism(1)
 		g := slowGateFor(p.Bag)

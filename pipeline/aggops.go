@@ -110,12 +110,18 @@ func Average[T any](fn func(T) float64) AggregateOp[T, Mean, float64] {
 	}
 }
 
-// TopN keeps the n greatest items by compare (largest first).
+// TopN keeps the n greatest items by compare (largest first), and none
+// for n <= 0. It keeps n items at most: of items equal by compare at the
+// nth place, it keeps the first to arrive and drops the others, and the
+// order items arrive in a distributed job differs between runs. So when it
+// matters which, make compare break ties (on another field); to keep every
+// item tied at the nth place (SQL's RANK() <= n), rank windowed results
+// with TopNPerWindow.
 func TopN[T any](n int, compare func(a, b T) int) AggregateOp[T, []T, []T] {
 	trim := func(a []T) []T {
 		slices.SortStableFunc(a, func(x, y T) int { return compare(y, x) })
 		if len(a) > n {
-			a = a[:n]
+			a = a[:max(n, 0)]
 		}
 		return a
 	}
@@ -125,7 +131,7 @@ func TopN[T any](n int, compare func(a, b T) int) AggregateOp[T, []T, []T] {
 			if len(a) < n {
 				return trim(append(a, t))
 			}
-			if compare(t, a[len(a)-1]) > 0 {
+			if n > 0 && compare(t, a[len(a)-1]) > 0 {
 				a[len(a)-1] = t
 				return trim(a)
 			}

@@ -46,7 +46,8 @@
 //   - Windows: Window (by key) or WindowAll, then AggregateWindow, with
 //     Tumbling, Sliding or Session windows and optional EarlyResults.
 //     LateItems gives the late items as a stage. WindowJoin co-groups two
-//     keyed streams per window. See Event time.
+//     keyed streams per window. TopNPerWindow ranks each window's results
+//     and keeps the top n, ties at the nth place included. See Event time.
 //   - Joins: HashJoin and HashJoin2 read their batch side first (edge
 //     priority) and broadcast it to every instance. The stream side then
 //     flows through without moving between members.

@@ -1,6 +1,6 @@
 // Package sinks holds the connectors pipelines write to: distributed maps,
 // files, the log, TCP sockets, and the embedding program (channels,
-// observables), plus a list sink for tests.
+// observables, collectors), plus a list sink for tests.
 //
 // A sink is a pipeline.Sink[T]; a pipeline writes a stage into it with
 // pipeline.WriteTo. Jobs are code registered by name in every binary, so a
@@ -41,6 +41,11 @@
 //     (Observe, ReadList) count only what completed snapshots cover, or
 //     everything once the job has completed. With dag.AtLeastOnce they
 //     return repeats after a restart.
+//   - Collect is exactly-once with dag.ExactlyOnce by two-phase commit in
+//     the process that holds the Collector: an item joins
+//     Collector.Items when a snapshot covering it completes (or the job
+//     completes), and a restart commits what its snapshot covered and drops
+//     the rest. Otherwise it is at least once, and items appear as written.
 //   - Channel, Logger and Socket are at least once: after a restart, the
 //     items since the last snapshot are delivered again.
 //
@@ -57,9 +62,12 @@
 //
 // Map, MapWith* and List write into the grid, readable from any member.
 // Observable delivers to an Observer on any member, lite members included,
-// in this process or another. Channel delivers only within the process that
-// registered the channel: for programs that run their members themselves
-// (tests, examples, a service embedding its members). Files and Logger
+// in this process or another. Channel and Collect deliver only within the
+// process that registered the channel or made the Collector: for programs
+// that run their members themselves (tests, examples, a service embedding
+// its members). A Collector is the shortest way back from a job to the test
+// that submitted it: NewCollector, then Collector.Wait for the job's end,
+// or Collector.WaitLen for a job that does not end. Files and Logger
 // write on each member, into its own directory or log. Socket connects from
 // each member to the server.
 package sinks
