@@ -1,10 +1,6 @@
 package dag_test
 
 import (
-	"context"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,46 +11,11 @@ import (
 	"github.com/weir-dev/weir/member"
 )
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// collector gathers what sinks receive, per test, keyed by a name the job's
-// parameters carry.
-var collected sync.Map // name -> *bag
-
-type bag struct {
-	mu    sync.Mutex
-	items map[string][]any // instance label -> items
-}
-
-var bagSeq atomic.Int64
-
-// newBag returns a fresh bag name for one test run.
-func newBag(t testing.TB) string { return fmt.Sprintf("%s#%d", t.Name(), bagSeq.Add(1)) }
-
-func bagFor(name string) *bag {
-	b, _ := collected.LoadOrStore(name, &bag{items: map[string][]any{}})
-	return b.(*bag)
-}
-
-func (b *bag) add(label string, items ...any) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.items[label] = append(b.items[label], items...)
-}
-
-func (b *bag) all() []any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []any
-	for _, v := range b.items {
-		out = append(out, v...)
-	}
-	return out
-}
+var (
+	ctxT   = clustertest.Ctx
+	newBag = clustertest.NewBag
+	bagFor = clustertest.BagFor
+)
 
 type simpleParams struct {
 	N   int
@@ -73,7 +34,7 @@ func init() {
 			for i, v := range items {
 				out[i] = v
 			}
-			bagFor(p.Bag).add(ctx.MemberID(), out...)
+			bagFor(p.Bag).Add(ctx.MemberID(), out...)
 			return nil
 		}))
 		dag.Between[int64](src, double)
@@ -89,7 +50,7 @@ func TestSimpleJobOnOneMember(t *testing.T) {
 	job, err := dag.Submit(ctx, c.Members()[0], "test.simple", simpleParams{N: 10000, Bag: name})
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
-	got := bagFor(name).all()
+	got := bagFor(name).All()
 	require.Equal(t, 10000, len(got))
 	sum := int64(0)
 	for _, v := range got {

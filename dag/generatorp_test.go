@@ -33,7 +33,7 @@ func init() {
 			for i, v := range items {
 				out[i] = v
 			}
-			bagFor(p.Bag).add("", out...)
+			bagFor(p.Bag).Add("", out...)
 			return nil
 		})).LocalParallelism(2)
 		dag.Between[int64](src, sink).Distributed()
@@ -58,7 +58,7 @@ func TestGeneratorPSharesTheSequence(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, info.Restarts, "the job ran once")
 		seen := map[int64]int{}
-		for _, v := range bagFor(bag).all() {
+		for _, v := range bagFor(bag).All() {
 			seen[v.(int64)]++
 		}
 		hist := map[int]int{}

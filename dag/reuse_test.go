@@ -53,7 +53,7 @@ func init() {
 			for i, s := range items {
 				out[i] = strings.Clone(s)
 			}
-			bagFor(p.Bag).add("", out...)
+			bagFor(p.Bag).Add("", out...)
 			return nil
 		})).LocalParallelism(1)
 		e := dag.Between[string](src, sink).AllToOne().ReuseMemory()
@@ -75,7 +75,7 @@ func TestEdgeReusesMemory(t *testing.T) {
 	job, err := dag.Submit(ctx, c.Members()[0], "test.reuse-memory", reuseParams{N: n, Bag: name})
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
-	got := bagFor(name).all()
+	got := bagFor(name).All()
 	require.Len(t, got, n)
 	seen := make([]bool, n)
 	for _, v := range got {

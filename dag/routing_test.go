@@ -43,7 +43,7 @@ func init() {
 		})).LocalParallelism(routingPar)
 		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []tagged) error {
 			for _, it := range items {
-				bagFor(p.Bag).add("", routed{Item: it, Consumer: ctx.GlobalIndex, Member: ctx.MemberID()})
+				bagFor(p.Bag).Add("", routed{Item: it, Consumer: ctx.GlobalIndex, Member: ctx.MemberID()})
 			}
 			return nil
 		})).LocalParallelism(routingPar)
@@ -89,7 +89,7 @@ func TestRouting(t *testing.T) {
 				require.NoError(t, job.Wait(ctx))
 				// received[item] lists the consumers that got it.
 				received := map[tagged][]int{}
-				for _, v := range bagFor(name).all() {
+				for _, v := range bagFor(name).All() {
 					r := v.(routed)
 					require.Equal(t, memberOf(r.Consumer), r.Member)
 					received[r.Item] = append(received[r.Item], r.Consumer)

@@ -66,7 +66,7 @@ func init() {
 			for i, v := range items {
 				vs[i] = v
 			}
-			bagFor(p.Bag).add("", vs...)
+			bagFor(p.Bag).Add("", vs...)
 			return nil
 		})).LocalParallelism(2)
 		dag.Between[int64](src, sink).Distributed().Queue(1, 64)
@@ -98,7 +98,7 @@ func TestUnicastSkipsASlowRemoteConsumer(t *testing.T) {
 	require.NoError(t, <-ended)
 
 	seen := make([]int, n)
-	for _, v := range bagFor(name).all() {
+	for _, v := range bagFor(name).All() {
 		seen[v.(int64)]++
 	}
 	for i, k := range seen {

@@ -69,7 +69,7 @@ func init() {
 		count := d.AddVertex("count", func() dag.Processor { return &counter{} })
 		sink := d.AddVertex("sink", dag.SinkP(func(ctx *dag.Context, items []wordCount) error {
 			for _, wc := range items {
-				bagFor(p.Bag).add(ctx.Vertex, wc)
+				bagFor(p.Bag).Add(ctx.Vertex, wc)
 			}
 			return nil
 		}))
@@ -101,7 +101,7 @@ func TestWordCountOnThreeMembers(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
 	got := map[string]int64{}
-	for _, v := range bagFor(name).all() {
+	for _, v := range bagFor(name).All() {
 		wc := v.(wordCount)
 		_, dup := got[wc.Word]
 		require.False(t, dup, "word %q counted on two instances", wc.Word)

@@ -1,7 +1,6 @@
 package grid_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,11 +13,7 @@ import (
 	"github.com/weir-dev/weir/member"
 )
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxT = clustertest.Ctx
 
 func TestBasicOperationsAcrossMembers(t *testing.T) {
 	c := clustertest.Start(t, 3, member.Config{})

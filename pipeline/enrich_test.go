@@ -127,7 +127,7 @@ func runJoin(t *testing.T, c *clustertest.Cluster, p joinParams) []string {
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
 	var got []string
-	for _, v := range bagFor(p.Bag).all() {
+	for _, v := range bagFor(p.Bag).All() {
 		got = append(got, v.(string))
 	}
 	sort.Strings(got)
@@ -290,7 +290,7 @@ func TestMapAsyncBoundsConcurrencyAndKeepsOrder(t *testing.T) {
 			require.LessOrEqual(t, svc.peak.Load(), int64(3), "more calls at once than MaxInFlight")
 			require.GreaterOrEqual(t, svc.peak.Load(), int64(2), "calls ran concurrently")
 			var got []int
-			for _, v := range bagFor(p.Bag).all() {
+			for _, v := range bagFor(p.Bag).All() {
 				got = append(got, v.(int))
 			}
 			want := make([]int, p.N)
@@ -338,11 +338,11 @@ func TestSortAndAggregateAll(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
 	var got []int
-	for _, v := range bagFor(bag).all() {
+	for _, v := range bagFor(bag).All() {
 		got = append(got, v.(int))
 	}
 	want := slices.Clone(values)
 	slices.Sort(want)
 	require.Equal(t, want, got)
-	require.Equal(t, []any{sum}, bagFor(bag+"/sum").all())
+	require.Equal(t, []any{sum}, bagFor(bag+"/sum").All())
 }

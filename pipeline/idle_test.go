@@ -84,7 +84,7 @@ func testIdlePartition(t *testing.T, busy bool) {
 	var closed atomic.Int64
 	require.Eventually(t, func() bool {
 		n := int64(0)
-		for _, v := range bagFor(bag).all() {
+		for _, v := range bagFor(bag).All() {
 			if r := v.(pipeline.WindowResult[string, int64]); r.Key == "moving" && !r.Early {
 				n++
 			}
@@ -106,7 +106,7 @@ func TestEarlyResults(t *testing.T) {
 	// running counts, flagged early, growing.
 	var last int64
 	require.Eventually(t, func() bool {
-		for _, v := range bagFor(bag).all() {
+		for _, v := range bagFor(bag).All() {
 			r := v.(pipeline.WindowResult[string, int64])
 			require.True(t, r.Early, "a final result for a window that cannot have closed")
 			if r.Key == "moving" {

@@ -143,7 +143,7 @@ func TestHashJoinSnapshotsAfterItsBuildSideAndRestoresIt(t *testing.T) {
 				want[v] = true
 			}
 			got := map[string]bool{}
-			for _, v := range bagFor(p.Bag).all() {
+			for _, v := range bagFor(p.Bag).All() {
 				got[v.(string)] = true // the sink is at-least-once: repeats are expected
 			}
 			require.Equal(t, sortedKeys(want), sortedKeys(got))

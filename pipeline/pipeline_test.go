@@ -40,13 +40,13 @@ func collect[T any](bag string) pipeline.Sink[T] {
 }
 
 type bagWriter[T any] struct {
-	b     *bag
+	b     *clustertest.Bag
 	label string
 }
 
 func (w bagWriter[T]) Write(items []T) error {
 	for _, it := range items {
-		w.b.add(w.label, it)
+		w.b.Add(w.label, it)
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func TestPipelineWordCount(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, job.Wait(ctx))
 	got := map[string]int64{}
-	for _, v := range bagFor(name).all() {
+	for _, v := range bagFor(name).All() {
 		kv := v.(pipeline.KV[string, int64])
 		_, dup := got[kv.Key]
 		require.False(t, dup)

@@ -122,7 +122,7 @@ func TestTopNPerWindowMatchesReference(t *testing.T) {
 					require.NoError(t, err)
 					require.NoError(t, job.Wait(ctx))
 					var got []string
-					for _, v := range bagFor(bag).all() {
+					for _, v := range bagFor(bag).All() {
 						got = append(got, v.(string))
 					}
 					sort.Strings(got)

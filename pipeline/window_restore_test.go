@@ -110,7 +110,7 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 				restoreParams{Events: evs, Kind: tc.kind, Op: tc.op, Early: tc.early, Lag: lag, Gate: g, Bag: bag},
 				dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(time.Hour), dag.WithLocalParallelism(2))
 			require.NoError(t, err)
-			require.Eventually(t, func() bool { return len(bagFor(bag).all()) >= closedBefore },
+			require.Eventually(t, func() bool { return len(bagFor(bag).All()) >= closedBefore },
 				30*time.Second, 5*time.Millisecond, "the first half's windows never closed")
 			require.NoError(t, job.Suspend(ctx))
 			require.Eventually(t, func() bool {
@@ -126,7 +126,7 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 			require.Positive(t, info.RestoredFrom, "resumed from the snapshot")
 
 			var got []string
-			for _, v := range bagFor(bag).all() {
+			for _, v := range bagFor(bag).All() {
 				got = append(got, v.(string))
 			}
 			sort.Strings(got)
@@ -170,7 +170,7 @@ func TestWindowLateAfterRestore(t *testing.T) {
 					require.Positive(t, closedBefore)
 					require.Eventually(t, func() bool {
 						items, _, _ := judged(ctx, job)
-						return items == int64(half) && len(bagFor(bag).all()) >= closedBefore
+						return items == int64(half) && len(bagFor(bag).All()) >= closedBefore
 					}, 30*time.Second, 5*time.Millisecond, "the first half never reached the windows")
 					require.NoError(t, job.Suspend(ctx))
 					require.Eventually(t, func() bool {
@@ -191,14 +191,14 @@ func TestWindowLateAfterRestore(t *testing.T) {
 					gate(g).Store(int64(len(evs)))
 					require.NoError(t, job.Wait(ctx))
 					var got []string
-					for _, v := range bagFor(bag).all() {
+					for _, v := range bagFor(bag).All() {
 						got = append(got, v.(string))
 					}
 					sort.Strings(got)
 					require.Equal(t, want, got, "every window once, none changed by the late events")
 					if lateItems {
 						var gotLate []event
-						for _, v := range bagFor(lateBag).all() {
+						for _, v := range bagFor(lateBag).All() {
 							gotLate = append(gotLate, v.(event))
 						}
 						require.ElementsMatch(t, wantLate, gotLate, "late events routed to the side output, exactly")

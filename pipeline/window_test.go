@@ -288,13 +288,13 @@ func TestWindowsMatchReferenceModel(t *testing.T) {
 					require.NoError(t, err)
 					require.NoError(t, job.Wait(ctx))
 					var got []string
-					for _, v := range bagFor(bag).all() {
+					for _, v := range bagFor(bag).All() {
 						got = append(got, v.(string))
 					}
 					sort.Strings(got)
 					require.Equal(t, want, got)
 					var late []event
-					for _, v := range bagFor(lateBag).all() {
+					for _, v := range bagFor(lateBag).All() {
 						late = append(late, v.(event))
 					}
 					require.ElementsMatch(t, wantLate, late, "late events routed to the side output, exactly")

@@ -22,12 +22,7 @@ import (
 	"github.com/weir-dev/weir/sources"
 )
 
-// ctxT is a context that ends after d or with the test.
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxT = clustertest.Ctx
 
 // onClusters runs fn as two subtests, on a cluster of one member and on
 // one of three.

@@ -18,11 +18,7 @@ import (
 	"github.com/weir-dev/weir/snapshot"
 )
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxT = clustertest.Ctx
 
 // job is a job's snapshots as a test drives them: a coordinator's
 // Lifecycle and processors spread over members, each with its own view of

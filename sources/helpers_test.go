@@ -18,11 +18,7 @@ import (
 	"github.com/weir-dev/weir/sinks"
 )
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxT = clustertest.Ctx
 
 // bags gather what the collect sinks of jobs receive, by a name the job's
 // parameters carry.
