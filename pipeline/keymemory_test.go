@@ -82,6 +82,11 @@ func init() {
 // keys here, half of them from the other member, held 30-35 MB of messages
 // that way; copied as they enter the state, the heap grows by 3-4 MB.
 func TestKeysInStateDoNotHoldTheirMessages(t *testing.T) {
+	if raceDetector {
+		// 20M items take minutes under the detector, and its shadow memory
+		// makes the heap figure meaningless; the test without it covers this.
+		t.Skip("measures heap growth over 20M items: not under the race detector")
+	}
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, time.Minute)
 	const keys = 20000
