@@ -70,7 +70,7 @@ func waitSides(t *testing.T, majority []*member.Member, minority *member.Member)
 			return false
 		}
 		for _, m := range majority {
-			if len(m.Members()) != len(majority) || clustertest.CheckTable(m.Partitions(), ids, 1) != nil {
+			if len(m.Members()) != len(majority) || m.Partitions().CheckPlacement(ids, 1) != nil {
 				return false
 			}
 		}
@@ -203,7 +203,7 @@ func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
 	// The minority publishes its own tables (no quorum is configured) and
 	// takes over every partition.
 	_, err := ms[2].WaitPartitions(ctx, func(tb *partition.Table) bool {
-		return tb != nil && clustertest.CheckTable(tb, []string{ms[2].ID()}, 1) == nil
+		return tb != nil && tb.CheckPlacement([]string{ms[2].ID()}, 1) == nil
 	})
 	require.NoError(t, err)
 

@@ -80,7 +80,7 @@ func TestGracefulLeaveIsSeenPromptly(t *testing.T) {
 	tbl := ms[0].Partitions()
 	require.Empty(t, tbl.Owned(leaver.ID()))
 	require.Empty(t, tbl.BackedUp(leaver.ID()))
-	require.NoError(t, clustertest.CheckTable(tbl, []string{ms[0].ID(), ms[2].ID()}, 1))
+	require.NoError(t, tbl.CheckPlacement([]string{ms[0].ID(), ms[2].ID()}, 1))
 	require.NoError(t, leaver.Shutdown(ctx), "a second Shutdown returns nil")
 }
 

@@ -3,7 +3,6 @@ package member
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -83,26 +82,8 @@ func (m *Member) settledHere() (*partition.Table, string) {
 	if len(data) == 0 {
 		return t, "no data member that is not leaving"
 	}
-	backups := min(m.cfg.BackupCount, len(data)-1)
-	owned := make(map[string]int, len(data))
-	for p := range t.Count() {
-		r := t.Replicas(p)
-		if len(r) != backups+1 {
-			return t, fmt.Sprintf("table v%d: partition %d has %d backups, want %d", t.Version(), p, max(len(r)-1, 0), backups)
-		}
-		for _, id := range r {
-			if !slices.Contains(data, id) {
-				return t, fmt.Sprintf("table v%d: partition %d is held by %s, not a live data member staying", t.Version(), p, id)
-			}
-		}
-		owned[r[0]]++
-	}
-	lo, hi := t.Count(), 0
-	for _, id := range data {
-		lo, hi = min(lo, owned[id]), max(hi, owned[id])
-	}
-	if hi-lo > 1 {
-		return t, fmt.Sprintf("table v%d: unbalanced, members own %d to %d partitions", t.Version(), lo, hi)
+	if err := t.CheckPlacement(data, m.cfg.BackupCount); err != nil {
+		return t, err.Error()
 	}
 	if n := len(partition.Plan(t, partition.Rebalance(t, data, m.cfg.BackupCount))); n > 0 {
 		return t, fmt.Sprintf("table v%d: %d partitions still to migrate", t.Version(), n)

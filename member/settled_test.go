@@ -43,7 +43,7 @@ func TestWaitSettled(t *testing.T) {
 			require.Equal(t, tbl.Version(), o.Partitions().Version(), "%s's table", o.Name())
 			require.True(t, tbl.SameAssignment(o.Partitions()), "%s's table", o.Name())
 		}
-		require.NoError(t, clustertest.CheckTable(tbl, clustertest.DataMembers(ms), 1))
+		require.NoError(t, tbl.CheckPlacement(clustertest.DataMembers(ms), 1))
 	}
 
 	for range 3 {

@@ -110,7 +110,7 @@ func (c *cluster) waitStable() {
 			last = fmt.Errorf("no table")
 			return false
 		}
-		last = clustertest.CheckTable(t, ids, 1)
+		last = t.CheckPlacement(ids, 1)
 		return last == nil
 	})
 	require.True(c.t, ok, "the cluster never settled: %v", last)

@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/member"
-	"github.com/weir-dev/weir/partition"
 )
 
 // Cluster is a set of members started by a test.
@@ -187,37 +186,6 @@ func DataMembers(ms []*member.Member) []string {
 		}
 	}
 	return ids
-}
-
-// CheckTable checks that t assigns every partition to an owner and
-// min(backups, members-1) backups among members, balanced within one.
-func CheckTable(t *partition.Table, members []string, backups int) error {
-	want := min(backups, len(members)-1)
-	in := map[string]bool{}
-	for _, id := range members {
-		in[id] = true
-	}
-	owned := map[string]int{}
-	for p := range t.Count() {
-		r := t.Replicas(p)
-		if len(r) != want+1 {
-			return fmt.Errorf("table v%d partition %d has %d replicas, want %d", t.Version(), p, len(r), want+1)
-		}
-		for _, id := range r {
-			if !in[id] {
-				return fmt.Errorf("table v%d partition %d has replica %s, not a live data member", t.Version(), p, id)
-			}
-		}
-		owned[r[0]]++
-	}
-	lo, hi := t.Count(), 0
-	for _, id := range members {
-		lo, hi = min(lo, owned[id]), max(hi, owned[id])
-	}
-	if hi-lo > 1 {
-		return fmt.Errorf("table v%d is unbalanced: owned counts range %d..%d", t.Version(), lo, hi)
-	}
-	return nil
 }
 
 // Shutdown shuts every live member down gracefully.

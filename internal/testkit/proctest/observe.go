@@ -53,7 +53,7 @@ func WaitTable(t testing.TB, observer *member.Member, ids ...string) *partition.
 		case len(observer.Members()) != len(ids)+1:
 			last = fmt.Errorf("the observer sees %d members", len(observer.Members()))
 		default:
-			last = clustertest.CheckTable(tb, ids, 1)
+			last = tb.CheckPlacement(ids, 1)
 		}
 		return last == nil
 	})
