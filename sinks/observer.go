@@ -11,7 +11,6 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/codec"
-	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -117,15 +116,16 @@ func newObserver[T any](m *member.Member, name string) (*Observer[T], error) {
 	if name == "" {
 		return nil, errors.New("observe: no observable name")
 	}
-	kb, err := keys.Encode(logKey)
+	log := grid.GetMap[string, entry](m, observableMap(name))
+	part, err := log.Partition(logKey)
 	if err != nil {
 		return nil, err
 	}
 	return &Observer[T]{
 		m: m, name: name,
-		log:      grid.GetMap[string, entry](m, observableMap(name)),
+		log:      log,
 		progress: grid.GetMap[string, observerProgress](m, observerMap(name)),
-		part:     keys.Partition(kb, m.PartitionCount()),
+		part:     part,
 		codec:    codec.For[T](),
 		skip:     map[string]bool{},
 		res:      newResolver(),
