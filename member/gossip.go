@@ -71,10 +71,10 @@ func (m *Member) checkPeer(n *memberlist.Node) error {
 		reason = fmt.Sprintf("partition count mismatch: this member has %d partitions, member %s has %d", m.cfg.PartitionCount, n.Name, meta.Partitions)
 	case meta.Protocol != protocol:
 		reason = fmt.Sprintf("protocol mismatch: this member speaks %d, member %s speaks %d", protocol, n.Name, meta.Protocol)
-	case !m.cfg.Lite && !meta.Lite && !sameServices(m.services.names, meta.Services):
+	case !m.cfg.Lite && !meta.Lite && !sameServices(m.services.shared, meta.Services):
 		reason = fmt.Sprintf("services mismatch: data member %s serves %s, but this data member serves %s; "+
 			"every data member of a cluster serves the same (weir.Start attaches maps and jobs; start members with no services only as lite members)",
-			n.Name, serviceList(meta.Services), serviceList(m.services.names))
+			n.Name, serviceList(meta.Services), serviceList(m.services.shared))
 	default:
 		return nil
 	}

@@ -211,7 +211,7 @@ func (m *Member) setMeta(leaving bool) error {
 		Partitions: m.cfg.PartitionCount,
 		Lite:       m.cfg.Lite,
 		Leaving:    leaving,
-		Services:   m.services.names,
+		Services:   m.services.shared,
 	}.encode()
 	if err != nil {
 		return err

@@ -153,6 +153,16 @@ func TestJoinRefusesDataMemberWithOtherServices(t *testing.T) {
 		require.True(t, ok)
 		require.ElementsMatch(t, []string{"maps", "jobs"}, info.Services)
 	})
+	t.Run("data member with an extra local service", func(t *testing.T) {
+		endpoint := serviceNamed("endpoint")
+		endpoint.Local = true
+		m, err := join(t, false, serviceNamed("maps"), serviceNamed("jobs"), endpoint)
+		require.NoError(t, err)
+		require.Equal(t, []string{"maps", "jobs", "endpoint"}, m.ServiceNames())
+		info, ok := seed.MemberByID(m.ID())
+		require.True(t, ok)
+		require.ElementsMatch(t, []string{"maps", "jobs"}, info.Services, "local services are not advertised")
+	})
 	t.Run("lite member with no services", func(t *testing.T) {
 		_, err := join(t, true)
 		require.NoError(t, err)

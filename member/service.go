@@ -32,6 +32,10 @@ type Service struct {
 	// h.Ready. An error stops Start, which shuts down the services attached
 	// before this one.
 	Attach func(h *Host) (Attached, error)
+	// Local marks an endpoint that serves this member's own clients, such
+	// as an HTTP or RESP listener: it is neither advertised nor checked at
+	// join, so members may differ in which local services they run.
+	Local bool
 }
 
 // Attached is a service running on a member.
@@ -151,8 +155,9 @@ func (h *Host) OnTableChange(fn func(old, new *partition.Table)) (remove func())
 
 // attachedServices holds a member's services in attachment order.
 type attachedServices struct {
-	defs  []Service
-	names []string // immutable after init: read without the lock
+	defs   []Service
+	names  []string // immutable after init: read without the lock
+	shared []string // names of the services that are not Local: advertised and checked at join
 
 	mu       sync.Mutex // guards byName, attached
 	byName   map[string]Attached
@@ -173,6 +178,9 @@ func (s *attachedServices) init(defs []Service) error {
 		}
 		seen[d.Name] = true
 		s.names = append(s.names, d.Name)
+		if !d.Local {
+			s.shared = append(s.shared, d.Name)
+		}
 	}
 	s.defs = defs
 	s.byName = map[string]Attached{}
