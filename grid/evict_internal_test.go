@@ -11,6 +11,7 @@ import (
 // the one just added, wherever its random starting point falls: otherwise
 // evictLocked gives up and the partition stays over its share of the limit.
 func TestSampleLRUAlwaysFindsAVictim(t *testing.T) {
+	t.Parallel()
 	for size := 2; size <= 20; size++ {
 		st := newStore("m", storeConfig{MaxEntries: 1})
 		for i := range size {

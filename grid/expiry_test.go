@@ -47,6 +47,7 @@ func (l *eventLog[V]) of(typ grid.EventType) map[string][]grid.Event[string, V] 
 }
 
 func TestMaxIdleExpiresOnlyIdleEntries(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -99,6 +100,7 @@ func TestMaxIdleExpiresOnlyIdleEntries(t *testing.T) {
 }
 
 func TestMaxEntriesEvicts(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -164,6 +166,7 @@ func TestMaxEntriesEvicts(t *testing.T) {
 }
 
 func TestConfigMismatch(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -193,6 +196,7 @@ func TestConfigMismatch(t *testing.T) {
 }
 
 func TestWrongTypeOnEveryRead(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -223,6 +227,7 @@ func TestWrongTypeOnEveryRead(t *testing.T) {
 }
 
 func TestGetAllAndPutAllAcrossOwners(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -267,6 +272,7 @@ func TestGetAllAndPutAllAcrossOwners(t *testing.T) {
 }
 
 func TestClearEmitsRemovals(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)

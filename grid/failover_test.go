@@ -94,6 +94,7 @@ func verifyAll(t *testing.T, m *member.Member, name string, acked map[string]int
 }
 
 func TestNoAcknowledgedWriteLostWhenAMemberCrashes(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	load := startLoad(t, ms[:2], "crash", 4)
@@ -107,6 +108,7 @@ func TestNoAcknowledgedWriteLostWhenAMemberCrashes(t *testing.T) {
 }
 
 func TestNoAcknowledgedWriteLostWhenAMemberJoins(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	load := startLoad(t, ms, "join", 4)
@@ -119,6 +121,7 @@ func TestNoAcknowledgedWriteLostWhenAMemberJoins(t *testing.T) {
 }
 
 func TestGracefulLeaveWithoutBackupsLosesNothing(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.BackupCount = member.NoBackups
 	c := clustertest.Start(t, 3, cfg)
@@ -133,6 +136,7 @@ func TestGracefulLeaveWithoutBackupsLosesNothing(t *testing.T) {
 }
 
 func TestCounterExactWhenOwnerCrashes(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	// A key owned by the member that will crash, so increments are in flight

@@ -17,6 +17,7 @@ import (
 // its place (and the loop may go on past it), an error that ends the
 // iteration last.
 func TestIterationYieldsItsErrors(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -75,6 +76,7 @@ func TestIterationYieldsItsErrors(t *testing.T) {
 // goroutine: a panic in them reaches the caller, who can recover it, and
 // nothing keeps running after the call (goleak checks in TestMain).
 func TestIterationRunsOnTheCallersGoroutine(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)

@@ -20,6 +20,7 @@ func readAll(t *testing.T, j *journal, from uint64) ([]uint64, uint64) {
 // An owner's events become readable only once their writes have finished,
 // in sequence order, whichever write finishes first.
 func TestJournalOwnerEventsWaitForTheirWrites(t *testing.T) {
+	t.Parallel()
 	j := newJournal(10)
 	for range 3 {
 		j.append(rawEvent{Type: Added})
@@ -54,6 +55,7 @@ func TestJournalOwnerEventsWaitForTheirWrites(t *testing.T) {
 // sequence is 0): a backup promoted after receiving only that event must
 // not keep it hidden, nor everything the new owner appends after it.
 func TestJournalPromotedBackupShowsWhatItHolds(t *testing.T) {
+	t.Parallel()
 	j := newJournal(10)
 	j.replicate(rawEvent{Seq: 0, Type: Added})
 	seqs, next := readAll(t, j, 0)
@@ -71,6 +73,7 @@ func TestJournalPromotedBackupShowsWhatItHolds(t *testing.T) {
 // A backup follows the owner's numbering: a sequence that does not follow
 // its own drops what it held rather than renumber the event.
 func TestJournalBackupTakesTheOwnersNumbers(t *testing.T) {
+	t.Parallel()
 	j := newJournal(10)
 	for s := range uint64(3) {
 		j.replicate(rawEvent{Seq: s})

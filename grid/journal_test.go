@@ -49,6 +49,7 @@ func events(t testing.TB, p int, evs []grid.Event[string, int]) []event {
 }
 
 func TestJournal(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 60*time.Second)
@@ -189,6 +190,7 @@ func TestJournal(t *testing.T) {
 }
 
 func TestJournalErrors(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)

@@ -127,6 +127,7 @@ var kvModel = porcupine.Model{
 }
 
 func TestKVModelRejectsNonLinearizableHistories(t *testing.T) {
+	t.Parallel()
 	// The model must be able to say no, or the real test proves nothing.
 	put := func(call, ret int64, v int) porcupine.Operation {
 		return porcupine.Operation{Input: kvInput{Op: kvPut, Key: "k", Val: v}, Output: kvOutput{}, Call: call, Return: ret}
@@ -168,6 +169,7 @@ func TestKVModelRejectsNonLinearizableHistories(t *testing.T) {
 // few keys; the history must be linearizable: each operation takes effect
 // at one instant between its call and its return.
 func TestOperationsAreLinearizable(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 60*time.Second)

@@ -13,6 +13,7 @@ import (
 // and counts the rest, delivers what it kept in order, and once drained
 // holds no big buffer.
 func TestListenerQueueBoundsAndOrder(t *testing.T) {
+	t.Parallel()
 	delivered := make(chan uint64, listenerQueue+1)
 	l := newListener("m", slog.New(slog.NewTextHandler(io.Discard, nil)), func(e rawEvent) { delivered <- e.Seq })
 	const extra = 10

@@ -17,6 +17,7 @@ import (
 // a scan of that partition finds it in, and the member that holds it
 // locally, whichever member asks.
 func TestPartitionAndOwnerAgreeWithWhereTheMapStoresKeys(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -91,6 +92,7 @@ func TestPartitionAndOwnerAgreeWithWhereTheMapStoresKeys(t *testing.T) {
 }
 
 func TestPartitionRefusesWhatPutRefuses(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	mp := grid.GetMap[string, int](c.Members()[0], "limited", grid.WithSizeLimits(16, 1<<10))
 	_, err := mp.Partition(strings.Repeat("k", 64))

@@ -16,6 +16,7 @@ import (
 var ctxT = clustertest.Ctx
 
 func TestBasicOperationsAcrossMembers(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -88,6 +89,7 @@ func TestBasicOperationsAcrossMembers(t *testing.T) {
 }
 
 func TestWrongValueTypeIsAnError(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, 10*time.Second)
 	m := c.Members()[0]
@@ -100,6 +102,7 @@ func TestWrongValueTypeIsAnError(t *testing.T) {
 }
 
 func TestSizeLimitsAndClosed(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, 10*time.Second)
 	m := c.Members()[0]
@@ -120,6 +123,7 @@ var incr = grid.RegisterProcessor("test.incr", func(_ string, v int64, _ bool, b
 })
 
 func TestEntryProcessor(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ctx := ctxT(t, 30*time.Second)
 	var wg sync.WaitGroup
@@ -141,6 +145,7 @@ func TestEntryProcessor(t *testing.T) {
 }
 
 func TestTTLExpiresAndEmitsEvents(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, 30*time.Second)
 	mp := grid.GetMap[string, string](c.Members()[0], "ttl", grid.WithJournal(100))

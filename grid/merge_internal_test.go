@@ -20,6 +20,7 @@ import (
 // lost). The copy is imported by hand here; a member joining brings the
 // next table.
 func TestImportOverAnOwnedPartitionMergesWhatItReplaces(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -70,6 +71,7 @@ func TestImportOverAnOwnedPartitionMergesWhatItReplaces(t *testing.T) {
 // of that older table after the copy arrived. A copy whose table came
 // without the member is dropped, not kept forever.
 func TestImportedCopyWaitsForItsTable(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	s := serviceOf(m)

@@ -20,6 +20,7 @@ import (
 // operation must match it, and at the end Scan and Len must match the
 // union of the models.
 func TestMapMatchesReferenceModel(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 60*time.Second)

@@ -28,6 +28,7 @@ func cached(c *nearCache[string, string], k string) (string, bool) {
 // connections and concurrent goroutines, in any order. Whatever the order,
 // the cache must not go back to a value older than one already returned.
 func TestNearCacheNeverReplacesANewerRead(t *testing.T) {
+	t.Parallel()
 	c := testNearCache()
 	c.put("k", 1, 6, "new") // a read answered at sequence 6 ...
 	c.put("k", 1, 5, "old") // ... then one answered earlier, delivered late
@@ -41,6 +42,7 @@ func TestNearCacheNeverReplacesANewerRead(t *testing.T) {
 }
 
 func TestNearCacheRejectsResponsesOlderThanWhatItKnows(t *testing.T) {
+	t.Parallel()
 	c := testNearCache()
 	c.put("k", 2, 3, "v3")
 	// A write to another key of the partition is announced at 8: a response
@@ -67,6 +69,7 @@ func TestNearCacheRejectsResponsesOlderThanWhatItKnows(t *testing.T) {
 }
 
 func TestNearCacheInvalidationDropsOlderCopies(t *testing.T) {
+	t.Parallel()
 	c := testNearCache()
 	c.put("k", 0, 4, "v4")
 	c.invalidate(0, 4, encodedKey(t, "k")) // the write that produced v4: keep
@@ -81,6 +84,7 @@ func TestNearCacheInvalidationDropsOlderCopies(t *testing.T) {
 }
 
 func TestNearCacheAbsentDropsOlderCopies(t *testing.T) {
+	t.Parallel()
 	c := testNearCache()
 	c.put("k", 3, 4, "v4")
 	c.absent("k", 3, 6) // a read at 6 found no value: the copy read at 4 is older
@@ -92,6 +96,7 @@ func TestNearCacheAbsentDropsOlderCopies(t *testing.T) {
 }
 
 func TestStripedCounterCountsEveryIncrement(t *testing.T) {
+	t.Parallel()
 	c := newStripedCounter()
 	var wg sync.WaitGroup
 	for range 16 {

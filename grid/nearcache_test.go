@@ -91,6 +91,7 @@ func (mo *monotonic) fail(format string, args ...any) {
 // a completed write within freshnessBound. Readers on A run concurrently
 // with the writes so that reads race with invalidations.
 func TestNearCacheFollowsWritesElsewhere(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 60*time.Second)
@@ -191,6 +192,7 @@ func TestNearCacheFollowsWritesElsewhere(t *testing.T) {
 
 // Hits, misses, invalidations and evictions count what the cache did.
 func TestNearCacheStats(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)
@@ -253,6 +255,7 @@ func TestNearCacheStats(t *testing.T) {
 // Entries of partitions that change owner are dropped; the others stay; and
 // after the move the cache still follows writes.
 func TestNearCacheDropsPartitionsThatChangeOwner(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 60*time.Second)
@@ -313,6 +316,7 @@ func TestNearCacheDropsPartitionsThatChangeOwner(t *testing.T) {
 
 // An entry is served from the cache for at most the cache's TTL.
 func TestNearCacheTTL(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestOpCodecRoundTrip(t *testing.T) {
+	t.Parallel()
 	ops := []opRequest{
 		{Map: "m", Op: opGet, Part: 270, Key: []byte("k"), Table: 9, Near: true},
 		{Map: "vehicles", Op: opCAS, Part: 3, Key: []byte{0xa1, 'x'}, Value: []byte("new"), Old: []byte("old"),

@@ -11,6 +11,7 @@ import (
 // writes unique keys from several goroutines. kill -9 of one process in the
 // middle of the load loses no acknowledged write.
 func TestNoAcknowledgedWriteLostWhenAProcessIsKilled(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

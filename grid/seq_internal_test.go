@@ -19,6 +19,7 @@ import (
 // removals, while reads check the sequences they get; it needs no cluster
 // because the race is between mutateLocked and a lock-free reader.
 func TestReadSequenceMatchesTheValueRead(t *testing.T) {
+	t.Parallel()
 	s := &service{}
 	s.subs.init()
 	p := newPart(0)

@@ -79,6 +79,7 @@ func waitSides(t *testing.T, majority []*member.Member, minority *member.Member)
 }
 
 func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
+	t.Parallel()
 	c, net := splitCluster(t, 2)
 	ms := c.Members()
 	ctx := ctxT(t, 90*time.Second)
@@ -123,6 +124,7 @@ func TestSplitBrainWithQuorumMinorityRefusesWrites(t *testing.T) {
 // others again. Meanwhile it must serve none of the partitions that table
 // gives it: the other side moved them and wrote to them.
 func TestStaleMemberServesNothingUntilTheCoordinatorsTableArrives(t *testing.T) {
+	t.Parallel()
 	c, net := splitCluster(t, 2)
 	ms := c.Members()
 	require.True(t, ms[0].IsCoordinator())
@@ -191,6 +193,7 @@ func TestStaleMemberServesNothingUntilTheCoordinatorsTableArrives(t *testing.T) 
 }
 
 func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
+	t.Parallel()
 	c, net := splitCluster(t, 0)
 	ms := c.Members()
 	ctx := ctxT(t, 90*time.Second)
@@ -242,6 +245,7 @@ func TestSplitBrainWithoutQuorumMergesLatestUpdateWins(t *testing.T) {
 // owner drops the member's subscription when it leaves its view: what the
 // near cache holds of that owner's partitions must not outlive the split.
 func TestNearCacheForgetsWhatAnUnreachableOwnerChanged(t *testing.T) {
+	t.Parallel()
 	c, net := splitCluster(t, 2)
 	ms := c.Members()
 	ctx := ctxT(t, 90*time.Second)
@@ -282,6 +286,7 @@ func TestNearCacheForgetsWhatAnUnreachableOwnerChanged(t *testing.T) {
 // the table of the side that kept one instead of republishing its own over
 // it: the majority's writes and deletions stand.
 func TestSplitBrainCutOffCoordinatorAdoptsTheMajoritysTable(t *testing.T) {
+	t.Parallel()
 	c, net := splitCluster(t, 2)
 	ms := c.Members()
 	require.True(t, ms[0].IsCoordinator())

@@ -11,6 +11,7 @@ import (
 // storeSet against a plain map, across the switch from scanning to an
 // index, with readers running while it changes.
 func TestStoreSet(t *testing.T) {
+	t.Parallel()
 	var ss storeSet
 	want := map[string]*store{}
 	check := func() {
