@@ -143,6 +143,15 @@ func NewReaderSize(r io.Reader, limit, size int) *Reader {
 	return &Reader{r: br, limit: max(limit, lenSize+headerLenSize)}
 }
 
+// Rebuffer reads from src through a buffer of size bytes from now on, e.g.
+// once a handshake, read through a small buffer, is done. It does nothing
+// while bytes are buffered, since they would be lost.
+func (r *Reader) Rebuffer(src io.Reader, size int) {
+	if r.r.Buffered() == 0 {
+		r.r = bufio.NewReaderSize(src, size)
+	}
+}
+
 // SetLimit changes the frame limit, e.g. once a handshake is done.
 func (r *Reader) SetLimit(limit int) {
 	r.limit = max(limit, lenSize+headerLenSize)
