@@ -64,6 +64,14 @@ type Config struct {
 	// with an HMAC challenge; members with another secret are refused.
 	SecretKey []byte
 
+	// TLSCertFile, TLSKeyFile and TLSCAFile (PEM files, all three or
+	// none) encrypt the transport with TLS 1.3 and authenticate both sides
+	// of every connection by certificate: a member accepts a peer only if
+	// TLSCAFile's CA signed its certificate. Map values and job data cross
+	// the transport in plain text without it. Gossip is not covered (it
+	// carries membership, not data): SecretKey encrypts it.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
+
 	// MaxFrameSize bounds one transport frame; a peer sending a larger frame
 	// is disconnected before the body is read. Default 64 MiB.
 	MaxFrameSize int
@@ -309,6 +317,9 @@ func (c Config) Validate() error {
 	if c.StreamWindow < 1<<10 {
 		add("StreamWindow %d: must be at least 1024", c.StreamWindow)
 	}
+	if set := btoi(c.TLSCertFile != "") + btoi(c.TLSKeyFile != "") + btoi(c.TLSCAFile != ""); set != 0 && set != 3 {
+		add("TLSCertFile, TLSKeyFile and TLSCAFile: set all three or none")
+	}
 	if c.ReadTimeout < 0 || c.IdleTimeout < 0 {
 		add("ReadTimeout %v and IdleTimeout %v: must not be negative", c.ReadTimeout, c.IdleTimeout)
 	}
@@ -322,4 +333,11 @@ func (c Config) Validate() error {
 		add("Gossip.ProbeTimeout %v must be shorter than Gossip.ProbeInterval %v", c.Gossip.ProbeTimeout, c.Gossip.ProbeInterval)
 	}
 	return errors.Join(errs...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

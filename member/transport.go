@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,7 @@ type transport struct {
 	ln      net.Listener
 	addr    string // advertised
 	authKey []byte
+	tls     *tls.Config // nil: plain TCP
 
 	mu      sync.Mutex // guards out, all, closed
 	out     map[string]*dialing
@@ -61,11 +63,17 @@ func newTransport(m *Member) (*transport, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	tlsCfg, err := transportTLS(m.cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	return &transport{
 		m:            m,
 		ln:           ln,
 		addr:         addr,
-		authKey:      deriveKey(m.cfg.SecretKey, "transport"),
+		authKey:      deriveKey(m.secretKey, "transport"),
+		tls:          tlsCfg,
 		out:          map[string]*dialing{},
 		all:          map[*conn]struct{}{},
 		pending:      make(chan struct{}, m.cfg.MaxPendingHandshakes),
@@ -139,11 +147,17 @@ func remoteIP(nc net.Conn) string {
 	return nc.RemoteAddr().String()
 }
 
-func (t *transport) accept(nc net.Conn) {
-	r, from, err := t.acceptHandshake(nc)
-	t.admitted(nc)
+func (t *transport) accept(raw net.Conn) {
+	nc, err := t.secure(raw, false)
+	var r *wire.Reader
+	var from peerInfo
+	if err == nil {
+		r, from, err = t.acceptHandshake(nc)
+	}
+	t.admitted(raw)
 	if err != nil {
-		_ = nc.Close()
+		_ = raw.Close()
+		nc = raw
 		if !t.isClosed() {
 			attrs := []any{"remote", nc.RemoteAddr().String()}
 			if from.ID != "" {
@@ -246,6 +260,9 @@ func (t *transport) dial(id string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, err)
 	}
+	if nc, err = t.secure(nc, true); err != nil {
+		return nil, fmt.Errorf("%w: member %s at %s: %v", ErrRefused, id, addr, err)
+	}
 	r, err := t.dialHandshake(nc, id)
 	if err != nil {
 		_ = nc.Close()
@@ -254,6 +271,27 @@ func (t *transport) dial(id string) (*conn, error) {
 	c := newConn(t, nc, r, id, true)
 	c.peerAddr = addr
 	return c, nil
+}
+
+// secure runs the TLS handshake on nc when the transport has TLS, within
+// DialTimeout; it closes nc if that fails.
+func (t *transport) secure(nc net.Conn, dialer bool) (net.Conn, error) {
+	if t.tls == nil {
+		return nc, nil
+	}
+	var tc *tls.Conn
+	if dialer {
+		tc = tls.Client(nc, t.tls)
+	} else {
+		tc = tls.Server(nc, t.tls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.m.cfg.DialTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
 }
 
 // advertisedTransport is the transport address other members dial: the
