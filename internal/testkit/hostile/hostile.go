@@ -17,8 +17,9 @@ import (
 	"github.com/weir-dev/weir/internal/wire"
 )
 
-// Protocol is the transport protocol version the handshake speaks.
-const Protocol = 2
+// Protocol is the transport protocol version the handshake speaks; a test
+// replaying the attacks against an older build sets it to that build's.
+var Protocol = 2
 
 // Handshake dials a member's transport without a secret and completes the
 // handshake as member "intruder", returning the connection ready for
