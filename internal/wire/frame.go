@@ -119,9 +119,10 @@ type Reader struct {
 	Pooled func(h *Header) bool
 }
 
-// growStep is the largest buffer allocated before its bytes arrive; past
+// growStep is the largest buffer allocated before its bytes arrive (the
+// largest usual frame, so those take one allocation as before); past
 // it, a buffer grows by doubling as bytes come in.
-const growStep = 64 << 10
+const growStep = 256 << 10
 
 // DefaultBufferSize is the read buffer of NewReader.
 const DefaultBufferSize = 64 << 10
