@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +29,7 @@ type memberFlags struct {
 	logFormat string
 	local     bool
 	drain     time.Duration
+	envs      [][2]string // flag name, environment variable
 }
 
 func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
@@ -42,10 +42,16 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	}
 	c := &f.cfg
 	str := func(p *string, name, env, def, help string) {
-		fs.StringVar(p, name, envOr(env, def), help+" ($"+env+")")
+		fs.StringVar(p, name, def, help+" ($"+env+")")
+		f.envs = append(f.envs, [2]string{name, env})
 	}
 	integer := func(p *int, name, env string, def int, help string) {
-		fs.IntVar(p, name, envInt(env, def), help+" ($"+env+")")
+		fs.IntVar(p, name, def, help+" ($"+env+")")
+		f.envs = append(f.envs, [2]string{name, env})
+	}
+	boolean := func(p *bool, name, env, help string) {
+		fs.BoolVar(p, name, false, help+" ($"+env+")")
+		f.envs = append(f.envs, [2]string{name, env})
 	}
 	str(&c.Name, "name", "WEIR_NAME", "", "member name, unique in the cluster (default: weir-<id>)")
 	str(&c.ClusterName, "cluster", "WEIR_CLUSTER", c.ClusterName, "cluster name; members of other clusters are refused")
@@ -57,14 +63,44 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	integer(&c.PartitionCount, "partitions", "WEIR_PARTITIONS", c.PartitionCount, "number of map partitions, the same on every member")
 	integer(&c.BackupCount, "backups", "WEIR_BACKUPS", c.BackupCount, "synchronous backups per partition (0: none; a crash then loses the member's partitions)")
 	integer(&c.MinClusterSize, "min-cluster-size", "WEIR_MIN_CLUSTER_SIZE", 0, "quorum: below this many data members, refuse writes and run no jobs (0: none)")
-	fs.BoolVar(&c.Lite, "lite", envBool("WEIR_LITE"), "lite member: owns no partitions, uses maps and submits jobs ($WEIR_LITE)")
+	boolean(&c.Lite, "lite", "WEIR_LITE", "lite member: owns no partitions, uses maps and submits jobs")
 	str(&f.secret, "secret", "WEIR_SECRET", "", "shared secret: encrypts gossip and authenticates connections; prefer the environment variable")
+	str(&c.TLSCertFile, "tls-cert", "WEIR_TLS_CERT", "", "PEM certificate of this member: with --tls-key and --tls-ca, the transport uses TLS with both sides authenticated")
+	str(&c.TLSKeyFile, "tls-key", "WEIR_TLS_KEY", "", "PEM private key of --tls-cert")
+	str(&c.TLSCAFile, "tls-ca", "WEIR_TLS_CA", "", "PEM certificate of the CA that signs every member's certificate")
 	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
-	fs.BoolVar(&f.local, "local", envBool("WEIR_LOCAL"), "fast failure detection for members on one machine (member.LocalConfig timings) ($WEIR_LOCAL)")
-	fs.DurationVar(&f.drain, "shutdown-timeout", envDur("WEIR_SHUTDOWN_TIMEOUT", 60*time.Second), "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
+	boolean(&f.local, "local", "WEIR_LOCAL", "fast failure detection for members on one machine (member.LocalConfig timings)")
+	fs.DurationVar(&f.drain, "shutdown-timeout", 60*time.Second, "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
+	f.envs = append(f.envs, [2]string{"shutdown-timeout", "WEIR_SHUTDOWN_TIMEOUT"})
 	str(&f.logLevel, "log-level", "WEIR_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&f.logFormat, "log-format", "WEIR_LOG_FORMAT", "text", "text or json (logs go to stderr)")
 	return f
+}
+
+// parse parses args, then takes each flag not given from its environment
+// variable, through the flag's own parser: a bad value in the environment
+// is refused as the same value on the command line is.
+func (f *memberFlags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	var errs []error
+	for _, fe := range f.envs {
+		v, ok := os.LookupEnv(fe[1])
+		if !ok || given[fe[0]] {
+			continue
+		}
+		if err := f.fs.Set(fe[0], v); err != nil {
+			errs = append(errs, fmt.Errorf("$%s=%q: %v", fe[1], v, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(f.fs.Output(), "%s: %v\n", f.fs.Name(), err)
+		return err
+	}
+	return nil
 }
 
 func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
@@ -113,7 +149,7 @@ func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
 // those jobs: Go cannot ship code to a cluster, every member must link it.
 func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 	f := newMemberFlags(cmd, stderr)
-	if err := f.fs.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -182,34 +218,4 @@ func describe(ms []member.Info) []string {
 		out[i] = fmt.Sprintf("%s id=%s gossip=%s transport=%s%s", info.Name, info.ID, info.GossipAddr, info.TransportAddr, role)
 	}
 	return out
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func envBool(name string) bool {
-	b, _ := strconv.ParseBool(os.Getenv(name))
-	return b
-}
-
-func envDur(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
 }

@@ -316,7 +316,7 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 	producer := int(prod)
 	switch kind {
 	case msgBatch:
-		if dest >= int64(len(r.outs)) {
+		if dest >= int64(len(r.outs)) || dest < destAll {
 			return fmt.Errorf("batch for instance %d of %d", dest, len(r.outs))
 		}
 		b, err := r.e.item.decode(payload, int(dest))

@@ -209,10 +209,33 @@ func (s *service) handleBatch(ctx context.Context, req *member.Request) ([]byte,
 	return wire.Marshal(&out)
 }
 
+// checkOpBytes refuses a write whose key, value or expected value is not
+// one msgpack value: every member encodes them with msgpack at the edge, so
+// other bytes come from a peer that is not one, and stored they would make
+// every later read or scan of the map fail.
+func checkOpBytes(op *opRequest) error {
+	for _, f := range []struct {
+		name string
+		b    []byte
+		must bool
+	}{{"key", op.Key, true}, {"value", op.Value, false}, {"expected value", op.Old, false}} {
+		if f.b == nil && !f.must {
+			continue
+		}
+		if err := wire.Validate(f.b); err != nil {
+			return fmt.Errorf("%w: %s: %v", errBadOp, f.name, err)
+		}
+	}
+	return nil
+}
+
 // write applies one write on the owner and waits for its backups.
 func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) {
 	if !s.m.HasQuorum() {
 		return opResponse{}, ErrNoQuorum
+	}
+	if err := checkOpBytes(op); err != nil {
+		return opResponse{}, err
 	}
 	if _, err := s.ownerTable(ctx, op.Part, op.Table, true); err != nil {
 		return opResponse{}, err

@@ -64,6 +64,14 @@ type Config struct {
 	// with an HMAC challenge; members with another secret are refused.
 	SecretKey []byte
 
+	// TLSCertFile, TLSKeyFile and TLSCAFile (PEM files, all three or
+	// none) encrypt the transport with TLS 1.3 and authenticate both sides
+	// of every connection by certificate: a member accepts a peer only if
+	// TLSCAFile's CA signed its certificate. Map values and job data cross
+	// the transport in plain text without it. Gossip is not covered (it
+	// carries membership, not data): SecretKey encrypts it.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
+
 	// MaxFrameSize bounds one transport frame; a peer sending a larger frame
 	// is disconnected before the body is read. Default 64 MiB.
 	MaxFrameSize int
@@ -73,6 +81,18 @@ type Config struct {
 	StreamWindow int
 	// DialTimeout bounds connecting to a member and its handshake. Default 5s.
 	DialTimeout time.Duration
+	// ReadTimeout closes a transport connection whose peer started a frame
+	// and sent none of its bytes for this long: a stalled frame holds no
+	// memory for longer. Default 30s.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a transport connection on which nothing was read
+	// or written for this long and nothing is in flight (no call, handler
+	// or stream); the next call dials again. Default 5m.
+	IdleTimeout time.Duration
+	// MaxPendingHandshakes bounds the incoming transport connections whose
+	// handshake is not done; more are closed at once. Each handshake also
+	// ends after DialTimeout. Default 128.
+	MaxPendingHandshakes int
 
 	// Gossip tunes failure detection. See GossipConfig.
 	Gossip GossipConfig
@@ -124,14 +144,17 @@ type GossipConfig struct {
 // interfaces, LAN failure detection, 271 partitions, one backup.
 func DefaultConfig() Config {
 	return Config{
-		ClusterName:    "weir",
-		BindAddr:       "0.0.0.0:5701",
-		PartitionCount: partition.DefaultCount,
-		BackupCount:    1,
-		RejoinInterval: 30 * time.Second,
-		MaxFrameSize:   64 << 20,
-		StreamWindow:   4 << 20,
-		DialTimeout:    5 * time.Second,
+		ClusterName:          "weir",
+		BindAddr:             "0.0.0.0:5701",
+		PartitionCount:       partition.DefaultCount,
+		BackupCount:          1,
+		RejoinInterval:       30 * time.Second,
+		MaxFrameSize:         64 << 20,
+		StreamWindow:         4 << 20,
+		DialTimeout:          5 * time.Second,
+		ReadTimeout:          30 * time.Second,
+		IdleTimeout:          5 * time.Minute,
+		MaxPendingHandshakes: 128,
 		Gossip: GossipConfig{
 			ProbeInterval:       time.Second,
 			ProbeTimeout:        500 * time.Millisecond,
@@ -200,6 +223,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = d.DialTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.MaxPendingHandshakes == 0 {
+		c.MaxPendingHandshakes = d.MaxPendingHandshakes
 	}
 	if c.MigrationTimeout == 0 {
 		c.MigrationTimeout = d.MigrationTimeout
@@ -285,6 +317,15 @@ func (c Config) Validate() error {
 	if c.StreamWindow < 1<<10 {
 		add("StreamWindow %d: must be at least 1024", c.StreamWindow)
 	}
+	if set := btoi(c.TLSCertFile != "") + btoi(c.TLSKeyFile != "") + btoi(c.TLSCAFile != ""); set != 0 && set != 3 {
+		add("TLSCertFile, TLSKeyFile and TLSCAFile: set all three or none")
+	}
+	if c.ReadTimeout < 0 || c.IdleTimeout < 0 {
+		add("ReadTimeout %v and IdleTimeout %v: must not be negative", c.ReadTimeout, c.IdleTimeout)
+	}
+	if c.MaxPendingHandshakes < 0 {
+		add("MaxPendingHandshakes %d: must not be negative", c.MaxPendingHandshakes)
+	}
 	if c.RejoinInterval < 0 {
 		add("RejoinInterval %v: must not be negative", c.RejoinInterval)
 	}
@@ -292,4 +333,11 @@ func (c Config) Validate() error {
 		add("Gossip.ProbeTimeout %v must be shorter than Gossip.ProbeInterval %v", c.Gossip.ProbeTimeout, c.Gossip.ProbeInterval)
 	}
 	return errors.Join(errs...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

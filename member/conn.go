@@ -57,6 +57,9 @@ type conn struct {
 	serving *xsync.MapOf[uint64, context.CancelFunc]
 	streams *xsync.MapOf[uint64, *Stream]
 	sem     chan struct{}
+	// lastWrite is when the flusher last wrote, in unix nanoseconds: a
+	// connection that only sends is not idle.
+	lastWrite atomic.Int64
 }
 
 func newConn(t *transport, nc net.Conn, r *wire.Reader, peer string, outbound bool) *conn {
@@ -75,7 +78,30 @@ func newConn(t *transport, nc net.Conn, r *wire.Reader, peer string, outbound bo
 		sem:      make(chan struct{}, maxConcurrentHandlers),
 	}
 	r.Pooled = c.pooledFrame
+	r.Rebuffer(deadlineReader{c}, wire.DefaultBufferSize)
+	c.lastWrite.Store(time.Now().UnixNano())
 	return c
+}
+
+// deadlineReader reads from the connection with a read deadline: ReadTimeout
+// inside a frame, IdleTimeout between frames.
+type deadlineReader struct{ c *conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	cfg := &d.c.t.m.cfg
+	wait := cfg.IdleTimeout
+	if d.c.reader.InFrame() {
+		wait = cfg.ReadTimeout
+	}
+	_ = d.c.nc.SetReadDeadline(time.Now().Add(wait))
+	return d.c.nc.Read(p)
+}
+
+// busy reports whether anything is in flight on c or it wrote lately, so
+// that an expired idle deadline does not close it.
+func (c *conn) busy() bool {
+	recent := time.Since(time.Unix(0, c.lastWrite.Load())) < c.t.m.cfg.IdleTimeout
+	return recent || c.calls.Size() > 0 || len(c.sem) > 0 || c.serving.Size() > 0 || c.streams.Size() > 0
 }
 
 // pooledFrame says whether a frame's payload is read into a pooled buffer:
@@ -171,6 +197,7 @@ func (c *conn) flushLoop() {
 			c.close(fmt.Errorf("write to member %s: %w", c.peer, err))
 			return
 		}
+		c.lastWrite.Store(time.Now().UnixNano())
 		if cap(buf) <= 2*maxPendingWrite {
 			c.wmu.Lock()
 			c.wspare = buf[:0]
@@ -183,8 +210,18 @@ func (c *conn) readLoop() {
 	for {
 		h, p, err := c.reader.ReadFrame()
 		if err != nil {
-			if errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrMalformed) {
-				c.t.m.log.Warn("transport: disconnecting member after a bad frame", "member", c.peer, "remote", c.nc.RemoteAddr().String(), "reason", err)
+			var ne net.Error
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			switch {
+			case timeout && !c.reader.InFrame() && c.busy():
+				continue // idle reading, but waiting for something: read on
+			case timeout && !c.reader.InFrame():
+				c.t.m.log.Debug("transport: closing idle connection", "peer", c.peer)
+			case timeout:
+				err = fmt.Errorf("a frame stalled: no byte for %v (ReadTimeout)", c.t.m.cfg.ReadTimeout)
+				fallthrough
+			case errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrMalformed):
+				c.t.badFrames.refuse("transport: disconnected members after bad frames", err, "peer", c.peer, "remote", c.nc.RemoteAddr().String())
 			}
 			c.close(fmt.Errorf("%w %s: %v", ErrConnectionLost, c.peer, err))
 			return
@@ -219,7 +256,7 @@ func (c *conn) dispatch(h wire.Header, p []byte) bool {
 			s.receive(h, p)
 		}
 	default:
-		c.t.m.log.Warn("transport: disconnecting member after an unexpected frame", "member", c.peer, "kind", h.Kind.String())
+		c.t.m.log.Warn("transport: disconnecting member after an unexpected frame", "peer", c.peer, "kind", h.Kind.String())
 		c.close(fmt.Errorf("%w %s: unexpected %s frame", ErrConnectionLost, c.peer, h.Kind))
 		return false
 	}

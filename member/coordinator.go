@@ -178,7 +178,7 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 		defer cancel()
 		b, err := m.call(ctx, id, routeTableGet, nil)
 		if err != nil {
-			m.log.Debug("coordinator: could not read member's table", "member", id, "err", err)
+			m.log.Debug("coordinator: could not read member's table", "peer", id, "err", err)
 			return
 		}
 		t, _, err := m.decodeTable(b)
@@ -314,7 +314,7 @@ func (c *coordinator) send(ctx context.Context, t *partition.Table, ids []string
 		defer cancel()
 		b, err := m.call(ctx, id, routeTable, payload)
 		if err != nil {
-			m.log.Debug("coordinator: publishing table failed", "member", id, "version", t.Version(), "err", err)
+			m.log.Debug("coordinator: publishing table failed", "peer", id, "version", t.Version(), "err", err)
 			return
 		}
 		var ack versionMsg

@@ -80,6 +80,46 @@
 // control). Errors cross the wire as *RemoteError; sentinels registered with
 // RegisterErrorCode keep working with errors.Is.
 //
+// # Security
+//
+// The threat model: anyone who can reach a member's gossip port (UDP and TCP)
+// or transport port can send it any bytes. What each setting protects:
+//
+//   - Without SecretKey, nothing is secret and nothing is authenticated:
+//     whoever reaches the ports can join the cluster, read and change every
+//     map, run jobs, and pose as a member (a node that takes a live member's
+//     name and leaves can evict it for a moment). Start logs a SECURITY
+//     warning when a member without a secret listens on a non-loopback
+//     address. Use it on loopback or a network only trusted hosts reach.
+//   - With SecretKey, gossip is encrypted and authenticated (memberlist's
+//     AES-GCM) and every transport connection proves the secret in its
+//     handshake: the dialer proves first, so connecting gives an attacker
+//     nothing to test guesses against, and keys are stretched from the
+//     secret with scrypt, so each guess against a captured packet costs a
+//     scrypt run. A member without the secret can neither join nor call.
+//     The transport is authenticated but not encrypted: map values and job
+//     data cross it in plain text.
+//   - With TLSCertFile, TLSKeyFile and TLSCAFile, the transport is TLS 1.3
+//     and both sides present a certificate the cluster's CA signed.
+//
+// The recommended production setup is both: a long random SecretKey (from
+// the environment, not the command line) and TLS certificates from a CA of
+// the cluster's own, on a network only the members reach.
+//
+// Whatever the settings, hostile bytes cost a member little, and always
+// less than they would cost the sender to make it spend much: a frame's
+// buffer grows as its bytes arrive and a frame that stalls is dropped after
+// ReadTimeout; connections with nothing in flight close after IdleTimeout;
+// handshakes pending are capped (MaxPendingHandshakes, and 16 per address)
+// and end after DialTimeout; every request is validated before it is
+// decoded and refused if it would decode into more than 32 times its size
+// (internal/wire); gossip TCP streams are checked before memberlist reads
+// them (push/pull of at most 4096 nodes, no compressed or user messages)
+// and at most 32 are read at once; owners refuse keys and values that are
+// not msgpack. Refusals are logged as a summary per kind every 10 seconds
+// and counted in TransportStats. The suite in internal/testkit/hostile
+// runs these attacks against a member process.
+//
 // # Services
 //
 // A member does what the services given to Start make it do; nothing

@@ -125,16 +125,7 @@ type faultyGossip struct {
 	stop          sync.Once
 }
 
-func newFaultyGossip(m *Member, host string, port int) (*faultyGossip, int, error) {
-	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-		BindAddrs: []string{host},
-		BindPort:  port,
-		Logger:    nil,
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	port = nt.GetAutoBindPort()
+func newFaultyGossip(m *Member, nt *memberlist.NetTransport, host string, port int) *faultyGossip {
 	g := &faultyGossip{
 		NetTransport: nt,
 		m:            m,
@@ -146,7 +137,7 @@ func newFaultyGossip(m *Member, host string, port int) (*faultyGossip, int, erro
 	}
 	m.group.Go(g.forwardPackets)
 	m.group.Go(g.forwardStreams)
-	return g, port, nil
+	return g
 }
 
 func (g *faultyGossip) allowed(from, to string) bool { return g.m.cfg.Faults.Allowed(from, to) }

@@ -80,7 +80,7 @@ func (m *Member) checkPeer(n *memberlist.Node) error {
 	}
 	key := n.Name + "\x00" + reason
 	if _, seen := m.refusedPeers.LoadOrStore(key, struct{}{}); !seen {
-		m.log.Warn("gossip: refusing member", "member", n.Name, "addr", n.Address(), "reason", reason)
+		m.log.Warn("gossip: refusing member", "peer", n.Name, "addr", n.Address(), "reason", reason)
 	}
 	return fmt.Errorf("%s", reason)
 }
@@ -94,7 +94,7 @@ func (m *Member) nodeEvent(n *memberlist.Node, left bool) {
 	} else {
 		info, _, err := infoOf(n)
 		if err != nil {
-			m.log.Warn("gossip: ignoring member with bad metadata", "member", n.Name, "err", err)
+			m.log.Warn("gossip: ignoring member with bad metadata", "peer", n.Name, "err", err)
 			return
 		}
 		m.nodes[n.Name] = info
@@ -227,6 +227,10 @@ type memberlistLog struct {
 	// load or shutting down), not the misconfigured network memberlist
 	// warns of.
 	loopback bool
+	// limit summarises warnings and errors: memberlist logs one per bad
+	// packet or stream, which a flood of them must not turn into a flood of
+	// lines.
+	limit *refusalLog
 }
 
 func (w memberlistLog) Write(p []byte) (int, error) {
@@ -246,6 +250,14 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 	}
 	if w.loopback && strings.Contains(line, "UDP probes failed") {
 		level = slog.LevelDebug
+	}
+	if level >= slog.LevelWarn && w.limit != nil {
+		kind, _, _ := strings.Cut(line, ":")
+		if len(kind) > 60 {
+			kind = kind[:60]
+		}
+		w.limit.logKind(level, kind, "gossip: "+line)
+		return len(p), nil
 	}
 	w.log.Log(context.Background(), level, "gossip: "+line)
 	return len(p), nil

@@ -4,9 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/scrypt"
 
 	"github.com/weir-dev/weir/internal/wire"
 )
@@ -14,14 +18,18 @@ import (
 // The transport handshake, before any other frame:
 //
 //	dialer   -> hello   {cluster, protocol, partitions, from, to, nonceA}
-//	acceptor -> welcome {from, nonceB, mac(welcome)} or {refused: reason}
-//	dialer   -> proof   {mac(proof)}             (the dialer checked the acceptor's MAC)
-//	acceptor -> ready   {} or {refused: reason}
+//	acceptor -> welcome {from, nonceB} or {refused: reason}
+//	dialer   -> proof   {mac(proof)}
+//	acceptor -> ready   {mac(welcome)} or {refused: reason}
 //
 // Without a secret the MACs are empty and only names are checked. With one,
 // each side proves knowledge of the key by a MAC over both nonces and both
-// IDs, so a replayed handshake fails. The handshake authenticates; it does
-// not encrypt the connection.
+// IDs, so a replayed handshake fails. The dialer proves first: whoever
+// connects to a member gets no MAC to try guesses of the secret against
+// until it sent a valid one itself. The key is stretched from the secret
+// with scrypt (stretchSecret), so a MAC seen on the network costs an
+// attacker a scrypt run per guess. The handshake authenticates; TLS
+// (Config.TLS) encrypts.
 type hsHello struct {
 	Cluster    string `msgpack:"c"`
 	Protocol   int    `msgpack:"p"`
@@ -39,8 +47,16 @@ type hsReply struct {
 	Refused string `msgpack:"r,omitempty"`
 }
 
-// handshakeLimit bounds frames before the peer is authenticated.
-const handshakeLimit = wire.MinFrameLimit
+// errAuthFailed is a handshake whose peer did not prove the secret.
+var errAuthFailed = errors.New("authentication failed")
+
+// handshakeLimit bounds frames before the peer is authenticated, and
+// handshakeBuffer the read buffer of a connection until then: a pending
+// handshake costs little.
+const (
+	handshakeLimit  = 4 << 10
+	handshakeBuffer = 1 << 10
+)
 
 func (t *transport) mac(label string, dialer, acceptor string, nonceA, nonceB []byte) []byte {
 	if t.authKey == nil {
@@ -92,7 +108,7 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	m := t.m
 	_ = nc.SetDeadline(time.Now().Add(m.cfg.DialTimeout))
 	defer func() { _ = nc.SetDeadline(time.Time{}) }()
-	r := wire.NewReader(nc, handshakeLimit)
+	r := wire.NewReaderSize(nc, handshakeLimit, handshakeBuffer)
 	hello := hsHello{Cluster: m.cfg.ClusterName, Protocol: protocol, Partitions: m.cfg.PartitionCount, From: m.id, To: peer, Nonce: nonce(), Addr: t.addr}
 	if err := writeHandshake(nc, &hello); err != nil {
 		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
@@ -107,8 +123,8 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	if welcome.From != peer {
 		return nil, fmt.Errorf("%w: %s is member %s, expected %s", ErrRefused, nc.RemoteAddr(), welcome.From, peer)
 	}
-	if want := t.mac("welcome", m.id, peer, hello.Nonce, welcome.Nonce); !hmac.Equal(want, welcome.MAC) {
-		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch", ErrRefused, peer, nc.RemoteAddr())
+	if len(welcome.Nonce) < 16 {
+		return nil, fmt.Errorf("%w: member %s at %s sent an incomplete welcome", ErrRefused, peer, nc.RemoteAddr())
 	}
 	proof := hsReply{MAC: t.mac("proof", m.id, peer, hello.Nonce, welcome.Nonce)}
 	if err := writeHandshake(nc, &proof); err != nil {
@@ -120,6 +136,9 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	}
 	if ready.Refused != "" {
 		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), ready.Refused)
+	}
+	if want := t.mac("welcome", m.id, peer, hello.Nonce, welcome.Nonce); !hmac.Equal(want, ready.MAC) {
+		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch", ErrRefused, peer, nc.RemoteAddr())
 	}
 	return r, nil
 }
@@ -133,7 +152,7 @@ func (t *transport) acceptHandshake(nc net.Conn) (*wire.Reader, peerInfo, error)
 	m := t.m
 	_ = nc.SetDeadline(time.Now().Add(m.cfg.DialTimeout))
 	defer func() { _ = nc.SetDeadline(time.Time{}) }()
-	r := wire.NewReader(nc, handshakeLimit)
+	r := wire.NewReaderSize(nc, handshakeLimit, handshakeBuffer)
 	var hello hsHello
 	if err := readHandshake(r, &hello); err != nil {
 		return nil, peerInfo{}, fmt.Errorf("not a weir handshake: %w", err)
@@ -156,7 +175,6 @@ func (t *transport) acceptHandshake(nc net.Conn) (*wire.Reader, peerInfo, error)
 		return refuse("incomplete hello")
 	}
 	welcome := hsReply{From: m.id, Nonce: nonce()}
-	welcome.MAC = t.mac("welcome", hello.From, m.id, hello.Nonce, welcome.Nonce)
 	if err := writeHandshake(nc, &welcome); err != nil {
 		return nil, from, err
 	}
@@ -165,20 +183,55 @@ func (t *transport) acceptHandshake(nc net.Conn) (*wire.Reader, peerInfo, error)
 		return nil, from, fmt.Errorf("handshake: %w", err)
 	}
 	if want := t.mac("proof", hello.From, m.id, hello.Nonce, welcome.Nonce); !hmac.Equal(want, proof.MAC) {
-		return refuse("authentication failed: secret key mismatch")
+		_, _, _ = refuse("authentication failed: secret key mismatch")
+		return nil, from, fmt.Errorf("%w: secret key mismatch", errAuthFailed)
 	}
-	if err := writeHandshake(nc, &hsReply{}); err != nil {
+	ready := hsReply{MAC: t.mac("welcome", hello.From, m.id, hello.Nonce, welcome.Nonce)}
+	if err := writeHandshake(nc, &ready); err != nil {
 		return nil, from, err
 	}
 	return r, from, nil
 }
 
-// deriveKey derives a purpose-specific key from the configured secret.
-func deriveKey(secret []byte, purpose string) []byte {
-	if len(secret) == 0 {
+// deriveKey derives a purpose-specific key from the member's stretched
+// secret (stretchSecret).
+func deriveKey(key []byte, purpose string) []byte {
+	if len(key) == 0 {
 		return nil
 	}
-	h := hmac.New(sha256.New, secret)
+	h := hmac.New(sha256.New, key)
 	h.Write([]byte("weir " + purpose))
 	return h.Sum(nil)
+}
+
+// scrypt's cost: about 100 ms and 32 MiB once per process and secret on a
+// current core, and as much for every guess an attacker tries against a
+// MAC or a gossip packet it captured (the parameters scrypt's authors
+// recommend for interactive logins, 2017).
+const (
+	scryptN = 1 << 15
+	scryptR = 8
+	scryptP = 1
+)
+
+// stretched caches stretchSecret's results: members of one process (tests,
+// in-process clusters) share a secret, and each stretch costs 32 MiB.
+var stretched sync.Map // sha256(cluster, secret) -> []byte
+
+// stretchSecret turns the configured secret into the key the transport and
+// gossip keys are derived from, with scrypt salted by the cluster name.
+func stretchSecret(secret []byte, cluster string) ([]byte, error) {
+	if len(secret) == 0 {
+		return nil, nil
+	}
+	id := sha256.Sum256(append(append([]byte(cluster), 0), secret...))
+	if k, ok := stretched.Load(id); ok {
+		return k.([]byte), nil
+	}
+	k, err := scrypt.Key(secret, []byte("weir/"+cluster), scryptN, scryptR, scryptP, 32)
+	if err != nil {
+		return nil, fmt.Errorf("stretching the secret key: %w", err)
+	}
+	stretched.Store(id, k)
+	return k, nil
 }

@@ -33,6 +33,8 @@ type Member struct {
 	group     *run.Group
 	list      *memberlist.Memberlist
 	transport *transport
+	guard     *gossipGuard
+	secretKey []byte // stretched from cfg.SecretKey; nil without one
 	routes    *registry
 	meta      atomic.Pointer[[]byte]
 
@@ -106,6 +108,9 @@ func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error
 		}
 	}()
 	var err error
+	if m.secretKey, err = stretchSecret(cfg.SecretKey, cfg.ClusterName); err != nil {
+		return nil, err
+	}
 	if m.transport, err = newTransport(m); err != nil {
 		return nil, err
 	}
@@ -120,24 +125,24 @@ func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error
 		return nil, ErrClosed
 	}
 	mc := m.memberlistConfig()
-	var faulty *faultyGossip
-	if cfg.Faults != nil {
-		g, port, err := newFaultyGossip(m, mc.BindAddr, mc.BindPort)
-		if err != nil {
-			return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
-		}
-		faulty = g
-		mc.Transport, mc.BindPort = g, port
-		if cfg.AdvertiseAddr == "" {
-			mc.AdvertisePort = port
-		}
-	}
-	if m.list, err = memberlist.Create(mc); err != nil {
-		if faulty != nil {
-			_ = faulty.Shutdown() // memberlist did not take it: stop its forwarders
-		}
+	nt, port, err := newNetTransport(mc.BindAddr, mc.BindPort, mc.Logger)
+	if err != nil {
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 	}
+	var inner memberlist.NodeAwareTransport = nt
+	if cfg.Faults != nil {
+		inner = newFaultyGossip(m, nt, mc.BindAddr, port)
+	}
+	m.guard = newGossipGuard(m, inner)
+	mc.Transport, mc.BindPort = m.guard, port
+	if cfg.AdvertiseAddr == "" {
+		mc.AdvertisePort = port
+	}
+	if m.list, err = memberlist.Create(mc); err != nil {
+		_ = m.guard.Shutdown() // memberlist did not take it
+		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
+	}
+	m.warnIfExposed()
 	m.group.Go(m.watchMembers)
 	if len(cfg.Join) > 0 {
 		if err := m.join(); err != nil {
@@ -185,14 +190,18 @@ func (m *Member) memberlistConfig() *memberlist.Config {
 	mc.DeadNodeReclaimTime = g.DeadNodeReclaimTime
 	mc.GossipToTheDeadTime = 10 * g.ProbeInterval
 	mc.IndirectChecks = 2
+	// Weir's members send no compressed streams, so the gossip guard can
+	// refuse them: a compressed push/pull cannot be checked before
+	// memberlist inflates it.
+	mc.EnableCompression = false
 	mc.Delegate = gossip{m}
 	mc.Events = gossip{m}
 	mc.Alive = gossip{m}
 	mc.Merge = gossip{m}
 	ip := net.ParseIP(host)
-	mc.Logger = log.New(memberlistLog{log: m.log, loopback: ip != nil && ip.IsLoopback()}, "", 0)
+	mc.Logger = log.New(memberlistLog{log: m.log, loopback: ip != nil && ip.IsLoopback(), limit: &refusalLog{log: m.log}}, "", 0)
 	if len(cfg.SecretKey) > 0 {
-		mc.SecretKey = deriveKey(cfg.SecretKey, "gossip")
+		mc.SecretKey = deriveKey(m.secretKey, "gossip")
 		mc.GossipVerifyIncoming = true
 		mc.GossipVerifyOutgoing = true
 		mc.Label = "weir/" + cfg.ClusterName

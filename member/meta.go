@@ -14,7 +14,7 @@ import (
 const Version = "0.1.0"
 
 // protocol is bumped on incompatible changes to the transport or gossip.
-const protocol = 1
+const protocol = 2 // 2: the dialer proves first in the transport handshake
 
 // Info describes a live member.
 type Info struct {

@@ -81,7 +81,7 @@ func TestHandshakeRefusesWithReason(t *testing.T) {
 		require.NoError(t, err)
 		defer nc.Close()
 		payload, err := msgpack.Marshal(map[string]any{
-			"c": cluster, "p": 1, "n": partitions, "f": "intruder", "t": to, "o": make([]byte, 16),
+			"c": cluster, "p": 2, "n": partitions, "f": "intruder", "t": to, "o": make([]byte, 16),
 		})
 		require.NoError(t, err)
 		frame, err := wire.AppendFrame(nil, &wire.Header{Kind: wire.KindHandshake}, payload)

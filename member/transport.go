@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,7 @@ type transport struct {
 	ln      net.Listener
 	addr    string // advertised
 	authKey []byte
+	tls     *tls.Config // nil: plain TCP
 
 	mu      sync.Mutex // guards out, all, closed
 	out     map[string]*dialing
@@ -32,7 +34,16 @@ type transport struct {
 	// members gossip may not have reported yet. The handshake checks the
 	// member ID, so a stale hint fails safely.
 	hints sync.Map // member ID -> address
+
+	pending      chan struct{} // one token per incoming handshake in progress
+	pendingMu    sync.Mutex    // guards pendingByIP
+	pendingByIP  map[string]int
+	refusedConns refusalLog
+	badFrames    refusalLog
 }
+
+// errTooManyPending refuses a connection past MaxPendingHandshakes.
+var errTooManyPending = errors.New("too many handshakes pending")
 
 // dialing is an outbound connection being set up or ready; concurrent
 // callers wait for one dial.
@@ -52,13 +63,23 @@ func newTransport(m *Member) (*transport, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	tlsCfg, err := transportTLS(m.cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	return &transport{
-		m:       m,
-		ln:      ln,
-		addr:    addr,
-		authKey: deriveKey(m.cfg.SecretKey, "transport"),
-		out:     map[string]*dialing{},
-		all:     map[*conn]struct{}{},
+		m:            m,
+		ln:           ln,
+		addr:         addr,
+		authKey:      deriveKey(m.secretKey, "transport"),
+		tls:          tlsCfg,
+		out:          map[string]*dialing{},
+		all:          map[*conn]struct{}{},
+		pending:      make(chan struct{}, m.cfg.MaxPendingHandshakes),
+		pendingByIP:  map[string]int{},
+		refusedConns: refusalLog{log: m.log},
+		badFrames:    refusalLog{log: m.log},
 	}, nil
 }
 
@@ -75,22 +96,74 @@ func (t *transport) acceptLoop() {
 			}
 			return
 		}
+		if err := t.admit(nc); err != nil {
+			_ = nc.Close()
+			t.refusedConns.refuse("transport: refused connections", err, "remote", nc.RemoteAddr().String())
+			continue
+		}
 		if !t.m.group.Go(func(context.Context) { t.accept(nc) }) {
+			t.admitted(nc)
 			_ = nc.Close()
 		}
 	}
 }
 
-func (t *transport) accept(nc net.Conn) {
-	r, from, err := t.acceptHandshake(nc)
+// maxPendingPerIP bounds the handshakes pending from one address, so that
+// one host cannot take every slot of MaxPendingHandshakes.
+const maxPendingPerIP = 16
+
+// admit takes a slot for nc's handshake, or says why there is none.
+func (t *transport) admit(nc net.Conn) error {
+	ip := remoteIP(nc)
+	t.pendingMu.Lock()
+	defer t.pendingMu.Unlock()
+	if t.pendingByIP[ip] >= min(maxPendingPerIP, cap(t.pending)) {
+		return fmt.Errorf("%w: %d from %s", errTooManyPending, t.pendingByIP[ip], ip)
+	}
+	select {
+	case t.pending <- struct{}{}:
+	default:
+		return fmt.Errorf("%w: %d (MaxPendingHandshakes)", errTooManyPending, cap(t.pending))
+	}
+	t.pendingByIP[ip]++
+	return nil
+}
+
+// admitted gives nc's slot back once its handshake is over.
+func (t *transport) admitted(nc net.Conn) {
+	ip := remoteIP(nc)
+	t.pendingMu.Lock()
+	defer t.pendingMu.Unlock()
+	if t.pendingByIP[ip]--; t.pendingByIP[ip] <= 0 {
+		delete(t.pendingByIP, ip)
+	}
+	<-t.pending
+}
+
+func remoteIP(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return nc.RemoteAddr().String()
+}
+
+func (t *transport) accept(raw net.Conn) {
+	nc, err := t.secure(raw, false)
+	var r *wire.Reader
+	var from peerInfo
+	if err == nil {
+		r, from, err = t.acceptHandshake(nc)
+	}
+	t.admitted(raw)
 	if err != nil {
-		_ = nc.Close()
+		_ = raw.Close()
+		nc = raw
 		if !t.isClosed() {
-			attrs := []any{"remote", nc.RemoteAddr().String(), "reason", err}
+			attrs := []any{"remote", nc.RemoteAddr().String()}
 			if from.ID != "" {
-				attrs = append(attrs, "claimed_member", from.ID)
+				attrs = append(attrs, "claimed_peer", from.ID)
 			}
-			t.m.log.Warn("transport: refused connection", attrs...)
+			t.refusedConns.refuse("transport: refused connections", err, attrs...)
 		}
 		return
 	}
@@ -187,6 +260,9 @@ func (t *transport) dial(id string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, err)
 	}
+	if nc, err = t.secure(nc, true); err != nil {
+		return nil, fmt.Errorf("%w: member %s at %s: %v", ErrRefused, id, addr, err)
+	}
 	r, err := t.dialHandshake(nc, id)
 	if err != nil {
 		_ = nc.Close()
@@ -195,6 +271,27 @@ func (t *transport) dial(id string) (*conn, error) {
 	c := newConn(t, nc, r, id, true)
 	c.peerAddr = addr
 	return c, nil
+}
+
+// secure runs the TLS handshake on nc when the transport has TLS, within
+// DialTimeout; it closes nc if that fails.
+func (t *transport) secure(nc net.Conn, dialer bool) (net.Conn, error) {
+	if t.tls == nil {
+		return nc, nil
+	}
+	var tc *tls.Conn
+	if dialer {
+		tc = tls.Client(nc, t.tls)
+	} else {
+		tc = tls.Server(nc, t.tls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.m.cfg.DialTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
 }
 
 // advertisedTransport is the transport address other members dial: the

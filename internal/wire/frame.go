@@ -66,8 +66,7 @@ const (
 	headerLenSize = 2
 	// MaxHeaderSize bounds the header; routes and error texts are short.
 	MaxHeaderSize = 1<<16 - 1
-	// MinFrameLimit is the smallest frame limit a reader accepts, enough for
-	// any header.
+	// MinFrameLimit is a frame limit enough for any header.
 	MinFrameLimit = headerLenSize + MaxHeaderSize
 )
 
@@ -103,44 +102,81 @@ func FrameSize(h *Header, payloadLen int) int {
 }
 
 // Reader reads frames from a stream, refusing any larger than Limit.
+//
+// Memory follows the bytes that arrive, not the lengths a frame declares:
+// a header or payload over growStep bytes is read into a buffer that grows
+// as its bytes come, so a peer that declares a large frame and stops costs
+// what it sent, not what it declared.
 type Reader struct {
-	r     *bufio.Reader
-	limit int
-	hdr   [lenSize + headerLenSize]byte
-	hbuf  []byte // the last frame's header bytes: decoding copies what it keeps
+	r       *bufio.Reader
+	limit   int
+	hdr     [lenSize + headerLenSize]byte
+	hbuf    []byte // the last frame's header bytes: decoding copies what it keeps
+	inFrame bool   // some bytes of the frame being read have arrived
 	// Pooled, when set, says for each frame whether its payload should be
 	// taken from the buffer pool (GetBuffer), because whoever receives it
 	// gives it back with PutBuffer once done with it.
 	Pooled func(h *Header) bool
 }
 
-// NewReader reads frames of at most limit bytes (after the length field).
+// growStep is the largest buffer allocated before its bytes arrive (the
+// largest usual frame, so those take one allocation as before); past
+// it, a buffer grows by doubling as bytes come in.
+const growStep = 256 << 10
+
+// DefaultBufferSize is the read buffer of NewReader.
+const DefaultBufferSize = 64 << 10
+
+// NewReader reads frames of at most limit bytes (after the length field),
+// through a buffer of DefaultBufferSize bytes.
 func NewReader(r io.Reader, limit int) *Reader {
-	if limit < MinFrameLimit {
-		limit = MinFrameLimit
-	}
+	return NewReaderSize(r, limit, DefaultBufferSize)
+}
+
+// NewReaderSize is NewReader with a read buffer of size bytes (at least
+// 16), for connections that are not trusted yet and should cost little.
+// A limit under MinFrameLimit refuses frames whose header would not fit.
+func NewReaderSize(r io.Reader, limit, size int) *Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
+		br = bufio.NewReaderSize(r, size)
 	}
-	return &Reader{r: br, limit: limit}
+	return &Reader{r: br, limit: max(limit, lenSize+headerLenSize)}
+}
+
+// Rebuffer reads from src through a buffer of size bytes from now on, e.g.
+// once a handshake, read through a small buffer, is done. It does nothing
+// while bytes are buffered, since they would be lost.
+func (r *Reader) Rebuffer(src io.Reader, size int) {
+	if r.r.Buffered() == 0 {
+		r.r = bufio.NewReaderSize(src, size)
+	}
 }
 
 // SetLimit changes the frame limit, e.g. once a handshake is done.
 func (r *Reader) SetLimit(limit int) {
-	if limit < MinFrameLimit {
-		limit = MinFrameLimit
-	}
-	r.limit = limit
+	r.limit = max(limit, lenSize+headerLenSize)
 }
+
+// InFrame reports whether the reader is inside a frame: some of its bytes
+// arrived and ReadFrame waits for the rest. Between frames it is false, so a
+// caller's read deadline can tell an idle connection from a stalled frame.
+// It is meant to be read by the goroutine calling ReadFrame (from inside the
+// underlying io.Reader).
+func (r *Reader) InFrame() bool { return r.inFrame }
 
 // ReadFrame reads one frame. The payload is a slice the caller owns: a
 // fresh one, or one from the buffer pool when Pooled says so, whose capacity
 // may exceed its length. A length over the limit is refused before the body
 // is read, so a hostile length costs nothing.
 func (r *Reader) ReadFrame() (Header, []byte, error) {
-	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+	r.inFrame = false
+	if _, err := r.r.Peek(1); err != nil {
 		return Header{}, nil, err
+	}
+	r.inFrame = true
+	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+		return Header{}, nil, unexpected(err)
 	}
 	n := int(binary.BigEndian.Uint32(r.hdr[:lenSize]))
 	hlen := int(binary.BigEndian.Uint16(r.hdr[lenSize:]))
@@ -150,11 +186,8 @@ func (r *Reader) ReadFrame() (Header, []byte, error) {
 	if hlen+headerLenSize > n {
 		return Header{}, nil, fmt.Errorf("%w: header length %d exceeds frame length %d", ErrMalformed, hlen, n)
 	}
-	if cap(r.hbuf) < hlen {
-		r.hbuf = make([]byte, hlen)
-	}
-	r.hbuf = r.hbuf[:hlen]
-	if _, err := io.ReadFull(r.r, r.hbuf); err != nil {
+	var err error
+	if r.hbuf, err = readGrowing(r.r, r.hbuf[:0], hlen); err != nil {
 		return Header{}, nil, unexpected(err)
 	}
 	h, err := DecodeHeader(r.hbuf)
@@ -163,16 +196,39 @@ func (r *Reader) ReadFrame() (Header, []byte, error) {
 	}
 	size := n - headerLenSize - hlen
 	var p []byte
-	if r.Pooled != nil && r.Pooled(&h) {
+	if r.Pooled != nil && size <= maxPooled && r.Pooled(&h) {
 		p = GetBuffer(size)
-	} else {
-		p = make([]byte, size)
-	}
-	if _, err := io.ReadFull(r.r, p); err != nil {
-		PutBuffer(p)
+		if _, err := io.ReadFull(r.r, p); err != nil {
+			PutBuffer(p)
+			return Header{}, nil, unexpected(err)
+		}
+	} else if p, err = readGrowing(r.r, nil, size); err != nil {
 		return Header{}, nil, unexpected(err)
 	}
+	r.inFrame = false
 	return h, p, nil
+}
+
+// readGrowing appends n bytes from r to dst, allocating at most growStep
+// bytes (or dst's spare capacity) ahead of the bytes that arrived.
+func readGrowing(r io.Reader, dst []byte, n int) ([]byte, error) {
+	if dst == nil || cap(dst)-len(dst) < min(n, growStep) {
+		dst = append(make([]byte, 0, len(dst)+min(n, growStep)), dst...)
+	}
+	end := len(dst) + n
+	for len(dst) < end {
+		if len(dst) == cap(dst) {
+			grown := make([]byte, len(dst), min(end, 2*cap(dst)))
+			copy(grown, dst)
+			dst = grown
+		}
+		k, err := io.ReadFull(r, dst[len(dst):min(end, cap(dst))])
+		dst = dst[:len(dst)+k]
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 // unexpected turns the end of the stream inside a frame into

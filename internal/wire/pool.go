@@ -10,6 +10,9 @@ var bufClasses = [...]int{
 	24 << 10, 32 << 10, 48 << 10, 64 << 10, 96 << 10, 128 << 10, 192 << 10, 256 << 10,
 }
 
+// maxPooled is the largest payload read into a pooled buffer.
+const maxPooled = 256 << 10
+
 // bufPools holds one pool per class. A pool holds *[]byte, whose slices
 // have exactly their class's capacity.
 var bufPools [len(bufClasses)]sync.Pool

@@ -21,9 +21,14 @@ func Marshal(v any) ([]byte, error) { return msgpack.Marshal(v) }
 
 // Unmarshal decodes msgpack bytes that came from outside the process into v,
 // which should be a pointer to a concrete type. It validates first, so no
-// declared length can make the decoder allocate more than the input allows.
+// declared length can make the decoder allocate more than the input allows,
+// and refuses bytes that would decode into more than DecodeRatio times
+// their size (CheckCost).
 func Unmarshal(b []byte, v any) error {
 	if err := Validate(b); err != nil {
+		return err
+	}
+	if err := CheckCost(b, v); err != nil {
 		return err
 	}
 	return msgpack.Unmarshal(b, v)

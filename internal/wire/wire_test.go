@@ -176,3 +176,34 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// A frame that declares a large payload and stops costs the bytes that
+// arrived, not the bytes declared: the buffer grows as they come.
+func TestReaderGrowsWithArrivingBytes(t *testing.T) {
+	var b []byte
+	b = binary.BigEndian.AppendUint32(b, 60<<20)
+	h := appendHeader(nil, &Header{Kind: KindRequest, ID: 1, Route: "map.batch"})
+	b = binary.BigEndian.AppendUint16(b, uint16(len(h)))
+	b = append(b, h...)
+	b = append(b, make([]byte, 1000)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := NewReader(bytes.NewReader(b), 64<<20)
+	_, _, err := r.ReadFrame()
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.True(t, r.InFrame(), "the reader stopped inside a frame")
+	got := after.TotalAlloc - before.TotalAlloc
+	require.Less(t, got, uint64(1<<20), "allocated %d bytes for a frame of which 1000 bytes arrived", got)
+
+	// A full large frame still reads whole, through the grown buffer.
+	payload := bytes.Repeat([]byte{7}, 3<<20+5)
+	full, err := AppendFrame(nil, &Header{Kind: KindOneWay, Route: "x"}, payload)
+	require.NoError(t, err)
+	r = NewReader(bytes.NewReader(full), 64<<20)
+	_, p, err := r.ReadFrame()
+	require.NoError(t, err)
+	require.Equal(t, payload, p)
+	require.False(t, r.InFrame())
+}

@@ -25,9 +25,13 @@ var build struct {
 }
 
 // Binary builds cmd/weir once per test process, with the test jobs of
-// internal/testkit/testjobs, and returns its path.
+// internal/testkit/testjobs, and returns its path; WEIR_TEST_BINARY names
+// one built elsewhere instead.
 func Binary(t testing.TB) string {
 	t.Helper()
+	if path := os.Getenv("WEIR_TEST_BINARY"); path != "" {
+		return path // a binary built elsewhere, e.g. of another revision to compare with
+	}
 	build.once.Do(func() {
 		dir, err := os.MkdirTemp("", "weir-proctest-")
 		if err != nil {
@@ -204,3 +208,6 @@ func (p *Proc) Stop(ctx context.Context) error {
 
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// PID is the process's ID.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
