@@ -3,6 +3,7 @@ package grid
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,11 @@ type service struct {
 	// merging holds partitions whose former owner is sending its entries
 	// to the new owner after a healed network partition.
 	merging map[int]bool
+
+	// leftAt is when (unix ns) this member last applied a table that a
+	// member had left: tombstones from then on are kept longer, in case it
+	// is on the other side of a split (see tombstoneCutoff).
+	leftAt atomic.Int64
 
 	removeHook func()
 	closed     atomic.Bool
@@ -102,6 +108,12 @@ func (s *service) tableChanged(old, new *partition.Table) {
 	}
 	me := s.m.ID()
 	stale := s.m.TableStale()
+	for _, id := range old.Members() {
+		if !slices.Contains(new.Members(), id) {
+			s.leftAt.Store(now())
+			break
+		}
+	}
 	// laterCopy reports whether the member holds a copy of p for a table
 	// later than new (see Member.ImportCommit), which new must not drop.
 	laterCopy := func(p int) bool { return s.m.ImportCommit(p) > new.Version() }
@@ -213,6 +225,8 @@ type storeData struct {
 	Cfg     storeConfig  `msgpack:"c"`
 	Entries []wireRecord `msgpack:"e"`
 	Journal *journalData `msgpack:"j,omitempty"`
+	Tombs   []wireRecord `msgpack:"t,omitempty"`
+	Floor   int64        `msgpack:"f,omitempty"`
 }
 
 func (p *part) exportLocked(subs *subscriptions) *partData {
@@ -227,6 +241,7 @@ func (p *part) exportLocked(subs *subscriptions) *partData {
 			j := st.journal.snapshot()
 			sd.Journal = &j
 		}
+		sd.Tombs, sd.Floor = st.tombs.export(), st.tombs.floor
 		d.Stores = append(d.Stores, sd)
 		return true
 	})
@@ -247,6 +262,7 @@ func (p *part) importDataLocked(d *partData) {
 		if st.journal != nil && sd.Journal != nil {
 			st.journal.restore(*sd.Journal)
 		}
+		st.tombs.restore(sd.Tombs, sd.Floor)
 		p.stores.Put(st)
 	}
 	p.dedup = newDedup()
