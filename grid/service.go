@@ -97,9 +97,9 @@ func serviceOf(m member.Services) *service {
 // into their new owners the ones it lost without migrating them (a healed
 // network partition), and tells near caches which partitions changed owner.
 //
-// A member whose table is stale merges nothing: it lost the quorum, so it
-// wrote nothing apart, and its old entries would only bring back what the
-// other side removed. A copy received for a table later than new is kept
+// Merges decide by version (see tombstone.go), so an old copy changes
+// nothing the owner wrote or deleted since. A member whose table is stale
+// merges nothing at all: it lost the quorum, so it wrote nothing apart. A copy received for a table later than new is kept
 // (a member behind the coordinator can learn of an older table after the
 // copy arrived); one whose table came without this member is dropped.
 func (s *service) tableChanged(old, new *partition.Table) {
