@@ -226,7 +226,7 @@ func (m *Member) join() error {
 		return nil
 	}
 	if reason := m.joinRefusal.Load(); reason != nil {
-		return fmt.Errorf("%w %v: refused: %v", ErrJoin, m.cfg.Join, *reason)
+		return fmt.Errorf("%w %v: refused: %w", ErrJoin, m.cfg.Join, *reason)
 	}
 	return fmt.Errorf("%w %v: %s", ErrJoin, m.cfg.Join, explainJoinError(err, len(m.cfg.SecretKey) > 0))
 }
