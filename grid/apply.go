@@ -24,6 +24,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	cur, exists := raw, rawExists && !st.expired(key, t)
 
 	var resp opResponse
+	var procTTL *int64 // the time to live a TTL processor set (<= 0: none)
 	set, del := false, false
 	evType := Added
 	// newVal may view op.Value, which lives only as long as this call (on
@@ -74,11 +75,24 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		if exists {
 			old = []byte(cur.val)
 		}
-		out, err := proc.run(op.Key, old, exists, op.Value)
+		var out procOutcome
+		var err error
+		if tp, ok := proc.(ttlRunner); ok {
+			var left int64
+			if exp := st.expiry(key); exists && exp != 0 {
+				left = max(exp-t, 1)
+			}
+			out, err = tp.runTTL(op.Key, old, exists, left, op.Value)
+		} else {
+			out, err = proc.run(op.Key, old, exists, op.Value)
+		}
 		if err != nil {
 			return opResponse{}, fmt.Errorf("entry processor %q: %w", op.Proc, err)
 		}
 		resp.Found, resp.Value = exists, out.result
+		if out.setsTTL {
+			procTTL = &out.ttl
+		}
 		switch out.action {
 		case actionSet:
 			set, newVal, resp.Applied = true, string(out.value), true
@@ -120,6 +134,12 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		r := record{val: newVal, upd: t}
 		if ttl > 0 {
 			exp = t + ttl
+		}
+		if procTTL != nil {
+			exp = 0
+			if *procTTL > 0 {
+				exp = t + *procTTL
+			}
 		}
 		if op.Op == opMerge {
 			r.upd, exp = op.Upd, op.Exp
