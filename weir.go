@@ -6,6 +6,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // Config configures a member: its name, cluster, addresses, partitions,
@@ -42,6 +43,13 @@ func Services() []member.Service {
 // Every data member of a cluster must serve the same services: one started
 // with member.Start alone, or with other extra services, is refused at join.
 // A lite member (cfg.Lite) holds no data and may run in any binary.
+//
+// With cfg.RESPAddr set, the member also serves Redis clients there (see
+// package resp), after the maps and jobs and before the extra services.
 func Start(ctx context.Context, cfg Config, extra ...member.Service) (*Member, error) {
-	return member.Start(ctx, cfg, append(Services(), extra...)...)
+	services := Services()
+	if cfg.RESPAddr != "" {
+		services = append(services, resp.Service(resp.Limits{}))
+	}
+	return member.Start(ctx, cfg, append(services, extra...)...)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // memberFlags binds the member flags to a Config, with environment
@@ -59,6 +60,7 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	integer(&c.MinClusterSize, "min-cluster-size", "WEIR_MIN_CLUSTER_SIZE", 0, "quorum: below this many data members, refuse writes and run no jobs (0: none)")
 	fs.BoolVar(&c.Lite, "lite", envBool("WEIR_LITE"), "lite member: owns no partitions, uses maps and submits jobs ($WEIR_LITE)")
 	str(&f.secret, "secret", "WEIR_SECRET", "", "shared secret: encrypts gossip and authenticates connections; prefer the environment variable")
+	str(&c.RESPAddr, "resp", "WEIR_RESP", "", "serve Redis clients (RESP2 and RESP3) on host:port (port 0: any free port; default: none)")
 	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
 	fs.BoolVar(&f.local, "local", envBool("WEIR_LOCAL"), "fast failure detection for members on one machine (member.LocalConfig timings) ($WEIR_LOCAL)")
 	fs.DurationVar(&f.drain, "shutdown-timeout", envDur("WEIR_SHUTDOWN_TIMEOUT", 60*time.Second), "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
@@ -136,6 +138,9 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
+	if r := resp.Of(m); r != nil && r.Addr() != "" {
+		fmt.Fprintf(stdout, "serving RESP on %s\n", r.Addr())
+	}
 	printMembers(ctx, m, stdout)
 
 	stop() // a second signal kills the process the default way
