@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -28,7 +27,6 @@ const flushAt = 64 << 10
 type client struct {
 	s  *Server
 	nc net.Conn
-	lr *limitReader
 	rd *redcon.Reader
 	id int64
 
@@ -46,33 +44,8 @@ type client struct {
 }
 
 func newClient(s *Server, nc net.Conn) *client {
-	lr := &limitReader{r: nc, limit: s.limits.MaxRequest}
-	return &client{s: s, nc: nc, lr: lr, rd: redcon.NewReader(lr), id: s.nextID.Add(1), authed: len(s.secret) == 0, out: replies{proto: 2}}
-}
-
-// errTooLarge: the client sent more than MaxRequest bytes that do not
-// complete its commands.
-var errTooLarge = errors.New("request too large")
-
-// limitReader bounds the bytes read since the last complete commands, so
-// that redcon's reader, which grows its buffer until a command is
-// complete, holds at most about twice MaxRequest: a huge bulk length or
-// argument count costs what the client actually sent, and no more than that.
-type limitReader struct {
-	r        io.Reader
-	n, limit int
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n >= l.limit {
-		return 0, errTooLarge
-	}
-	if len(p) > l.limit-l.n {
-		p = p[:l.limit-l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n += n
-	return n, err
+	g := &guardReader{r: nc, limits: s.limits}
+	return &client{s: s, nc: nc, rd: redcon.NewReader(g), id: s.nextID.Add(1), authed: len(s.secret) == 0, out: replies{proto: 2}}
 }
 
 func (c *client) serve(ctx context.Context) {
@@ -83,7 +56,6 @@ func (c *client) serve(ctx context.Context) {
 			c.readFailed(err)
 			return
 		}
-		c.lr.n = 0
 		c.wmu.Lock()
 		c.run(ctx, cmds)
 		err = c.flushLocked()
@@ -98,7 +70,10 @@ func (c *client) serve(ctx context.Context) {
 // closes: a protocol error or a request over the limit.
 func (c *client) readFailed(err error) {
 	var msg string
+	var ferr *errFraming
 	switch {
+	case errors.As(err, &ferr):
+		msg = ferr.msg
 	case errors.Is(err, errTooLarge):
 		msg = fmt.Sprintf("ERR Protocol error: request larger than %d bytes", c.s.limits.MaxRequest)
 	case strings.HasPrefix(err.Error(), "Protocol error"):
