@@ -36,12 +36,12 @@ type guardReader struct {
 type guardState uint8
 
 const (
-	atCommand  guardState = iota // before a command
-	inCount                      // in "*<count>\r\n"
-	atBulk                       // before a "$"
-	inLength                     // in "$<length>\r\n"
-	inBulk                       // in a bulk's bytes
-	inInline                     // in an inline command, up to "\n"
+	atCommand guardState = iota // before a command
+	inCount                     // in "*<count>\r\n"
+	atBulk                      // before a "$"
+	inLength                    // in "$<length>\r\n"
+	inBulk                      // in a bulk's bytes
+	inInline                    // in an inline command, up to "\n"
 )
 
 // maxInline bounds an inline command, as Redis does.
