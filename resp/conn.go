@@ -50,6 +50,8 @@ func newClient(s *Server, nc net.Conn) *client {
 
 func (c *client) serve(ctx context.Context) {
 	defer c.finish()
+	// A member terminated without Shutdown cancels ctx only.
+	defer context.AfterFunc(ctx, c.close)()
 	for {
 		cmds, err := c.rd.ReadCommands()
 		if err != nil {

@@ -136,3 +136,21 @@ func TestClientAndArgumentLimits(t *testing.T) {
 	require.ErrorContains(t, a.MGet(ctx, "x", "y", "z", "w").Err(), "ERR Protocol error: invalid multibulk length")
 	require.NoError(t, a.Ping(ctx).Err(), "a new connection from the client's pool")
 }
+
+// A member terminated without Shutdown (its context cancelled only) ends
+// its clients' connections, so that Terminate returns.
+func TestTerminateEndsConnections(t *testing.T) {
+	cfg := clustertest.Config(t)
+	cfg.RESPAddr = "127.0.0.1:0"
+	m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(resp.Limits{}))
+	require.NoError(t, err)
+	rc := dial(t, m, 2)
+	require.NoError(t, rc.Ping(clustertest.Ctx(t, time.Minute)).Err())
+	done := make(chan struct{})
+	go func() { m.Terminate(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Terminate did not return with a client connected")
+	}
+}

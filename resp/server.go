@@ -25,6 +25,7 @@ func init() {
 		&command{name: "client", arity: -2, run: cmdClient},
 		&command{name: "info", arity: -1, run: cmdInfo},
 		&command{name: "command", arity: -1, run: cmdCommand},
+		&command{name: "config", arity: -2, run: cmdConfig},
 	)
 }
 
@@ -328,4 +329,25 @@ func (c *client) commandInfo(cmd *command) {
 	c.out.int(int64(cmd.first))
 	c.out.int(int64(cmd.last))
 	c.out.int(int64(cmd.step))
+}
+
+// cmdConfig is CONFIG GET, for tools that ask (redis-benchmark asks for
+// save and appendonly): weir persists nothing, and has no other Redis
+// settings. CONFIG SET is refused.
+func cmdConfig(c *client, _ context.Context, args [][]byte) {
+	if !strings.EqualFold(string(args[1]), "get") {
+		c.out.error("ERR CONFIG " + clip(strings.ToUpper(string(args[1]))) + " is not supported by weir")
+		return
+	}
+	settings := map[string]string{"save": "", "appendonly": "no", "databases": "1"}
+	var pairs []string
+	for _, a := range args[2:] {
+		if v, ok := settings[strings.ToLower(string(a))]; ok {
+			pairs = append(pairs, strings.ToLower(string(a)), v)
+		}
+	}
+	c.out.mapOf(len(pairs) / 2)
+	for _, p := range pairs {
+		c.out.bulk(p)
+	}
 }

@@ -133,6 +133,8 @@ func attach(h *member.Host, limits Limits) (*Server, error) {
 }
 
 func (s *Server) accept(ctx context.Context) {
+	// A member terminated without Shutdown cancels ctx only.
+	defer context.AfterFunc(ctx, func() { s.ln.Close() })()
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {

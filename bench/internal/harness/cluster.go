@@ -52,6 +52,9 @@ type ClusterConfig struct {
 	// is fewer), so that the migrations that fill in backups are over
 	// before a measurement starts, not during it.
 	FullReplicas bool
+	// RESP has every data member serve Redis clients on a free loopback
+	// port (member.Config.RESPAddr; see resp.Of for the address).
+	RESP bool
 	// Logger receives the members' logs. Default: Logger().
 	Logger *slog.Logger
 }
@@ -95,6 +98,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 		mc.Name = fmt.Sprintf("%s-%d", cfg.Name, i+1)
 		mc.Lite = i >= cfg.Data
+		if cfg.RESP && !mc.Lite {
+			mc.RESPAddr = "127.0.0.1:0"
+		}
 		mc.Logger = cfg.Logger
 		if len(c.Members) > 0 {
 			mc.Join = []string{c.Members[0].Addr()}
