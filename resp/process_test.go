@@ -134,4 +134,3 @@ func TestNoAcknowledgedWriteLostWhenAMemberIsKilled(t *testing.T) {
 		require.True(t, v >= lo && v <= hi, "counter %d is %d, want %d acknowledged increments (+ up to %d failed)", n, v, lo, failed[n].Load())
 	}
 }
-
