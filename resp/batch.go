@@ -50,31 +50,62 @@ func (c *client) batchable(cmds []redcon.Command) int {
 
 func (c *client) runBatch(ctx context.Context, cmds []redcon.Command) {
 	c.s.commands.Add(int64(len(cmds)))
+	// Keys this member owns are served in place, with no request (and no
+	// encoding) at all; the others go to their owners together.
+	local := make([]bool, len(cmds))
+	var remote []int
+	for i, cmd := range cmds {
+		if local[i] = c.s.ownsKey(string(cmd.Args[1])); !local[i] {
+			remote = append(remote, i)
+		}
+	}
 	if kindOf(cmds[0]) == batchGet {
-		keys := make([][]byte, len(cmds))
-		for i, cmd := range cmds {
-			keys[i] = cmd.Args[1]
-		}
-		vs, err := getAll(ctx, c.s.strs, keys)
-		for _, k := range keys {
-			if err != nil {
-				c.fail(err)
-				continue
-			}
-			v, ok := vs[string(k)]
-			c.out.maybe(v, ok)
-		}
-		return
+		c.batchGet(ctx, cmds, local, remote)
+	} else {
+		c.batchSet(ctx, cmds, local, remote)
 	}
-	entries := make(map[string]string, len(cmds))
-	for _, cmd := range cmds {
-		entries[string(cmd.Args[1])] = string(cmd.Args[2])
+}
+
+func (c *client) batchGet(ctx context.Context, cmds []redcon.Command, local []bool, remote []int) {
+	var vs map[string]string
+	var err error
+	if len(remote) > 0 {
+		keys := make([][]byte, len(remote))
+		for j, i := range remote {
+			keys[j] = cmds[i].Args[1]
+		}
+		vs, err = getAll(ctx, c.s.strs, keys)
 	}
-	err := c.s.strs.PutAll(ctx, entries)
-	for range cmds {
+	for i, cmd := range cmds {
+		if local[i] {
+			cmdGet(c, ctx, cmd.Args)
+			continue
+		}
 		if err != nil {
 			c.fail(err)
-		} else {
+			continue
+		}
+		v, ok := vs[string(cmd.Args[1])]
+		c.out.maybe(v, ok)
+	}
+}
+
+func (c *client) batchSet(ctx context.Context, cmds []redcon.Command, local []bool, remote []int) {
+	var err error
+	if len(remote) > 0 {
+		entries := make(map[string]string, len(remote))
+		for _, i := range remote {
+			entries[string(cmds[i].Args[1])] = string(cmds[i].Args[2])
+		}
+		err = c.s.strs.PutAll(ctx, entries)
+	}
+	for i, cmd := range cmds {
+		switch {
+		case local[i]:
+			cmdSet(c, ctx, cmd.Args)
+		case err != nil:
+			c.fail(err)
+		default:
 			c.out.ok()
 		}
 	}

@@ -217,3 +217,14 @@ func (s *Server) clientCount() int {
 	defer s.mu.Unlock()
 	return len(s.clients)
 }
+
+// ownsKey reports whether this member owns k's partition in the default
+// map now (an operation on it then runs here, without a request).
+func (s *Server) ownsKey(k string) bool {
+	p, err := s.strs.Partition(k)
+	if err != nil {
+		return false
+	}
+	t := s.h.Partitions()
+	return t != nil && t.Owner(p) == s.h.ID()
+}

@@ -35,6 +35,7 @@ type config struct {
 	workloads      []string
 	redisServer    string
 	redisBenchmark string
+	cpuProfile     string
 }
 
 var allWorkloads = []string{"single", "cluster"}
@@ -47,7 +48,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	prog := &harness.Program{Name: "respbench", Workloads: cfg.workloads, NoRatio: "n/a"}
+	prog := &harness.Program{Name: "respbench", Workloads: cfg.workloads, NoRatio: "n/a",
+		Profiler: &harness.Profiler{CPUPrefix: cfg.cpuProfile}}
 	redis, err := harness.StartRedis(ctx, cfg.redisServer)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "respbench:", err)
@@ -55,8 +57,12 @@ func main() {
 	}
 	defer redis.Stop()
 	ref := reference{addr: redis.Addr, name: redis.Name, pid: redis.PID()}
-	prog.Run(ctx, "single", func() ([]harness.Section, error) { return measure(ctx, cfg, ref, 1) })
-	prog.Run(ctx, "cluster", func() ([]harness.Section, error) { return measure(ctx, cfg, ref, 3) })
+	for name, members := range map[string]int{"single": 1, "cluster": 3} {
+		prog.Run(ctx, name, func() (ss []harness.Section, err error) {
+			prog.Profiler.During(name, func() { ss, err = measure(ctx, cfg, ref, members) })
+			return ss, err
+		})
+	}
 	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}
@@ -75,6 +81,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: single (one member), cluster (3 members, one backup)")
 	flag.StringVar(&cfg.redisServer, "redis-server", "redis-server", "redis-server binary (name on PATH or path)")
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary (name on PATH or path)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the weir process per workload to PREFIX-single.pprof and PREFIX-cluster.pprof")
 	flag.Parse()
 	var errs []error
 	if flag.NArg() > 0 {
