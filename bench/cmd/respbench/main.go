@@ -57,7 +57,8 @@ func main() {
 	}
 	defer redis.Stop()
 	ref := reference{addr: redis.Addr, name: redis.Name, pid: redis.PID()}
-	for name, members := range map[string]int{"single": 1, "cluster": 3} {
+	for i, name := range allWorkloads {
+		members := []int{1, 3}[i]
 		prog.Run(ctx, name, func() (ss []harness.Section, err error) {
 			prog.Profiler.During(name, func() { ss, err = measure(ctx, cfg, ref, members) })
 			return ss, err
