@@ -16,7 +16,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 			// and replicate the key's current state again, since the first
 			// attempt's backups may be what failed.
 			s.rereplicateLocked(p, st, op.Key, ch)
-			return opResponse{Applied: o.Applied, Found: o.Found, Value: o.Value}, nil
+			return opResponse{Applied: o.Applied, Found: o.Found, Value: o.Value, Seq: p.seq.Load()}, nil
 		}
 	}
 	key := string(op.Key)
@@ -151,6 +151,10 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		old = &cur.val
 	}
 	s.mutateLocked(p, st, key, rec, exp, evType, old, ch)
+	// The writer's own near cache drops what this write replaced as soon
+	// as the write returns (see Map.write), not when the invalidation
+	// arrives: a client reads its own writes through its member.
+	resp.Seq = p.seq.Load()
 	if op.Req.valid() {
 		o := outcome{Key: op.Key, Map: st.name, Applied: resp.Applied, Found: resp.Found, Value: resp.Value, At: t}
 		p.dedup.put(op.Req, o)
