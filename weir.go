@@ -2,6 +2,7 @@ package weir
 
 import (
 	"context"
+	"slices"
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
@@ -45,11 +46,12 @@ func Services() []member.Service {
 // A lite member (cfg.Lite) holds no data and may run in any binary.
 //
 // With cfg.RESPAddr set, the member also serves Redis clients there (see
-// package resp), after the maps and jobs and before the extra services.
+// package resp), after the maps and jobs and before the extra services;
+// give resp.Service among extra to choose its options.
 func Start(ctx context.Context, cfg Config, extra ...member.Service) (*Member, error) {
 	services := Services()
-	if cfg.RESPAddr != "" {
-		services = append(services, resp.Service(resp.Limits{}))
+	if cfg.RESPAddr != "" && !slices.ContainsFunc(extra, func(s member.Service) bool { return s.Name == resp.ServiceName }) {
+		services = append(services, resp.Service(resp.Options{}))
 	}
 	return member.Start(ctx, cfg, append(services, extra...)...)
 }

@@ -30,6 +30,7 @@ type memberFlags struct {
 	logLevel  string
 	logFormat string
 	local     bool
+	respNear  bool
 	drain     time.Duration
 }
 
@@ -61,6 +62,7 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	fs.BoolVar(&c.Lite, "lite", envBool("WEIR_LITE"), "lite member: owns no partitions, uses maps and submits jobs ($WEIR_LITE)")
 	str(&f.secret, "secret", "WEIR_SECRET", "", "shared secret: encrypts gossip and authenticates connections; prefer the environment variable")
 	str(&c.RESPAddr, "resp", "WEIR_RESP", "", "serve Redis clients (RESP2 and RESP3) on host:port (port 0: any free port; default: none)")
+	fs.BoolVar(&f.respNear, "resp-near-cache", envBool("WEIR_RESP_NEAR_CACHE"), "with --resp: keep a copy of the string keys read through this member (faster GETs; another member's write shows when its invalidation arrives) ($WEIR_RESP_NEAR_CACHE)")
 	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
 	fs.BoolVar(&f.local, "local", envBool("WEIR_LOCAL"), "fast failure detection for members on one machine (member.LocalConfig timings) ($WEIR_LOCAL)")
 	fs.DurationVar(&f.drain, "shutdown-timeout", envDur("WEIR_SHUTDOWN_TIMEOUT", 60*time.Second), "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
@@ -132,7 +134,11 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := weir.Start(ctx, cfg)
+	var extra []member.Service
+	if f.respNear {
+		extra = append(extra, resp.Service(resp.Options{NearCache: true}))
+	}
+	m, err := weir.Start(ctx, cfg, extra...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1

@@ -116,7 +116,7 @@ func TestEndlessPipelineOfSlowReaderIsDisconnected(t *testing.T) {
 func startWith(t *testing.T, limits resp.Limits) *member.Member {
 	cfg := clustertest.Config(t)
 	cfg.RESPAddr = "127.0.0.1:0"
-	m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(limits))
+	m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(resp.Options{Limits: limits}))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Shutdown(clustertest.Ctx(t, time.Minute))) })
 	return m
@@ -142,7 +142,7 @@ func TestClientAndArgumentLimits(t *testing.T) {
 func TestTerminateEndsConnections(t *testing.T) {
 	cfg := clustertest.Config(t)
 	cfg.RESPAddr = "127.0.0.1:0"
-	m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(resp.Limits{}))
+	m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(resp.Options{}))
 	require.NoError(t, err)
 	rc := dial(t, m, 2)
 	require.NoError(t, rc.Ping(clustertest.Ctx(t, time.Minute)).Err())

@@ -19,7 +19,7 @@ import (
 var testLimits = resp.Limits{MaxRequest: 1 << 20, WriteTimeout: time.Second, PubSubBuffer: 1024}
 
 func TestMain(m *testing.M) {
-	clustertest.Services = []member.Service{grid.Service(), resp.Service(testLimits)}
+	clustertest.Services = []member.Service{grid.Service(), resp.Service(resp.Options{Limits: testLimits})}
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }
 

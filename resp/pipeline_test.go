@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // A pipeline mixing runs of SETs and GETs of keys every member owns with
@@ -134,4 +135,36 @@ func TestAuthWithClusterSecret(t *testing.T) {
 	open := startCluster(t, 1, nil)
 	require.ErrorContains(t, dial(t, open.Members()[0], 2).Do(ctx, "auth", "x").Err(), "without any password configured")
 
+}
+
+// With NearCache, a client reads its own writes through its member at
+// once, and another member's write once its invalidation arrives.
+func TestNearCacheReadsOwnWrites(t *testing.T) {
+	var ms []*member.Member
+	for i := range 2 {
+		cfg := clustertest.Config(t)
+		cfg.RESPAddr = "127.0.0.1:0"
+		if i > 0 {
+			cfg.Join = []string{ms[0].Addr()}
+		}
+		m, err := member.Start(clustertest.Ctx(t, time.Minute), cfg, grid.Service(), resp.Service(resp.Options{Limits: testLimits, NearCache: true}))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, m.Shutdown(clustertest.Ctx(t, time.Minute))) })
+		ms = append(ms, m)
+	}
+	ctx := clustertest.Ctx(t, time.Minute)
+	require.Eventually(t, func() bool {
+		tb := ms[0].Partitions()
+		return tb != nil && len(tb.Owned(ms[1].ID())) > 0
+	}, 30*time.Second, 10*time.Millisecond)
+	a, b := dial(t, ms[0], 3), dial(t, ms[1], 3)
+	for i := range 200 { // keys of both members
+		k := "near-" + strconv.Itoa(i)
+		require.NoError(t, a.Set(ctx, k, "1", 0).Err())
+		require.Equal(t, "1", a.Get(ctx, k).Val()) // now cached on a
+		require.Equal(t, int64(2), a.Incr(ctx, k).Val())
+		require.Equal(t, "2", a.Get(ctx, k).Val(), "own write of %s", k)
+		require.NoError(t, b.Set(ctx, k, "3", 0).Err())
+		require.Eventually(t, func() bool { return a.Get(ctx, k).Val() == "3" }, 10*time.Second, time.Millisecond)
+	}
 }

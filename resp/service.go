@@ -63,14 +63,29 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// Options configure the endpoint.
+type Options struct {
+	Limits
+	// NearCache keeps, on this member, a copy of the string keys its
+	// clients read (grid.WithNearCache on DefaultMap), so that a GET of a
+	// key another member owns costs no request once read. A client reads
+	// its own writes through its member at once, but a write through
+	// another member reaches this member's copy when the owner's
+	// invalidation does (usually well under a millisecond, longer under
+	// load or across a network partition): Redis itself has no such lag.
+	// Off by default.
+	NearCache bool
+}
+
 // Service returns the RESP endpoint as a member service: it listens on the
 // member's Config.RESPAddr (a member without one serves nothing) and serves
 // the maps of the grid service, which must be attached before it. It is
 // Local: members of one cluster may differ in whether they serve RESP.
 // weir.Start attaches it when Config.RESPAddr is set.
-func Service(limits Limits) member.Service {
+func Service(o Options) member.Service {
+	o.Limits = o.Limits.withDefaults()
 	return member.Service{Name: ServiceName, Local: true, Attach: func(h *member.Host) (member.Attached, error) {
-		return attach(h, limits.withDefaults())
+		return attach(h, o)
 	}}
 }
 
@@ -109,12 +124,16 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-func attach(h *member.Host, limits Limits) (*Server, error) {
+func attach(h *member.Host, o Options) (*Server, error) {
 	if h.Service(grid.ServiceName) == nil {
 		return nil, errors.New("resp: the grid service must be attached before it")
 	}
-	s := &Server{h: h, limits: limits, secret: h.Config().SecretKey, start: time.Now(), clients: map[*client]struct{}{}}
-	s.strs = grid.GetMap[string, string](h, DefaultMap)
+	s := &Server{h: h, limits: o.Limits, secret: h.Config().SecretKey, start: time.Now(), clients: map[*client]struct{}{}}
+	var opts []grid.MapOption
+	if o.NearCache {
+		opts = append(opts, grid.WithNearCache(grid.NearCacheConfig{}))
+	}
+	s.strs = grid.GetMap[string, string](h, DefaultMap, opts...)
 	addr := h.Config().RESPAddr
 	if addr == "" {
 		return s, nil

@@ -38,7 +38,7 @@ type config struct {
 	cpuProfile     string
 }
 
-var allWorkloads = []string{"single", "cluster"}
+var allWorkloads = []string{"single", "cluster", "cluster-near"}
 
 func main() {
 	cfg, err := parseFlags()
@@ -58,9 +58,9 @@ func main() {
 	defer redis.Stop()
 	ref := reference{addr: redis.Addr, name: redis.Name, pid: redis.PID()}
 	for i, name := range allWorkloads {
-		members := []int{1, 3}[i]
+		members, near := []int{1, 3, 3}[i], name == "cluster-near"
 		prog.Run(ctx, name, func() (ss []harness.Section, err error) {
-			prog.Profiler.During(name, func() { ss, err = measure(ctx, cfg, ref, members) })
+			prog.Profiler.During(name, func() { ss, err = measure(ctx, cfg, ref, members, near) })
 			return ss, err
 		})
 	}
@@ -79,10 +79,10 @@ func parseFlags() (config, error) {
 	flag.IntVar(&cfg.size, "size", 100, "value size in bytes (redis-benchmark -d)")
 	flag.IntVar(&cfg.keyspace, "keyspace", 0, "random keys among this many (redis-benchmark -r); 0: one key, as redis-benchmark's default")
 	flag.StringVar(&pipelines, "pipeline", "1,16", "comma-separated pipeline depths (redis-benchmark -P)")
-	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: single (one member), cluster (3 members, one backup)")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: single (one member), cluster (3 members, one backup), cluster-near (the same with the endpoints' near cache)")
 	flag.StringVar(&cfg.redisServer, "redis-server", "redis-server", "redis-server binary (name on PATH or path)")
 	flag.StringVar(&cfg.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary (name on PATH or path)")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the weir process per workload to PREFIX-single.pprof and PREFIX-cluster.pprof")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the weir process per workload to PREFIX-<workload>.pprof")
 	flag.Parse()
 	var errs []error
 	if flag.NArg() > 0 {

@@ -47,8 +47,8 @@ var commands = []string{"set", "get", "incr"}
 
 // measure runs the commands at each pipeline depth against a cluster of n
 // members serving RESP, and against redis-server, taking turns.
-func measure(ctx context.Context, cfg config, ref reference, n int) ([]harness.Section, error) {
-	c, err := harness.StartCluster(ctx, harness.ClusterConfig{Name: fmt.Sprintf("resp%d", n), Data: n, RESP: true, LANGossip: true, FullReplicas: n > 1})
+func measure(ctx context.Context, cfg config, ref reference, n int, near bool) ([]harness.Section, error) {
+	c, err := harness.StartCluster(ctx, harness.ClusterConfig{Name: fmt.Sprintf("resp%d", n), Data: n, RESP: true, RESPNearCache: near, LANGossip: true, FullReplicas: n > 1})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,10 @@ func measure(ctx context.Context, cfg config, ref reference, n int) ([]harness.S
 		}
 	}
 	title := "1. One member"
-	if n > 1 {
+	switch {
+	case near:
+		title = fmt.Sprintf("3. %d members, one backup, clients spread over them, endpoints with a near cache", n)
+	case n > 1:
 		title = fmt.Sprintf("2. %d members, one backup, clients spread over them", n)
 	}
 	s := harness.Section{Title: fmt.Sprintf("%s: redis-benchmark -c %d -d %d, weir's RESP endpoint vs %s", title, cfg.clients, cfg.size, ref.name)}

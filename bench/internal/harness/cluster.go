@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // logLevel shows the members' warnings and errors only: a benchmark run
@@ -55,6 +56,8 @@ type ClusterConfig struct {
 	// RESP has every data member serve Redis clients on a free loopback
 	// port (member.Config.RESPAddr; see resp.Of for the address).
 	RESP bool
+	// RESPNearCache gives those endpoints a near cache (resp.Options).
+	RESPNearCache bool
 	// Logger receives the members' logs. Default: Logger().
 	Logger *slog.Logger
 }
@@ -105,7 +108,11 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		if len(c.Members) > 0 {
 			mc.Join = []string{c.Members[0].Addr()}
 		}
-		m, err := weir.Start(ctx, mc)
+		var extra []member.Service
+		if cfg.RESPNearCache {
+			extra = append(extra, resp.Service(resp.Options{NearCache: true}))
+		}
+		m, err := weir.Start(ctx, mc, extra...)
 		if err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("start member %s: %w", mc.Name, err)
