@@ -3,6 +3,7 @@ package resp_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,6 +18,7 @@ func Example() {
 	ctx := context.Background()
 	cfg := weir.LocalConfig()
 	cfg.RESPAddr = "127.0.0.1:0" // any free port
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	m, err := weir.Start(ctx, cfg)
 	if err != nil {
 		panic(err)
