@@ -47,9 +47,14 @@
 //     authenticate with it (AUTH secret, or HELLO 3 AUTH default secret)
 //     before anything else: -NOAUTH otherwise.
 //
+// Options.NearCache (weir member --resp-near-cache) serves GETs of keys
+// other members own from a copy kept on this member once read: a client
+// reads its own writes at once, another member's writes once the owner's
+// invalidation arrives. Off by default, since Redis has no such lag.
+//
 // # Hostile clients
 //
-// Limits bounds what one client can make a member hold: a command
+// Limits (in Options) bound what one client can make a member hold: a command
 // announcing more than MaxArgs arguments or a bulk longer than MaxRequest
 // is refused as soon as its header arrives, before anything is allocated
 // for it; a command (or inline command) larger than its limit once that
