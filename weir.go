@@ -2,10 +2,12 @@ package weir
 
 import (
 	"context"
+	"slices"
 
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // Config configures a member: its name, cluster, addresses, partitions,
@@ -42,6 +44,14 @@ func Services() []member.Service {
 // Every data member of a cluster must serve the same services: one started
 // with member.Start alone, or with other extra services, is refused at join.
 // A lite member (cfg.Lite) holds no data and may run in any binary.
+//
+// With cfg.RESPAddr set, the member also serves Redis clients there (see
+// package resp), after the maps and jobs and before the extra services;
+// give resp.Service among extra to choose its options.
 func Start(ctx context.Context, cfg Config, extra ...member.Service) (*Member, error) {
-	return member.Start(ctx, cfg, append(Services(), extra...)...)
+	services := Services()
+	if cfg.RESPAddr != "" && !slices.ContainsFunc(extra, func(s member.Service) bool { return s.Name == resp.ServiceName }) {
+		services = append(services, resp.Service(resp.Options{}))
+	}
+	return member.Start(ctx, cfg, append(services, extra...)...)
 }

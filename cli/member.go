@@ -16,6 +16,7 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // memberFlags binds the member flags to a Config, with environment
@@ -28,6 +29,7 @@ type memberFlags struct {
 	logLevel  string
 	logFormat string
 	local     bool
+	respNear  bool
 	drain     time.Duration
 	envs      [][2]string // flag name, environment variable
 }
@@ -68,6 +70,8 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	str(&c.TLSCertFile, "tls-cert", "WEIR_TLS_CERT", "", "PEM certificate of this member: with --tls-key and --tls-ca, the transport uses TLS with both sides authenticated")
 	str(&c.TLSKeyFile, "tls-key", "WEIR_TLS_KEY", "", "PEM private key of --tls-cert")
 	str(&c.TLSCAFile, "tls-ca", "WEIR_TLS_CA", "", "PEM certificate of the CA that signs every member's certificate")
+	str(&c.RESPAddr, "resp", "WEIR_RESP", "", "serve Redis clients (RESP2 and RESP3) on host:port (port 0: any free port; default: none)")
+	boolean(&f.respNear, "resp-near-cache", "WEIR_RESP_NEAR_CACHE", "with --resp: keep a copy of the string keys read through this member (faster GETs; another member's write shows when its invalidation arrives)")
 	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
 	boolean(&f.local, "local", "WEIR_LOCAL", "fast failure detection for members on one machine (member.LocalConfig timings)")
 	fs.DurationVar(&f.drain, "shutdown-timeout", 60*time.Second, "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
@@ -166,12 +170,19 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := weir.Start(ctx, cfg)
+	var extra []member.Service
+	if f.respNear {
+		extra = append(extra, resp.Service(resp.Options{NearCache: true}))
+	}
+	m, err := weir.Start(ctx, cfg, extra...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
+	if r := resp.Of(m); r != nil && r.Addr() != "" {
+		fmt.Fprintf(stdout, "serving RESP on %s\n", r.Addr())
+	}
 	printMembers(ctx, m, stdout)
 
 	stop() // a second signal kills the process the default way

@@ -16,7 +16,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 			// and replicate the key's current state again, since the first
 			// attempt's backups may be what failed.
 			s.rereplicateLocked(p, st, op.Key, ch)
-			return opResponse{Applied: o.Applied, Found: o.Found, Value: o.Value}, nil
+			return opResponse{Applied: o.Applied, Found: o.Found, Value: o.Value, Seq: p.seq.Load()}, nil
 		}
 	}
 	key := string(op.Key)
@@ -30,6 +30,7 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	}
 
 	var resp opResponse
+	var procTTL *int64 // the time to live a TTL processor set (<= 0: none)
 	set, del := false, false
 	evType := Added
 	// newVal may view op.Value, which lives only as long as this call (on
@@ -80,11 +81,24 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		if exists {
 			old = []byte(cur.val)
 		}
-		out, err := proc.run(op.Key, old, exists, op.Value)
+		var out procOutcome
+		var err error
+		if tp, ok := proc.(ttlRunner); ok {
+			var left int64
+			if exp := st.expiry(key); exists && exp != 0 {
+				left = max(exp-t, 1)
+			}
+			out, err = tp.runTTL(op.Key, old, exists, left, op.Value)
+		} else {
+			out, err = proc.run(op.Key, old, exists, op.Value)
+		}
 		if err != nil {
 			return opResponse{}, fmt.Errorf("entry processor %q: %w", op.Proc, err)
 		}
 		resp.Found, resp.Value = exists, out.result
+		if out.setsTTL {
+			procTTL = &out.ttl
+		}
 		switch out.action {
 		case actionSet:
 			set, newVal, resp.Applied = true, string(out.value), true
@@ -137,6 +151,12 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		if ttl > 0 {
 			exp = t + ttl
 		}
+		if procTTL != nil {
+			exp = 0
+			if *procTTL > 0 {
+				exp = t + *procTTL
+			}
+		}
 		if op.Op == opMerge {
 			r.upd, exp = op.Upd, op.Exp
 		}
@@ -155,6 +175,10 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		old = &cur.val
 	}
 	s.mutateLocked(p, st, key, rec, exp, tomb, evType, old, ch)
+	// The writer's own near cache drops what this write replaced as soon
+	// as the write returns (see Map.write), not when the invalidation
+	// arrives: a client reads its own writes through its member.
+	resp.Seq = p.seq.Load()
 	if op.Req.valid() {
 		o := outcome{Key: op.Key, Map: st.name, Applied: resp.Applied, Found: resp.Found, Value: resp.Value, At: t}
 		p.dedup.put(op.Req, o)

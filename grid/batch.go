@@ -70,7 +70,14 @@ func (mp *Map[K, V]) PutAll(ctx context.Context, entries map[K]V) error {
 		}
 		ops = append(ops, opRequest{Map: mp.name, Op: opPut, Part: p, Key: kb, Value: vb, Cfg: mp.o.store})
 	}
-	_, err := mp.s.invokeBatch(ctx, ops, mp.o.opTimeout)
+	resps, err := mp.s.invokeBatch(ctx, ops, mp.o.opTimeout)
+	if err == nil && mp.near != nil {
+		for i, r := range resps {
+			if r.Seq > 0 {
+				mp.near.invalidate(ops[i].Part, r.Seq, ops[i].Key)
+			}
+		}
+	}
 	return opError("put-all", mp.name, err)
 }
 

@@ -268,6 +268,9 @@ func (mp *Map[K, V]) write(ctx context.Context, what string, code opCode, k K, v
 		return opResponse{}, opError(what, mp.name, ErrNoQuorum)
 	}
 	resp, err := mp.s.invoke(ctx, routeOp, &op, mp.o.opTimeout)
+	if err == nil && mp.near != nil && resp.Seq > 0 {
+		mp.near.invalidate(p, resp.Seq, op.Key)
+	}
 	return resp, opError(what, mp.name, err)
 }
 

@@ -67,7 +67,9 @@
 //
 //   - Near cache (WithNearCache): decoded copies of what this member read;
 //     owners invalidate them on every change, ordered by partition sequence
-//     numbers so a late response never overwrites a newer invalidation.
+//     numbers so a late response never overwrites a newer invalidation;
+//     a write through the handle drops the value it replaced before it
+//     returns, so the handle reads its own writes.
 //   - Event journal (WithJournal): per-partition rings of changes with
 //     sequence numbers, kept on backups too and moved with migrations: the
 //     replayable source of streaming jobs (Map.Partitioned: ReadJournal, JournalWait).

@@ -342,3 +342,37 @@ func TestNearCacheTTL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, hits+1, a.NearCacheStats().Hits, "and cached again")
 }
+
+// A handle with a near cache reads its own writes at once, without waiting
+// for the owner's invalidation: here the invalidations never arrive, and
+// the write's response alone drops the value it replaced.
+func TestNearCacheReadsItsOwnWrites(t *testing.T) {
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	c := clustertest.Start(t, 2, cfg)
+	ms := c.Members()
+	ctx := ctxT(t, 30*time.Second)
+	mp := grid.GetMap[string, string](ms[0], "own-writes", grid.WithNearCache(grid.NearCacheConfig{}))
+	k := keyOwnedBy(t, ms[0], "k", ms[1].ID())
+	require.NoError(t, mp.Put(ctx, k, "v0"))
+	net.SetFrames(func(f member.Frame) member.Fault {
+		return member.Fault{Drop: f.Route == "map.events"} // no invalidation arrives
+	})
+	defer net.SetFrames(nil)
+	for i := 1; i <= 5; i++ {
+		v, ok, err := mp.Get(ctx, k) // cached
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, fmt.Sprintf("v%d", i-1), v)
+		require.NoError(t, mp.Put(ctx, k, fmt.Sprintf("v%d", i)))
+	}
+	require.NoError(t, mp.PutAll(ctx, map[string]string{k: "all"}))
+	v, _, err := mp.Get(ctx, k)
+	require.NoError(t, err)
+	require.Equal(t, "all", v)
+	require.NoError(t, mp.Delete(ctx, k))
+	_, ok, err := mp.Get(ctx, k)
+	require.NoError(t, err)
+	require.False(t, ok)
+}

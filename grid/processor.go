@@ -3,6 +3,7 @@ package grid
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/weir-dev/weir/internal/keys"
 	"github.com/weir-dev/weir/internal/wire"
@@ -29,6 +30,11 @@ type procOutcome struct {
 	action Action
 	value  []byte
 	result []byte
+	// ttl is the entry's new time to live in ns (<= 0: none), when setsTTL:
+	// a processor registered with RegisterTTLProcessor decides the expiry
+	// of what it stores.
+	ttl     int64
+	setsTTL bool
 }
 
 type rawProcessor interface {
@@ -92,6 +98,44 @@ var processors sync.Map // name -> rawProcessor
 // for the caller. Registering a name twice panics.
 func RegisterProcessor[K comparable, V, A, R any](name string, fn func(key K, value V, exists bool, arg A) (V, Action, R, error)) Processor[K, V, A, R] {
 	if _, dup := processors.LoadOrStore(name, typedProcessor[K, V, A, R]{fn: fn}); dup {
+		panic("grid: entry processor " + name + " registered twice")
+	}
+	return Processor[K, V, A, R]{name: name}
+}
+
+// ttlRunner is a processor that sees the entry's time to live and sets it.
+type ttlRunner interface {
+	runTTL(key, value []byte, exists bool, ttl int64, arg []byte) (procOutcome, error)
+}
+
+type ttlProcessor[K comparable, V, A, R any] struct {
+	fn func(key K, value V, exists bool, ttl time.Duration, arg A) (V, time.Duration, Action, R, error)
+}
+
+func (tp ttlProcessor[K, V, A, R]) run(kb, vb []byte, exists bool, ab []byte) (procOutcome, error) {
+	return tp.runTTL(kb, vb, exists, 0, ab)
+}
+
+func (tp ttlProcessor[K, V, A, R]) runTTL(kb, vb []byte, exists bool, ttl int64, ab []byte) (procOutcome, error) {
+	var newTTL time.Duration
+	out, err := typedProcessor[K, V, A, R]{fn: func(k K, v V, exists bool, a A) (V, Action, R, error) {
+		nv, d, action, r, err := tp.fn(k, v, exists, time.Duration(ttl), a)
+		newTTL = d
+		return nv, action, r, err
+	}}.run(kb, vb, exists, ab)
+	out.ttl, out.setsTTL = int64(newTTL), true
+	return out, err
+}
+
+// RegisterTTLProcessor registers an entry processor, as RegisterProcessor
+// does, that also sees and sets the entry's time to live: ttl is what the
+// entry has left (0: it never expires, or there is no entry), and when the
+// processor returns Set, the time to live it returns is the stored entry's
+// (0 or less: it never expires, whatever the map's default). Returning the
+// ttl it was given keeps the entry's expiry as it was. Redis's INCR (which
+// keeps a key's expiry), EXPIRE and PERSIST are processors of this kind.
+func RegisterTTLProcessor[K comparable, V, A, R any](name string, fn func(key K, value V, exists bool, ttl time.Duration, arg A) (V, time.Duration, Action, R, error)) Processor[K, V, A, R] {
+	if _, dup := processors.LoadOrStore(name, ttlProcessor[K, V, A, R]{fn: fn}); dup {
 		panic("grid: entry processor " + name + " registered twice")
 	}
 	return Processor[K, V, A, R]{name: name}

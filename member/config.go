@@ -72,6 +72,12 @@ type Config struct {
 	// carries membership, not data): SecretKey encrypts it.
 	TLSCertFile, TLSKeyFile, TLSCAFile string
 
+	// RESPAddr, when set, is where the member serves Redis clients (RESP2
+	// and RESP3), "host:port"; port 0 picks a free one. weir.Start attaches
+	// the endpoint (package resp); member.Start alone ignores it. Default:
+	// none.
+	RESPAddr string
+
 	// MaxFrameSize bounds one transport frame; a peer sending a larger frame
 	// is disconnected before the body is read. Default 64 MiB.
 	MaxFrameSize int

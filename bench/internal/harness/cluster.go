@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/resp"
 )
 
 // logLevel shows the members' warnings and errors only: a benchmark run
@@ -52,6 +53,11 @@ type ClusterConfig struct {
 	// is fewer), so that the migrations that fill in backups are over
 	// before a measurement starts, not during it.
 	FullReplicas bool
+	// RESP has every data member serve Redis clients on a free loopback
+	// port (member.Config.RESPAddr; see resp.Of for the address).
+	RESP bool
+	// RESPNearCache gives those endpoints a near cache (resp.Options).
+	RESPNearCache bool
 	// Logger receives the members' logs. Default: Logger().
 	Logger *slog.Logger
 }
@@ -95,11 +101,18 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 		mc.Name = fmt.Sprintf("%s-%d", cfg.Name, i+1)
 		mc.Lite = i >= cfg.Data
+		if cfg.RESP && !mc.Lite {
+			mc.RESPAddr = "127.0.0.1:0"
+		}
 		mc.Logger = cfg.Logger
 		if len(c.Members) > 0 {
 			mc.Join = []string{c.Members[0].Addr()}
 		}
-		m, err := weir.Start(ctx, mc)
+		var extra []member.Service
+		if cfg.RESPNearCache {
+			extra = append(extra, resp.Service(resp.Options{NearCache: true}))
+		}
+		m, err := weir.Start(ctx, mc, extra...)
 		if err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("start member %s: %w", mc.Name, err)
