@@ -44,9 +44,10 @@ type Member struct {
 	refusedPeers   sync.Map
 	joinRefusal    atomic.Pointer[error]
 
-	tables tableState
-	coord  coordinator
-	frozen frozenParts
+	migrations atomic.Int64 // partitions sent as a migration's source
+	tables     tableState
+	coord      coordinator
+	frozen     frozenParts
 
 	host     *Host
 	services attachedServices

@@ -32,6 +32,7 @@ type transport struct {
 	// members gossip may not have reported yet. The handshake checks the
 	// member ID, so a stale hint fails safely.
 	hints sync.Map // member ID -> address
+	stats transportCounters
 }
 
 // dialing is an outbound connection being set up or ready; concurrent
@@ -82,9 +83,11 @@ func (t *transport) acceptLoop() {
 }
 
 func (t *transport) accept(nc net.Conn) {
+	nc = countedConn{nc, &t.stats}
 	r, from, err := t.acceptHandshake(nc)
 	if err != nil {
 		_ = nc.Close()
+		t.stats.refused.Add(1)
 		if !t.isClosed() {
 			attrs := []any{"remote", nc.RemoteAddr().String(), "reason", err}
 			if from.ID != "" {
@@ -183,10 +186,11 @@ func (t *transport) dial(id string) (*conn, error) {
 	if f := t.m.cfg.Faults; f != nil && !f.Allowed(t.addr, addr) {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, errPartitioned)
 	}
-	nc, err := net.DialTimeout("tcp", addr, t.m.cfg.DialTimeout)
+	raw, err := net.DialTimeout("tcp", addr, t.m.cfg.DialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, err)
 	}
+	nc := countedConn{raw, &t.stats}
 	r, err := t.dialHandshake(nc, id)
 	if err != nil {
 		_ = nc.Close()
