@@ -28,6 +28,7 @@ var layers = [][]string{
 	{"dag"},              // DAG model, processors, engine
 	{"pipeline"},         // the typed stage API
 	{"sources", "sinks"}, // connectors
+	{"ops"},              // the HTTP endpoint: metrics, health, API, console
 	{""},                 // weir: composes a member
 	{"cli", "cmd/...", "examples/...", "internal/testkit/..."},
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/ops"
 )
 
 // Config configures a member: its name, cluster, addresses, partitions,
@@ -42,6 +43,13 @@ func Services() []member.Service {
 // Every data member of a cluster must serve the same services: one started
 // with member.Start alone, or with other extra services, is refused at join.
 // A lite member (cfg.Lite) holds no data and may run in any binary.
+//
+// With cfg.HTTPAddr set, the member also serves its HTTP endpoint there
+// (package ops: metrics, health checks, the JSON API and the console).
 func Start(ctx context.Context, cfg Config, extra ...member.Service) (*Member, error) {
-	return member.Start(ctx, cfg, append(Services(), extra...)...)
+	services := Services()
+	if cfg.HTTPAddr != "" {
+		services = append(services, ops.Service())
+	}
+	return member.Start(ctx, cfg, append(services, extra...)...)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -17,7 +18,22 @@ import (
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/ops"
 )
+
+// defaultHTTP is the member's HTTP address when --http is not given: on
+// loopback, at the gossip port plus 1000 (6701 for 5701), so that members
+// started side by side on one machine do not collide; any free port when
+// the gossip port is.
+func defaultHTTP(bind string) string {
+	port := 0
+	if _, p, err := net.SplitHostPort(bind); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n != 0 && n+1000 <= 65535 {
+			port = n + 1000
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
 
 // memberFlags binds the member flags to a Config, with environment
 // variables as defaults.
@@ -30,6 +46,7 @@ type memberFlags struct {
 	logFormat string
 	local     bool
 	drain     time.Duration
+	http      string
 }
 
 func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
@@ -62,6 +79,8 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	integer(&c.MaxFrameSize, "max-frame", "WEIR_MAX_FRAME", c.MaxFrameSize, "largest transport frame in bytes")
 	fs.BoolVar(&f.local, "local", envBool("WEIR_LOCAL"), "fast failure detection for members on one machine (member.LocalConfig timings) ($WEIR_LOCAL)")
 	fs.DurationVar(&f.drain, "shutdown-timeout", envDur("WEIR_SHUTDOWN_TIMEOUT", 60*time.Second), "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
+	str(&f.http, "http", "WEIR_HTTP", "", "HTTP endpoint host:port: metrics, health, API, console (default: 127.0.0.1, port --bind's + 1000; \"off\": none)")
+	str(&c.HTTPToken, "http-token", "WEIR_HTTP_TOKEN", "", "token that job control and map writes over HTTP need; prefer the environment variable")
 	str(&f.logLevel, "log-level", "WEIR_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&f.logFormat, "log-format", "WEIR_LOG_FORMAT", "text", "text or json (logs go to stderr)")
 	return f
@@ -85,6 +104,13 @@ func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
 	}
 	if f.secret != "" {
 		cfg.SecretKey = []byte(f.secret)
+	}
+	switch f.http {
+	case "off":
+	case "":
+		cfg.HTTPAddr = defaultHTTP(cfg.BindAddr)
+	default:
+		cfg.HTTPAddr = f.http
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -136,6 +162,9 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
+	if a := ops.Addr(m); a != "" {
+		fmt.Fprintf(stdout, "http endpoint http://%s (metrics /metrics, console /)\n", a)
+	}
 	printMembers(ctx, m, stdout)
 
 	stop() // a second signal kills the process the default way

@@ -67,6 +67,7 @@ func attach(m *member.Host) (member.Attached, error) {
 	m.Handle(routeSubscribe, s.handleSubscribe, member.Inline())
 	m.Handle(routeHello, s.handleHello, member.Inline())
 	m.Handle(routeMerge, s.handleMerge)
+	m.Handle(routeStats, s.handleStats)
 	m.RegisterReplicaService(ServiceName, s)
 	s.removeHook = m.OnTableChange(s.tableChanged)
 	m.Go(s.sweep)

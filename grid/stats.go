@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 )
 
@@ -236,4 +237,27 @@ func (mp *Map[K, V]) countBatch(kind int) func() {
 	}
 	start := mp.stats.begin(kind)
 	return func() { mp.stats.end(kind, start) }
+}
+
+const routeStats = "grid.stats" // read a member's MapStats
+
+func (s *service) handleStats(context.Context, *member.Request) ([]byte, error) {
+	st := Stats(s.m)
+	return wire.Marshal(&st)
+}
+
+// StatsOf returns the MapStats of member id (see Stats), asking it over
+// the transport unless it is the member m.
+func StatsOf(ctx context.Context, m member.Services, id string) ([]MapStats, error) {
+	s := serviceOf(m)
+	if id == s.m.ID() {
+		return Stats(m), nil
+	}
+	b, err := s.m.Call(ctx, id, routeStats, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []MapStats
+	err = wire.Unmarshal(b, &out)
+	return out, err
 }

@@ -1,8 +1,11 @@
 package member
 
 import (
+	"context"
 	"net"
 	"sync/atomic"
+
+	"github.com/weir-dev/weir/internal/wire"
 )
 
 // Stats is a member's own view of itself, for metrics and health checks:
@@ -119,4 +122,25 @@ func (m *Member) Readiness() (bool, string) {
 		return false, "migrations pending"
 	}
 	return true, ""
+}
+
+const routeStats = "member.stats" // read a member's Stats
+
+func (m *Member) handleStats(context.Context, *Request) ([]byte, error) {
+	s := m.Stats()
+	return wire.Marshal(&s)
+}
+
+// StatsOf returns the Stats of member id, asking it over the transport
+// unless it is this member.
+func (m *Member) StatsOf(ctx context.Context, id string) (Stats, error) {
+	if id == m.id {
+		return m.Stats(), nil
+	}
+	var s Stats
+	b, err := m.call(ctx, id, routeStats, nil)
+	if err == nil {
+		err = wire.Unmarshal(b, &s)
+	}
+	return s, err
 }
