@@ -100,7 +100,7 @@ func TestEndpoints(t *testing.T) {
 		require.Eventually(t, func() bool {
 			var code int
 			code, body = call(t, "GET", r.url[0]+"/metrics", "", nil)
-			return code == http.StatusOK && strings.Contains(body, `weir_job_vertex_items_out_total{job="`+id+`"`) &&
+			return code == http.StatusOK && strings.Contains(body, `weir_job_vertex_items_out_total{job_id="`+id+`"`) &&
 				strings.Contains(body, `weir_map_operations_total{map="readings",op="put"}`)
 		}, 30*time.Second, 100*time.Millisecond, body)
 		for _, want := range []string{"weir_member_members 3", `weir_member_partitions{role="owner"}`, "weir_transport_sent_bytes_total",
