@@ -15,16 +15,18 @@ import (
 
 // client calls a member's HTTP API (package ops).
 type client struct {
-	addr  string
+	addr  string // base URL
+	name  string // as given, for messages
 	token string
 	http  *http.Client
 }
 
 func newClient(addr, token string, timeout time.Duration) *client {
+	name := addr
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	return &client{addr: strings.TrimSuffix(addr, "/"), token: token, http: &http.Client{Timeout: timeout}}
+	return &client{addr: strings.TrimSuffix(addr, "/"), name: name, token: token, http: &http.Client{Timeout: timeout}}
 }
 
 // apiError is an error the member answered with.
@@ -55,7 +57,7 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("reading the answer of %s: %v", c.addr, err)
+		return fmt.Errorf("reading the answer of %s: %v", c.name, err)
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
@@ -69,7 +71,7 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s answered what is not weir's API (%v): is --addr a weir member's HTTP endpoint?", c.addr, err)
+			return fmt.Errorf("%s answered what is not weir's API (%v): is --addr a weir member's HTTP endpoint?", c.name, err)
 		}
 	}
 	return nil
@@ -80,17 +82,17 @@ func (c *client) explain(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("%s did not answer in time", c.addr)
+		return fmt.Errorf("%s did not answer in time", c.name)
 	case errors.Is(err, context.Canceled):
 		return errors.New("interrupted")
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return fmt.Errorf("cannot reach %s: %v (is a member serving HTTP there? see --addr)", c.addr, oe.Err)
+		return fmt.Errorf("cannot reach %s: %v (is a member serving HTTP there? see --addr)", c.name, oe.Err)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("cannot reach %s: %v", c.addr, ue.Err)
+		return fmt.Errorf("cannot reach %s: %v", c.name, ue.Err)
 	}
-	return fmt.Errorf("cannot reach %s: %v", c.addr, err)
+	return fmt.Errorf("cannot reach %s: %v", c.name, err)
 }
