@@ -3,7 +3,6 @@ package grid
 import (
 	"context"
 	"math/bits"
-	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -26,16 +25,19 @@ const (
 	kindGetAll = 8
 	kindPutAll = 9
 	// LatencyBuckets is the number of finite latency buckets: bucket i
-	// counts operations of at most 1024ns << i (about 1µs to 0.5s).
-	LatencyBuckets = 20
+	// counts operations of at most 1024ns << 2i (about 1µs to 1s, each
+	// bound 4 times the one before).
+	LatencyBuckets = 11
 	// latencySample is how many operations share one timed sample: timing
 	// every one would cost an owned Get (a few hundred nanoseconds) more
-	// than the 3% the metrics may take.
-	latencySample = 8
+	// than the 3% the metrics may take. The count a stripe returns picks
+	// the sample, so that choosing costs nothing.
+	latencySample = 16
 )
 
 // LatencySampling is the share of operations whose latency is measured:
-// one in LatencySampling, chosen at random.
+// one in LatencySampling (every LatencySampling-th of a stripe of the
+// counters, so operations of one goroutine are sampled evenly).
 const LatencySampling = latencySample
 
 // kindOf maps an opCode to its OpKinds index.
@@ -74,8 +76,7 @@ func newOpStats() *opStats {
 func (o *opStats) begin(kind int) time.Time {
 	var anchor byte
 	h := uint64(uintptr(unsafe.Pointer(&anchor))>>11) * 0x9e3779b97f4a7c15
-	o.stripes[uintptr(h>>40)&o.mask].n[kind].Add(1)
-	if rand.Uint32()%latencySample != 0 {
+	if o.stripes[uintptr(h>>40)&o.mask].n[kind].Add(1)%latencySample != 0 {
 		return time.Time{}
 	}
 	return time.Now()
@@ -88,7 +89,7 @@ func (o *opStats) end(kind int, start time.Time) {
 	}
 	ns := time.Since(start).Nanoseconds()
 	h := &o.lat[kind]
-	h.buckets[min(bits.Len64(uint64(max(ns-1, 0))>>10), LatencyBuckets)].Add(1)
+	h.buckets[min((bits.Len64(uint64(max(ns-1, 0))>>10)+1)/2, LatencyBuckets)].Add(1)
 	h.sumNS.Add(ns)
 }
 
@@ -115,7 +116,7 @@ type MapStats struct {
 }
 
 // LatencyBound returns bucket i's upper bound.
-func LatencyBound(i int) time.Duration { return time.Duration(1024 << i) }
+func LatencyBound(i int) time.Duration { return time.Duration(1024 << (2 * i)) }
 
 // EnableStats turns the counting of operations and the sampling of their
 // latency on or off for the maps used through member m (off when a member

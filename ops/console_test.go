@@ -31,9 +31,7 @@ func chromium(t *testing.T) string {
 // suspends the job. It saves a screenshot to $WEIR_CONSOLE_SCREENSHOT when
 // set (the README's, from docs/console.png).
 func TestConsoleInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	e2e(t)
 	exe := chromium(t)
 	r := startRunning(t)
 	id := r.job.Job.ID

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,15 @@ import (
 )
 
 const token = "s3cret-token"
+
+// e2e skips the end-to-end tests (a browser, Prometheus) unless WEIR_E2E
+// is set, as .ci/run sets it: each starts a cluster and a program, longer
+// than go test ./... can give it.
+func e2e(t *testing.T) {
+	if os.Getenv("WEIR_E2E") == "" {
+		t.Skip("end-to-end test: set WEIR_E2E=1 to run it (.ci/run does)")
+	}
+}
 
 // running is a 3-member cluster serving HTTP, with the counting job
 // running on it.

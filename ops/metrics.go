@@ -37,7 +37,7 @@ var (
 	dConnections    = desc("weir_transport_connections", "Member-to-member connections open, both directions.")
 	dRefused        = desc("weir_transport_refused_handshakes_total", "Incoming connections refused at the handshake.")
 	dMapOps         = desc("weir_map_operations_total", "Map operations through this member's handles, by kind (near-cache hits excepted).", "map", "op")
-	dMapLatency     = desc("weir_map_operation_duration_seconds", "Latency of map operations through this member's handles, sampled: one operation in 8 is timed.", "map", "op")
+	dMapLatency     = desc("weir_map_operation_duration_seconds", "Latency of map operations through this member's handles, sampled: one operation in 16 is timed.", "map", "op")
 	dMapEntries     = desc("weir_map_entries", "Entries held by this member, by role: in partitions it owns, or backs up.", "map", "role")
 	dNearHits       = desc("weir_map_near_cache_hits_total", "Gets answered by a near cache of this member.", "map")
 	dNearMisses     = desc("weir_map_near_cache_misses_total", "Gets a near cache of this member could not answer.", "map")

@@ -23,9 +23,7 @@ import (
 // through its HTTP API then finds the job's throughput and each member's
 // partitions: the metrics are scrapeable and named as queries expect.
 func TestPrometheusScrapes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Prometheus")
-	}
+	e2e(t)
 	exe, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("no prometheus on PATH: apt-get install -y prometheus (.ci/run does) to run this test")
