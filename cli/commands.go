@@ -70,11 +70,20 @@ func RunCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if name == "map" {
 		fs.BoolVar(&f.jsonKey, "json-key", false, "KEY is a JSON value (such as 42), not a string")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	// Flags may come before, between or after the arguments.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if f.output != "table" && f.output != "json" {
 		fmt.Fprintf(stderr, "%s: --output %q: want table or json\n", cmd, f.output)
@@ -88,15 +97,15 @@ func RunCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch name {
 	case "status":
-		err = r.status(ctx, fs.Args())
+		err = r.status(ctx, pos)
 	case "jobs":
-		err = r.jobs(ctx, fs.Args())
+		err = r.jobs(ctx, pos)
 	case "job":
-		err = r.job(ctx, fs.Args())
+		err = r.job(ctx, pos)
 	case "maps":
-		err = r.maps(ctx, fs.Args())
+		err = r.maps(ctx, pos)
 	case "map":
-		err = r.mapCmd(ctx, fs.Args())
+		err = r.mapCmd(ctx, pos)
 	}
 	var ue usageError
 	switch {

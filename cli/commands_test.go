@@ -64,6 +64,9 @@ func TestCommands(t *testing.T) {
 	code, out, _ = run("map", addr, "size", "cli")
 	require.Equal(t, 0, code)
 	require.Equal(t, "1\n", out)
+	code, out, _ = run("map", "size", "cli", addr, "--output", "json") // flags after the arguments
+	require.Equal(t, 0, code)
+	require.JSONEq(t, `{"name":"cli","size":1}`, out)
 	code, out, _ = run("maps", addr)
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "readings")
