@@ -162,3 +162,19 @@ func TestAccess(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code, body)
 	require.Contains(t, body, "no HTTP token configured")
 }
+
+// Terminate, which stops the member's goroutines before its services,
+// returns with the endpoint attached (it waited forever for the server).
+func TestTerminate(t *testing.T) {
+	cfg := clustertest.Config(t)
+	cfg.HTTPAddr = "127.0.0.1:0"
+	m, err := weir.Start(clustertest.Ctx(t, time.Minute), cfg)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { m.Terminate(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Terminate did not return")
+	}
+}

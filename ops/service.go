@@ -69,8 +69,12 @@ func attach(h *member.Host) (member.Attached, error) {
 	mux.Handle("GET /", consoleHandler())
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	grid.EnableStats(h, true)
-	if !h.Go(func(context.Context) {
+	if !h.Go(func(ctx context.Context) {
 		defer close(s.served)
+		// Terminate stops the member's goroutines before its services:
+		// the server must close when they are told to stop.
+		stop := context.AfterFunc(ctx, func() { _ = s.srv.Close() })
+		defer stop()
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.Logger().Error("http endpoint stopped", "addr", ln.Addr().String(), "err", err)
 		}
