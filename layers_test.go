@@ -28,7 +28,7 @@ var layers = [][]string{
 	{"dag"},              // DAG model, processors, engine
 	{"pipeline"},         // the typed stage API
 	{"sources", "sinks"}, // connectors
-	{"resp"},             // the Redis protocol endpoint
+	{"resp", "ops"},      // endpoints: the Redis protocol; HTTP metrics, health, API, console
 	{""},                 // weir: composes a member
 	{"cli", "cmd/...", "examples/...", "internal/testkit/..."},
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/ops"
 	"github.com/weir-dev/weir/resp"
 )
 
@@ -47,11 +48,16 @@ func Services() []member.Service {
 //
 // With cfg.RESPAddr set, the member also serves Redis clients there (see
 // package resp), after the maps and jobs and before the extra services;
-// give resp.Service among extra to choose its options.
+// give resp.Service among extra to choose its options. With cfg.HTTPAddr
+// set, it serves its HTTP endpoint there (package ops: metrics, health
+// checks, the JSON API and the console).
 func Start(ctx context.Context, cfg Config, extra ...member.Service) (*Member, error) {
 	services := Services()
 	if cfg.RESPAddr != "" && !slices.ContainsFunc(extra, func(s member.Service) bool { return s.Name == resp.ServiceName }) {
 		services = append(services, resp.Service(resp.Options{}))
+	}
+	if cfg.HTTPAddr != "" {
+		services = append(services, ops.Service())
 	}
 	return member.Start(ctx, cfg, append(services, extra...)...)
 }

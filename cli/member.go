@@ -7,17 +7,34 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/weir-dev/weir"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/ops"
 	"github.com/weir-dev/weir/resp"
 )
+
+// defaultHTTP is the member's HTTP address when --http is not given: on
+// loopback, at the gossip port plus 1000 (6701 for 5701), so that members
+// started side by side on one machine do not collide; any free port when
+// the gossip port is.
+func defaultHTTP(bind string) string {
+	port := 0
+	if _, p, err := net.SplitHostPort(bind); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n != 0 && n+1000 <= 65535 {
+			port = n + 1000
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
 
 // memberFlags binds the member flags to a Config, with environment
 // variables as defaults.
@@ -32,6 +49,7 @@ type memberFlags struct {
 	respNear  bool
 	drain     time.Duration
 	envs      [][2]string // flag name, environment variable
+	http      string
 }
 
 func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
@@ -76,32 +94,41 @@ func newMemberFlags(cmd string, stderr io.Writer) *memberFlags {
 	boolean(&f.local, "local", "WEIR_LOCAL", "fast failure detection for members on one machine (member.LocalConfig timings)")
 	fs.DurationVar(&f.drain, "shutdown-timeout", 60*time.Second, "how long a graceful shutdown may take to move partitions away ($WEIR_SHUTDOWN_TIMEOUT)")
 	f.envs = append(f.envs, [2]string{"shutdown-timeout", "WEIR_SHUTDOWN_TIMEOUT"})
+	str(&f.http, "http", "WEIR_HTTP", "", "HTTP endpoint host:port: metrics, health, API, console (default: 127.0.0.1, port --bind's + 1000; \"off\": none)")
+	str(&c.HTTPToken, "http-token", "WEIR_HTTP_TOKEN", "", "token that job control and map writes over HTTP need; prefer the environment variable")
 	str(&f.logLevel, "log-level", "WEIR_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&f.logFormat, "log-format", "WEIR_LOG_FORMAT", "text", "text or json (logs go to stderr)")
 	return f
 }
 
 // parse parses args, then takes each flag not given from its environment
-// variable, through the flag's own parser: a bad value in the environment
-// is refused as the same value on the command line is.
+// variable (see setFromEnv).
 func (f *memberFlags) parse(args []string) error {
 	if err := f.fs.Parse(args); err != nil {
 		return err
 	}
+	return setFromEnv(f.fs, f.envs)
+}
+
+// setFromEnv sets each flag of fs not given on the command line from its
+// environment variable (envs pairs a flag's name with its variable),
+// through the flag's own parser: a bad value in the environment is refused
+// as the same value on the command line is.
+func setFromEnv(fs *flag.FlagSet, envs [][2]string) error {
 	given := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	var errs []error
-	for _, fe := range f.envs {
+	for _, fe := range envs {
 		v, ok := os.LookupEnv(fe[1])
 		if !ok || given[fe[0]] {
 			continue
 		}
-		if err := f.fs.Set(fe[0], v); err != nil {
+		if err := fs.Set(fe[0], v); err != nil {
 			errs = append(errs, fmt.Errorf("$%s=%q: %v", fe[1], v, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(f.fs.Output(), "%s: %v\n", f.fs.Name(), err)
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 		return err
 	}
 	return nil
@@ -125,6 +152,13 @@ func (f *memberFlags) config(stderr io.Writer) (member.Config, error) {
 	}
 	if f.secret != "" {
 		cfg.SecretKey = []byte(f.secret)
+	}
+	switch f.http {
+	case "off":
+	case "":
+		cfg.HTTPAddr = defaultHTTP(cfg.BindAddr)
+	default:
+		cfg.HTTPAddr = f.http
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -182,6 +216,9 @@ func RunMember(cmd string, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "weir member %s (id %s) gossip %s transport %s\n", m.Name(), m.ID(), m.Addr(), m.TransportAddr())
 	if r := resp.Of(m); r != nil && r.Addr() != "" {
 		fmt.Fprintf(stdout, "serving RESP on %s\n", r.Addr())
+	}
+	if a := ops.Addr(m); a != "" {
+		fmt.Fprintf(stdout, "http endpoint http://%s (metrics /metrics, console /)\n", a)
 	}
 	printMembers(ctx, m, stdout)
 

@@ -47,6 +47,9 @@ type coordJob struct {
 	// record, whose commit has therefore not been sent (0: none); guarded
 	// by opMu. See settleLocked.
 	unsettled uint64
+	// lastSnap describes the last snapshot this coordinator completed, for
+	// metrics.
+	lastSnap atomic.Pointer[SnapshotStats]
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {

@@ -20,6 +20,9 @@ type ProcessorMetrics struct {
 	BatchesIn int64  `msgpack:"b"`
 	// Queued is the items waiting in the instance's inbound queues now.
 	Queued int64 `msgpack:"q"`
+	// Watermark is the instance's last watermark: coalesced from its
+	// inputs, or emitted by a source (MinWatermark: none yet).
+	Watermark int64 `msgpack:"w,omitempty"`
 	// Counters are the processor's own counters (Context.Counter), such as
 	// "late" for the late items of a windowed aggregation.
 	Counters map[string]int64 `msgpack:"c,omitempty"`
@@ -33,7 +36,7 @@ func (ex *execution) metrics() []ProcessorMetrics {
 	out := make([]ProcessorMetrics, 0, len(ex.tasklets))
 	for _, t := range ex.tasklets {
 		pm := ProcessorMetrics{Member: ex.m.ID(), Vertex: t.ctx.Vertex, Instance: t.ctx.GlobalIndex,
-			ItemsIn: t.itemsIn.Load(), BatchesIn: t.batchesIn.Load()}
+			ItemsIn: t.itemsIn.Load(), BatchesIn: t.batchesIn.Load(), Watermark: t.wmPublished.Load()}
 		for _, o := range t.outs {
 			pm.ItemsOut += o.emitted()
 		}

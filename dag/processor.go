@@ -175,7 +175,13 @@ func (c *Context) Partitions() []int { return c.partitions }
 // EmitWatermark sends a watermark (event time in unix nanoseconds, or Idle)
 // on every outbound edge. Like Offer, false means "full, call again".
 func (c *Context) EmitWatermark(wm int64) bool {
-	return c.t.emitControlAll(watermarkItem{ts: wm})
+	if !c.t.emitControlAll(watermarkItem{ts: wm}) {
+		return false
+	}
+	if wm != Idle {
+		c.t.wmPublished.Store(wm)
+	}
+	return true
 }
 
 // Inbox holds the items of one batch from one inbound edge.

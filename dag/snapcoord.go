@@ -223,6 +223,8 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if err := cj.settleLocked(ctx); err != nil {
 		return snapshot.Completed{}, err
 	}
+	took := cj.s.clock().Since(start)
+	cj.lastSnap.Store(&SnapshotStats{ID: c.ID, Duration: took, Bytes: c.Manifest.Bytes, Entries: c.Manifest.Entries, At: cj.s.clock().Now()})
 	cj.s.log.Debug("snapshot complete", "job", p.JobID, "snapshot", id, "entries", c.Manifest.Entries, "bytes", c.Manifest.Bytes, "took", cj.s.clock().Since(start))
 	return c, nil
 }

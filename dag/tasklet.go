@@ -71,6 +71,9 @@ type tasklet struct {
 
 	itemsIn   atomic.Int64
 	batchesIn atomic.Int64
+	// wmPublished is the last watermark coalesced from the inputs, or
+	// emitted by a source, for metrics (LocalStats).
+	wmPublished atomic.Int64
 
 	// over is set once run returned with the processor finished: from then
 	// on the rounds that begin are saved by saveFinished, off the tasklet's
@@ -82,6 +85,7 @@ type tasklet struct {
 
 func newTasklet(p Processor, ctx *Context, name string) *tasklet {
 	t := &tasklet{p: p, ctx: ctx, name: name, wakeCh: make(chan struct{}, 1), wmSeen: MinWatermark}
+	t.wmPublished.Store(MinWatermark)
 	ctx.t = t
 	return t
 }
@@ -455,6 +459,7 @@ func (t *tasklet) coalesceWatermarks() {
 		t.idleSent = false
 		t.wmNext = max(wm, t.wmSeen)
 		t.wmSeen = t.wmNext
+		t.wmPublished.Store(t.wmSeen)
 		t.wmPending, t.wmForward = true, true
 	}
 }

@@ -14,6 +14,7 @@ import (
 // GetAll returns the values of the keys that have one, asking each owning
 // member once for all its keys.
 func (mp *Map[K, V]) GetAll(ctx context.Context, ks []K) (map[K]V, error) {
+	defer mp.countBatch(kindGetAll)()
 	out := make(map[K]V, len(ks))
 	var ops []opRequest
 	var opKeys []K
@@ -58,6 +59,7 @@ func (mp *Map[K, V]) GetAll(ctx context.Context, ks []K) (map[K]V, error) {
 // its entries. It returns once every entry is stored with its backups; on
 // error some entries may have been stored.
 func (mp *Map[K, V]) PutAll(ctx context.Context, entries map[K]V) error {
+	defer mp.countBatch(kindPutAll)()
 	ops := make([]opRequest, 0, len(entries))
 	for k, v := range entries {
 		kb, p, err := mp.encodeKey(k)

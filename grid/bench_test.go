@@ -20,6 +20,11 @@ func BenchmarkOwnedGet(b *testing.B) {
 	b.Run("bytes", func(b *testing.B) { benchOwnedGet(b, c.Members()[0], make([]byte, 100)) })
 	// A string value shares the stored bytes: no allocation, no copy.
 	b.Run("string", func(b *testing.B) { benchOwnedGet(b, c.Members()[0], string(make([]byte, 100))) })
+	// With operation stats on, as an ops endpoint turns them (the cost of
+	// metrics on the fastest remote-free path).
+	grid.EnableStats(c.Members()[0], true)
+	b.Run("bytes-stats", func(b *testing.B) { benchOwnedGet(b, c.Members()[0], make([]byte, 100)) })
+	grid.EnableStats(c.Members()[0], false)
 }
 
 func benchOwnedGet[V any](b *testing.B, m *member.Member, v V) {

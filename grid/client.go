@@ -25,6 +25,8 @@ type Map[K comparable, V any] struct {
 	kc   codec.Codec[K]
 	vc   codec.Codec[V]
 	near *nearCache[K, V]
+	// stats counts the operations when the service's statsOn is set.
+	stats *opStats
 	// shareStrings: V is string, and values read by Get share the memory
 	// they were read from (see decodeRead).
 	shareStrings bool
@@ -38,6 +40,7 @@ func GetMap[K comparable, V any](m member.Services, name string, opts ...MapOpti
 	s := serviceOf(m)
 	mp := &Map[K, V]{s: s, name: name, o: buildOptions(opts), kc: codec.For[K](), vc: codec.For[V]()}
 	_, mp.shareStrings = any(*new(V)).(string)
+	mp.stats = s.opStatsFor(name)
 	if mp.o.near != nil {
 		mp.near = newNearCache[K, V](*mp.o.near, s.m.PartitionCount(), mp.kc)
 		s.local.addNear(name, mp.near)
@@ -134,6 +137,9 @@ func (mp *Map[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 		if v, ok := mp.near.get(k); ok {
 			return v, true, nil
 		}
+	}
+	if mp.s.statsOn.Load() {
+		return mp.timedGet(ctx, k)
 	}
 	return mp.get(ctx, k)
 }
@@ -243,6 +249,14 @@ func (mp *Map[K, V]) CompareAndDelete(ctx context.Context, k K, old V) (bool, er
 // write sends one write to k's owner. Non-idempotent operations carry a
 // request ID so that a retry is answered, not applied again.
 func (mp *Map[K, V]) write(ctx context.Context, what string, code opCode, k K, v, old *V, ttl int64, proc string, arg []byte) (opResponse, error) {
+	if mp.s.statsOn.Load() && kindOf(code) >= 0 {
+		return mp.timedWrite(ctx, what, code, k, v, old, ttl, proc, arg)
+	}
+	return mp.write0(ctx, what, code, k, v, old, ttl, proc, arg)
+}
+
+// write0 is write, uncounted.
+func (mp *Map[K, V]) write0(ctx context.Context, what string, code opCode, k K, v, old *V, ttl int64, proc string, arg []byte) (opResponse, error) {
 	kb, p, err := mp.encodeKey(k)
 	if err != nil {
 		return opResponse{}, opError(what, mp.name, err)

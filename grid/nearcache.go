@@ -201,10 +201,13 @@ type NearCacheStats struct {
 // NearCacheStats returns the handle's near-cache counters (zero without a
 // near cache).
 func (mp *Map[K, V]) NearCacheStats() NearCacheStats {
-	c := mp.near
-	if c == nil {
+	if mp.near == nil {
 		return NearCacheStats{}
 	}
+	return mp.near.stats()
+}
+
+func (c *nearCache[K, V]) stats() NearCacheStats {
 	return NearCacheStats{
 		Hits: c.hits.value(), Misses: c.misses.value(), Invalidations: c.invalidations.value(),
 		Evictions: c.evictions.value(), Entries: c.entries.Size(),

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/puzpuzpuz/xsync/v3"
+
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/partition"
@@ -43,13 +45,16 @@ type service struct {
 
 	removeHook func()
 	closed     atomic.Bool
+	// statsOn turns on the counting of operations in ops (EnableStats).
+	statsOn atomic.Bool
+	ops     *xsync.MapOf[string, *opStats]
 	// beforeDrop, set by tests only, runs in tableChanged between deciding
 	// which partitions to drop and dropping them: a copy may arrive there.
 	beforeDrop func()
 }
 
 func attach(m *member.Host) (member.Attached, error) {
-	s := &service{m: m, merging: map[int]bool{}}
+	s := &service{m: m, merging: map[int]bool{}, ops: xsync.NewMapOf[string, *opStats]()}
 	s.parts = make([]*part, m.PartitionCount())
 	for i := range s.parts {
 		s.parts[i] = newPart(i)
@@ -68,6 +73,7 @@ func attach(m *member.Host) (member.Attached, error) {
 	m.Handle(routeSubscribe, s.handleSubscribe, member.Inline())
 	m.Handle(routeHello, s.handleHello, member.Inline())
 	m.Handle(routeMerge, s.handleMerge)
+	m.Handle(routeStats, s.handleStats)
 	m.RegisterReplicaService(ServiceName, s)
 	s.removeHook = m.OnTableChange(s.tableChanged)
 	m.Go(s.sweep)

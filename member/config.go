@@ -100,6 +100,16 @@ type Config struct {
 	// ends after DialTimeout. Default 128.
 	MaxPendingHandshakes int
 
+	// HTTPAddr, when set, is the "host:port" of the member's HTTP endpoint
+	// (metrics, health checks, the JSON API and the web console), which
+	// weir.Start attaches (package ops). Empty: none. Port 0 picks a free one.
+	HTTPAddr string
+	// HTTPToken authorizes the HTTP endpoint's calls that change state (job
+	// control, map writes), given as "Authorization: Bearer <token>"; with
+	// none, they are refused. On an address other than loopback, reads
+	// need it too.
+	HTTPToken string
+
 	// Gossip tunes failure detection. See GossipConfig.
 	Gossip GossipConfig
 
@@ -303,6 +313,7 @@ func (c Config) Validate() error {
 	checkAddr("AdvertiseAddr", c.AdvertiseAddr, true)
 	checkAddr("TransportAddr", c.TransportAddr, false)
 	checkAddr("AdvertiseTransportAddr", c.AdvertiseTransportAddr, true)
+	checkAddr("HTTPAddr", c.HTTPAddr, true)
 	for _, j := range c.Join {
 		if _, _, err := net.SplitHostPort(j); err != nil {
 			add("Join address %q: %v", j, err)

@@ -41,9 +41,10 @@ type conn struct {
 	outbound bool
 	reader   *wire.Reader
 
-	wmu    sync.Mutex // guards wbuf, wspare, wspace, closed, closeErr
-	wbuf   []byte
-	wspare []byte
+	wmu     sync.Mutex // guards wbuf, wspare, wspace, closed, closeErr
+	wbuf    []byte
+	wspare  []byte
+	wframes int64 // frames in wbuf, counted once flushed
 	// wspace is closed when the flusher takes the buffer; senders waiting
 	// for room wait on it. Nil when nobody waits.
 	wspace   chan struct{}
@@ -161,6 +162,9 @@ func (c *conn) sendFor(ctx context.Context, h *wire.Header, payload []byte, rout
 	wasEmpty := len(c.wbuf) == 0
 	var err error
 	c.wbuf, err = wire.AppendFrame(c.wbuf, h, payload)
+	if err == nil {
+		c.wframes++
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		return err
@@ -182,8 +186,8 @@ func (c *conn) flushLoop() {
 			return
 		}
 		c.wmu.Lock()
-		buf := c.wbuf
-		c.wbuf = c.wspare[:0]
+		buf, frames := c.wbuf, c.wframes
+		c.wbuf, c.wframes = c.wspare[:0], 0
 		c.wspare = nil
 		if c.wspace != nil {
 			close(c.wspace)
@@ -198,6 +202,7 @@ func (c *conn) flushLoop() {
 			return
 		}
 		c.lastWrite.Store(time.Now().UnixNano())
+		c.t.stats.framesSent.Add(frames)
 		if cap(buf) <= 2*maxPendingWrite {
 			c.wmu.Lock()
 			c.wspare = buf[:0]
@@ -226,6 +231,7 @@ func (c *conn) readLoop() {
 			c.close(fmt.Errorf("%w %s: %v", ErrConnectionLost, c.peer, err))
 			return
 		}
+		c.t.stats.framesReceived.Add(1)
 		if !c.dispatch(h, p) {
 			return
 		}

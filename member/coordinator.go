@@ -27,6 +27,7 @@ func (m *Member) registerRoutes() {
 	m.handle(routeMigrate, m.handleMigrate)
 	m.handle(routeImport, m.handleImport)
 	m.handle(routeBump, m.handleBump)
+	m.handle(routeStats, m.handleStats)
 }
 
 // migrationBatch is how many partitions move between two published tables:

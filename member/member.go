@@ -48,7 +48,8 @@ type Member struct {
 	refusedPeers   sync.Map
 	joinRefusal    atomic.Pointer[error]
 
-	tables tableState
+	migrations atomic.Int64 // partitions sent as a migration's source
+	tables     tableState
 	// realClock: cfg.Clock is the real clock, so a long wait in real time
 	// is a stall of the process (see Member.stalled).
 	realClock bool

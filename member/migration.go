@@ -192,7 +192,11 @@ func (m *Member) handleMigrate(ctx context.Context, req *Request) ([]byte, error
 			errs[i] = fmt.Errorf("copy partition %d to member %s: %w", p, msg.Added[i], err)
 		}
 	})
-	return nil, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m.migrations.Add(1)
+	return nil, nil
 }
 
 func indexes(n int) []int {

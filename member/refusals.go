@@ -94,9 +94,15 @@ func refusalKind(err error) string {
 	return "other"
 }
 
-// TransportStats counts what the member refused from the network since it
-// started. Endpoints of their own (HTTP, RESP) may report them.
+// TransportStats counts the member-to-member transport since the member
+// started, and what it refused from the network; endpoints of their own
+// (HTTP, RESP) report them. Bytes are counted per read and write system
+// call, handshakes included; frames per frame read and per buffer flushed.
 type TransportStats struct {
+	BytesSent, BytesReceived   int64
+	FramesSent, FramesReceived int64
+	// Connections is the connections open now, both directions.
+	Connections int
 	// RefusedConnections: transport connections refused at or before the
 	// handshake (bad handshake, wrong secret or cluster, too many pending).
 	RefusedConnections uint64
@@ -108,13 +114,20 @@ type TransportStats struct {
 	RefusedGossipStreams uint64
 }
 
-// TransportStats returns the member's refusal counts.
+// TransportStats returns the member's transport counters and refusal
+// counts.
 func (m *Member) TransportStats() TransportStats {
 	t := m.transport
+	tc := &t.stats
 	s := TransportStats{
+		BytesSent: tc.bytesSent.Load(), BytesReceived: tc.bytesReceived.Load(),
+		FramesSent: tc.framesSent.Load(), FramesReceived: tc.framesReceived.Load(),
 		RefusedConnections: t.refusedConns.count.Load(),
 		BadFrames:          t.badFrames.count.Load(),
 	}
+	t.mu.Lock()
+	s.Connections = len(t.all)
+	t.mu.Unlock()
 	if g := m.guard; g != nil {
 		s.RefusedGossipStreams = g.refused.count.Load()
 	}

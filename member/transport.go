@@ -40,6 +40,7 @@ type transport struct {
 	pendingByIP  map[string]int
 	refusedConns refusalLog
 	badFrames    refusalLog
+	stats        transportCounters
 }
 
 // errTooManyPending refuses a connection past MaxPendingHandshakes.
@@ -148,6 +149,7 @@ func remoteIP(nc net.Conn) string {
 }
 
 func (t *transport) accept(raw net.Conn) {
+	raw = countedConn{raw, &t.stats}
 	nc, err := t.secure(raw, false)
 	var r *wire.Reader
 	var from peerInfo
@@ -256,10 +258,11 @@ func (t *transport) dial(id string) (*conn, error) {
 	if f := t.m.cfg.Faults; f != nil && !f.Allowed(t.addr, addr) {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, errPartitioned)
 	}
-	nc, err := net.DialTimeout("tcp", addr, t.m.cfg.DialTimeout)
+	raw, err := net.DialTimeout("tcp", addr, t.m.cfg.DialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: dial %s: %v", ErrConnectionLost, id, addr, err)
 	}
+	var nc net.Conn = countedConn{raw, &t.stats}
 	if nc, err = t.secure(nc, true); err != nil {
 		return nil, fmt.Errorf("%w: member %s at %s: %v", ErrRefused, id, addr, err)
 	}

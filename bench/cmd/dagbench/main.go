@@ -52,10 +52,10 @@ type config struct {
 	cpuProfile   string
 }
 
-var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state"}
+var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state", "metrics"}
 
 // workloadNumbers lets -workloads name workloads by their section numbers.
-var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state"}
+var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state", "8": "metrics"}
 
 func main() {
 	cfg, err := parseFlags()
@@ -75,6 +75,7 @@ func main() {
 	run("latency", latencyWorkload)
 	run("snapshot", overheadWorkload)
 	run("state", stateWorkload)
+	run("metrics", metricsWorkload)
 	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}

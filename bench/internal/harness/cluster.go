@@ -60,6 +60,9 @@ type ClusterConfig struct {
 	RESPNearCache bool
 	// Logger receives the members' logs. Default: Logger().
 	Logger *slog.Logger
+	// HTTP gives every member its HTTP endpoint (package ops) on a free
+	// loopback port: metrics on, as "weir member" runs by default.
+	HTTP bool
 }
 
 func (c ClusterConfig) validate() error {
@@ -105,6 +108,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			mc.RESPAddr = "127.0.0.1:0"
 		}
 		mc.Logger = cfg.Logger
+		if cfg.HTTP {
+			mc.HTTPAddr = "127.0.0.1:0"
+		}
 		if len(c.Members) > 0 {
 			mc.Join = []string{c.Members[0].Addr()}
 		}
