@@ -47,6 +47,9 @@ type coordJob struct {
 	// record, whose commit has therefore not been sent (0: none); guarded
 	// by opMu. See settleLocked.
 	unsettled uint64
+	// unsettledTerminal: the unsettled snapshot is terminal, so its commit
+	// waits for the processors to commit; guarded by opMu.
+	unsettledTerminal bool
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {

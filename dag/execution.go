@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/snapshot"
 )
@@ -31,7 +32,7 @@ type execution struct {
 	cancel  context.CancelCauseFunc
 	started atomic.Bool
 	snap    *snapshots // nil: the job takes no snapshots
-	rounds  sync.Map   // snapshot id -> slot, for the rounds begun
+	rounds  sync.Map   // snapshot id -> round, for the rounds begun
 	wg      sync.WaitGroup
 	// saves tracks saveFinished's saves, which closeProcessors waits for;
 	// savesClosed refuses new ones from then on.
@@ -41,6 +42,9 @@ type execution struct {
 	// prioritized counts the tasklets still reading higher-priority
 	// inputs (see tasklet.prioritized).
 	prioritized atomic.Int32
+	// commitsApplied is signalled when a tasklet made a commit (see
+	// waitCommitted).
+	commitsApplied run.Signal
 	mu          sync.Mutex // guards err
 	err         error
 	done        chan struct{}
@@ -365,13 +369,13 @@ func (ex *execution) closeProcessors() {
 	}
 }
 
-// slotOf returns the slot of a snapshot round this execution began.
-func (ex *execution) slotOf(id uint64) (int, bool) {
-	slot, ok := ex.rounds.Load(id)
+// roundOf returns a snapshot round this execution began.
+func (ex *execution) roundOf(id uint64) (round, bool) {
+	r, ok := ex.rounds.Load(id)
 	if !ok {
-		return 0, false
+		return round{}, false
 	}
-	return slot.(int), true
+	return r.(round), true
 }
 
 // beginRound injects the barrier of a snapshot at the sources.
@@ -379,7 +383,7 @@ func (ex *execution) beginRound(r round) {
 	if ex.snap == nil {
 		return
 	}
-	ex.rounds.Store(r.id, r.slot)
+	ex.rounds.Store(r.id, r)
 	ex.snap.current.Store(&r)
 	for _, t := range ex.tasklets {
 		if t.over.Load() {
@@ -403,5 +407,35 @@ func (ex *execution) commitRound(id uint64) {
 	}
 	for _, t := range ex.tasklets {
 		t.wakeAlways()
+	}
+}
+
+// waitCommitted waits until every processor still running has committed
+// snapshot id (their two-phase-commit sinks made its output visible), or
+// the execution ends. A terminal snapshot's commit waits for this before
+// the coordinator stops the execution, which would otherwise stop the
+// commit half done.
+func (ex *execution) waitCommitted(ctx context.Context, id uint64) error {
+	for {
+		changed := ex.commitsApplied.Wait()
+		all := true
+		for _, t := range ex.tasklets {
+			if !t.over.Load() && t.applied.Load() < id {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ex.done:
+			return fmt.Errorf("execution %d of job %s ended before it committed snapshot %d", ex.plan.Execution, ex.plan.JobID, id)
+		case <-ex.ctx.Done():
+			return fmt.Errorf("execution %d of job %s stopped before it committed snapshot %d: %w", ex.plan.Execution, ex.plan.JobID, id, context.Cause(ex.ctx))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

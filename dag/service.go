@@ -405,6 +405,7 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 			ex.snap.commit.Store(p.Restore.ID)
 			for _, t := range ex.tasklets {
 				t.committed = p.Restore.ID
+				t.applied.Store(p.Restore.ID)
 			}
 		}
 	}

@@ -63,6 +63,13 @@ type tasklet struct {
 	saved     bool            // pending's state is saved; the barrier is being forwarded
 	saving    *SnapshotWriter // the state being saved
 	committed uint64          // the last snapshot committed (two-phase commit)
+	// applied is committed, for the execution to see which commits the
+	// processor has made (a terminal snapshot waits for them).
+	applied atomic.Uint64
+	// stopped: the tasklet forwarded a terminal barrier. It processes
+	// nothing more and emits nothing but the barriers of later rounds (a
+	// terminal snapshot retried); it still commits.
+	stopped bool
 
 	// prioritized: some inputs wait for others of a lower priority value
 	// (a hash join's build sides) that are not complete yet. The execution
@@ -202,6 +209,10 @@ func (t *tasklet) step() (bool, error) {
 			return moved, err
 		}
 		progress = progress || moved
+	}
+	if t.stopped {
+		moved, err := t.processInput() // barriers only: nothing else follows a terminal barrier
+		return progress || moved, err
 	}
 	if tp, ok := t.p.(TryProcessor); ok {
 		moved, err := tp.TryProcess()
@@ -395,6 +406,9 @@ func (t *tasklet) processInput() (bool, error) {
 				}
 				return true, nil
 			default:
+				if t.stopped {
+					return false, nil // past a terminal barrier: never processed
+				}
 				n := in.et.batchLen(e)
 				t.inbox.set(e, n)
 				t.inEdge, t.inQ = in, qi
@@ -505,11 +519,11 @@ func (t *tasklet) aligned(d snapshot.Decision) {
 	if !d.Complete {
 		return
 	}
-	slot, ok := t.ex.slotOf(d.ID)
+	r, ok := t.ex.roundOf(d.ID)
 	if !ok {
 		return // a barrier of a round this execution never saw begin: skip it
 	}
-	t.pending = &round{id: d.ID, slot: slot}
+	t.pending = &r
 }
 
 // snapshotStep does the snapshot work due: commit a completed snapshot,
@@ -524,6 +538,8 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 				return false, true, fmt.Errorf("commit snapshot %d: %w", c, err)
 			}
 		}
+		t.applied.Store(c)
+		t.ex.commitsApplied.Broadcast()
 		moved = true
 	}
 	if len(t.ins) == 0 && t.pending == nil {
@@ -546,10 +562,11 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 		}
 		t.saved = true
 	}
-	if !t.emitControlAll(barrierItem{id: t.pending.id, slot: t.pending.slot}) {
+	if !t.emitControlAll(barrierItem(*t.pending)) {
 		return true, true, nil
 	}
 	t.barrier = t.pending.id
+	t.stopped = t.stopped || t.pending.terminal
 	t.pending, t.saved = nil, false
 	return true, false, nil
 }
