@@ -45,9 +45,9 @@ type execution struct {
 	// commitsApplied is signalled when a tasklet made a commit (see
 	// waitCommitted).
 	commitsApplied run.Signal
-	mu          sync.Mutex // guards err
-	err         error
-	done        chan struct{}
+	mu             sync.Mutex // guards err
+	err            error
+	done           chan struct{}
 }
 
 type recvKey struct {
