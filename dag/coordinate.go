@@ -21,7 +21,13 @@ import (
 type coordJob struct {
 	s       *service
 	d       *DAG
+	id      string
 	writeMu sync.Mutex // serializes writes of rec to the jobs map
+	// fence is the record as this coordinator last wrote it: a write
+	// expects it (see fence.go); guarded by writeMu.
+	fence fence
+	// lostOnce: the job was taken over (lose) or handed over.
+	lostOnce sync.Once
 	// opMu serializes what changes the execution: launching, snapshots,
 	// restarts, suspending.
 	opMu sync.Mutex
@@ -53,7 +59,7 @@ type coordJob struct {
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
-	cj := &coordJob{s: s, d: d, rec: rec, plan: p, life: snapshot.NewLifecycle(rec.Snapshot), store: snapshot.OpenStore(s.m, p.JobID)}
+	cj := &coordJob{s: s, d: d, id: rec.Info.ID, fence: fenceOf(rec), rec: rec, plan: p, life: snapshot.NewLifecycle(rec.Snapshot), store: snapshot.OpenStore(s.m, p.JobID)}
 	cj.ctx, cj.cancel = context.WithCancel(context.Background())
 	cj.resetPending()
 	return cj
@@ -185,7 +191,9 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 	}
 	id := cj.rec.Info.ID
 	cj.mu.Unlock()
-	cj.persist(ctx)
+	if err := cj.persist(ctx); errors.Is(err, errFenced) {
+		return false // another member has the job now
+	}
 	cj.s.jobsChanged.Broadcast()
 	if st.Terminal() {
 		cj.cancel()
@@ -198,15 +206,23 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 
 // persist writes the job's latest record. Writes are serialized and each
 // writes the state current when it starts, so concurrent status changes
-// (two members finishing at once) cannot leave an older status last.
+// (two members finishing at once) cannot leave an older status last. Each
+// write expects the record as this coordinator last wrote it: if another
+// member took the job over meanwhile, the write fails with errFenced and
+// this member stops coordinating the job (see fence.go).
 func (cj *coordJob) persist(ctx context.Context) error {
 	cj.writeMu.Lock()
 	defer cj.writeMu.Unlock()
 	cj.mu.Lock()
 	rec := cj.rec
 	cj.mu.Unlock()
-	err := cj.s.writeRecord(context.WithoutCancel(ctx), rec)
-	if err != nil {
+	err := cj.s.writeFenced(context.WithoutCancel(ctx), cj.fence, rec)
+	switch {
+	case err == nil:
+		cj.fence = fenceOf(rec)
+	case errors.Is(err, errFenced):
+		cj.lose(err)
+	default:
 		cj.s.log.Error("could not record job status", "job", rec.Info.ID, "status", rec.Info.Status, "err", err)
 	}
 	return err

@@ -287,13 +287,13 @@ func setOutput(t *tasklet, e *edge, o output) {
 }
 
 // start runs every tasklet, sender and receiver. onDone is called once when
-// they have all finished, with the first error.
-func (ex *execution) start(onDone func(error)) {
-	// A start request may arrive twice for one execution; the second must
-	// not run its tasklets, senders and receivers again.
-	if ex.started.Swap(true) {
-		ex.m.Logger().Warn("job execution already started: ignoring a second start", "job", ex.plan.JobID, "execution", ex.plan.Execution)
-		return
+// they have all finished, with the first error. It reports false, and does
+// nothing, if the execution was started already: a second start must not
+// run its tasklets, senders and receivers again.
+func (ex *execution) start(onDone func(error)) bool {
+	if !ex.started.CompareAndSwap(false, true) {
+		ex.m.Logger().Warn("job execution already started: refusing a second start", "job", ex.plan.JobID, "execution", ex.plan.Execution)
+		return false
 	}
 	run := func(fn func(context.Context) error) {
 		ex.wg.Add(1)
@@ -326,6 +326,7 @@ func (ex *execution) start(onDone func(error)) {
 		close(ex.done)
 		onDone(err)
 	})
+	return true
 }
 
 // fail records the first error and stops the execution.

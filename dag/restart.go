@@ -138,6 +138,15 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 	cj.rec.Info.Restarts++
 	cj.rec.Info.Execution = p.Execution
 	cj.mu.Unlock()
+	// Claim the execution number in the record before any member hears of
+	// it: numbers never repeat, even with two members coordinating for a
+	// moment (see fence.go).
+	if err := cj.persist(ctx); err != nil {
+		if errors.Is(err, errFenced) {
+			return err
+		}
+		return fmt.Errorf("%w: claim execution %d: %w", errUnrecorded, p.Execution, err)
+	}
 	cj.s.log.Info("restarting job", "job", p.JobID, "reason", reason, "execution", p.Execution, "members", len(p.Members))
 	if then == Suspended {
 		cj.setStatus(ctx, Suspended, "")
@@ -212,9 +221,13 @@ func (s *service) watchMembers(ctx context.Context) {
 		last = ms
 		if !s.m.HasQuorum() {
 			s.abortAll(fmt.Errorf("%w: stopping on the side of a network partition without quorum", member.ErrNoQuorum))
+			// Its records may change on the other side: it takes its jobs
+			// over again from them, if it is the coordinator once healed.
+			s.dropCoordinated("lost the quorum")
 			continue
 		}
 		if !s.m.IsCoordinator() {
+			s.dropCoordinated("another member is the coordinator")
 			continue
 		}
 		live := map[string]bool{}
@@ -245,7 +258,7 @@ func (s *service) watchMembers(ctx context.Context) {
 				cj.scheduleScaleUp()
 			}
 		}
-		s.adoptOrphans(ctx, live)
+		s.adoptOrphans(ctx)
 	}
 }
 
@@ -284,20 +297,19 @@ func (cj *coordJob) scheduleScaleUp() {
 	})
 }
 
-// adoptOrphans takes over the jobs whose coordinator left: they restart
-// from their last snapshot under this member.
-func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
+// adoptOrphans takes over, on the cluster's coordinator, the jobs no
+// member coordinates here: those whose coordinator left, or handed them
+// over (it is no longer the coordinator, or lost the quorum), or lost them
+// to a takeover. They restart from the last snapshot their record names.
+func (s *service) adoptOrphans(ctx context.Context) {
 	var orphans []jobRecord
 	_ = s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {
-		if !rec.Info.Status.Terminal() && !live[rec.Info.Coordinator] {
+		if _, ok := s.coordJob(rec.Info.ID); !ok && !rec.Info.Status.Terminal() {
 			orphans = append(orphans, rec)
 		}
 		return true
 	})
 	for _, rec := range orphans {
-		if _, ok := s.coordJob(rec.Info.ID); ok {
-			continue
-		}
 		var p plan
 		if err := wire.Unmarshal(rec.Plan, &p); err != nil {
 			continue
@@ -308,9 +320,13 @@ func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
 			continue
 		}
 		prev := rec.Info.Coordinator
-		rec.Info.Coordinator = s.m.ID()
-		cj := newCoordJob(s, rec, &p, d)
+		cj := newCoordJob(s, rec, &p, d) // expects the record as read
+		cj.rec.Info.Coordinator = s.m.ID()
 		s.mu.Lock()
+		if _, ok := s.coord[rec.Info.ID]; ok || s.closed {
+			s.mu.Unlock()
+			continue
+		}
 		s.coord[rec.Info.ID] = cj
 		s.mu.Unlock()
 		s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
