@@ -191,15 +191,21 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 	}
 	id := cj.rec.Info.ID
 	cj.mu.Unlock()
-	if err := cj.persist(ctx); errors.Is(err, errFenced) {
+	err := cj.persist(ctx)
+	if errors.Is(err, errFenced) {
 		return false // another member has the job now
 	}
+	recorded := err == nil
 	cj.s.jobsChanged.Broadcast()
 	if st.Terminal() {
 		cj.cancel()
-		cj.s.mu.Lock()
-		delete(cj.s.coord, id)
-		cj.s.mu.Unlock()
+		if recorded {
+			// Unrecorded, it stays here: taken for uncoordinated, it would
+			// be taken over and run again.
+			cj.s.mu.Lock()
+			delete(cj.s.coord, id)
+			cj.s.mu.Unlock()
+		}
 	}
 	return true
 }

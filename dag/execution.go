@@ -143,11 +143,11 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 	// inputs[c] is consumer c's input edge; queues are added per producer.
 	inputs := make([]*inputEdge, consPar)
 	for c, t := range consumers {
-		inputs[c] = &inputEdge{ordinal: e.toOrd, priority: e.priority, et: e.item}
+		inputs[c] = &inputEdge{ordinal: e.toOrd, priority: e.priority, batchSize: e.batchSize, et: e.item}
 		setAt(&t.ins, e.toOrd, inputs[c])
 	}
 	newLocalQueue := func(prod *tasklet, c int) *queue {
-		q := newQueue(e.queueSize)
+		q := newInputQueue(e)
 		q.producer, q.consumer = prod, consumers[c]
 		inputs[c].queues = append(inputs[c].queues, q)
 		return q
@@ -166,7 +166,7 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 			ex.senders = append(ex.senders, s)
 			r := newReceiver(ex, ei, e, mi, len(producers))
 			for c := range consumers {
-				q := newQueue(e.queueSize)
+				q := newInputQueue(e)
 				q.producer, q.consumer = r, consumers[c]
 				inputs[c].queues = append(inputs[c].queues, q)
 				r.outs = append(r.outs, q)

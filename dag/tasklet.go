@@ -14,16 +14,17 @@ import (
 // inputEdge is one inbound edge of a processor instance: one queue per
 // producer feeding it.
 type inputEdge struct {
-	ordinal  int
-	priority int
-	et       edgeType
-	queues   []*queue
-	base     int     // aligner index of queues[0]
-	wm       []int64 // last watermark per queue
-	done     []bool
-	open     int  // queues not done
-	complete bool // CompleteEdge returned true
-	next     int  // round-robin position
+	ordinal   int
+	priority  int
+	batchSize int // items per batch on the edge: the least a queue's limit allows
+	et        edgeType
+	queues    []*queue
+	base      int     // aligner index of queues[0]
+	wm        []int64 // last watermark per queue
+	done      []bool
+	open      int  // queues not done
+	complete  bool // CompleteEdge returned true
+	next      int  // round-robin position
 }
 
 // tasklet runs one processor instance: it moves batches from the inbound
@@ -78,6 +79,7 @@ type tasklet struct {
 
 	itemsIn   atomic.Int64
 	batchesIn atomic.Int64
+	db        debloater // sizes the input queues (see debloat.go)
 
 	// over is set once run returned with the processor finished: from then
 	// on the rounds that begin are saved by saveFinished, off the tasklet's
@@ -136,11 +138,13 @@ func (t *tasklet) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		began := time.Now()
 		progress, err := t.step()
 		if err != nil {
 			return fmt.Errorf("processor %s: %w", t.name, err)
 		}
 		if progress {
+			t.debloat(time.Since(began))
 			idle, retried = minIdle, false
 			continue
 		}
