@@ -168,11 +168,20 @@ func (cj *coordJob) terminalSnapshotLocked(ctx context.Context) (snapshot.Comple
 			cj.s.log.Info("terminal snapshot not complete yet; trying again", "job", cj.rec.Info.ID, "err", err)
 			continue
 		}
-		if cj.status() == Running {
-			if rerr := cj.restartLocked(context.WithoutCancel(ctx), "a terminal snapshot failed: "+err.Error(), Running); rerr != nil {
-				cj.s.log.Warn("job restart after a failed terminal snapshot failed", "job", cj.rec.Info.ID, "err", rerr)
-			}
+		if errors.Is(err, errFenced) || cj.status() != Running && cj.status() != Restarting {
+			return c, err
 		}
-		return c, err
+		// Its processing may have stopped at the barrier: run it again
+		// from the last snapshot, and try again while the caller waits (an
+		// execution that broke under load, a restart that interrupted it).
+		rerr := cj.restartLocked(context.WithoutCancel(ctx), "a terminal snapshot failed: "+err.Error(), Running)
+		if rerr != nil || ctx.Err() != nil {
+			if rerr != nil {
+				cj.s.log.Warn("job restart after a failed terminal snapshot failed", "job", cj.id, "err", rerr)
+			}
+			return c, err
+		}
+		cj.s.log.Info("terminal snapshot failed; the job restarted, trying again", "job", cj.id, "err", err)
+		exec = cj.currentPlan().Execution
 	}
 }

@@ -28,3 +28,9 @@ func Coordinating(m *member.Member, id string) bool {
 	_, ok := serviceOf(m).coordJob(id)
 	return ok
 }
+
+// RunsJob reports whether m runs an execution of job id.
+func RunsJob(m *member.Member, id string) bool {
+	_, ok := serviceOf(m).execution(jobRef{JobID: id})
+	return ok
+}

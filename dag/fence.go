@@ -91,11 +91,7 @@ func (cj *coordJob) lose(err error) {
 			delete(s.coord, id)
 		}
 		s.mu.Unlock()
-		s.m.Go(func(ctx context.Context) {
-			if s.m.IsCoordinator() && s.m.HasQuorum() {
-				s.adoptOrphans(ctx)
-			}
-		})
+		s.adoptLater()
 	})
 }
 
@@ -111,9 +107,22 @@ func (s *service) dropCoordinated(why string) {
 	clear(s.coord)
 	s.mu.Unlock()
 	for _, cj := range jobs {
-		s.log.Info("handing a job over to the coordinator", "job", cj.id, "reason", why)
-		cj.lostOnce.Do(func() {})
+		cj.handOver(why)
+	}
+}
+
+// handOver stops coordinating the job, without stopping its executions:
+// the cluster's coordinator with a quorum takes it over from its record.
+func (cj *coordJob) handOver(why string) {
+	cj.lostOnce.Do(func() {
+		cj.s.log.Info("handing a job over to the coordinator", "job", cj.id, "reason", why)
 		cj.interruptSnapshot(errFenced)
 		cj.cancel()
-	}
+		s := cj.s
+		s.mu.Lock()
+		if s.coord[cj.id] == cj {
+			delete(s.coord, cj.id)
+		}
+		s.mu.Unlock()
+	})
 }

@@ -92,7 +92,11 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 	cj.setStatus(ctx, Restarting, "")
 	cj.abortAll(ctx, old, errors.New("restarting: "+reason), false)
 	if !cj.s.m.HasQuorum() {
+		// The other side of a split may take the job over meanwhile, and
+		// its record move on: the coordinator with a quorum takes it over
+		// again from its record, this member too once healed.
 		cj.s.log.Warn("job waits for the quorum to restart", "job", old.JobID, "reason", reason)
+		cj.handOver("lost the quorum")
 		return member.ErrNoQuorum
 	}
 	if id := cj.unsettled; id != 0 {
@@ -258,8 +262,29 @@ func (s *service) watchMembers(ctx context.Context) {
 				cj.scheduleScaleUp()
 			}
 		}
-		s.adoptOrphans(ctx)
+		s.adoptLater()
 	}
+}
+
+// adoptLater takes over the uncoordinated jobs (adoptOrphans) off the
+// caller's goroutine: reading the records can take as long as the grid's
+// timeout when their owners are unreachable (a split not detected yet),
+// and watchMembers must meanwhile see the quorum lost. One scan at a time;
+// a request during a scan makes another after it.
+func (s *service) adoptLater() {
+	if s.adoptWanted.Swap(true) {
+		return // a scan is due already
+	}
+	s.m.Go(func(ctx context.Context) {
+		s.adoptMu.Lock()
+		defer s.adoptMu.Unlock()
+		if !s.adoptWanted.Swap(false) {
+			return
+		}
+		if s.m.IsCoordinator() && s.m.HasQuorum() {
+			s.adoptOrphans(ctx)
+		}
+	})
 }
 
 // scheduleScaleUp restarts the job on the current members after the

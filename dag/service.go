@@ -56,6 +56,11 @@ type service struct {
 	// record.
 	recordFault atomic.Pointer[func(snapshot uint64) error]
 
+	// adoptMu serialises the takeovers of uncoordinated jobs; adoptWanted
+	// asks for one (see adoptLater).
+	adoptMu     sync.Mutex
+	adoptWanted atomic.Bool
+
 	mu    sync.Mutex // guards everything below
 	execs map[string]*execution
 	// newest is the newest execution of each job set up here: an older one
