@@ -266,6 +266,26 @@ func (s *service) watchMembers(ctx context.Context) {
 	}
 }
 
+// adoptEvery looks for uncoordinated jobs now and then, on the
+// coordinator: a safety net for a change of coordinator that watchMembers
+// saw before the member knew it was the coordinator.
+func (s *service) adoptEvery(ctx context.Context) {
+	t := s.clock().NewTicker(adoptInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+		}
+		if s.m.IsCoordinator() && s.m.HasQuorum() {
+			s.adoptLater()
+		}
+	}
+}
+
+const adoptInterval = 2 * time.Second
+
 // adoptLater takes over the uncoordinated jobs (adoptOrphans) off the
 // caller's goroutine: reading the records can take as long as the grid's
 // timeout when their owners are unreachable (a split not detected yet),

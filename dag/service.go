@@ -91,6 +91,7 @@ func attach(m *member.Host) (member.Attached, error) {
 	m.Handle(routeControl, s.handleControl)
 	m.HandleStream(routeEdge, s.handleEdge)
 	m.Go(s.watchMembers)
+	m.Go(s.adoptEvery)
 	return s, nil
 }
 

@@ -59,6 +59,13 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 			return
 		case <-t.Chan():
 		}
+		if !cj.s.m.IsCoordinator() {
+			// Acknowledgements go to the cluster's coordinator: it takes
+			// the job over (a change of coordinator seen late).
+			cj.handOver("another member is the coordinator")
+			cj.s.adoptLater()
+			return
+		}
 		if cj.status() != Running {
 			continue
 		}
