@@ -22,6 +22,12 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	key := string(op.Key)
 	raw, rawExists := st.entries.Load(key)
 	cur, exists := raw, rawExists && !st.expired(key, t)
+	// known is the newest version this copy knows of the key: a write
+	// here is numbered above it, and a merged one must be newer.
+	known := raw.upd
+	if !rawExists {
+		known = st.tombs.known(key)
+	}
 
 	var resp opResponse
 	set, del := false, false
@@ -98,9 +104,19 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 			cur, exists = raw, true
 		}
 	case opMerge:
-		if !exists || op.Upd > cur.upd {
+		if op.Upd > known {
 			set, newVal, resp.Applied = true, unsafeString(op.Value), true
 		}
+	case opMergeDelete:
+		if op.Upd <= known {
+			break
+		}
+		resp.Applied = true
+		if !rawExists {
+			s.tombstoneLocked(p, st, key, op.Upd, ch)
+			return resp, nil
+		}
+		del, evType, exists = true, Removed, true
 	default:
 		return opResponse{}, fmt.Errorf("unknown operation %d", op.Op)
 	}
@@ -111,13 +127,13 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		evType = Updated
 	}
 	var rec *record
-	var exp int64
+	var exp, tomb int64
 	if set {
 		ttl := op.TTL
 		if ttl == 0 {
 			ttl = st.cfg.TTL
 		}
-		r := record{val: newVal, upd: t}
+		r := record{val: newVal, upd: nextVersion(t, known)}
 		if ttl > 0 {
 			exp = t + ttl
 		}
@@ -126,11 +142,19 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		}
 		rec = &r
 	}
+	switch {
+	case !del || op.Op == opExpire || op.Op == opEvict:
+		// Expiry and eviction are not deletes: they leave no tombstone.
+	case op.Op == opMergeDelete:
+		tomb = op.Upd
+	default:
+		tomb = nextVersion(t, known)
+	}
 	var old *string
 	if exists {
 		old = &cur.val
 	}
-	s.mutateLocked(p, st, key, rec, exp, evType, old, ch)
+	s.mutateLocked(p, st, key, rec, exp, tomb, evType, old, ch)
 	if op.Req.valid() {
 		o := outcome{Key: op.Key, Map: st.name, Applied: resp.Applied, Found: resp.Found, Value: resp.Value, At: t}
 		p.dedup.put(op.Req, o)
@@ -143,10 +167,11 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	return resp, nil
 }
 
-// mutateLocked stores rec under key (nil: removes key), numbering the write
-// in the partition's sequence and adding it to the journal, the backup batch
-// and the subscribers' notes.
-func (s *service) mutateLocked(p *part, st *store, key string, rec *record, exp int64, evType EventType, old *string, ch *changes) {
+// mutateLocked stores rec under key (nil: removes key, leaving a tombstone
+// of version tomb unless it is 0), numbering the write in the partition's
+// sequence and adding it to the journal, the backup batch and the
+// subscribers' notes.
+func (s *service) mutateLocked(p *part, st *store, key string, rec *record, exp, tomb int64, evType EventType, old *string, ch *changes) {
 	// The sequence is published only once the entry has changed, and
 	// announced in writing before: see part.read, whose sequences a near
 	// cache relies on to drop the value this write replaces.
@@ -158,7 +183,8 @@ func (s *service) mutateLocked(p *part, st *store, key string, rec *record, exp 
 		st.put(key, *rec, exp, rec.upd)
 		item.Rec = &wireRecord{Val: []byte(rec.val), Upd: rec.upd, Exp: exp}
 	} else {
-		st.remove(key)
+		st.remove(key, tomb)
+		item.Tomb = tomb
 	}
 	p.seq.Store(seq)
 	var ev *rawEvent
@@ -189,8 +215,17 @@ func (s *service) rereplicateLocked(p *part, st *store, key []byte, ch *changes)
 	item := backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: p.seq.Load(), Key: key}
 	if r, ok := st.entries.Load(string(key)); ok {
 		item.Rec = &wireRecord{Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(string(key))}
+	} else if v, ok := st.tombs.lookup(string(key)); ok {
+		item.Tomb = v
 	}
 	ch.items = append(ch.items, item)
+}
+
+// tombstoneLocked records a merged delete of a key this copy does not hold,
+// and replicates it: nothing changes that a reader or listener could see.
+func (s *service) tombstoneLocked(p *part, st *store, key string, ver int64, ch *changes) {
+	st.tombs.add(key, ver)
+	ch.items = append(ch.items, backupItem{Map: st.name, Part: p.id, Cfg: st.cfg, Seq: p.seq.Load(), Key: []byte(key), Tomb: ver})
 }
 
 // evictLocked keeps the partition's share of the map's per-member entry
@@ -207,7 +242,7 @@ func (s *service) evictLocked(p *part, st *store, justAdded string, ch *changes)
 			return
 		}
 		r, _ := st.entries.Load(victim)
-		s.mutateLocked(p, st, victim, nil, 0, Evicted, &r.val, ch)
+		s.mutateLocked(p, st, victim, nil, 0, 0, Evicted, &r.val, ch)
 	}
 }
 

@@ -34,7 +34,7 @@ func (p *part) applyBackup(it *backupItem) {
 	if it.Rec != nil {
 		st.put(key, record{val: string(it.Rec.Val), upd: it.Rec.Upd, seq: it.Seq}, it.Rec.Exp, it.Rec.Upd)
 	} else {
-		st.remove(key)
+		st.remove(key, it.Tomb)
 	}
 	if it.Event != nil && st.journal != nil {
 		st.journal.replicate(*it.Event)

@@ -127,3 +127,42 @@ func BenchmarkSingle(b *testing.B) {
 		run(b, func(k string) bool { _, ok, err := cached.Get(ctx, k); return ok && err == nil })
 	})
 }
+
+// BenchmarkOwnedWrite writes keys this (only) member owns: Put over an
+// existing entry, and Put then Delete of a key, which leaves a tombstone
+// the sweep purges later (see the package manual).
+func BenchmarkOwnedWrite(b *testing.B) {
+	c := clustertest.Start(b, 1, member.Config{})
+	mp := grid.GetMap[string, []byte](c.Members()[0], "bench-write")
+	ctx := context.Background()
+	keys := make([]string, 10000)
+	v := make([]byte, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%012d", i)
+	}
+	b.Run("put", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if err := mp.Put(ctx, keys[i%len(keys)], v); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	})
+	b.Run("put-delete", func(b *testing.B) {
+		var seq atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				k := fmt.Sprintf("pd-%012d", seq.Add(1))
+				if err := mp.Put(ctx, k, v); err != nil {
+					b.Fatal(err)
+				}
+				if err := mp.Delete(ctx, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

@@ -33,17 +33,35 @@
 //     CompareAndDelete, Execute) carries a request ID; its outcome is recorded
 //     on the owner and the backups, so a retry after a failover is answered,
 //     not applied twice.
+//   - Every write is numbered with a version (about the owner's clock in
+//     ns, always above the version it replaces), and a delete leaves a
+//     versioned tombstone. Wherever copies of a partition meet, an entry or
+//     tombstone from the other copy applies only if it is newer than all the
+//     receiving copy knows of its key, so an acknowledged delete never
+//     comes back and an acknowledged write is never undone by an older one.
+//     A purged tombstone lives on in its store's floor (see below).
+//   - A member paused (SIGSTOP, a long GC or VM stall) or cut off for
+//     longer than failure detection is dropped and its backups promoted.
+//     When it comes back, the copies it held are merged by version: what
+//     the cluster wrote or deleted meanwhile stands, and only what the
+//     member wrote later, if anything, is newer.
 //   - Network partitions: with member.Config.MinClusterSize, a side with
 //     fewer data members refuses writes with ErrNoQuorum, so nothing it would
 //     lose at the merge is acknowledged; it still serves reads of what it
 //     holds. When it rejoins, its members serve nothing until the
 //     coordinator's table reaches them (operations wait and retry), and
-//     their old copies are dropped, never merged: what the other side
-//     removed stays removed. Without a quorum, both sides stay
-//     available; when they heal, the side holding the coordinator's table
-//     keeps ownership and the other side's entries are merged into it,
-//     latest update winning (by wall clock). A key deleted on one side and
-//     still present on the other comes back: merges do not carry deletions.
+//     their old copies are dropped: they hold nothing newer. Without a
+//     quorum, both sides stay available; when they heal, the side holding
+//     the coordinator's table keeps ownership and the other side's entries
+//     and deletes are merged into it, latest version winning.
+//   - Tombstones are kept 30 s, and from 30 s before a member last left the
+//     table on for 10 minutes, then purged; a purged one raises its store's
+//     floor, below which a merged entry of a key the copy does not hold is
+//     refused. So a delete wins however late an old copy returns. What the
+//     retention bounds is a split without a quorum that lasts more than 10
+//     minutes: a write made apart, to a key the other side does not hold,
+//     may then be refused if that side purged a newer delete of the same
+//     map and partition.
 //
 // # Features
 //

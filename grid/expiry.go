@@ -22,6 +22,7 @@ func (s *service) sweep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.purgeTombstones()
 		tbl := s.servingTable()
 		if tbl == nil {
 			continue

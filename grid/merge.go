@@ -13,12 +13,15 @@ import (
 // mergeChunk is how many entries one merge message carries.
 const mergeChunk = 1024
 
-// mergeAway hands the entries of partitions this member owned, and lost
-// without migrating them, to their new owners, which keep each entry whose
-// last update is newer than their own ("latest update wins"). This happens
-// when a network partition heals: the side whose table is kept keeps
-// ownership, and the other side's writes are merged rather than dropped. The
-// caller clears the partitions afterwards; the merge works from a copy.
+// mergeAway hands the entries and tombstones of partitions this member
+// owned, and lost without migrating them, to their new owners, which keep
+// each one whose version is newer than all they know of its key (see
+// tombstone.go): latest update wins, a delete included. This happens when a
+// network partition heals, or a paused member comes back: the side whose
+// table is kept keeps ownership, and the other side's writes and deletes are
+// merged rather than dropped, while what it held from before changes
+// nothing. The caller clears the partitions afterwards; the merge works from
+// a copy.
 func (s *service) mergeAway(parts []int) {
 	var msgs []mergeMsg
 	for _, p := range parts {
@@ -30,19 +33,25 @@ func (s *service) mergeAway(parts []int) {
 	s.sendMerges(msgs, 0)
 }
 
-// mergeMsgsLocked appends the partition's entries, as merge messages, to
-// msgs. The caller holds p.mu.
+// mergeMsgsLocked appends the partition's entries and tombstones, as merge
+// messages, to msgs. The caller holds p.mu.
 func (pt *part) mergeMsgsLocked(p int, msgs []mergeMsg) []mergeMsg {
 	pt.stores.Range(func(name string, st *store) bool {
 		msg := mergeMsg{Map: name, Part: p, Cfg: st.cfg}
-		st.entries.Range(func(k string, r record) bool {
-			msg.Entries = append(msg.Entries, wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k)})
+		add := func(r wireRecord) {
+			msg.Entries = append(msg.Entries, r)
 			if len(msg.Entries) == mergeChunk {
 				msgs = append(msgs, msg)
 				msg = mergeMsg{Map: name, Part: p, Cfg: st.cfg}
 			}
+		}
+		st.entries.Range(func(k string, r record) bool {
+			add(wireRecord{Key: []byte(k), Val: []byte(r.val), Upd: r.upd, Exp: st.expiry(k)})
 			return true
 		})
+		for _, r := range st.tombs.export() {
+			add(r)
+		}
 		if len(msg.Entries) > 0 {
 			msgs = append(msgs, msg)
 		}
@@ -106,8 +115,8 @@ func (s *service) sendMerge(ctx context.Context, msg *mergeMsg) error {
 	}
 }
 
-// handleMerge applies merged entries on the owner, each as a replicated
-// write that keeps the newer of the two versions.
+// handleMerge applies merged entries and tombstones on the owner, each as a
+// replicated write that keeps the newer of the two versions.
 func (s *service) handleMerge(ctx context.Context, req *member.Request) ([]byte, error) {
 	var msg mergeMsg
 	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
@@ -115,6 +124,9 @@ func (s *service) handleMerge(ctx context.Context, req *member.Request) ([]byte,
 	}
 	for _, e := range msg.Entries {
 		op := opRequest{Map: msg.Map, Op: opMerge, Part: msg.Part, Key: e.Key, Value: e.Val, Upd: e.Upd, Exp: e.Exp, Cfg: msg.Cfg}
+		if e.Del {
+			op.Op, op.Value, op.Exp = opMergeDelete, nil, 0
+		}
 		if _, err := s.write(ctx, &op); err != nil {
 			return nil, err
 		}

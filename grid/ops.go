@@ -29,11 +29,12 @@ const (
 	opExecute            // run entry processor Proc with argument Value
 	opExpire             // sweeper: remove if expired (internal)
 	opEvict              // eviction: remove (internal)
-	opMerge              // split-brain merge: store if newer than the current entry (internal)
+	opMerge              // merge of copies: store if newer than all this copy knows of the key (internal)
+	opMergeDelete        // merge of copies: delete if newer than all this copy knows of the key (internal)
 )
 
 func (o opCode) String() string {
-	names := [...]string{"", "get", "put", "put-if-absent", "replace", "compare-and-set", "delete", "delete-if", "execute", "expire", "evict", "merge"}
+	names := [...]string{"", "get", "put", "put-if-absent", "replace", "compare-and-set", "delete", "delete-if", "execute", "expire", "evict", "merge", "merge-delete"}
 	if int(o) < len(names) {
 		return names[o]
 	}
@@ -56,7 +57,7 @@ type opRequest struct {
 	// Near: the caller caches the result; the owner subscribes it to the
 	// map's invalidations before answering.
 	Near bool `msgpack:"n,omitempty"`
-	// Upd and Exp carry a merged entry's own update and expiry times.
+	// Upd and Exp carry a merged entry's (or tombstone's) version and expiry.
 	Upd int64 `msgpack:"u,omitempty"`
 	Exp int64 `msgpack:"e,omitempty"`
 }
@@ -85,13 +86,15 @@ type batchResponse struct {
 	Results []opResult `msgpack:"r"`
 }
 
-// wireRecord is a record as it travels to backups and new replicas.
+// wireRecord is a record as it travels to backups and new replicas, or a
+// tombstone (Del, with its version in Upd) in merges and migrations.
 type wireRecord struct {
 	Key []byte `msgpack:"k"`
 	Val []byte `msgpack:"v"`
 	Upd int64  `msgpack:"u"`
 	Exp int64  `msgpack:"e,omitempty"`
 	Seq uint64 `msgpack:"s,omitempty"`
+	Del bool   `msgpack:"x,omitempty"`
 }
 
 // backupItem replicates one applied change to a backup.
@@ -102,6 +105,7 @@ type backupItem struct {
 	Seq     uint64      `msgpack:"s"`
 	Key     []byte      `msgpack:"k"`
 	Rec     *wireRecord `msgpack:"r,omitempty"` // nil: the key was removed
+	Tomb    int64       `msgpack:"d,omitempty"` // removed by a delete of this version: keep a tombstone
 	Event   *rawEvent   `msgpack:"j,omitempty"` // journal event, with its sequence
 	Req     reqID       `msgpack:"q,omitempty"`
 	Outcome *outcome    `msgpack:"o,omitempty"`

@@ -114,9 +114,10 @@ func (s *service) clearPartition(ctx context.Context, p int, name string) error 
 	}
 	var ch changes
 	pt.mu.Lock()
+	at := now()
 	st.entries.Range(func(k string, rec record) bool {
 		old := rec.val
-		s.mutateLocked(pt, st, k, nil, 0, Removed, &old, &ch)
+		s.mutateLocked(pt, st, k, nil, 0, nextVersion(at, rec.upd), Removed, &old, &ch)
 		return true
 	})
 	rep := s.replicateLocked(ctx, t.Backups(p), st, &ch)

@@ -41,9 +41,9 @@ func TestReadSequenceMatchesTheValueRead(t *testing.T) {
 			p.mu.Lock()
 			if i%3 == 2 {
 				old := "x"
-				s.mutateLocked(p, st, "k", nil, 0, Removed, &old, &ch)
+				s.mutateLocked(p, st, "k", nil, 0, 0, Removed, &old, &ch)
 			} else {
-				s.mutateLocked(p, st, "k", &record{val: strconv.Itoa(i)}, 0, Updated, nil, &ch)
+				s.mutateLocked(p, st, "k", &record{val: strconv.Itoa(i)}, 0, 0, Updated, nil, &ch)
 			}
 			p.mu.Unlock()
 		}

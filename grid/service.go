@@ -3,6 +3,7 @@ package grid
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,11 @@ type service struct {
 	// merging holds partitions whose former owner is sending its entries
 	// to the new owner after a healed network partition.
 	merging map[int]bool
+
+	// leftAt is when (unix ns) this member last applied a table that a
+	// member had left: tombstones from then on are kept longer, in case it
+	// is on the other side of a split (see tombstoneCutoff).
+	leftAt atomic.Int64
 
 	removeHook func()
 	closed     atomic.Bool
@@ -91,9 +97,9 @@ func serviceOf(m member.Services) *service {
 // into their new owners the ones it lost without migrating them (a healed
 // network partition), and tells near caches which partitions changed owner.
 //
-// A member whose table is stale merges nothing: it lost the quorum, so it
-// wrote nothing apart, and its old entries would only bring back what the
-// other side removed. A copy received for a table later than new is kept
+// Merges decide by version (see tombstone.go), so an old copy changes
+// nothing the owner wrote or deleted since. A member whose table is stale
+// merges nothing at all: it lost the quorum, so it wrote nothing apart. A copy received for a table later than new is kept
 // (a member behind the coordinator can learn of an older table after the
 // copy arrived); one whose table came without this member is dropped.
 func (s *service) tableChanged(old, new *partition.Table) {
@@ -102,6 +108,12 @@ func (s *service) tableChanged(old, new *partition.Table) {
 	}
 	me := s.m.ID()
 	stale := s.m.TableStale()
+	for _, id := range old.Members() {
+		if !slices.Contains(new.Members(), id) {
+			s.leftAt.Store(now())
+			break
+		}
+	}
 	// laterCopy reports whether the member holds a copy of p for a table
 	// later than new (see Member.ImportCommit), which new must not drop.
 	laterCopy := func(p int) bool { return s.m.ImportCommit(p) > new.Version() }
@@ -213,6 +225,8 @@ type storeData struct {
 	Cfg     storeConfig  `msgpack:"c"`
 	Entries []wireRecord `msgpack:"e"`
 	Journal *journalData `msgpack:"j,omitempty"`
+	Tombs   []wireRecord `msgpack:"t,omitempty"`
+	Floor   int64        `msgpack:"f,omitempty"`
 }
 
 func (p *part) exportLocked(subs *subscriptions) *partData {
@@ -227,6 +241,7 @@ func (p *part) exportLocked(subs *subscriptions) *partData {
 			j := st.journal.snapshot()
 			sd.Journal = &j
 		}
+		sd.Tombs, sd.Floor = st.tombs.export(), st.tombs.floor
 		d.Stores = append(d.Stores, sd)
 		return true
 	})
@@ -247,6 +262,7 @@ func (p *part) importDataLocked(d *partData) {
 		if st.journal != nil && sd.Journal != nil {
 			st.journal.restore(*sd.Journal)
 		}
+		st.tombs.restore(sd.Tombs, sd.Floor)
 		p.stores.Put(st)
 	}
 	p.dedup = newDedup()

@@ -15,7 +15,7 @@ import (
 // its key 48, one allocation size class smaller.
 type record struct {
 	val string
-	upd int64  // unix ns of the last write: "latest update wins" merges
+	upd int64  // version of the last write, about its unix ns: merges compare it (see tombstone.go)
 	seq uint64 // partition sequence of the last write: near-cache ordering
 }
 
@@ -77,10 +77,11 @@ type store struct {
 	entries *xsync.MapOf[string, record]
 	journal *journal // nil without a journal
 	times   *timeTable
+	tombs   *tombstones // guarded by the partition's lock
 }
 
 func newStore(name string, cfg storeConfig) *store {
-	s := &store{name: name, cfg: cfg, entries: xsync.NewMapOf[string, record](), times: &timeTable{}}
+	s := &store{name: name, cfg: cfg, entries: xsync.NewMapOf[string, record](), times: &timeTable{}, tombs: &tombstones{}}
 	if cfg.JournalCapacity > 0 {
 		s.journal = newJournal(cfg.JournalCapacity)
 	}
@@ -91,7 +92,7 @@ func newStore(name string, cfg storeConfig) *store {
 // Stores are replaced rather than changed because reads use them without
 // the partition lock.
 func (s *store) redefined(cfg storeConfig) *store {
-	ns := &store{name: s.name, cfg: cfg, entries: s.entries, journal: s.journal, times: s.times}
+	ns := &store{name: s.name, cfg: cfg, entries: s.entries, journal: s.journal, times: s.times, tombs: s.tombs}
 	if cfg.JournalCapacity > 0 && ns.journal == nil {
 		ns.journal = newJournal(cfg.JournalCapacity)
 	}
@@ -122,10 +123,12 @@ func (s *store) expiry(key string) int64 {
 	return t.exp
 }
 
-// put stores an entry with its expiry. The timing is stored first: a
+// put stores an entry with its expiry, replacing the key's tombstone. The
+// caller holds the partition's lock. The timing is stored first: a
 // lock-free reader may see the new timing with the old value, which is
 // harmless, but never the old timing with the new value.
 func (s *store) put(key string, r record, exp, now int64) {
+	s.tombs.clear(key)
 	switch {
 	case exp != 0 || s.tracksAccess():
 		s.times.set(key, timing{exp: exp, acc: now})
@@ -151,10 +154,23 @@ func pack(key, val string) (string, string) {
 	return kv[:len(key)], kv[len(key):]
 }
 
-// remove deletes an entry and its timing.
-func (s *store) remove(key string) {
+// remove deletes an entry and its timing. A delete (tomb != 0) leaves a
+// tombstone of that version; an expiry or eviction leaves none.
+func (s *store) remove(key string, tomb int64) {
 	s.entries.Delete(key)
 	s.times.remove(key)
+	if tomb != 0 {
+		s.tombs.add(key, tomb)
+	}
+}
+
+// known returns the newest version this copy knows of key: its entry's,
+// present or expired, or else its tombstone's or floor.
+func (s *store) known(key string) int64 {
+	if r, ok := s.entries.Load(key); ok {
+		return r.upd
+	}
+	return s.tombs.known(key)
 }
 
 // part is everything a member holds for one partition, as owner or backup.

@@ -50,6 +50,11 @@ type coordinator struct {
 	m    *Member
 	poke chan struct{}
 	bump atomic.Uint64 // a frozen member asked for a table of at least this version
+	// restart: the member stood still; start over as a new coordinator.
+	restart atomic.Bool
+	// unsure counts the steps left in which a coordinator back from a
+	// stall waits for every member's table before deciding anything.
+	unsure int
 
 	// Used only by the coordinator goroutine.
 	core  coordCore
@@ -85,6 +90,13 @@ func (c *coordinator) run(ctx context.Context) {
 		case <-c.settled:
 			c.settled = nil
 		}
+		if c.restart.Swap(false) {
+			// The member stood still (see Member.watchStalls): whatever it
+			// knew may be old, so it starts over as a new coordinator
+			// would, adopting the newest table of the members.
+			c.core.resign()
+			c.unsure = stallRetries
+		}
 		if !c.m.IsCoordinator() {
 			c.core.resign()
 			c.m.refreshStaleTable(ctx)
@@ -112,7 +124,20 @@ func (c *coordinator) step(ctx context.Context) {
 			delete(c.acked, id)
 		}
 	}
-	if newest := c.gather(ctx, plan.ask, plan.adopt); !plan.adopt && republishAbove(newest, m.tableVersion()) {
+	newest, missed := c.gather(ctx, plan.ask, plan.adopt)
+	if c.unsure > 0 {
+		c.unsure--
+		if missed > 0 {
+			// Back from a stall, the others may still be closing the
+			// connections of the member they dropped: their tables
+			// are what this one must learn. Ask them all again.
+			m.log.Debug("coordinator: back from a stall, some members' tables are unread; retrying", "unread", missed)
+			c.core.resign()
+			return
+		}
+		c.unsure = 0
+	}
+	if !plan.adopt && republishAbove(newest, m.tableVersion()) {
 		if cur := m.Partitions(); cur != nil {
 			m.log.Info("coordinator: members rejoined with a newer table; republishing ours above it", "theirs", newest, "ours", cur.Version())
 			c.publish(ctx, cur.WithVersion(c.nextVersion()))
@@ -165,11 +190,13 @@ func (c *coordinator) nextVersion() uint64 {
 }
 
 // gather fetches the tables of the given members, adopts the newest if
-// adopt is set, and returns the newest version seen.
-func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint64 {
+// adopt is set, and returns the newest version seen and how many members
+// it could not read.
+func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) (uint64, int) {
 	if len(ids) == 0 {
-		return 0
+		return 0, 0
 	}
+	var missed atomic.Int64
 	m := c.m
 	var mu sync.Mutex
 	var newest *partition.Table
@@ -179,6 +206,7 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 		b, err := m.call(ctx, id, routeTableGet, nil)
 		if err != nil {
 			m.log.Debug("coordinator: could not read member's table", "member", id, "err", err)
+			missed.Add(1)
 			return
 		}
 		t, _, err := m.decodeTable(b)
@@ -194,12 +222,12 @@ func (c *coordinator) gather(ctx context.Context, ids []string, adopt bool) uint
 		}
 	})
 	if newest == nil {
-		return 0
+		return 0, int(missed.Load())
 	}
 	if adopt && m.tables.apply(newest) {
 		m.log.Info("coordinator adopted a newer partition table", "table", newest.String())
 	}
-	return newest.Version()
+	return newest.Version(), int(missed.Load())
 }
 
 // rebalance moves partitions towards the balanced target for the active

@@ -34,7 +34,9 @@
 // name, and members without the key cannot join. Members periodically rejoin
 // their configured seeds, so the two sides of a long network partition find
 // each other again, and a member restarted under the same name replaces its
-// dead predecessor.
+// dead predecessor. Names are unique among live members: Start under the
+// name of a live member at another address fails with ErrNameTaken, and the
+// live member is left alone.
 //
 // # Partition tables
 //

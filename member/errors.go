@@ -24,6 +24,9 @@ var (
 	ErrRefused = errors.New("connection refused by peer")
 	// ErrJoin: Start could not join any of the configured members.
 	ErrJoin = errors.New("could not join the cluster")
+	// ErrNameTaken: Start was refused because a live member of the cluster
+	// has the configured name (Start's error wraps ErrJoin too).
+	ErrNameTaken = errors.New("member name taken")
 	// ErrStreamClosed: the stream was closed by this side or the peer.
 	ErrStreamClosed = errors.New("stream closed")
 )

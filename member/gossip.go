@@ -3,6 +3,7 @@ package member
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -54,17 +55,29 @@ func (g gossip) NotifyMerge(peers []*memberlist.Node) error {
 }
 
 // checkPeer refuses members of another cluster, with another partition
-// count or protocol, and data members serving other services than this one
-// when it is a data member; the reason is logged once per member.
+// count or protocol, data members serving other services than this one
+// when it is a data member, and a second live member under one name; the
+// reason is logged once per member.
 func (m *Member) checkPeer(n *memberlist.Node) error {
+	meta, err := decodeMeta(n.Meta)
 	if n.Name == m.cfg.Name {
+		// Gossip about this member's own name is memberlist's business,
+		// unless it comes from another process: a joiner that meets a live
+		// member under its own name must not join, and the live member must
+		// not take the newcomer's word for what its name means.
+		if err == nil && meta.ID != m.id && n.State != memberlist.StateDead && n.State != memberlist.StateLeft &&
+			n.Address() != m.list.LocalNode().Address() {
+			return m.refusePeer(n, fmt.Errorf("%w: a live member is called %q (id %s, gossip %s); give this member another name",
+				ErrNameTaken, n.Name, meta.ID, n.Address()))
+		}
 		return nil
 	}
-	meta, err := decodeMeta(n.Meta)
 	var reason string
 	switch {
 	case err != nil:
 		reason = err.Error()
+	case m.liveUnderName(n.Name, meta.ID, n.Address()):
+		return m.refusePeer(n, fmt.Errorf("%w: member %s at %s claims the name of a live member", ErrNameTaken, n.Name, n.Address()))
 	case meta.Cluster != m.cfg.ClusterName:
 		reason = fmt.Sprintf("cluster name mismatch: this member is in cluster %q, member %s in %q", m.cfg.ClusterName, n.Name, meta.Cluster)
 	case meta.Partitions != m.cfg.PartitionCount:
@@ -78,11 +91,30 @@ func (m *Member) checkPeer(n *memberlist.Node) error {
 	default:
 		return nil
 	}
-	key := n.Name + "\x00" + reason
+	return m.refusePeer(n, errors.New(reason))
+}
+
+// refusePeer logs, once per member and reason, that n is refused, and
+// returns the reason.
+func (m *Member) refusePeer(n *memberlist.Node, reason error) error {
+	key := n.Name + "\x00" + reason.Error()
 	if _, seen := m.refusedPeers.LoadOrStore(key, struct{}{}); !seen {
-		m.log.Warn("gossip: refusing member", "member", n.Name, "addr", n.Address(), "reason", reason)
+		m.log.Warn("gossip: refusing member", "member", n.Name, "addr", n.Address(), "reason", reason.Error())
 	}
-	return fmt.Errorf("%s", reason)
+	return reason
+}
+
+// liveUnderName reports whether a live member other than the one with ID
+// id is called name. One at the same gossip address is not another live
+// member but the same address restarted: its predecessor is gone, and
+// memberlist lets the new process take the name over.
+func (m *Member) liveUnderName(name, id, addr string) bool {
+	for _, i := range m.view.Load().members {
+		if i.Name == name && i.ID != id && i.GossipAddr != addr {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeEvent records a membership change reported by memberlist.

@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/partition"
@@ -45,8 +47,11 @@ type Member struct {
 	joinRefusal    atomic.Pointer[error]
 
 	tables tableState
-	coord  coordinator
-	frozen frozenParts
+	// realClock: cfg.Clock is the real clock, so a long wait in real time
+	// is a stall of the process (see Member.stalled).
+	realClock bool
+	coord     coordinator
+	frozen    frozenParts
 
 	host     *Host
 	services attachedServices
@@ -89,6 +94,7 @@ func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error
 		ready:        make(chan struct{}),
 	}
 	m.host = &Host{m}
+	m.realClock = reflect.TypeOf(cfg.Clock) == reflect.TypeOf(clockwork.NewRealClock())
 	if err := m.services.init(services); err != nil {
 		return nil, fmt.Errorf("invalid member services: %w", err)
 	}
@@ -139,6 +145,9 @@ func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	m.group.Go(m.watchMembers)
+	if m.realClock {
+		m.group.Go(m.watchStalls)
+	}
 	if len(cfg.Join) > 0 {
 		if err := m.join(); err != nil {
 			return nil, err
@@ -226,7 +235,7 @@ func (m *Member) join() error {
 		return nil
 	}
 	if reason := m.joinRefusal.Load(); reason != nil {
-		return fmt.Errorf("%w %v: refused: %v", ErrJoin, m.cfg.Join, *reason)
+		return fmt.Errorf("%w %v: refused: %w", ErrJoin, m.cfg.Join, *reason)
 	}
 	return fmt.Errorf("%w %v: %s", ErrJoin, m.cfg.Join, explainJoinError(err, len(m.cfg.SecretKey) > 0))
 }

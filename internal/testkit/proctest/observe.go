@@ -19,11 +19,12 @@ import (
 // the first, and an in-process lite member joined to them from which the
 // test watches the cluster (and, being lite, holds no data that a kill
 // could take away). The lite member shuts down at the end of the test.
-func StartThree(t testing.TB) (procs [3]*Proc, observer *member.Member) {
+// args are extra flags for every process, such as --min-cluster-size 2.
+func StartThree(t testing.TB, args ...string) (procs [3]*Proc, observer *member.Member) {
 	t.Helper()
-	procs[0] = StartMember(t, "p1")
-	procs[1] = StartMember(t, "p2", "--join", procs[0].GossipAddr)
-	procs[2] = StartMember(t, "p3", "--join", procs[0].GossipAddr)
+	procs[0] = StartMember(t, "p1", args...)
+	procs[1] = StartMember(t, "p2", append([]string{"--join", procs[0].GossipAddr}, args...)...)
+	procs[2] = StartMember(t, "p3", append([]string{"--join", procs[0].GossipAddr}, args...)...)
 	cfg := clustertest.Config(t)
 	cfg.Lite = true
 	cfg.Join = []string{procs[0].GossipAddr}

@@ -1,5 +1,6 @@
 // Package proctest builds the weir binary and runs member processes on
-// loopback for tests whose point is a real crash: kill -9 of a process.
+// loopback for tests whose point is a real crash or pause: kill -9, or
+// SIGSTOP and SIGCONT, of a process.
 package proctest
 
 import (
@@ -186,6 +187,24 @@ func (p *Proc) Kill() {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	}
 	<-p.exited
+}
+
+// Pause sends SIGSTOP: the process stops dead, sockets open, until Resume.
+// To the others it looks like a member that died; to itself, like no time
+// passed. Kill ends a paused process too.
+func (p *Proc) Pause() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.t.Fatalf("pause %s: %v", p.Name, err)
+	}
+}
+
+// Resume sends SIGCONT to a paused process.
+func (p *Proc) Resume() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		p.t.Fatalf("resume %s: %v", p.Name, err)
+	}
 }
 
 // Stop sends SIGTERM and waits for a graceful exit.
