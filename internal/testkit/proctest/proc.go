@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,8 +81,18 @@ var startLine = regexp.MustCompile(`^weir member (\S+) \(id (\S+)\) gossip (\S+)
 // joined. The process is killed at the end of the test if still running.
 func StartMember(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	return StartMemberIn(t, nil, name, args...)
+}
+
+// StartMemberIn is StartMember with the command run under wrap, a command
+// prefix such as "ip netns exec NS" that execs its arguments (so the
+// process signalled is the member). Later flags in args override the
+// loopback defaults, such as --bind.
+func StartMemberIn(t testing.TB, wrap []string, name string, args ...string) *Proc {
+	t.Helper()
 	full := append([]string{"member", "--name", name, "--bind", "127.0.0.1:0", "--local", "--log-level", "info"}, args...)
-	cmd := exec.Command(Binary(t), full...)
+	argv := append(append(slices.Clone(wrap), Binary(t)), full...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = os.Environ()
 	p := &Proc{t: t, cmd: cmd, Name: name, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -187,6 +198,13 @@ func (p *Proc) Kill() {
 	}
 	<-p.exited
 }
+
+// Pause sends SIGSTOP: the process stops answering, as if hung, until
+// Resume.
+func (p *Proc) Pause() { _ = p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume sends SIGCONT to a paused process.
+func (p *Proc) Resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Stop sends SIGTERM and waits for a graceful exit.
 func (p *Proc) Stop(ctx context.Context) error {
