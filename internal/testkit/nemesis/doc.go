@@ -19,8 +19,9 @@
 // # Clients and history
 //
 // Workload runs writers, readers and adders through the test's lite
-// member. A writer takes each key through put, put, delete and then leaves
-// it alone, so an acknowledged delete must stay deleted; readers read the
+// member. A writer takes each key through put, put, and a while later
+// delete, and then leaves it alone, so an acknowledged delete must stay
+// deleted; readers read the
 // keys in use; adders increment counters with an entry processor. A
 // helper client, a second process started from the test binary in one
 // host's namespace (HelperMain, StartHelper), puts unique keys and notes

@@ -1,9 +1,11 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -63,6 +65,7 @@ func Start(t testing.TB, seed uint64) *Run {
 	r := &Run{T: t, C: c, H: NewHistory(), Rand: rand.New(rand.NewPCG(seed, 15)), helperH: Hosts - 1}
 	r.W = NewWorkload(c.Client, r.H)
 	r.W.Start()
+	t.Cleanup(r.W.Stop) // a test that fails before Finish
 	logs := t.TempDir()
 	r.helperLog = filepath.Join(logs, "helper.log")
 	hp, err := StartHelper(c, r.helperH, r.H, r.helperLog)
@@ -115,9 +118,15 @@ func (r *Run) checkJob(after string) {
 	if r.jobEnded {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := r.Job.Job.Info(ctx)
+	// After a restart the job may still be starting: give it 30s.
+	var info dag.JobInfo
+	var err error
+	clustertest.PollUntil(30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		info, err = r.Job.Job.Info(ctx)
+		return err == nil && (info.Status == dag.Running || info.Status.Terminal())
+	})
 	switch {
 	case err != nil:
 		r.note(Anomaly{Check: "job", At: r.H.Now(), Detail: fmt.Sprintf("after %s: job info: %v", after, err)})
@@ -127,8 +136,11 @@ func (r *Run) checkJob(after string) {
 			after, info.Status, info.Restarts, info.RestoredFrom, clip(info.Error, 400))})
 		if info.Status.Terminal() {
 			r.jobEnded = true
+			return
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	got, err := testjobs.ReadOutput(ctx, r.C.Client, r.Job.Params.Counts, r.Job.Params.Dir)
 	if err != nil {
 		r.note(Anomaly{Check: "job", At: r.H.Now(), Detail: fmt.Sprintf("after %s: read the output: %v", after, err)})
@@ -210,11 +222,23 @@ func (r *Run) Finish() {
 	}
 	for _, c := range checks {
 		as := byCheck[c]
+		// In time order, and counted by key group (the client the key
+		// belongs to: w0-17 is writer w0's, m-5 the minority helper's).
+		slices.SortStableFunc(as, func(a, b Anomaly) int { return cmp.Compare(a.At, b.At) })
+		groups := map[string]int{}
+		for _, a := range as {
+			g, _, _ := strings.Cut(a.Key, "-")
+			groups[g]++
+		}
+		var gs []string
+		for _, g := range slices.Sorted(maps.Keys(groups)) {
+			gs = append(gs, fmt.Sprintf("%s %d", g, groups[g]))
+		}
 		lines := make([]string, 0, 20)
 		for _, a := range as[:min(len(as), 20)] {
 			lines = append(lines, "  "+a.String())
 		}
-		t.Errorf("nemesis: %d %s anomalies (first %d):\n%s", len(as), c, len(lines), strings.Join(lines, "\n"))
+		t.Errorf("nemesis: %d %s anomalies (by key group: %s); the first %d in time:\n%s", len(as), c, strings.Join(gs, ", "), len(lines), strings.Join(lines, "\n"))
 	}
 }
 

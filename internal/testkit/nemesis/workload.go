@@ -22,8 +22,9 @@ const (
 )
 
 // Workload is the clients of a nemesis test, run through one member:
-// writers that take keys through a short life (put, put, delete; then the
-// key is left alone, so an acknowledged delete must stay a delete),
+// writers that take keys through a short life (put, put, and a while
+// later delete; then the key is left alone, so an acknowledged delete must
+// stay a delete),
 // readers of the keys in use, and incrementers of a few counters with an
 // entry processor. Every operation goes into the History.
 type Workload struct {
@@ -33,6 +34,8 @@ type Workload struct {
 	Counters int
 	// Timeout bounds each operation; past it the outcome is unknown.
 	Timeout time.Duration
+	// Lag is how many keys later a writer deletes a key.
+	Lag int
 
 	h        *History
 	regs     *grid.Map[string, int64]
@@ -40,16 +43,18 @@ type Workload struct {
 	next     atomic.Int64 // the next value a put writes: every value is unique
 
 	mu     sync.Mutex
-	recent []string // keys being written, for the readers
+	recent []string // keys last written, for the readers
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
-// NewWorkload prepares a workload through m with the defaults: 4 writers,
-// 2 readers, 2 adders on 8 counters, 3 s per operation.
+// NewWorkload prepares a workload through m with the defaults: 4 writers
+// deleting 200 keys behind, 2 readers, 2 adders on 8 counters, 3 s per
+// operation.
 func NewWorkload(m member.Services, h *History) *Workload {
-	return &Workload{Writers: 4, Readers: 2, Adders: 2, Counters: 8, Timeout: 3 * time.Second, h: h,
+	return &Workload{Writers: 4, Readers: 2, Adders: 2, Counters: 8, Timeout: 3 * time.Second, Lag: 200, h: h,
 		regs: grid.GetMap[string, int64](m, RegisterMap), counters: grid.GetMap[string, int64](m, CounterMap)}
 }
 
@@ -70,9 +75,10 @@ func (w *Workload) Start() {
 	}
 }
 
-// Stop stops the clients and waits for their last operations.
+// Stop stops the clients and waits for their last operations. It may be
+// called again.
 func (w *Workload) Stop() {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	w.wg.Wait()
 }
 
@@ -85,17 +91,25 @@ func (w *Workload) stopped() bool {
 	}
 }
 
-// writer gives each of its keys the life put, put, delete.
+// writer gives each of its keys the life put, put, and, Lag keys later,
+// delete: at any moment it has Lag keys written and not yet deleted, so
+// a fault meets deletes of keys written before it, and keys written
+// before it that must survive it.
 func (w *Workload) writer(name string) {
 	defer w.wg.Done()
+	var live []string
 	for n := 0; !w.stopped(); n++ {
 		key := fmt.Sprintf("%s-%d", name, n)
 		w.publish(key)
-		for _, kind := range []Kind{Put, Put, Delete} {
+		for _, kind := range []Kind{Put, Put} {
 			if w.stopped() {
 				return
 			}
 			w.write(name, kind, key)
+		}
+		if live = append(live, key); len(live) > w.Lag {
+			w.write(name, Delete, live[0])
+			live = live[1:]
 		}
 	}
 }
