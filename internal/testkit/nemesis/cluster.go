@@ -3,8 +3,6 @@ package nemesis
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -166,18 +164,5 @@ func (c *Cluster) Settle(d time.Duration) error {
 	return nil
 }
 
-// keepLogs writes every member process's output to files when the test
-// failed, and says where.
-func (c *Cluster) keepLogs() {
-	if !c.t.Failed() {
-		return
-	}
-	dir, err := os.MkdirTemp("", "weir-nemesis-")
-	if err != nil {
-		return
-	}
-	for i, p := range c.all {
-		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", p.Name, i)), []byte(p.Output()), 0o644)
-	}
-	c.t.Logf("member process logs: %s", dir)
-}
+// keepLogs keeps every member process's output when the test failed.
+func (c *Cluster) keepLogs() { proctest.KeepLogs(c.t, "weir-nemesis-", c.all) }

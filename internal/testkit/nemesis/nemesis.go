@@ -74,6 +74,10 @@ func Start(t testing.TB, seed uint64) *Run {
 	}
 	r.helper = hp
 	t.Cleanup(func() { _ = hp.Stop() })
+	// The first fault must meet deletes of keys written before it.
+	if !clustertest.PollUntil(time.Minute, func() bool { return r.W.Deleted() >= int64(r.W.Writers) }) {
+		t.Fatalf("nemesis: the writers acknowledged %d deletes in a minute, want %d", r.W.Deleted(), r.W.Writers)
+	}
 	r.Job = jobtest.StartCount(t, c.Client, dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval))
 	t.Logf("nemesis: %d hosts in namespaces on %s/24 (netem: %v), quorum %d, seed %d; started in %v", Hosts, c.Net.ClientIP, c.Net.Netem, Quorum, seed, time.Since(began).Round(time.Millisecond))
 	return r
@@ -227,10 +231,14 @@ func (r *Run) Finish() {
 		slices.SortStableFunc(as, func(a, b Anomaly) int { return cmp.Compare(a.At, b.At) })
 		groups := map[string]int{}
 		for _, a := range as {
-			g, _, _ := strings.Cut(a.Key, "-")
-			groups[g]++
+			if g, _, _ := strings.Cut(a.Key, "-"); g != "" {
+				groups[g]++
+			}
 		}
-		var gs []string
+		gs := []string{"none"}
+		if len(groups) > 0 {
+			gs = nil
+		}
 		for _, g := range slices.Sorted(maps.Keys(groups)) {
 			gs = append(gs, fmt.Sprintf("%s %d", g, groups[g]))
 		}

@@ -41,6 +41,7 @@ type Workload struct {
 	regs     *grid.Map[string, int64]
 	counters *grid.Map[string, int64]
 	next     atomic.Int64 // the next value a put writes: every value is unique
+	deleted  atomic.Int64 // deletes acknowledged
 
 	mu     sync.Mutex
 	recent []string // keys last written, for the readers
@@ -51,10 +52,10 @@ type Workload struct {
 }
 
 // NewWorkload prepares a workload through m with the defaults: 4 writers
-// deleting 200 keys behind, 2 readers, 2 adders on 8 counters, 3 s per
+// deleting 100 keys behind, 2 readers, 2 adders on 8 counters, 3 s per
 // operation.
 func NewWorkload(m member.Services, h *History) *Workload {
-	return &Workload{Writers: 4, Readers: 2, Adders: 2, Counters: 8, Timeout: 3 * time.Second, Lag: 200, h: h,
+	return &Workload{Writers: 4, Readers: 2, Adders: 2, Counters: 8, Timeout: 3 * time.Second, Lag: 100, h: h,
 		regs: grid.GetMap[string, int64](m, RegisterMap), counters: grid.GetMap[string, int64](m, CounterMap)}
 }
 
@@ -126,7 +127,14 @@ func (w *Workload) write(client string, kind Kind, key string) {
 		err = w.regs.Delete(ctx, key)
 	}
 	w.h.Complete(i, outcome(err, false), err, v, false)
+	if kind == Delete && err == nil {
+		w.deleted.Add(1)
+	}
 }
+
+// Deleted is how many deletes were acknowledged so far: none until the
+// writers are Lag keys in.
+func (w *Workload) Deleted() int64 { return w.deleted.Load() }
 
 // outcome classifies an error: a failed write may still have taken effect.
 func outcome(err error, read bool) Outcome {

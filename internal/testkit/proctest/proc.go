@@ -222,3 +222,21 @@ func (p *Proc) Stop(ctx context.Context) error {
 
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// KeepLogs writes the output of procs, one file each (<name>-<i>.log, i
+// counting the processes started), to a new directory named after prefix
+// when t has failed, and logs where. Call it from a cleanup that runs
+// after the processes are gone.
+func KeepLogs(t testing.TB, prefix string, procs []*Proc) {
+	if !t.Failed() {
+		return
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return
+	}
+	for i, p := range procs {
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", p.Name, i)), []byte(p.Output()), 0o644)
+	}
+	t.Logf("member process logs: %s", dir)
+}
