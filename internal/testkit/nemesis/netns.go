@@ -81,7 +81,12 @@ func NewNet(t testing.TB, n int) *Net {
 	nt := &Net{t: t, prefix: fmt.Sprintf("wn%d", pid), ClientIP: fmt.Sprintf("10.77.%d.1", subnet)}
 	nt.bridge = nt.prefix + "b"
 	t.Cleanup(nt.remove)
-	nt.must("ip", "link", "add", nt.bridge, "type", "bridge")
+	// Frames between hosts are bridged; keep them out of the test
+	// namespace's iptables (with br_netfilter, a FORWARD policy of DROP,
+	// as Docker sets, would cut every host off).
+	if run("ip", "link", "add", nt.bridge, "type", "bridge", "nf_call_iptables", "0", "nf_call_ip6tables", "0", "nf_call_arptables", "0") != nil {
+		nt.must("ip", "link", "add", nt.bridge, "type", "bridge")
+	}
 	nt.must("ip", "addr", "add", nt.ClientIP+"/24", "dev", nt.bridge)
 	nt.must("ip", "link", "set", nt.bridge, "up")
 	for i := range n {
