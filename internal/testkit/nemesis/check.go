@@ -210,13 +210,15 @@ func CheckCounters(ops []Op, faults []Window) []Anomaly {
 		case c.final == nil:
 			out = append(out, Anomaly{Check: "unread", Key: key, Detail: "no final read of the counter succeeded"})
 		case c.final.Value < c.ok:
-			out = append(out, Anomaly{Check: "counter", Key: key, Detail: fmt.Sprintf(
+			at, when := counterWhen(c.adds, c.checks, faults)
+			out = append(out, Anomaly{Check: "counter", Key: key, At: at, Detail: fmt.Sprintf(
 				"final value %d, but %d adds were acknowledged (sum %d; %d more of unknown outcome): %d acknowledged lost",
-				c.final.Value, c.nOK, c.ok, c.nUnknown, c.ok-c.final.Value) + counterWhen(c.adds, c.checks, faults)})
+				c.final.Value, c.nOK, c.ok, c.nUnknown, c.ok-c.final.Value) + when})
 		case c.final.Value > c.ok+c.unknown:
-			out = append(out, Anomaly{Check: "counter", Key: key, Detail: fmt.Sprintf(
+			at, when := counterWhen(c.adds, c.checks, faults)
+			out = append(out, Anomaly{Check: "counter", Key: key, At: at, Detail: fmt.Sprintf(
 				"final value %d exceeds the %d acknowledged adds (sum %d) plus the %d of unknown outcome (sum %d): some applied twice",
-				c.final.Value, c.nOK, c.ok, c.nUnknown, c.unknown) + counterWhen(c.adds, c.checks, faults)})
+				c.final.Value, c.nOK, c.ok, c.nUnknown, c.unknown) + when})
 		}
 	}
 	return out
@@ -224,8 +226,8 @@ func CheckCounters(ops []Op, faults []Window) []Anomaly {
 
 // counterWhen finds the first check of a counter that read less than the
 // adds acknowledged before it, or more than the adds invoked before it
-// ended.
-func counterWhen(adds, checks []Op, faults []Window) string {
+// ended, and returns its time and a description (0 and "" if none).
+func counterWhen(adds, checks []Op, faults []Window) (time.Duration, string) {
 	for _, c := range checks {
 		var acked, invoked int64
 		for _, a := range adds {
@@ -237,10 +239,10 @@ func counterWhen(adds, checks []Op, faults []Window) string {
 			}
 		}
 		if c.Value < acked || c.Value > invoked {
-			return fmt.Sprintf("; first wrong at the check %s: read %d, %d acknowledged before it, %d invoked", Attribute(c.Start, faults), c.Value, acked, invoked)
+			return c.Start, fmt.Sprintf("; first wrong at the check %s: read %d, %d acknowledged before it, %d invoked", Attribute(c.Start, faults), c.Value, acked, invoked)
 		}
 	}
-	return ""
+	return 0, ""
 }
 
 // CheckMinority finds writes acknowledged to a client whose side had no
@@ -281,7 +283,9 @@ func Attribute(t time.Duration, faults []Window) string {
 }
 
 // Summary counts the operations invoked in each fault window (and between
-// them), by kind and outcome, and the anomalies attributed to each.
+// them), by kind and outcome, and the anomalies in each by their time: the
+// completion of the acknowledged operation that was not kept, or, for a
+// counter, the check that first found it wrong.
 func Summary(ops []Op, faults []Window, anomalies []Anomaly) string {
 	type tally map[string]int
 	label := func(t time.Duration) string {

@@ -199,7 +199,7 @@ func (r *Run) Finish() {
 	}
 	t.Logf("nemesis: %d operations, %d faults; porcupine checked %d register keys: %d not linearizable outside faults, %d with operations during faults (informational: %s), %d timed out",
 		len(ops), len(faults), lin.Keys, len(lin.IllegalCalm), len(lin.IllegalFaulted), firstFew(lin.IllegalFaulted), len(lin.TimedOut))
-	t.Logf("nemesis: per fault window (operations invoked in it by kind and outcome; anomalies of operations completed in it):\n%s",
+	t.Logf("nemesis: per fault window (operations invoked in it by kind and outcome; anomalies by when the acknowledged operation completed, or for counters when a check first found it wrong):\n%s",
 		Summary(ops, faults, r.anomalies))
 	if len(r.anomalies) == 0 {
 		if dir != "" {
