@@ -30,19 +30,21 @@ type Cluster struct {
 	Net *Net
 	// Quorum is the members' MinClusterSize.
 	Quorum int
-	Client *member.Member
+	// Backups is the members' BackupCount.
+	Backups int
+	Client  *member.Member
 
 	procs []*proctest.Proc // by host; the latest process started there
 	all   []*proctest.Proc // every process started, for the logs
 	down  []bool           // killed and not restarted
 }
 
-// StartCluster starts a member on each of n new hosts, with one backup and
-// MinClusterSize quorum, and the client, and waits until the cluster has
-// settled.
-func StartCluster(t testing.TB, n, quorum int) *Cluster {
+// StartCluster starts a member on each of n new hosts, with the given
+// number of backups and MinClusterSize quorum, and the client, and waits
+// until the cluster has settled.
+func StartCluster(t testing.TB, n, quorum, backups int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Net: NewNet(t, n), Quorum: quorum, procs: make([]*proctest.Proc, n), down: make([]bool, n)}
+	c := &Cluster{t: t, Net: NewNet(t, n), Quorum: quorum, Backups: backups, procs: make([]*proctest.Proc, n), down: make([]bool, n)}
 	t.Cleanup(c.keepLogs)
 	for h := range n {
 		c.start(h)
@@ -51,6 +53,7 @@ func StartCluster(t testing.TB, n, quorum int) *Cluster {
 	cfg.Name = "client"
 	cfg.Lite = true
 	cfg.MinClusterSize = quorum
+	cfg.BackupCount = backups
 	cfg.BindAddr = c.Net.ClientIP + ":0"
 	cfg.TransportAddr = c.Net.ClientIP + ":0"
 	cfg.Join = []string{c.Net.Hosts[0].IP + ":" + gossipPort}
@@ -76,7 +79,7 @@ func (c *Cluster) start(h int) {
 	c.t.Helper()
 	ip := c.Net.Hosts[h].IP
 	args := []string{"--bind", ip + ":" + gossipPort, "--transport", ip + ":" + transportPort,
-		"--min-cluster-size", fmt.Sprint(c.Quorum), "--log-level", "info"}
+		"--min-cluster-size", fmt.Sprint(c.Quorum), "--backups", fmt.Sprint(c.Backups), "--log-level", "info"}
 	for o := range c.Net.Hosts {
 		if o != h && c.procs[o] != nil && !c.down[o] {
 			args = append(args, "--join", c.Net.Hosts[o].IP+":"+gossipPort)
@@ -129,7 +132,7 @@ func (c *Cluster) Coordinator() int {
 }
 
 // Settle waits up to d until the client sees every host's member that is
-// up, and a full table balanced over them with one backup each.
+// up, and a full table balanced over them with c.Backups backups each.
 func (c *Cluster) Settle(d time.Duration) error {
 	var ids []string
 	for h, p := range c.procs {
@@ -154,7 +157,7 @@ func (c *Cluster) Settle(d time.Duration) error {
 		case tb == nil:
 			last = fmt.Errorf("no table")
 		default:
-			last = tb.CheckPlacement(ids, 1)
+			last = tb.CheckPlacement(ids, c.Backups)
 		}
 		return last == nil
 	})

@@ -51,6 +51,7 @@ func MinorityFault(hold time.Duration) Fault {
 				majority = append(majority, h)
 			}
 		}
+		r.noteAllCut(minority)
 		if err := r.C.Net.Split(minority, majority); err != nil {
 			return "", nil, err
 		}
