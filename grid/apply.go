@@ -66,6 +66,12 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		if exists {
 			del, resp.Applied, evType = true, true, Removed
 			resp.Value = []byte(cur.val)
+		} else if !rawExists {
+			// The key may live in a copy this one has not met yet: the only
+			// copy of a partition cut off in a minority, merged in when the
+			// split heals. The delete must win over it, so it leaves a
+			// tombstone even here.
+			s.tombstoneLocked(p, st, key, nextVersion(t, known), ch)
 		}
 	case opDeleteIf:
 		resp.Found = exists
@@ -105,6 +111,8 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 		case actionDelete:
 			if exists {
 				del, resp.Applied, evType = true, true, Removed
+			} else if !rawExists {
+				s.tombstoneLocked(p, st, key, nextVersion(t, known), ch)
 			}
 		}
 	case opExpire:

@@ -170,4 +170,16 @@ func BenchmarkOwnedWrite(b *testing.B) {
 			}
 		})
 	})
+	// A delete of a key that is not there leaves a tombstone too (it may
+	// live in a copy cut off in a minority): compare with put.
+	b.Run("delete-absent", func(b *testing.B) {
+		var seq atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := mp.Delete(ctx, fmt.Sprintf("da-%012d", seq.Add(1))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 }

@@ -50,7 +50,17 @@
 //     lose at the merge is acknowledged; it still serves reads of what it
 //     holds. When it rejoins, its members serve nothing until the
 //     coordinator's table reaches them (operations wait and retry), and
-//     their old copies are dropped: they hold nothing newer. Without a
+//     their old copies are merged by version like any other: they hold
+//     nothing newer, but when every copy of a partition was on the
+//     minority side (BackupCount smaller than the members a split takes
+//     away), the majority served that partition from empty meanwhile, and
+//     the minority's copy is the only one of what was acknowledged there
+//     before; a delete the majority acknowledged of a key it did not hold
+//     left a tombstone and still wins. Reads on the majority miss those
+//     entries until the heal, and entry processors (counters) there start
+//     from nothing: such increments cannot be both available and exact, so
+//     keep BackupCount at least the number of members a split can cut off.
+//     Without a
 //     quorum, both sides stay available; when they heal, the side holding
 //     the coordinator's table keeps ownership and the other side's entries
 //     and deletes are merged into it, latest version winning.

@@ -105,7 +105,12 @@ func serviceOf(m member.Services) *service {
 //
 // Merges decide by version (see tombstone.go), so an old copy changes
 // nothing the owner wrote or deleted since. A member whose table is stale
-// merges nothing at all: it lost the quorum, so it wrote nothing apart. A copy received for a table later than new is kept
+// (it lost the quorum, or stood still) wrote nothing apart, but merges all
+// the same: the side with the quorum took over, empty, every partition
+// whose copies were all cut off with it, and this member's copy is then
+// the only one of what was acknowledged there before the split (a delete
+// made since on the owner left a tombstone, so it still wins). A copy
+// received for a table later than new is kept
 // (a member behind the coordinator can learn of an older table after the
 // copy arrived); one whose table came without this member is dropped.
 func (s *service) tableChanged(old, new *partition.Table) {
@@ -113,7 +118,6 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		return
 	}
 	me := s.m.ID()
-	stale := s.m.TableStale()
 	for _, id := range old.Members() {
 		if !slices.Contains(new.Members(), id) {
 			s.leftAt.Store(now())
@@ -140,7 +144,7 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		migrated := pt.migratedAt != 0 && new.Version() >= pt.migratedAt
 		pt.migratedAt = 0
 		pt.mu.Unlock()
-		if held && old.Owner(p) == me && !migrated && new.Owner(p) != "" && !stale {
+		if held && old.Owner(p) == me && !migrated && new.Owner(p) != "" {
 			merge = append(merge, p)
 		}
 		drop = append(drop, p)
@@ -192,7 +196,8 @@ func (s *service) ThawPartition(p int) {
 // side then copies its data over what this member wrote while apart. Those
 // entries are merged into the owner once the table that commits the copy
 // arrives, as mergeAway does for partitions lost outright. A member whose
-// table is stale wrote nothing apart (see tableChanged) and merges nothing.
+// table is stale merges too (see tableChanged): its copy may be the only
+// one of what the partition held before the split.
 func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	var d partData
 	if err := wire.Unmarshal(data, &d); err != nil {
@@ -202,7 +207,7 @@ func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	pt := s.parts[p]
 	pt.mu.Lock()
 	var apart []mergeMsg
-	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 && !s.m.TableStale() {
+	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 {
 		apart = pt.mergeMsgsLocked(p, nil)
 	}
 	pt.importDataLocked(&d)

@@ -191,3 +191,20 @@ func TestTombstonesTravelToBackupsAndNewReplicas(t *testing.T) {
 	require.Equal(t, int64(5), st.known("gone"), "the floor moved with the copy")
 	require.Equal(t, int64(5), st.tombs.floor)
 }
+
+// A delete of a key this copy does not hold leaves a tombstone too: after
+// a split, the majority may serve a partition whose only copies were cut
+// off in the minority, and when they are merged in at the heal, a delete
+// acknowledged meanwhile must win over the older write it was meant to
+// remove. A processor's delete does the same.
+func TestDeleteOfAnAbsentKeyWinsOverAnOlderCopy(t *testing.T) {
+	t.Parallel()
+	h := newMergeHarness(t)
+	before := now()
+	require.NoError(t, h.mp.Delete(h.ctx, "absent"))
+	require.GreaterOrEqual(t, h.version("absent"), before, "the delete of an absent key left no tombstone")
+	require.False(t, h.merge("absent", "held by the minority", before-1, false), "the older copy undid the delete")
+	_, ok := h.get("absent")
+	require.False(t, ok)
+	require.True(t, h.merge("absent", "written later", h.version("absent")+1, false), "a newer write lost to the delete")
+}

@@ -45,6 +45,9 @@ type hsReply struct {
 	Nonce   []byte `msgpack:"o,omitempty"`
 	MAC     []byte `msgpack:"m,omitempty"`
 	Refused string `msgpack:"r,omitempty"`
+	// Stale: refused because the dialer wanted another member, one that
+	// is gone from this address (restarted with a new ID, or replaced).
+	Stale bool `msgpack:"s,omitempty"`
 }
 
 // errAuthFailed is a handshake whose peer did not prove the secret.
@@ -117,6 +120,11 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	if err := readHandshake(r, &welcome); err != nil {
 		return nil, fmt.Errorf("handshake with member %s: %w (the peer may belong to another cluster or use another secret key)", peer, err)
 	}
+	if welcome.Stale {
+		// Not a mismatch no retry can fix: the member is gone from there,
+		// and a fresher view will say so.
+		return nil, fmt.Errorf("%w %s: %s: %s", ErrUnknownMember, peer, nc.RemoteAddr(), welcome.Refused)
+	}
 	if welcome.Refused != "" {
 		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), welcome.Refused)
 	}
@@ -159,7 +167,7 @@ func (t *transport) acceptHandshake(nc net.Conn) (*wire.Reader, peerInfo, error)
 	}
 	from := peerInfo{ID: hello.From, Addr: hello.Addr}
 	refuse := func(reason string) (*wire.Reader, peerInfo, error) {
-		_ = writeHandshake(nc, &hsReply{Refused: reason})
+		_ = writeHandshake(nc, &hsReply{Refused: reason, Stale: hello.To != m.id})
 		return nil, from, fmt.Errorf("%s", reason)
 	}
 	switch {

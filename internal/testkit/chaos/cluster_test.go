@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
@@ -72,20 +70,8 @@ func (c *cluster) add(addr string) *proctest.Proc {
 	return p
 }
 
-// keepLogs writes every process's output to files when the test failed.
-func (c *cluster) keepLogs() {
-	if !c.t.Failed() {
-		return
-	}
-	dir, err := os.MkdirTemp("", "weir-chaos-")
-	if err != nil {
-		return
-	}
-	for _, p := range c.all {
-		_ = os.WriteFile(filepath.Join(dir, p.Name+".log"), []byte(p.Output()), 0o644)
-	}
-	c.t.Logf("member process logs: %s", dir)
-}
+// keepLogs keeps every process's output when the test failed.
+func (c *cluster) keepLogs() { proctest.KeepLogs(c.t, "weir-chaos-", c.all) }
 
 // replace starts a new member process in place of a killed one.
 func (c *cluster) replace() *proctest.Proc {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,8 +86,18 @@ var startLine = regexp.MustCompile(`^weir member (\S+) \(id (\S+)\) gossip (\S+)
 // joined. The process is killed at the end of the test if still running.
 func StartMember(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	return StartMemberIn(t, nil, name, args...)
+}
+
+// StartMemberIn is StartMember with the command run under wrap, a command
+// prefix such as "ip netns exec NS" that execs its arguments (so the
+// process signalled is the member). Later flags in args override the
+// loopback defaults, such as --bind.
+func StartMemberIn(t testing.TB, wrap []string, name string, args ...string) *Proc {
+	t.Helper()
 	full := append([]string{"member", "--name", name, "--bind", "127.0.0.1:0", "--local", "--log-level", "info"}, args...)
-	cmd := exec.Command(Binary(t), full...)
+	argv := append(append(slices.Clone(wrap), Binary(t)), full...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = os.Environ()
 	p := &Proc{t: t, cmd: cmd, Name: name, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -230,3 +241,21 @@ func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
 // PID is the process's ID.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// KeepLogs writes the output of procs, one file each (<name>-<i>.log, i
+// counting the processes started), to a new directory named after prefix
+// when t has failed, and logs where. Call it from a cleanup that runs
+// after the processes are gone.
+func KeepLogs(t testing.TB, prefix string, procs []*Proc) {
+	if !t.Failed() {
+		return
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return
+	}
+	for i, p := range procs {
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", p.Name, i)), []byte(p.Output()), 0o644)
+	}
+	t.Logf("member process logs: %s", dir)
+}
