@@ -10,6 +10,11 @@ import (
 // level falls while the truck drives (burnt: CO2) or while it stands
 // (stolen: no CO2, an alert). When a truck stops, the fuel it burnt on the
 // trip is complete.
+//
+// The same step tells the positions that come in time from those delayed
+// (older than the vehicle's newest reading by more than AllowedLag): only
+// the first make trips. Judged per vehicle, in the order its readings
+// come, this does not depend on how far apart the source instances are.
 
 // StationaryAfter is how long after its last position a truck counts as
 // standing: a moving truck sends one every step.
@@ -24,10 +29,12 @@ type FuelEventKind uint8
 
 // The fuel events.
 const (
-	Burnt    FuelEventKind = iota + 1 // Liters burnt while driving trip Trip
-	Stolen                            // Liters gone while standing
-	TripFuel                          // the trip is over: Liters burnt on it in all
-	LateFuel                          // a reading older than the vehicle's last
+	Burnt        FuelEventKind = iota + 1 // Liters burnt while driving trip Trip
+	Stolen                                // Liters gone while standing
+	TripFuel                              // the trip is over: Liters burnt on it in all
+	LateFuel                              // a reading older than the vehicle's last
+	Waypoint                              // a position in time: Position
+	LatePosition                          // a position too old to count
 )
 
 // FuelEvent is what one reading told about a vehicle's fuel.
@@ -37,6 +44,8 @@ type FuelEvent struct {
 	TS      int64         `msgpack:"t"`
 	Trip    int64         `msgpack:"p"`
 	Liters  float64       `msgpack:"l"`
+	// Position is the reading of a Waypoint.
+	Position *fleet.Reading `msgpack:"r,omitempty"`
 }
 
 // fuelState is a vehicle's last fuel reading, its latest position and the
@@ -46,6 +55,7 @@ type fuelState struct {
 	Liters float64 `msgpack:"l"`
 	Seen   bool    `msgpack:"s"`
 	PosTS  int64   `msgpack:"p"` // latest position's time (0: none)
+	Newest int64   `msgpack:"w"` // latest reading's time
 	// The trip in progress: its number and the fuel burnt so far.
 	Trip    int64   `msgpack:"n"`
 	Burnt   float64 `msgpack:"b"`
@@ -57,9 +67,13 @@ type fuelState struct {
 // late: it says nothing new. A rise is a refuel.
 func fuelEvents(st *fuelState, vehicle string, r fleet.Reading) ([]FuelEvent, bool) {
 	if r.Kind == fleet.Position {
-		st.PosTS = max(st.PosTS, r.TS) // a late position says nothing new either
-		return nil, false
+		if r.TS < st.Newest-int64(AllowedLag) {
+			return []FuelEvent{{Kind: LatePosition, Vehicle: vehicle, TS: r.TS}}, true
+		}
+		st.PosTS, st.Newest = max(st.PosTS, r.TS), max(st.Newest, r.TS)
+		return []FuelEvent{{Kind: Waypoint, Vehicle: vehicle, TS: r.TS, Trip: r.Trip, Position: &r}}, true
 	}
+	st.Newest = max(st.Newest, r.TS)
 	if st.Seen && r.TS <= st.TS {
 		return []FuelEvent{{Kind: LateFuel, Vehicle: vehicle, TS: r.TS}}, true
 	}

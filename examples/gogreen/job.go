@@ -174,7 +174,8 @@ func build(p Params) (*dag.DAG, error) {
 		}
 		return nil
 	})
-	tripWindows := pipeline.Window(pipeline.GroupBy(positions, byVehicle), pipeline.Session(TripGap))
+	waypoints := pipeline.Map(pipeline.Filter(events, ofEvent(Waypoint)), func(e FuelEvent) fleet.Reading { return *e.Position })
+	tripWindows := pipeline.Window(pipeline.GroupBy(waypoints, byVehicle), pipeline.Session(TripGap))
 	routes := pipeline.MapAsync(pipeline.AggregateWindow(tripWindows, pipeline.ToList[fleet.Reading]()),
 		pipeline.AsyncConfig{MaxInFlight: 32, Timeout: 5 * time.Second},
 		func(ctx context.Context, w pipeline.WindowResult[string, []fleet.Reading]) (Trip, error) {
@@ -204,15 +205,20 @@ func build(p Params) (*dag.DAG, error) {
 
 	// Alerts: once per vehicle, trip and kind.
 	alerts := pipeline.Distinct(pipeline.GroupBy(pipeline.Merge(loadAlerts, speeding, stolen, worn), func(a Alert) AlertKey { return a.AlertKey }))
-	pipeline.WriteTo(pipeline.Map(alerts, func(a Alert) pipeline.KV[AlertKey, Alert] { return pipeline.KV[AlertKey, Alert]{Key: a.AlertKey, Value: a} }),
+	pipeline.WriteTo(pipeline.Map(alerts, func(a Alert) pipeline.KV[AlertKey, Alert] {
+		return pipeline.KV[AlertKey, Alert]{Key: a.AlertKey, Value: a}
+	}),
 		sinks.Map[AlertKey, Alert](AlertsMap))
 	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(alerts, func(a Alert) AlertKind { return a.Kind }), pipeline.Count[Alert]()),
 		sinks.Map[AlertKind, int64](AlertCountMap))
 
 	// Late readings: counted by kind.
 	lateFuel := pipeline.Map(pipeline.Filter(events, ofEvent(LateFuel)), func(FuelEvent) string { return fleet.Fuel.String() })
-	latePositions := pipeline.Map(pipeline.LateItems(tripWindows), func(fleet.Reading) string { return fleet.Position.String() })
-	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(pipeline.Merge(lateFuel, latePositions), pipeline.Identity[string]), pipeline.Count[string]()),
+	latePositions := pipeline.Map(pipeline.Filter(events, ofEvent(LatePosition)), func(FuelEvent) string { return fleet.Position.String() })
+	// (Behind the windows' watermark, which never happens to a position
+	// the step above let through: counted all the same.)
+	behind := pipeline.Map(pipeline.LateItems(tripWindows), func(fleet.Reading) string { return fleet.Position.String() })
+	pipeline.WriteTo(pipeline.RollingAggregate(pipeline.GroupBy(pipeline.Merge(lateFuel, latePositions, behind), pipeline.Identity[string]), pipeline.Count[string]()),
 		sinks.Map[string, int64](LateMap))
 	return pl.Compile()
 }

@@ -211,8 +211,12 @@ var sumEconomy = pipeline.AggregateOp[Trip, Economy, Economy]{
 }
 
 var sumFootprint = pipeline.AggregateOp[Trip, Footprint, Footprint]{
-	Create:     func() Footprint { return Footprint{} },
-	Accumulate: func(a Footprint, t Trip) Footprint { return Footprint{a.Trips + 1, a.Parcels + t.Parcels, a.KgCO2 + t.KgCO2} },
-	Combine:    func(a, b Footprint) Footprint { return Footprint{a.Trips + b.Trips, a.Parcels + b.Parcels, a.KgCO2 + b.KgCO2} },
-	Export:     func(a Footprint) Footprint { return a },
+	Create: func() Footprint { return Footprint{} },
+	Accumulate: func(a Footprint, t Trip) Footprint {
+		return Footprint{a.Trips + 1, a.Parcels + t.Parcels, a.KgCO2 + t.KgCO2}
+	},
+	Combine: func(a, b Footprint) Footprint {
+		return Footprint{a.Trips + b.Trips, a.Parcels + b.Parcels, a.KgCO2 + b.KgCO2}
+	},
+	Export: func(a Footprint) Footprint { return a },
 }

@@ -69,10 +69,10 @@ const ParkedEvery = StepsPerMinute
 const DefaultShift = 2 * time.Hour
 
 // DefaultConfig is a fleet of n vehicles starting on Monday 2 March 2026,
-// 05:00 UTC, as the first trucks leave their depots, with one reading in
-// 200 delayed by ten simulated minutes.
+// 04:00 UTC, an hour before the first trucks leave their depots, with one
+// reading in 200 delayed by ten simulated minutes.
 func DefaultConfig(n int) Config {
-	return Config{Vehicles: n, Seed: 42, Start: time.Date(2026, 3, 2, 5, 0, 0, 0, time.UTC).UnixNano(),
+	return Config{Vehicles: n, Seed: 42, Start: time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC).UnixNano(),
 		LateEvery: 200, LateSteps: 10 * StepsPerMinute, Shift: DefaultShift}
 }
 

@@ -79,12 +79,12 @@ func (c *Config) hourOf(k int64) float64 {
 }
 
 // firstDeparture is when the truck leaves on the day of step k: between
-// 05:00 and 07:00.
+// 05:00 and 06:30.
 func (c *Config) firstDeparture(v *vehicle, k int64) int64 {
 	t := c.At(k)
 	morning := time.Date(t.Year(), t.Month(), t.Day(), 5, 0, 0, 0, time.UTC)
 	day := uint64(morning.Unix() / 86400)
-	offset := time.Duration(unit(c.Seed, uint64(v.i), day<<8|0x30) * float64(2*time.Hour))
+	offset := time.Duration(unit(c.Seed, uint64(v.i), day<<8|0x30) * float64(90*time.Minute))
 	return (morning.Add(offset).UnixNano() - c.Start) / int64(StepTime)
 }
 

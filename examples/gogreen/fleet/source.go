@@ -175,7 +175,7 @@ func DecodeOffset(b []byte) (Offset, error) {
 // Cut is what the source had read when a snapshot was taken: the position
 // of each map partition (by its number), as saved in the snapshot.
 type Cut struct {
-	Partitions int              // the cluster's partition count
+	Partitions int            // the cluster's partition count
 	Positions  map[int]Offset // by partition
 }
 
