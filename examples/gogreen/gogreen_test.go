@@ -199,7 +199,7 @@ func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
 		args []string
 	}{
 		{"no fault", []string{"--duration", "4s"}},
-		{"member killed", []string{"--duration", "6s", "--kill-after", "2s"}},
+		{"member killed", []string{"--duration", "6s", "--kill-after", "3s", "--snapshot-interval", "500ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errs bytes.Buffer

@@ -110,12 +110,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// The default demo: 100 trucks, 8 simulated minutes a second, from 05:00
-// on: 4 simulated hours in 30 s, from the night's quiet through the first
-// driver change (06:00) into the morning peak, at up to about 6000
-// readings/s. On 2 cores that leaves room (see the README).
+// The default demo: 50 trucks, 8 simulated minutes a second, from 04:00
+// on: 4 simulated hours in 30 s, from the night's quiet (about 400
+// readings/s) through the drivers' change at 06:00 into the morning peak
+// (about 3500 readings/s). The job costs about 150 to 250 µs of CPU per
+// reading on 3 in-process members (BenchmarkJobCPUPerReading), so the peak
+// needs about one of 2 cores.
 const (
-	defaultVehicles = 100
+	defaultVehicles = 50
 	defaultSpeedup  = 480
 )
 
