@@ -227,11 +227,14 @@ func (v *liveView) print(w io.Writer, s *summary, now time.Time) {
 		return
 	}
 	v.restarts, v.shown = s.Job.Restarts, *s
-	clock := "sim starting"
+	// The simulated clock, and how far behind it the results are: the
+	// end of the last closed minute with fuel burnt (none before the first
+	// truck leaves).
+	due := v.p.Fleet.At(0).Add(time.Duration(float64(elapsed) * v.speedup))
+	clock := fmt.Sprintf("sim %s, no minute closed yet", due.Format("15:04"))
 	if s.Minutes > 0 {
-		due := v.p.Fleet.At(0).Add(time.Duration(float64(elapsed) * v.speedup))
-		lag := due.Sub(s.LastMinute.Add(time.Minute))
-		clock = fmt.Sprintf("sim %s, %s behind", s.LastMinute.Add(time.Minute).Format("15:04"), simLag(lag, v.speedup))
+		upTo := s.LastMinute.Add(time.Minute)
+		clock = fmt.Sprintf("sim %s, results to %s: %s behind", due.Format("15:04"), upTo.Format("15:04"), simLag(due.Sub(upTo), v.speedup))
 	}
 	km, _, _, _ := s.tripTotals()
 	fmt.Fprintf(w, "[%3.0fs] %s | reading %s (%s in all) | fleet %s CO2 from %s L (last minute %s) | %d trips, %s km | alerts %s | late %d | snapshots %d\n",
