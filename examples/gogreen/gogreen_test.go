@@ -274,3 +274,25 @@ func TestBadFlags(t *testing.T) {
 		assert.Contains(t, errs.String(), "gogreen: ", "%v", args)
 	}
 }
+
+// After a restart the job's maps go back to its snapshot's and catch up:
+// the live lines say so instead of printing lower totals.
+func TestLiveTotalsNeverGoBackwards(t *testing.T) {
+	cfg := fleet.DefaultConfig(10)
+	cfg.StepsPerSecond = 32
+	start := time.Now()
+	v := newLiveView(Params{Fleet: cfg}, start)
+	at := func(liters float64, trips, restarts int, status dag.JobStatus) string {
+		var b bytes.Buffer
+		s := summary{Job: dag.JobInfo{Status: status, Restarts: restarts}, FuelLiters: liters, Trips: make([]Trip, trips),
+			Minutes: 1, LastMinute: cfg.At(0)}
+		v.print(&b, &s, time.Now())
+		return b.String()
+	}
+	assert.Contains(t, at(100, 3, 0, dag.Running), "fleet 268 kg CO2 from 100 L")
+	assert.Contains(t, at(80, 3, 1, dag.Restarting), "restoring: the job restarts")
+	assert.Contains(t, at(90, 4, 1, dag.Running), "restoring: ", "fuel still below what was shown")
+	assert.Contains(t, at(120, 2, 1, dag.Running), "restoring: ", "trips still below")
+	assert.Contains(t, at(120, 5, 1, dag.Running), "fleet 322 kg CO2 from 120 L")
+	assert.Contains(t, at(130, 5, 1, dag.Running), "fleet 348 kg CO2 from 130 L")
+}
