@@ -295,4 +295,8 @@ func TestLiveTotalsNeverGoBackwards(t *testing.T) {
 	assert.Contains(t, at(120, 2, 1, dag.Running), "restoring: ", "trips still below")
 	assert.Contains(t, at(120, 5, 1, dag.Running), "fleet 322 kg CO2 from 120 L")
 	assert.Contains(t, at(130, 5, 1, dag.Running), "fleet 348 kg CO2 from 130 L")
+	// A restart the live lines did not see (over between two of them).
+	assert.Contains(t, at(60, 5, 2, dag.Running), "restoring: ")
+	assert.Contains(t, at(40, 5, 2, dag.Running), "restoring: ", "the maps written over by the restored job")
+	assert.Contains(t, at(131, 6, 2, dag.Running), "fleet 351 kg CO2 from 131 L")
 }

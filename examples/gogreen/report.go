@@ -194,13 +194,12 @@ func (s *summary) topEmitters() string {
 // and catch up again: until they are back where they were, it says so
 // instead of showing totals lower than before.
 type liveView struct {
-	p        Params
-	speedup  float64
-	start    time.Time
-	prevAt   time.Time
-	prev     int64 // readings at prevAt
-	restarts int
-	shown    summary
+	p       Params
+	speedup float64
+	start   time.Time
+	prevAt  time.Time
+	prev    int64 // readings at prevAt
+	shown   summary
 }
 
 func newLiveView(p Params, start time.Time) *liveView {
@@ -221,12 +220,17 @@ func (v *liveView) print(w io.Writer, s *summary, now time.Time) {
 		rate = count(int64(float64(s.Readings-v.prev)/now.Sub(v.prevAt).Seconds())) + "/s"
 	}
 	v.prev, v.prevAt = s.Readings, now
-	if s.Job.Status == dag.Restarting || (s.Job.Restarts > v.restarts && v.behind(s)) {
-		fmt.Fprintf(w, "[%3.0fs] restoring: the job restarts from snapshot %d (restart %d); results resume where they were (%s CO2, %d trips) once it has caught up | reading %s\n",
-			elapsed.Seconds(), s.Job.RestoredFrom, s.Job.Restarts, mass(v.shown.FuelLiters*KgCO2PerLiter), len(v.shown.Trips), rate)
+	// Nothing but a restore makes a total fall.
+	if s.Job.Status == dag.Restarting || v.behind(s) {
+		from := "the beginning (no snapshot yet)"
+		if s.Job.RestoredFrom > 0 {
+			from = fmt.Sprintf("snapshot %d", s.Job.RestoredFrom)
+		}
+		fmt.Fprintf(w, "[%3.0fs] restoring: the job restarts from %s (restart %d); results resume where they were (%s CO2, %d trips) once it has caught up | reading %s\n",
+			elapsed.Seconds(), from, s.Job.Restarts, mass(v.shown.FuelLiters*KgCO2PerLiter), len(v.shown.Trips), rate)
 		return
 	}
-	v.restarts, v.shown = s.Job.Restarts, *s
+	v.shown = *s
 	// The simulated clock, and how far behind it the results are: the
 	// end of the last closed minute with fuel burnt (none before the first
 	// truck leaves).
