@@ -255,8 +255,9 @@ loop:
 			break loop
 		}
 	}
-	// A final snapshot, then the report from what the snapshot holds.
-	final, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A final snapshot, then the report from what the snapshot holds. (On
+	// a machine busy with other work that can take a while.)
+	final, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	fmt.Fprintf(stdout, "[%3.0fs] suspending the job: a final snapshot\n", time.Since(start).Seconds())
 	if err := job.Suspend(final); err != nil {
