@@ -113,9 +113,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // The default demo: 50 trucks, 8 simulated minutes a second, from 04:00
 // on: 4 simulated hours in 30 s, from the night's quiet (about 400
 // readings/s) through the drivers' change at 06:00 into the morning peak
-// (about 3500 readings/s). The job costs about 150 to 250 µs of CPU per
-// reading on 3 in-process members (BenchmarkJobCPUPerReading), so the peak
-// needs about one of 2 cores.
+// (about 3500 readings/s). BenchmarkJobCPUPerReading measured 225 to 450
+// µs of CPU per reading on 3 in-process members, on a machine shared with
+// other work (much of it the engine's polling, which grows with the run's
+// length rather than with the readings): the peak needs about one to one
+// and a half of 2 cores. The old default (1000 trucks, 20000 readings/s)
+// needed several times what 2 cores have.
 const (
 	defaultVehicles = 50
 	defaultSpeedup  = 480
