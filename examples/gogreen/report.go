@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/dag"
+	"github.com/weir-dev/weir/examples/gogreen/fleet"
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/member"
 )
@@ -17,10 +18,9 @@ import (
 // summary is what the job has computed so far, read from its maps.
 type summary struct {
 	Job      dag.JobInfo
-	Readings int64 // read by the source (while the job runs)
+	Readings int64 // read by the source in its current execution
 
 	FuelLiters  float64
-	CO2Kg       float64
 	Emitters    []amount // vehicles, most CO2 first
 	LastMinute  time.Time
 	LastMinKg   float64
@@ -28,10 +28,13 @@ type summary struct {
 	Forecast    Forecast
 	HasForecast bool
 
-	Alerts  map[AlertKind]int64
-	Trips   []Trip
-	Drivers []driverEconomy // best economy first
-	Late    map[string]int64
+	Alerts   map[AlertKind]int64
+	Stolen   float64 // liters
+	Worn     []string
+	Trips    []Trip
+	Drivers  []driverEconomy // best economy first
+	Products []productFootprint
+	Late     map[string]int64
 }
 
 type amount struct {
@@ -42,6 +45,11 @@ type amount struct {
 type driverEconomy struct {
 	Driver string
 	Economy
+}
+
+type productFootprint struct {
+	Product string
+	Footprint
 }
 
 // per100 is the driver's consumption in liters per 100 km.
@@ -58,11 +66,9 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 		return s, err
 	}
 	if ms, err := job.Metrics(ctx); err == nil {
-		// Every reading goes to each of the three filters by kind: count
-		// what the first one received.
 		for _, pm := range ms {
-			if pm.Vertex == "filter" {
-				s.Readings += pm.ItemsIn
+			if pm.Vertex == "fleet" {
+				s.Readings += pm.ItemsOut
 			}
 		}
 	}
@@ -74,12 +80,9 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 		}
 	}
 	scan(FuelMap, func() error {
-		return grid.GetMap[string, float64](m, FuelMap).Scan(ctx, func(_ string, l float64) bool { s.FuelLiters += l; return true })
-	})
-	scan(VehicleCO2Map, func() error {
-		return grid.GetMap[string, float64](m, VehicleCO2Map).Scan(ctx, func(v string, kg float64) bool {
-			s.Emitters = append(s.Emitters, amount{v, kg})
-			s.CO2Kg += kg
+		return grid.GetMap[string, float64](m, FuelMap).Scan(ctx, func(v string, l float64) bool {
+			s.Emitters = append(s.Emitters, amount{v, l * KgCO2PerLiter})
+			s.FuelLiters += l
 			return true
 		})
 	})
@@ -102,6 +105,18 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 	scan(AlertCountMap, func() error {
 		return grid.GetMap[AlertKind, int64](m, AlertCountMap).Scan(ctx, func(k AlertKind, n int64) bool { s.Alerts[k] = n; return true })
 	})
+	scan(AlertsMap, func() error {
+		return grid.GetMap[AlertKey, Alert](m, AlertsMap).Scan(ctx, func(k AlertKey, a Alert) bool {
+			switch k.Kind {
+			case Theft:
+				s.Stolen += a.Value
+			case Maintenance:
+				s.Worn = append(s.Worn, k.Vehicle)
+			}
+			return true
+		})
+	})
+	slices.Sort(s.Worn)
 	scan(TripsMap, func() error {
 		return grid.GetMap[TripKey, Trip](m, TripsMap).Scan(ctx, func(_ TripKey, t Trip) bool { s.Trips = append(s.Trips, t); return true })
 	})
@@ -117,6 +132,13 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 	slices.SortFunc(s.Drivers, func(a, b driverEconomy) int {
 		return cmp.Or(cmp.Compare(a.per100(), b.per100()), cmp.Compare(a.Driver, b.Driver))
 	})
+	scan(FootprintMap, func() error {
+		return grid.GetMap[string, Footprint](m, FootprintMap).Scan(ctx, func(p string, f Footprint) bool {
+			s.Products = append(s.Products, productFootprint{p, f})
+			return true
+		})
+	})
+	slices.SortFunc(s.Products, func(a, b productFootprint) int { return cmp.Compare(a.Product, b.Product) })
 	s.Late = map[string]int64{}
 	scan(LateMap, func() error {
 		return grid.GetMap[string, int64](m, LateMap).Scan(ctx, func(k string, n int64) bool { s.Late[k] = n; return true })
@@ -124,13 +146,14 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 	return s, err
 }
 
-func (s *summary) tripTotals() (km, kg float64, parcels int) {
+func (s *summary) tripTotals() (km, liters, kg float64, parcels int) {
 	for _, t := range s.Trips {
 		km += t.Km
+		liters += t.Liters
 		kg += t.KgCO2
 		parcels += t.Parcels
 	}
-	return km, kg, parcels
+	return km, liters, kg, parcels
 }
 
 func (s *summary) lateTotal() int64 {
@@ -141,21 +164,98 @@ func (s *summary) lateTotal() int64 {
 	return n
 }
 
-// printLive prints the compact summary.
-func (s *summary) printLive(w io.Writer, elapsed time.Duration) {
-	km, _, _ := s.tripTotals()
-	fmt.Fprintf(w, "[%3.0fs] sim %s | %s readings | fleet %s CO2 (last minute %s) | %s L fuel | %d trips, %s km | alerts %d overload, %d imbalance | late %d | snapshots %d\n",
-		elapsed.Seconds(), s.LastMinute.Format("Jan 2 15:04"), count(s.Readings), mass(s.CO2Kg), mass(s.LastMinKg), num(s.FuelLiters),
-		len(s.Trips), num(km), s.Alerts[Overload], s.Alerts[Imbalance], s.lateTotal(), s.Job.Snapshots)
-	if s.HasForecast {
-		fmt.Fprintf(w, "       forecast: %s/h, %s by the month's end against %s allowed: %s\n",
-			mass(s.Forecast.RateKgPerHour), mass(s.Forecast.ProjectedKg), mass(s.Forecast.LimitKg), s.Forecast.verdict())
+func (s *summary) alertTotal() int64 {
+	var n int64
+	for _, v := range s.Alerts {
+		n += v
 	}
+	return n
+}
+
+func (s *summary) alertList() string {
+	var out []string
+	for _, k := range alertKinds {
+		out = append(out, fmt.Sprintf("%d %s", s.Alerts[k], k))
+	}
+	return strings.Join(out, ", ")
+}
+
+func (s *summary) topEmitters() string {
 	var top []string
 	for _, e := range s.Emitters[:min(5, len(s.Emitters))] {
 		top = append(top, fmt.Sprintf("%s %s", e.Name, mass(e.Kg)))
 	}
-	fmt.Fprintf(w, "       top emitters: %s\n", strings.Join(top, ", "))
+	return strings.Join(top, ", ")
+}
+
+// liveView prints the live summaries: what the job has committed, the
+// rate it reads at and how far behind the simulated clock its results
+// are. After a restart, the job's maps go back to what its snapshot held
+// and catch up again: until they are back where they were, it says so
+// instead of showing totals lower than before.
+type liveView struct {
+	p       Params
+	speedup float64
+	start   time.Time
+	prevAt  time.Time
+	prev    int64 // readings at prevAt
+	shown   summary
+}
+
+func newLiveView(p Params, start time.Time) *liveView {
+	return &liveView{p: p, speedup: p.Fleet.StepsPerSecond * fleet.StepTime.Seconds(), start: start, prevAt: start}
+}
+
+// behind says whether a total is lower than what was shown.
+func (v *liveView) behind(s *summary) bool {
+	sh := &v.shown
+	return s.FuelLiters < sh.FuelLiters || len(s.Trips) < len(sh.Trips) || s.alertTotal() < sh.alertTotal() ||
+		s.lateTotal() < sh.lateTotal() || s.Minutes < sh.Minutes
+}
+
+func (v *liveView) print(w io.Writer, s *summary, now time.Time) {
+	elapsed := now.Sub(v.start)
+	rate := "-"
+	if s.Readings >= v.prev && now.After(v.prevAt) {
+		rate = count(int64(float64(s.Readings-v.prev)/now.Sub(v.prevAt).Seconds())) + "/s"
+	}
+	v.prev, v.prevAt = s.Readings, now
+	// Nothing but a restore makes a total fall.
+	if s.Job.Status == dag.Restarting || v.behind(s) {
+		from := "the beginning (no snapshot yet)"
+		if s.Job.RestoredFrom > 0 {
+			from = fmt.Sprintf("snapshot %d", s.Job.RestoredFrom)
+		}
+		fmt.Fprintf(w, "[%3.0fs] restoring: the job restarts from %s (restart %d); results resume where they were (%s CO2, %d trips) once it has caught up | reading %s\n",
+			elapsed.Seconds(), from, s.Job.Restarts, mass(v.shown.FuelLiters*KgCO2PerLiter), len(v.shown.Trips), rate)
+		return
+	}
+	v.shown = *s
+	// The simulated clock, and how far behind it the results are: the
+	// end of the last closed minute with fuel burnt (none before the first
+	// truck leaves).
+	due := v.p.Fleet.At(0).Add(time.Duration(float64(elapsed) * v.speedup))
+	clock := fmt.Sprintf("sim %s, no minute closed yet", due.Format("15:04"))
+	if s.Minutes > 0 {
+		upTo := s.LastMinute.Add(time.Minute)
+		clock = fmt.Sprintf("sim %s, results to %s: %s behind", due.Format("15:04"), upTo.Format("15:04"), simLag(due.Sub(upTo), v.speedup))
+	}
+	km, _, _, _ := s.tripTotals()
+	fmt.Fprintf(w, "[%3.0fs] %s | reading %s (%s in all) | fleet %s CO2 from %s L (last minute %s) | %d trips, %s km | alerts %s | late %d | snapshots %d\n",
+		elapsed.Seconds(), clock, rate, count(s.Readings), mass(s.FuelLiters*KgCO2PerLiter), num(s.FuelLiters), mass(s.LastMinKg),
+		len(s.Trips), num(km), s.alertList(), s.lateTotal(), s.Job.Snapshots)
+	if s.HasForecast {
+		fmt.Fprintf(w, "       forecast: %s/h, %s by the month's end against %s allowed: %s\n",
+			mass(s.Forecast.RateKgPerHour), mass(s.Forecast.ProjectedKg), mass(s.Forecast.LimitKg), s.Forecast.verdict())
+	}
+	fmt.Fprintf(w, "       top emitters: %s\n", s.topEmitters())
+}
+
+// simLag formats how far the results are behind the simulated clock, in
+// simulated time and in seconds of the run.
+func simLag(lag time.Duration, speedup float64) string {
+	lag = max(lag, 0)
+	return fmt.Sprintf("%s (%.1f s)", lag.Round(time.Second), lag.Seconds()/speedup)
 }
 
 func (f Forecast) verdict() string {
@@ -170,47 +270,48 @@ func (f Forecast) verdict() string {
 
 // printReport prints the final report.
 func (s *summary) printReport(w io.Writer, elapsed time.Duration) {
-	km, tripKg, parcels := s.tripTotals()
+	km, liters, tripKg, parcels := s.tripTotals()
 	restarts := s.Job.Restarts
 	if s.Job.Status == dag.Suspended {
 		restarts-- // suspending prepared the execution a resume would start
 	}
-	fmt.Fprintf(w, "\nGo Green report after %s (%d simulated minutes, job %s, %d snapshots, %d restarts)\n",
-		elapsed.Round(time.Second), s.Minutes, s.Job.Status, s.Job.Snapshots, restarts)
-	fmt.Fprintf(w, "  fleet:    %s CO2 from %s L of fuel, %d vehicles reporting\n", mass(s.CO2Kg), num(s.FuelLiters), len(s.Emitters))
+	upTo := "no minute complete"
+	if s.Minutes > 0 {
+		upTo = "up to " + s.LastMinute.Add(time.Minute).Format("Jan 2 15:04")
+	}
+	fmt.Fprintf(w, "\nGo Green report after %s (%d simulated minutes %s; job %s, %d snapshots, %d restarts)\n",
+		elapsed.Round(time.Second), s.Minutes, upTo, s.Job.Status, s.Job.Snapshots, restarts)
+	fmt.Fprintf(w, "  fleet:     %s CO2 from %s L of fuel burnt, %d trucks reporting\n", mass(s.FuelLiters*KgCO2PerLiter), num(s.FuelLiters), len(s.Emitters))
 	if s.HasForecast {
-		fmt.Fprintf(w, "  forecast: %s this month so far, %s/h, %s by the month's end against %s: %s\n",
+		fmt.Fprintf(w, "  forecast:  %s this month so far, %s/h, %s by the month's end against %s: %s\n",
 			mass(s.Forecast.MonthKg), mass(s.Forecast.RateKgPerHour), mass(s.Forecast.ProjectedKg), mass(s.Forecast.LimitKg), s.Forecast.verdict())
 	}
-	fmt.Fprintf(w, "  trips:    %d matched to the roads, %s km, %s CO2 at nominal consumption\n", len(s.Trips), num(km), mass(tripKg))
+	fmt.Fprintf(w, "  trips:     %d complete, %s km on the roads, %s L burnt (%.1f L/100 km), %s CO2\n", len(s.Trips), num(km), num(liters), liters/max(km, 1e-9)*100, mass(tripKg))
 	if parcels > 0 {
-		// The range over trips that went somewhere: a trip of one
-		// waypoint has no distance, and no emissions to share.
-		lo, hi, moved := 0.0, 0.0, false
-		for _, t := range s.Trips {
-			if t.Waypoints < 2 || t.Parcels == 0 {
-				continue
+		var ps []string
+		for _, p := range s.Products {
+			if p.Parcels > 0 {
+				ps = append(ps, fmt.Sprintf("%s %s", p.Product, mass(p.KgCO2/float64(p.Parcels))))
 			}
-			if !moved {
-				lo, hi, moved = t.KgCO2PerParcel, t.KgCO2PerParcel, true
-			}
-			lo, hi = min(lo, t.KgCO2PerParcel), max(hi, t.KgCO2PerParcel)
 		}
-		fmt.Fprintf(w, "  parcels:  %d delivered, %s CO2 each on average (from %s to %s a trip)\n", parcels, mass(tripKg/float64(parcels)), mass(lo), mass(hi))
+		fmt.Fprintf(w, "  parcels:   %d delivered, %s CO2 each on average; by product: %s\n", parcels, mass(tripKg/float64(parcels)), strings.Join(ps, ", "))
 	}
-	fmt.Fprintf(w, "  alerts:   %d overloaded trips, %d badly balanced loads\n", s.Alerts[Overload], s.Alerts[Imbalance])
 	if n := len(s.Drivers); n > 0 {
 		best, worst := s.Drivers[0], s.Drivers[n-1]
-		fmt.Fprintf(w, "  drivers:  %d ranked (%d km or more); most economical %s at %.1f L/100 km, least %s at %.1f L/100 km\n",
+		fmt.Fprintf(w, "  drivers:   %d ranked (%d km or more); most economical %s at %.1f L/100 km, least %s at %.1f L/100 km\n",
 			n, minRankedKm, best.Driver, best.per100(), worst.Driver, worst.per100())
 	}
-	fmt.Fprintf(w, "  late:     %d readings arrived too late to count (%d fuel, %d position)\n",
-		s.lateTotal(), s.Late["fuel"], s.Late["position"])
-	var top []string
-	for _, e := range s.Emitters[:min(5, len(s.Emitters))] {
-		top = append(top, fmt.Sprintf("%s %s", e.Name, mass(e.Kg)))
+	fmt.Fprintf(w, "  alerts:    %s", s.alertList())
+	if s.Stolen > 0 {
+		fmt.Fprintf(w, "; %s L of fuel stolen", num(s.Stolen))
 	}
-	fmt.Fprintf(w, "  top emitters: %s\n", strings.Join(top, ", "))
+	fmt.Fprintln(w)
+	if len(s.Worn) > 0 {
+		fmt.Fprintf(w, "  maintenance: consumption climbing on %s\n", strings.Join(s.Worn, ", "))
+	}
+	fmt.Fprintf(w, "  late:      %d readings arrived too late to count (%d fuel, %d position)\n",
+		s.lateTotal(), s.Late["fuel"], s.Late["position"])
+	fmt.Fprintf(w, "  top emitters: %s\n", s.topEmitters())
 }
 
 // mass formats kilograms.

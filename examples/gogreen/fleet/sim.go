@@ -4,52 +4,52 @@ import (
 	"math"
 )
 
-// A vehicle's day is a cycle: it drives a trip out from its depot and back,
-// then parks to load and deliver. Its fuel burns with the distance driven
-// and is topped up each time a quarter of the tank is left. Each trip
-// carries its own cargo: some trips overload the truck, a few load it
-// unevenly.
-
-// cycle returns the trip the vehicle is on at step k and how many steps
-// into its cycle it is.
-func (v *vehicle) cycle(k int64) (trip, within int64) {
-	s := k + v.phase
-	return s / v.cycleSteps, s % v.cycleSteps
+// level is the tank's level at step k, given the trip in progress or last
+// made (j, -1 for none).
+func (v *vehicle) level(j int, k int64) float64 {
+	if j < 0 {
+		return v.fuel0
+	}
+	t := &v.trips[j]
+	if k <= t.end {
+		return t.fuel0 - float64(k-t.start)*t.speedKm*t.l100/100
+	}
+	switch {
+	case t.refuelStep >= 0 && k >= t.refuelStep:
+		return v.TankLiters
+	case t.theftStep >= 0 && k >= t.theftStep:
+		return t.arrival() - t.theft
+	}
+	return t.arrival()
 }
 
-func (v *vehicle) driving(k int64) bool {
-	_, w := v.cycle(k)
-	return w < v.driveSteps
+// driving reports whether the truck is out at step k: from its departure
+// to its arrival, both at the depot.
+func (v *vehicle) driving(j int, k int64) bool { return j >= 0 && k <= v.trips[j].end }
+
+// position is where the truck is at step k while driving, and its speed:
+// out along the trip's heading for half the trip, then back. The roads are
+// RoadFactor longer than the straight line.
+func (v *vehicle) position(j int, k int64) (lat, lon, kmh float64) {
+	t := &v.trips[j]
+	w, d := k-t.start, t.end-t.start
+	out := float64(min(w, d-w)) * t.speedKm / RoadFactor
+	lat = v.depotLat + out*math.Cos(t.heading)/kmPerDegree
+	lon = v.depotLon + out*math.Sin(t.heading)/(kmPerDegree*math.Cos(v.depotLat*math.Pi/180))
+	if w == 0 || w == d {
+		return lat, lon, 0 // standing at the depot
+	}
+	limit := SpeedLimit(lat, lon)
+	h := unit(uint64(v.i), uint64(k), 0x5d)
+	if k == t.speedAt {
+		return lat, lon, math.Round(limit + SpeedTolerance + 5 + 20*h)
+	}
+	return lat, lon, math.Round(min(v.cruise, limit) - 8*h)
 }
 
-// km is the distance the vehicle has driven by step k, since its first
-// trip.
-func (v *vehicle) km(k int64) float64 {
-	trip, w := v.cycle(k)
-	return float64(trip*v.driveSteps+min(w, v.driveSteps)) * v.speedKm
-}
-
-// fuel is the tank's level at step k.
-func (v *vehicle) fuel(k int64) float64 {
-	used := v.usedBefore + v.km(k)*v.LitersPer100km/100
-	return v.TankLiters - math.Mod(used, 0.75*v.TankLiters)
-}
-
-// position is where the vehicle is at step k while driving: out along the
-// trip's heading for half the trip, then back to the depot.
-func (v *vehicle) position(c *Config, i int, k int64) (lat, lon float64) {
-	trip, w := v.cycle(k)
-	out := min(w, v.driveSteps-w)
-	d := float64(out) * v.speedKm
-	heading := 2 * math.Pi * unit(c.Seed, uint64(i), uint64(trip)<<8|11)
-	lat = v.depotLat + d*math.Cos(heading)/kmPerDegree
-	lon = v.depotLon + d*math.Sin(heading)/(kmPerDegree*math.Cos(v.depotLat*math.Pi/180))
-	return lat, lon
-}
-
-// cargo is the load on each axle during a trip, and its parcels.
-func (v *vehicle) cargo(c *Config, i int, trip int64) (axles [3]float64, parcels int) {
-	h := func(salt uint64) float64 { return unit(c.Seed, uint64(i), uint64(trip)<<8|salt) }
+// cargo is the load on each axle during trip j, its parcels and product.
+func (c *Config) cargo(v *vehicle, j int64) (axles [3]float64, parcels int, product string) {
+	h := func(salt uint64) float64 { return unit(c.Seed, uint64(v.i), uint64(j)<<8|salt) }
 	total := v.MaxLoadKg * (0.45 + 0.7*h(12))
 	split := [3]float64{0.3, 0.35, 0.35}
 	if h(13) < 0.08 {
@@ -58,24 +58,35 @@ func (v *vehicle) cargo(c *Config, i int, trip int64) (axles [3]float64, parcels
 	for a := range axles {
 		axles[a] = math.Round(total*split[a]*10) / 10
 	}
-	return axles, 5 + int(40*h(14))
+	return axles, 5 + int(40*h(14)), Products[int(h(22)*float64(len(Products)))]
 }
 
 const kmPerDegree = 111.2
 
-// reading builds vehicle i's reading of kind at step k.
-func (c *Config) reading(v *vehicle, i int, kind Kind, k int64) Reading {
-	jitter := int64(4 * float64(1e9) * unit(c.Seed, uint64(i), uint64(k)<<8|uint64(kind)<<4|15))
-	trip, _ := v.cycle(k)
-	r := Reading{Kind: kind, Vehicle: v.ID, TS: c.Start + k*int64(StepTime) + jitter, Step: k, Trip: trip}
+// assignedAt is the step at which dispatch records vehicle i's driver for
+// shift s: up to half an hour into the shift (or into the simulation).
+func (c *Config) assignedAt(i int, s int64) int64 {
+	first := (s*int64(c.Shift) - c.Start + int64(StepTime) - 1) / int64(StepTime)
+	return max(0, first) + minutes(30*unit(c.Seed, uint64(i), uint64(s)<<8|0xa5))
+}
+
+// reading builds vehicle v's reading of kind at step k.
+func (c *Config) reading(v *vehicle, kind Kind, k int64) Reading {
+	j := c.plan(v, k)
+	jitter := int64(4 * float64(1e9) * unit(c.Seed, uint64(v.i), uint64(k)<<8|uint64(kind)<<4|15))
+	r := Reading{Kind: kind, Vehicle: v.ID, TS: c.Start + k*int64(StepTime) + jitter, Trip: int64(j)}
 	switch kind {
 	case Fuel:
-		r.Liters = math.Round(v.fuel(k)*1000) / 1000
+		r.Liters = math.Round(v.level(j, k)*1000) / 1000
 	case Load:
-		r.Axles, _ = v.cargo(c, i, trip)
+		r.Axles, _, _ = c.cargo(v, int64(j))
 	case Position:
-		r.Lat, r.Lon = v.position(c, i, k)
-		_, r.Parcels = v.cargo(c, i, trip)
+		r.Lat, r.Lon, r.SpeedKmh = v.position(j, k)
+		_, r.Parcels, r.Product = c.cargo(v, int64(j))
+	case Assignment:
+		r.TS = c.Start + k*int64(StepTime)
+		r.Shift = c.ShiftOf(r.TS)
+		r.Driver = DriverID(c.DriverOf(v.i, r.Shift))
 	}
 	return r
 }
@@ -83,36 +94,48 @@ func (c *Config) reading(v *vehicle, i int, kind Kind, k int64) Reading {
 // delayed reports whether vehicle i's reading of kind at step k reaches
 // the cluster LateSteps late.
 func (c *Config) delayed(i int, kind Kind, k int64) bool {
-	return c.LateEvery > 0 && mix(c.Seed, uint64(i), uint64(k)<<8|uint64(kind)<<4|0xd)%uint64(c.LateEvery) == 0
+	return kind != Assignment && c.LateEvery > 0 && mix(c.Seed, uint64(i), uint64(k)<<8|uint64(kind)<<4|0xd)%uint64(c.LateEvery) == 0
 }
 
-// taken reports whether vehicle i takes a reading of kind at step k: GNSS
-// positions only while it drives.
+// taken reports whether vehicle v takes a reading of kind at step k: all
+// of them while it drives, its fuel level once a minute while it is
+// parked, the assignment when dispatch records it.
 func (c *Config) taken(v *vehicle, kind Kind, k int64) bool {
-	return k >= 0 && (c.Steps == 0 || k < c.Steps) && (kind != Position || v.driving(k))
+	if k < 0 || (c.Steps > 0 && k >= c.Steps) {
+		return false
+	}
+	switch kind {
+	case Assignment:
+		return k == c.assignedAt(v.i, c.ShiftOf(c.Start+k*int64(StepTime)))
+	case Fuel:
+		if k%ParkedEvery == 0 {
+			return true
+		}
+	}
+	return v.driving(c.plan(v, k), k)
 }
 
-// appendStep appends, in the order the vehicle's unit sends them, the
-// readings that reach the cluster at step k: the delayed ones taken
-// LateSteps ago, then this step's.
-func (c *Config) appendStep(buf []Reading, v *vehicle, i int, k int64) []Reading {
+// appendStep appends, in the order they reach the cluster at step k,
+// vehicle v's readings: the delayed ones taken LateSteps ago, then this
+// step's.
+func (c *Config) appendStep(buf []Reading, v *vehicle, k int64) []Reading {
 	if c.LateEvery > 0 {
 		old := k - c.LateSteps
 		for _, kind := range kinds {
-			if c.taken(v, kind, old) && c.delayed(i, kind, old) {
-				buf = append(buf, c.reading(v, i, kind, old))
+			if c.taken(v, kind, old) && c.delayed(v.i, kind, old) {
+				buf = append(buf, c.reading(v, kind, old))
 			}
 		}
 	}
 	for _, kind := range kinds {
-		if c.taken(v, kind, k) && !c.delayed(i, kind, k) {
-			buf = append(buf, c.reading(v, i, kind, k))
+		if c.taken(v, kind, k) && !c.delayed(v.i, kind, k) {
+			buf = append(buf, c.reading(v, kind, k))
 		}
 	}
 	return buf
 }
 
-var kinds = [...]Kind{Fuel, Load, Position}
+var kinds = [...]Kind{Assignment, Fuel, Load, Position}
 
 // lastStep is the last step at which readings arrive (-1: endless).
 func (c *Config) lastStep() int64 {
@@ -133,7 +156,7 @@ func (c Config) ForEach(fn func(Reading)) {
 	for i := range c.Vehicles {
 		v := c.vehicle(i)
 		for k := int64(0); k <= last; k++ {
-			buf = c.appendStep(buf[:0], &v, i, k)
+			buf = c.appendStep(buf[:0], &v, k)
 			for _, r := range buf {
 				fn(r)
 			}

@@ -105,8 +105,8 @@ func (r *reader) Read(buf []pipeline.SourceItem[Reading], max int) ([]pipeline.S
 
 func (p *partition) generate(c *Config, k int64) {
 	p.pending, p.read = p.pending[:0], 0
-	for j, i := range p.vehicles {
-		p.pending = c.appendStep(p.pending, &p.sims[j], i, k)
+	for j := range p.vehicles {
+		p.pending = c.appendStep(p.pending, &p.sims[j], k)
 	}
 }
 
@@ -115,9 +115,7 @@ func (p *partition) generate(c *Config, k int64) {
 func (r *reader) Positions() (map[string][]byte, error) {
 	out := make(map[string][]byte, len(r.parts))
 	for _, p := range r.parts {
-		b := binary.AppendVarint(nil, p.step)
-		b = binary.AppendUvarint(b, uint64(p.read))
-		out[strconv.Itoa(p.id)] = b
+		out[strconv.Itoa(p.id)] = Offset{Step: p.step, Read: p.read}.Encode()
 	}
 	return out, nil
 }
@@ -131,15 +129,15 @@ func (r *reader) Seek(positions map[string][]byte) error {
 		if !ok {
 			continue
 		}
-		step, n := binary.Varint(b)
-		read, m := binary.Uvarint(b[max(n, 0):])
-		if n <= 0 || m <= 0 || step < 0 {
-			return fmt.Errorf("fleet source: bad position %x for partition %d", b, p.id)
+		pos, err := DecodeOffset(b)
+		if err != nil {
+			return fmt.Errorf("fleet source: partition %d: %w", p.id, err)
 		}
+		step := pos.Step
 		p.step, p.pending, p.read = step, p.pending[:0], 0
-		if read > 0 && step > 0 {
+		if pos.Read > 0 && step > 0 {
 			p.generate(&r.c, step-1)
-			p.read = min(int(read), len(p.pending))
+			p.read = min(pos.Read, len(p.pending))
 		}
 		if low < 0 || step < low {
 			low = step
@@ -149,4 +147,69 @@ func (r *reader) Seek(positions map[string][]byte) error {
 		r.origin = r.now().Add(-time.Duration(float64(low) / r.c.StepsPerSecond * float64(time.Second)))
 	}
 	return nil
+}
+
+// Offset is how far the source read one map partition's vehicles: every
+// step before Step-1, and the first Read readings of step Step-1.
+type Offset struct {
+	Step int64
+	Read int
+}
+
+// Encode is the position as the source saves it in a snapshot.
+func (p Offset) Encode() []byte {
+	b := binary.AppendVarint(nil, p.Step)
+	return binary.AppendUvarint(b, uint64(p.Read))
+}
+
+// DecodeOffset reads a position saved by the source.
+func DecodeOffset(b []byte) (Offset, error) {
+	step, n := binary.Varint(b)
+	read, m := binary.Uvarint(b[max(n, 0):])
+	if n <= 0 || m <= 0 || step < 0 || read > 1<<31 {
+		return Offset{}, fmt.Errorf("bad position %x", b)
+	}
+	return Offset{Step: step, Read: int(read)}, nil
+}
+
+// Cut is what the source had read when a snapshot was taken: the position
+// of each map partition (by its number), as saved in the snapshot.
+type Cut struct {
+	Partitions int            // the cluster's partition count
+	Positions  map[int]Offset // by partition
+}
+
+// ForEachIn calls fn with every reading the cut covers, each vehicle's in
+// the order they reach the cluster. Vehicle i is read from partition i
+// modulo the partition count; a partition missing from the cut was not
+// read at all.
+func (c Config) ForEachIn(cut Cut, fn func(Reading)) {
+	var buf []Reading
+	for i := range c.Vehicles {
+		pos, ok := cut.Positions[i%cut.Partitions]
+		if !ok || pos.Step == 0 {
+			continue
+		}
+		v := c.vehicle(i)
+		for k := int64(0); k < pos.Step-1; k++ {
+			buf = c.appendStep(buf[:0], &v, k)
+			for _, r := range buf {
+				fn(r)
+			}
+		}
+		// The partition's last step was read in part: its readings come
+		// vehicle after vehicle, so this vehicle's are those of the first
+		// Read of the step's that are its.
+		skip := 0
+		for j := i % cut.Partitions; j < i; j += cut.Partitions {
+			w := c.vehicle(j)
+			skip += len(c.appendStep(buf[:0], &w, pos.Step-1))
+		}
+		buf = c.appendStep(buf[:0], &v, pos.Step-1)
+		for n, r := range buf {
+			if skip+n < pos.Read {
+				fn(r)
+			}
+		}
+	}
 }
