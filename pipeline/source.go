@@ -295,6 +295,12 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 		return
 	}
 	ps.max = max(ps.max, ts)
+	p.coalesce()
+}
+
+// coalesce schedules the watermark the partitions that are not idle allow,
+// if it crosses a frame.
+func (p *sourceP[T]) coalesce() {
 	low, any := dag.Idle, false
 	for i := range p.parts {
 		if q := &p.parts[i]; !q.idle {
@@ -305,6 +311,11 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 	if !any || low == dag.MinWatermark {
 		return
 	}
+	p.advance(low)
+}
+
+// advance schedules the watermark low allows, if it crosses a frame.
+func (p *sourceP[T]) advance(low int64) {
 	p.wm = max(p.wm, low-int64(p.ts.lag))
 	f := int64(p.ts.frame)
 	framed := p.wm - ((p.wm%f)+f)%f
@@ -323,16 +334,21 @@ func (p *sourceP[T]) markIdle() {
 		return
 	}
 	now := p.now()
-	all := true
+	all, changed := true, false
 	for i := range p.parts {
 		ps := &p.parts[i]
 		if !ps.idle && now.Sub(ps.lastSeen) >= p.ts.idle {
-			ps.idle = true
+			ps.idle, changed = true, true
 		}
 		all = all && ps.idle
 	}
-	if all {
+	switch {
+	case all:
 		p.pending = dag.Idle
+	case changed:
+		// The partitions still active may allow a higher watermark now
+		// that a quiet one no longer holds them back.
+		p.coalesce()
 	}
 }
 
