@@ -20,7 +20,7 @@ func txnsFor(ctx context.Context, b *kafkatest.Broker, index, total int) *kafkaT
 	return &kafkaTxns{
 		jobCtx: ctx, log: slog.New(slog.NewTextHandler(io.Discard, nil)), index: index, total: total,
 		opts:  []kgo.Opt{kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("out")},
-		topic: "out", prefix: "test", timeout: time.Minute,
+		topic: "out", prefix: "test", timeout: 15 * time.Minute, // the default: only fencing aborts in time
 	}
 }
 
