@@ -26,7 +26,9 @@ type Reader[T any] interface {
 	Read(buf []SourceItem[T], max int) (items []SourceItem[T], done bool, err error)
 	// Partitions is the number of partitions this reader reads: items name
 	// theirs, and watermarks are kept per partition, so a quiet partition
-	// can be marked idle instead of holding the others back.
+	// can be marked idle instead of holding the others back. It is asked
+	// once, when the reader opens; a reader that reads more partitions
+	// later names them with the next numbers.
 	Partitions() int
 	// Close releases the reader's resources.
 	Close() error
@@ -277,8 +279,13 @@ func (p *sourceP[T]) stamp(it SourceItem[T], now time.Time) int64 {
 // watermark crosses a frame, schedules it, to be emitted before the item: the
 // items after a watermark are judged against it.
 func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
-	if part < 0 || part >= len(p.parts) {
+	if part < 0 {
 		part = 0
+	}
+	for part >= len(p.parts) {
+		// A reader that started reading more partitions (a Kafka topic
+		// that gained some): they count from their first item.
+		p.parts = append(p.parts, partState{max: dag.MinWatermark, lastSeen: now})
 	}
 	ps := &p.parts[part]
 	ps.lastSeen = now
@@ -288,6 +295,12 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 		return
 	}
 	ps.max = max(ps.max, ts)
+	p.coalesce()
+}
+
+// coalesce schedules the watermark the partitions that are not idle allow,
+// if it crosses a frame.
+func (p *sourceP[T]) coalesce() {
 	low, any := dag.Idle, false
 	for i := range p.parts {
 		if q := &p.parts[i]; !q.idle {
@@ -298,6 +311,11 @@ func (p *sourceP[T]) observe(part int, ts int64, now time.Time) {
 	if !any || low == dag.MinWatermark {
 		return
 	}
+	p.advance(low)
+}
+
+// advance schedules the watermark low allows, if it crosses a frame.
+func (p *sourceP[T]) advance(low int64) {
 	p.wm = max(p.wm, low-int64(p.ts.lag))
 	f := int64(p.ts.frame)
 	framed := p.wm - ((p.wm%f)+f)%f
@@ -316,16 +334,21 @@ func (p *sourceP[T]) markIdle() {
 		return
 	}
 	now := p.now()
-	all := true
+	all, changed := true, false
 	for i := range p.parts {
 		ps := &p.parts[i]
 		if !ps.idle && now.Sub(ps.lastSeen) >= p.ts.idle {
-			ps.idle = true
+			ps.idle, changed = true, true
 		}
 		all = all && ps.idle
 	}
-	if all {
+	switch {
+	case all:
 		p.pending = dag.Idle
+	case changed:
+		// The partitions still active may allow a higher watermark now
+		// that a quiet one no longer holds them back.
+		p.coalesce()
 	}
 }
 
