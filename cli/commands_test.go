@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/ops"
 )
 
@@ -31,7 +32,7 @@ func TestCommands(t *testing.T) {
 	cfg.HTTPToken = token
 	c := clustertest.Start(t, 3, cfg)
 	ms := c.Members()
-	job := jobtest.StartCount(t, ms[0], dag.WithGuarantee(dag.ExactlyOnce))
+	job := jobtest.StartCount(t, ms[0], dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval))
 	addr := "--addr=" + ops.Addr(ms[2])
 	id := job.Job.ID
 
