@@ -58,7 +58,9 @@ func TestStalledFramesAndIdleConnectionsAreClosed(t *testing.T) {
 // A connection waiting for a slow handler is not idle: the call outlives
 // IdleTimeout several times over.
 func TestIdleTimeoutSparesConnectionsWithWorkInFlight(t *testing.T) {
-	c := clustertest.Start(t, 2, member.Config{IdleTimeout: 200 * time.Millisecond})
+	cfg := clustertest.Config(t)
+	cfg.IdleTimeout = 200 * time.Millisecond
+	c := clustertest.Start(t, 2, cfg)
 	a, b := c.Members()[0], c.Members()[1]
 	member.HostOf(b).Handle("test.slow", func(ctx context.Context, _ *member.Request) ([]byte, error) {
 		select {
