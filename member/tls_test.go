@@ -57,6 +57,7 @@ func testCA(t *testing.T, dir, name string) (string, string, string) {
 // plain connection gets no weir handshake, and a member whose certificate
 // another CA signed is refused.
 func TestTransportTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cert, key, ca := testCA(t, dir, "cluster")
 	base := clustertest.Config(t)
