@@ -307,7 +307,7 @@ func TestStreamFlowControl(t *testing.T) {
 // connection reads the next ones into the buffers it gave back, and the
 // stream then allocates far less than the bytes it carries.
 func TestStreamRecycledMessages(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it counts the process's allocations.
 	cfg := clustertest.Config(t)
 	// A small window keeps the sender's write buffers small, so that their
 	// growth does not hide what the receiver allocates.
