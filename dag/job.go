@@ -107,6 +107,9 @@ type JobInfo struct {
 	// processor was still reading higher-priority inputs (the build sides
 	// of a hash join): snapshots wait for them, as in Hazelcast Jet.
 	SnapshotsPostponed uint64 `msgpack:"y,omitempty"`
+	// LastSnapshotTook is how long the last complete snapshot took, from
+	// its barriers going out to its last acknowledgement verified.
+	LastSnapshotTook time.Duration `msgpack:"lt,omitempty"`
 }
 
 // jobRecord is what the cluster keeps about a job, in a replicated map.
