@@ -26,6 +26,11 @@ type coordJob struct {
 	// fence is the record as this coordinator last wrote it: a write
 	// expects it (see fence.go); guarded by writeMu.
 	fence fence
+	// tried are the fences of the writes since the last acknowledged one:
+	// they failed, and may have landed unacknowledged; ended: the record
+	// holds the job's end, written here. Both guarded by writeMu.
+	tried []fence
+	ended bool
 	// lostOnce: the job was taken over (lose) or handed over.
 	lostOnce sync.Once
 	// opMu serializes what changes the execution: launching, snapshots,
@@ -218,20 +223,41 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 // (two members finishing at once) cannot leave an older status last. Each
 // write expects the record as this coordinator last wrote it: if another
 // member took the job over meanwhile, the write fails with errFenced and
-// this member stops coordinating the job (see fence.go).
+// this member stops coordinating the job (see fence.go). A record that
+// changed by this coordinator's own earlier write, which failed but landed,
+// is not a takeover: the write is made again over it. Once the record holds
+// the job's end, nothing more is written.
 func (cj *coordJob) persist(ctx context.Context) error {
 	cj.writeMu.Lock()
 	defer cj.writeMu.Unlock()
+	if cj.ended {
+		return nil
+	}
 	cj.mu.Lock()
 	rec := cj.rec
 	cj.mu.Unlock()
-	err := cj.s.writeFenced(context.WithoutCancel(ctx), cj.fence, rec)
+	rec.Stamp = newStamp()
+	wctx := context.WithoutCancel(ctx)
+	err := cj.s.writeFenced(wctx, cj.fence, rec)
+	if errors.Is(err, errFenced) && len(cj.tried) > 0 {
+		if cur, found, gerr := cj.s.jobs.Get(wctx, cj.id); gerr == nil && found && slices.Contains(cj.tried, fenceOf(cur)) {
+			cj.fence = fenceOf(cur) // its own write landed
+			if cur.Info.Status.Terminal() {
+				cj.ended = true
+				return nil
+			}
+			err = cj.s.writeFenced(wctx, cj.fence, rec)
+		}
+	}
 	switch {
 	case err == nil:
-		cj.fence = fenceOf(rec)
+		cj.fence, cj.tried = fenceOf(rec), nil
+		cj.ended = rec.Info.Status.Terminal()
 	case errors.Is(err, errFenced):
+		cj.tried = nil
 		cj.lose(err)
 	default:
+		cj.tried = append(cj.tried, fenceOf(rec))
 		cj.s.log.Error("could not record job status", "job", rec.Info.ID, "status", rec.Info.Status, "err", err)
 	}
 	return err

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/weir-dev/weir/member"
 )
@@ -33,4 +34,20 @@ func Coordinating(m *member.Member, id string) bool {
 func RunsJob(m *member.Member, id string) bool {
 	_, ok := serviceOf(m).execution(jobRef{JobID: id})
 	return ok
+}
+
+// ReadForTakeover reads job id's record on m, as the scan for uncoordinated
+// jobs does, and returns what that scan's callback does later: take the job
+// over from the record read, unless m coordinates it then.
+func ReadForTakeover(m *member.Member, id string) (func(), error) {
+	s := serviceOf(m)
+	rec, found, err := s.jobs.Get(context.Background(), id)
+	if err != nil || !found {
+		return nil, fmt.Errorf("job %s: found %v, %w", id, found, err)
+	}
+	return func() {
+		if _, ok := s.coordJob(id); !ok && !rec.Info.Status.Terminal() {
+			s.adopt(rec)
+		}
+	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/weir-dev/weir/grid"
 )
@@ -18,24 +19,49 @@ import (
 // other coordinator had committed (output written twice).
 //
 // So every write of the record is conditional on the record being as this
-// coordinator last wrote it: same coordinator, execution and snapshot (a
-// fence, compared on the key's owner by an entry processor, atomically with
-// every other write). A coordinator whose write finds the record changed
-// has lost the job: it stops coordinating it (no snapshot, commit, restart
-// or status change of its own from then on), and leaves its executions to
-// the member that holds the record now. Execution numbers are claimed in
-// the record before any member hears of them, so they never repeat, and a
-// member refuses an execution older than one it already set up.
+// coordinator last wrote it (or, taking a job over, as it read it): same
+// coordinator, execution, snapshot and write stamp, a random number new at
+// every write (a fence, compared on the key's owner by an entry processor,
+// atomically with every other write). The stamp makes any write in between
+// refuse it: a takeover works from a record read by a scan, which reads a
+// partition at one moment and runs its callback later, and a status write
+// in between (a cancel recording Cancelled, then no longer coordinating
+// the job here) changes neither coordinator, execution nor snapshot. Such a
+// stale takeover overwrote Cancelled with a restart, and the cancelled job
+// ran on. A record whose job ended is never written again either.
+//
+// A coordinator whose write finds the record changed has lost the job: it
+// stops coordinating it (no snapshot, commit, restart or status change of
+// its own from then on), and leaves its executions to the member that holds
+// the record now. Except when the change is its own write: one that failed
+// (a timeout) may have landed unacknowledged, and the next write, expecting
+// the record before it, finds it changed. The coordinator then re-reads the
+// record, finds its own stamp there, and writes again (persist). Its writes
+// are serialized (coordJob.writeMu), so it never fences itself out
+// otherwise. Execution numbers are claimed in the record before any member
+// hears of them, so they never repeat, and a member refuses an execution
+// older than one it already set up.
 
 // fence is what a coordinator expects the job record to hold.
 type fence struct {
 	Coordinator string `msgpack:"c"`
 	Execution   uint64 `msgpack:"e"`
 	Snapshot    uint64 `msgpack:"s"`
+	Stamp       uint64 `msgpack:"w,omitempty"`
 }
 
 func fenceOf(rec jobRecord) fence {
-	return fence{Coordinator: rec.Info.Coordinator, Execution: rec.Info.Execution, Snapshot: rec.Snapshot.ID}
+	return fence{Coordinator: rec.Info.Coordinator, Execution: rec.Info.Execution, Snapshot: rec.Snapshot.ID, Stamp: rec.Stamp}
+}
+
+// newStamp is the stamp of a record write: random, never 0 (a record
+// written unfenced, at submission, has 0).
+func newStamp() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
+	}
 }
 
 type fencedWrite struct {
@@ -46,7 +72,7 @@ type fencedWrite struct {
 // recordWrite stores a job record if the stored one matches the fence.
 var recordWrite = grid.RegisterProcessor("dag.job-record.fenced",
 	func(_ string, cur jobRecord, exists bool, w fencedWrite) (jobRecord, grid.Action, bool, error) {
-		if !exists || fenceOf(cur) != w.Expect {
+		if !exists || fenceOf(cur) != w.Expect || cur.Info.Status.Terminal() {
 			return cur, grid.Keep, false, nil
 		}
 		return w.Rec, grid.Set, true, nil

@@ -119,6 +119,10 @@ type jobRecord struct {
 	Plan   []byte  `msgpack:"l,omitempty"`
 	// Snapshot is the last complete snapshot, to restart from.
 	Snapshot snapshot.Completed `msgpack:"s,omitempty"`
+	// Stamp is new at every fenced write of the record (see fence.go): a
+	// write expects the stamp it read or last wrote, so any write between
+	// refuses it.
+	Stamp uint64 `msgpack:"w,omitempty"`
 }
 
 const jobsMap = "__weir.jobs"

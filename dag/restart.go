@@ -89,7 +89,12 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 		return err
 	}
 	old := cj.currentPlan()
-	cj.setStatus(ctx, Restarting, "")
+	if !cj.setStatus(ctx, Restarting, "") {
+		// Another member coordinates the job now, or (a takeover from a
+		// record read before the job ended) nobody does: its executions
+		// are not this coordinator's to stop.
+		return fmt.Errorf("%w: job %s", errFenced, old.JobID)
+	}
 	cj.abortAll(ctx, old, errors.New("restarting: "+reason), false)
 	if !cj.s.m.HasQuorum() {
 		// The other side of a split may take the job over meanwhile, and
@@ -355,37 +360,45 @@ func (s *service) adoptOrphans(ctx context.Context) {
 		return true
 	})
 	for _, rec := range orphans {
-		var p plan
-		if err := wire.Unmarshal(rec.Plan, &p); err != nil {
-			continue
-		}
-		d, err := buildJob(p.Name, p.Params)
-		if err != nil {
-			s.log.Error("cannot take over job: it does not build here", "job", rec.Info.ID, "err", err)
-			continue
-		}
-		prev := rec.Info.Coordinator
-		cj := newCoordJob(s, rec, &p, d) // expects the record as read
-		cj.rec.Info.Coordinator = s.m.ID()
-		s.mu.Lock()
-		if _, ok := s.coord[rec.Info.ID]; ok || s.closed {
-			s.mu.Unlock()
-			continue
-		}
-		s.coord[rec.Info.ID] = cj
-		s.mu.Unlock()
-		s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
-		s.m.Go(func(ctx context.Context) {
-			if rec.Info.Status == Suspended {
-				cj.persist(ctx)
-				return
-			}
-			cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
-			if cj.status() == Running && p.Config.Guarantee != None {
-				cj.snapshotLoop(ctx)
-			}
-		})
+		s.adopt(rec)
 	}
+}
+
+// adopt takes the job over from rec, its record as a scan read it, unless
+// it is coordinated here. The record may have changed since the scan read
+// it (the job may even have ended): the takeover's first write, expecting
+// rec, is then refused (see fence.go) and the takeover ends.
+func (s *service) adopt(rec jobRecord) {
+	var p plan
+	if err := wire.Unmarshal(rec.Plan, &p); err != nil {
+		return
+	}
+	d, err := buildJob(p.Name, p.Params)
+	if err != nil {
+		s.log.Error("cannot take over job: it does not build here", "job", rec.Info.ID, "err", err)
+		return
+	}
+	prev := rec.Info.Coordinator
+	cj := newCoordJob(s, rec, &p, d) // expects the record as read
+	cj.rec.Info.Coordinator = s.m.ID()
+	s.mu.Lock()
+	if _, ok := s.coord[rec.Info.ID]; ok || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.coord[rec.Info.ID] = cj
+	s.mu.Unlock()
+	s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
+	s.m.Go(func(ctx context.Context) {
+		if rec.Info.Status == Suspended {
+			cj.persist(ctx)
+			return
+		}
+		cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
+		if cj.status() == Running && p.Config.Guarantee != None {
+			cj.snapshotLoop(ctx)
+		}
+	})
 }
 
 // abortAll stops every execution on this member.

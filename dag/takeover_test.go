@@ -42,3 +42,32 @@ func TestTakeoverWhileTheCoordinatorRuns(t *testing.T) {
 	j.WaitSnapshots(2)
 	require.Zero(t, j.Finish(true))
 }
+
+// A takeover works from a record read by a scan, whose callback runs later:
+// the job may have ended meanwhile. Cancel's write of Cancelled kept the
+// record's coordinator, execution and snapshot, which were all the fence
+// compared, so the takeover's claim went through: it overwrote Cancelled
+// and ran the job again, and Wait never returned
+// (TestCancelAndRestartInterruptASnapshot hung so, about once in 30 runs).
+// Now every write stamps the record, and an ended job's record is final:
+// the takeover is refused and the job stays cancelled.
+func TestTakeoverFromARecordReadBeforeACancel(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx := ctxT(t, time.Minute)
+	j := jobtest.StartCount(t, m, exactlyOnce()...)
+	before := j.Info()
+
+	takeOver, err := dag.ReadForTakeover(m, j.Job.ID)
+	require.NoError(t, err)
+	require.NoError(t, j.Job.Cancel(ctx))
+	require.ErrorIs(t, j.Job.Wait(ctx), dag.ErrCancelled)
+	takeOver()
+
+	require.True(t, clustertest.PollUntil(30*time.Second, func() bool { return !dag.Coordinating(m, j.Job.ID) }),
+		"the member took the cancelled job over")
+	info := j.Info()
+	require.Equal(t, dag.Cancelled, info.Status)
+	require.Equal(t, before.Execution, info.Execution, "an execution started after the cancel")
+	require.False(t, dag.RunsJob(m, j.Job.ID))
+}
