@@ -51,3 +51,24 @@ func ReadForTakeover(m *member.Member, id string) (func(), error) {
 		}
 	}, nil
 }
+
+// LandUnacknowledged writes job id's record on m, its coordinator, as a
+// write does that lands but whose acknowledgement is lost (a timeout): the
+// record changes, and the coordinator does not know whether it did.
+func LandUnacknowledged(m *member.Member, id string) error {
+	cj, ok := serviceOf(m).coordJob(id)
+	if !ok {
+		return fmt.Errorf("job %s is not coordinated here", id)
+	}
+	cj.writeMu.Lock()
+	defer cj.writeMu.Unlock()
+	cj.mu.Lock()
+	rec := cj.rec
+	cj.mu.Unlock()
+	rec.Stamp = newStamp()
+	if err := cj.s.writeFenced(context.Background(), cj.fence, rec); err != nil {
+		return err
+	}
+	cj.tried = append(cj.tried, fenceOf(rec))
+	return nil
+}

@@ -71,3 +71,21 @@ func TestTakeoverFromARecordReadBeforeACancel(t *testing.T) {
 	require.Equal(t, before.Execution, info.Execution, "an execution started after the cancel")
 	require.False(t, dag.RunsJob(m, j.Job.ID))
 }
+
+// A record write that landed but whose acknowledgement was lost is the
+// coordinator's own: its next write, expecting the record before it, must
+// not take the change for a takeover and give the job up.
+func TestOwnUnacknowledgedWriteIsNoTakeover(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx := ctxT(t, time.Minute)
+	j := jobtest.StartCount(t, m, exactlyOnce(dag.WithScaleUpDelay(-1))...)
+	before := j.Info()
+
+	require.NoError(t, dag.LandUnacknowledged(m, j.Job.ID))
+	require.NoError(t, j.Job.Restart(ctx))
+	info := j.WaitRecovered(before, []string{m.ID()})
+	require.Equal(t, before.Restarts+1, info.Restarts, "the job was given up and taken over again")
+	require.True(t, dag.Coordinating(m, j.Job.ID))
+	require.Zero(t, j.Finish(true))
+}
