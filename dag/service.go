@@ -395,7 +395,10 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 	}
 	s.newest[p.JobID] = p.Execution
 	if old, ok := s.execs[p.JobID]; ok {
-		old.abort(fmt.Errorf("replaced by execution %d", p.Execution))
+		// A change of coordination (a takeover, a restart whose abort did
+		// not reach this member): the coordinator still at the old
+		// execution restarts the job, it does not fail it.
+		old.abort(fmt.Errorf("%w: replaced by execution %d", errClusterChanged, p.Execution))
 	}
 	s.mu.Unlock()
 	ex, err := newExecution(s, &p, d, context.Background())

@@ -93,3 +93,42 @@ func TestExecutionStartsOnce(t *testing.T) {
 		t.Fatal("the execution never ended")
 	}
 }
+
+// An execution replaced on a member by a newer one (set up by a coordinator
+// that took the job over, or a restart this coordinator has not seen end)
+// stops with "replaced by execution N". Reported to a coordinator still at
+// the old execution, that failed the job (seen in the chaos tests and Go
+// Green under load: "member …: replaced by execution 2"); the job must
+// restart instead, and run on.
+func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, m, "test.endless", struct{}{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	var ex *execution
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		var ok bool
+		ex, ok = serviceOf(m).execution(jobRef{JobID: job.ID})
+		return ok && ex.started.Load()
+	}), "the job never started")
+	newer := *ex.plan
+	newer.Execution++
+	planBytes, err := wire.Marshal(&newer)
+	require.NoError(t, err)
+	_, err = serviceOf(m).handleInit(ctx, &member.Request{Payload: planBytes})
+	require.NoError(t, err)
+	select {
+	case <-ex.done:
+	case <-ctx.Done():
+		t.Fatal("the replaced execution never ended")
+	}
+	var info JobInfo
+	require.True(t, clustertest.PollUntil(30*time.Second, func() bool {
+		info, err = job.Info(ctx)
+		return err == nil && (info.Status == Failed || info.Status == Running && info.Execution > newer.Execution)
+	}), "the job did not run again: %+v (%v)", info, err)
+	require.Equal(t, Running, info.Status, "the job failed: %s", info.Error)
+}
