@@ -62,6 +62,19 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 	}
 }
 
+// resumeRestart restarts a job left restarting (its restart waited for the
+// quorum), unless it runs again by the time the restart in progress, if
+// any, is done: a restart is Restarting until its execution is set up, and
+// a change of members seen meanwhile must not restart the job once more.
+func (cj *coordJob) resumeRestart(ctx context.Context, from uint64) {
+	cj.opMu.Lock()
+	left := cj.status() == Restarting && cj.currentPlan().Execution == from
+	cj.opMu.Unlock()
+	if left {
+		cj.restartUntilRunning(ctx, "resuming a restart that waited for the quorum", from)
+	}
+}
+
 // lastSnapshot is the job's last complete snapshot.
 func (cj *coordJob) lastSnapshot() (snapshot.Completed, bool) {
 	cj.mu.Lock()
@@ -254,8 +267,8 @@ func (s *service) watchMembers(ctx context.Context) {
 			p := cj.currentPlan()
 			switch {
 			case cj.status() == Suspended:
-			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }), cj.status() == Restarting:
-				reason := "resuming a restart that waited for the quorum"
+			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }):
+				reason := ""
 				for _, id := range p.Members {
 					if !live[id] {
 						reason = "member " + id + " left"
@@ -263,6 +276,8 @@ func (s *service) watchMembers(ctx context.Context) {
 					}
 				}
 				s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, reason, p.Execution) })
+			case cj.status() == Restarting:
+				s.m.Go(func(ctx context.Context) { cj.resumeRestart(ctx, p.Execution) })
 			case !slices.Equal(p.Members, data):
 				cj.scheduleScaleUp()
 			}
