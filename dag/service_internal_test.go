@@ -132,3 +132,50 @@ func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
 	}), "the job did not run again: %+v (%v)", info, err)
 	require.Equal(t, Running, info.Status, "the job failed: %s", info.Error)
 }
+
+// A restart is Restarting until its execution is set up. A change of
+// members seen meanwhile (watchMembers resumes a job left Restarting) must
+// not restart the job once more when that restart is done:
+// TestCancelAndRestartInterruptASnapshot/restart saw two restarts for one
+// now and then (a member's first membership change comes just after its
+// start).
+func TestMembersChangeDuringARestart(t *testing.T) {
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, m, "test.endless", struct{}{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		st, err := job.Status(ctx)
+		return err == nil && st == Running
+	}), "the job never ran")
+	cj, ok := serviceOf(m).coordJob(job.ID)
+	require.True(t, ok)
+	before, err := job.Info(ctx)
+	require.NoError(t, err)
+
+	// A restart in progress, as watchMembers sees it: Restarting, with its
+	// new execution in the plan, opMu held.
+	setStatus := func(st JobStatus) {
+		cj.mu.Lock()
+		cj.rec.Info.Status = st
+		cj.mu.Unlock()
+	}
+	cj.opMu.Lock()
+	setStatus(Restarting)
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		cj.resumeRestart(ctx, cj.currentPlan().Execution)
+	}()
+	setStatus(Running) // its execution set up
+	cj.opMu.Unlock()
+	<-resumed
+
+	info, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, before.Restarts, info.Restarts, "the job restarted again")
+	require.Equal(t, before.Execution, info.Execution)
+}
