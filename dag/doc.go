@@ -424,11 +424,12 @@
 //   - Coordinator loss. When the coordinator leaves, the new coordinator
 //     takes over its jobs and restarts them from their last snapshots.
 //     A job has one coordinator: its record names it, and every write of
-//     the record is fenced (it expects the coordinator, execution and
-//     snapshot it last wrote), so a member that took a job over while the
-//     old coordinator still ran it (a split, a pause, a slow member taken for
-//     dead) and the old coordinator cannot both run it: the loser stops
-//     coordinating it. Execution numbers are claimed in the record before
+//     the record is fenced (it expects the coordinator, execution,
+//     snapshot and write stamp it last wrote or read, and an ended job's
+//     record is never written again), so a member that took a job over
+//     while the old coordinator still ran it (a split, a pause, a slow
+//     member taken for dead) and the old coordinator cannot both run it:
+//     the loser stops coordinating it. Execution numbers are claimed in the record before
 //     any member hears of them, and a member refuses an execution older
 //     than one it set up, or a second start of one.
 //   - Quorum. With member.Config.MinClusterSize, a member that sees fewer
