@@ -91,6 +91,7 @@ func kafkaWorkload(ctx context.Context, cfg config, prof *harness.Profiler) ([]h
 		harness.RatioRow("records/s, exactly-once (snapshot every 1s) vs no guarantee", exactly.perSec(), none.perSec(), itemsUnit, harness.AtLeast(0.9), err),
 		harness.RatioRow("records/s, exactly-once vs the franz-go loop", exactly.perSec(), ref.perSec(), itemsUnit, harness.NoTarget, err),
 		harness.RatioRow("records per CPU-second, no guarantee vs the loop", none.perCPUSec(), ref.perCPUSec(), itemsUnit, harness.NoTarget, err),
+		harness.RatioRow("records per CPU-second, exactly-once vs no guarantee", exactly.perCPUSec(), none.perCPUSec(), itemsUnit, harness.NoTarget, err),
 		harness.RatioRow("snapshots per exactly-once run", meanOf(snaps), nan, countUnit, harness.NoTarget, err),
 		harness.CheckRow("every record written once by the sink, every run", bad == "", fmt.Sprintf("%d records", cfg.kafkaRecords), err))
 	if bad != "" {
