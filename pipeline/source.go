@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weir-dev/weir/dag"
@@ -334,21 +336,40 @@ func (p *sourceP[T]) markIdle() {
 		return
 	}
 	now := p.now()
-	all, changed := true, false
+	var quiet []int // partitions going idle now
+	active := 0
 	for i := range p.parts {
-		ps := &p.parts[i]
-		if !ps.idle && now.Sub(ps.lastSeen) >= p.ts.idle {
-			ps.idle, changed = true, true
+		if ps := &p.parts[i]; !ps.idle {
+			active++
+			if now.Sub(ps.lastSeen) >= p.ts.idle {
+				quiet = append(quiet, i)
+			}
 		}
-		all = all && ps.idle
 	}
-	switch {
-	case all:
+	// Mark them idle one by one, the longest quiet first, as checks made
+	// at every instant would have: each time, the partitions still
+	// active may allow a higher watermark now that a quiet one no longer
+	// holds them back. So the watermark does not depend on how often the
+	// check runs; in particular, partitions going quiet together first
+	// let it rise to what the last of them allows (else the windows they
+	// filled would never close), then go idle.
+	slices.SortStableFunc(quiet, func(a, b int) int {
+		pa, pb := &p.parts[a], &p.parts[b]
+		if c := pa.lastSeen.Compare(pb.lastSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(pa.max, pb.max) // quiet as long: the one ahead last
+	})
+	for _, i := range quiet {
+		p.parts[i].idle = true
+		if active--; active > 0 {
+			p.coalesce()
+		}
+	}
+	if active == 0 && p.pending == dag.MinWatermark {
+		// All idle. A watermark scheduled above goes out first; Idle
+		// follows on the next check.
 		p.pending = dag.Idle
-	case changed:
-		// The partitions still active may allow a higher watermark now
-		// that a quiet one no longer holds them back.
-		p.coalesce()
 	}
 }
 

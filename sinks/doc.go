@@ -1,6 +1,6 @@
 // Package sinks holds the connectors pipelines write to: distributed maps,
-// files, the log, TCP sockets, and the embedding program (channels,
-// observables, collectors), plus a list sink for tests.
+// files, Kafka topics, the log, TCP sockets, and the embedding program
+// (channels, observables, collectors), plus a list sink for tests.
 //
 // A sink is a pipeline.Sink[T]; a pipeline writes a stage into it with
 // pipeline.WriteTo. Jobs are code registered by name in every binary, so a
@@ -36,6 +36,10 @@
 //     durable on a snapshot's barrier and renamed when the snapshot
 //     completes in the whole cluster (see Files for the one narrow window
 //     when a member is lost while the job completes).
+//   - Kafka is exactly-once by Kafka transactions tied to the snapshots:
+//     a snapshot's barrier flushes the open transaction, and it commits
+//     when the snapshot completes (see Kafka); at least once otherwise,
+//     through the idempotent producer.
 //   - Observable and List are exactly-once with dag.ExactlyOnce: they write
 //     two-phase-commit markers along with the items, and their readers
 //     (Observe, ReadList) count only what completed snapshots cover, or

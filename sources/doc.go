@@ -1,6 +1,7 @@
 // Package sources holds the connectors pipelines read from: distributed
-// maps and their event journals, files, sockets, generators, fixed test
-// items, and the channels and iterators of the embedding program.
+// maps and their event journals, files, sockets, generators, Kafka topics,
+// fixed test items, and the channels and iterators of the embedding
+// program.
 //
 // A source is a pipeline.Source[T], read with pipeline.ReadFrom in a job's builder:
 //
@@ -29,6 +30,7 @@
 //	ItemStream           (bounded               it owns, at a share of the rate
 //	                     with Limit)
 //	Items                bounded    yes         each member the items of the partitions it owns
+//	Kafka                streaming  yes         the Kafka partitions spread over all instances
 //	Channel, Seq         bounded    no          one instance per process that registered the name
 //	Socket               bounded    no          one instance in the cluster
 //

@@ -56,7 +56,9 @@ func at(topic string, p int32, sec int64) *kgo.Record {
 
 // TestKafkaIdlePartition reads a topic of two partitions, one of them
 // empty, in event-time windows: the empty partition goes idle and does not
-// hold the watermark back, so windows close on the other's times alone.
+// hold the watermark back, so windows close on the other's times alone,
+// also when both go quiet at once; when the empty one returns, its records
+// close windows again.
 func TestKafkaIdlePartition(t *testing.T) {
 	b := kafkatest.Start(t)
 	b.CreateTopic("times", 2)
@@ -76,6 +78,14 @@ func TestKafkaIdlePartition(t *testing.T) {
 	require.NoError(t, err, "%v", coll.Items())
 	require.Equal(t, []string{"1700000000:2", "1700000001:2", "1700000002:2", "1700000003:2"}, got, "windows closed by partition 0 alone")
 
+	// Both partitions are quiet now, the source idle. Partition 1
+	// returns: its records are not late (the watermark stands at
+	// partition 0's last second), and its times close windows again,
+	// partition 0's last one and its own first.
+	b.Produce(w, at("times", 1, t0+5), at("times", 1, t0+5), at("times", 1, t0+5), at("times", 1, t0+6))
+	got, err = coll.WaitLen(ctxT(t, time.Minute), 6)
+	require.NoError(t, err, "%v", coll.Items())
+	require.Equal(t, []string{"1700000004:2", "1700000005:3"}, got[4:], "windows closed after partition 1 returned")
 }
 
 // TestKafkaPartitionsAdded: partitions added to a topic while the job

@@ -22,6 +22,8 @@ type Params struct {
 	MatchURL string `msgpack:"u"`
 	// MonthlyLimitKg is the fleet's CO2 allowance for a calendar month.
 	MonthlyLimitKg float64 `msgpack:"l"`
+	// Kafka, when it names a topic, is where the readings come from.
+	Kafka KafkaInput `msgpack:"k,omitempty"`
 }
 
 // The maps the job reads (filled before it starts) and writes.
@@ -127,7 +129,7 @@ func build(p Params) (*dag.DAG, error) {
 		return nil, err
 	}
 	pl := pipeline.New()
-	readings := pipeline.ReadFrom(pl, fleet.Source(p.Fleet),
+	readings := pipeline.ReadFrom(pl, readingsSource(p),
 		pipeline.EventTime(fleet.Reading.Time, AllowedLag).Throttle(time.Second))
 	byVehicle := func(r fleet.Reading) string { return r.Vehicle }
 	ofKind := func(k fleet.Kind) func(fleet.Reading) bool { return func(r fleet.Reading) bool { return r.Kind == k } }

@@ -13,6 +13,7 @@
 //	go run ./examples/gogreen --vehicles 50 --duration 2m
 //	go run ./examples/gogreen member [flags]       # a standalone member that runs the job
 //	go run ./examples/gogreen --join 127.0.0.1:5701 # run it on a standalone cluster
+//	go run ./examples/gogreen --kafka embedded     # readings through a Kafka topic
 //
 // The job's results live in distributed maps, which the example reads to
 // print a live summary every few seconds and a final report.
@@ -63,6 +64,7 @@ type options struct {
 	latency   time.Duration
 	verbose   bool
 	profile   string
+	kafka     kafkaOptions
 	// inspect, if set, is called after the report, before the job is
 	// cancelled and the members stop (tests read the results with it).
 	inspect func(ctx context.Context, m *member.Member, job *dag.Job, p Params) error
@@ -90,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.latency, "match-latency", 20*time.Millisecond, "response time of the simulated map-matching service")
 	fs.BoolVar(&o.verbose, "verbose", false, "log what the members do")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
+	o.kafka.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -107,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.every <= 0:
 		return o, fmt.Errorf("--every %v: want a positive interval", o.every)
 	}
-	return o, nil
+	return o, o.kafka.validate()
 }
 
 // The default demo: 50 trucks, 8 simulated minutes a second, from 04:00
@@ -206,6 +209,15 @@ func demo(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fleet.CloseClients()
 	}()
 	p := o.params(matcher.URL)
+	feed, err := startKafka(ctx, o.kafka, &p, stdout) // with --kafka: the job reads a topic the simulation feeds
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := feed.Close(); err != nil {
+			fmt.Fprintf(stderr, "gogreen: %v\n", err)
+		}
+	}()
 	if err := prepare(ctx, m, p.Fleet); err != nil {
 		return err
 	}

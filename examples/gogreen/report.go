@@ -67,7 +67,7 @@ func collect(ctx context.Context, m *member.Member, job *dag.Job, p Params) (sum
 	}
 	if ms, err := job.Metrics(ctx); err == nil {
 		for _, pm := range ms {
-			if pm.Vertex == "fleet" {
+			if pm.Vertex == sourceVertex(p) {
 				s.Readings += pm.ItemsOut
 			}
 		}

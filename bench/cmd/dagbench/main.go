@@ -14,7 +14,11 @@
 //  6. a stateful job exactly-once with a snapshot every second against the
 //     same job with no guarantee: throughput, and the snapshots taken;
 //  7. the time and size of a snapshot of 1M keys of state, against msgpack
-//     encoding the same entries in plain Go.
+//     encoding the same entries in plain Go;
+//  9. Kafka topic -> map -> Kafka topic against a plain franz-go consume
+//     -> produce loop, and the job exactly-once with a snapshot every
+//     second against the job with no guarantee (broker: kfake in this
+//     process).
 //
 // Run it from the bench module: cd bench && go run ./cmd/dagbench -help
 package main
@@ -50,12 +54,13 @@ type config struct {
 	stateKeys    int64 // workload 7
 	snapshots    int
 	cpuProfile   string
+	kafkaRecords int64 // workload 9, per run
 }
 
-var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state", "metrics"}
+var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state", "metrics", "kafka"}
 
 // workloadNumbers lets -workloads name workloads by their section numbers.
-var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state", "8": "metrics"}
+var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state", "8": "metrics", "9": "kafka"}
 
 func main() {
 	cfg, err := parseFlags()
@@ -76,6 +81,7 @@ func main() {
 	run("snapshot", overheadWorkload)
 	run("state", stateWorkload)
 	run("metrics", metricsWorkload)
+	run("kafka", kafkaWorkload)
 	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}
@@ -98,6 +104,7 @@ func parseFlags() (config, error) {
 	flag.Int64Var(&cfg.snapKeys, "snapshot-keys", 100_000, "distinct keys in workload snapshot")
 	flag.Int64Var(&cfg.stateKeys, "state-keys", 1_000_000, "keys of state in workload state")
 	flag.IntVar(&cfg.snapshots, "snapshots", 5, "snapshots of the whole state measured per cluster size in workload state")
+	flag.Int64Var(&cfg.kafkaRecords, "kafka-records", 1_000_000, "records per run in workload kafka")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each workload to `PREFIX`-<workload>.pprof (references carry the label side=reference)")
 	flag.Parse()
 	var errs []error
@@ -110,7 +117,7 @@ func parseFlags() (config, error) {
 			w = name
 		}
 		if !slices.Contains(allWorkloads, w) {
-			errs = append(errs, fmt.Errorf("unknown workload %q (known: %s, or 1 to 7)", w, strings.Join(allWorkloads, ", ")))
+			errs = append(errs, fmt.Errorf("unknown workload %q (known: %s, or 1 to 9)", w, strings.Join(allWorkloads, ", ")))
 		}
 		cfg.workloads = append(cfg.workloads, w)
 	}
@@ -122,8 +129,8 @@ func parseFlags() (config, error) {
 		errs = append(errs, err)
 	}
 	if cfg.rounds < 1 || cfg.items < 1 || cfg.edgeBytes < 1 || cfg.events < 1 || cfg.verifyEvents < 1 || cfg.rate < 1 ||
-		cfg.snapItems < 1 || cfg.snapKeys < 1 || cfg.stateKeys < 1 || cfg.snapshots < 1 {
-		errs = append(errs, errors.New("-rounds, -items, -edge-bytes, -events, -verify-events, -rate, -snapshot-items, -snapshot-keys, -state-keys and -snapshots must be at least 1"))
+		cfg.snapItems < 1 || cfg.snapKeys < 1 || cfg.stateKeys < 1 || cfg.snapshots < 1 || cfg.kafkaRecords < 1 {
+		errs = append(errs, errors.New("-rounds, -items, -edge-bytes, -events, -verify-events, -rate, -snapshot-items, -snapshot-keys, -state-keys, -snapshots and -kafka-records must be at least 1"))
 	}
 	if cfg.snapKeys > 100_000_000 {
 		errs = append(errs, errors.New("-snapshot-keys: at most 100000000 (the sink keeps a slice of counts per writer)"))

@@ -5,6 +5,10 @@
 // member in the test process that feeds the input map, submits the job and
 // watches it.
 //
+// TestKafkaExactlyOnceThroughAKill and TestKafkaAtLeastOnceThroughAKill
+// run the Kafka counting job against a Kafka broker (kfake) in the test
+// process.
+//
 // TestSoakKills goes on killing for as long as WEIR_SOAK says (skipped when
 // unset; .ci/run sets it).
 //

@@ -185,3 +185,18 @@ func (b *Broker) Partitions(topic string) int {
 	require.NoError(b.t, d.Err)
 	return len(d.Partitions)
 }
+
+// Written is how many records topic holds, over all its partitions: the
+// sum of their end offsets, transactional markers and records of open or
+// aborted transactions included.
+func (b *Broker) Written(topic string) int64 {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(b.Client()).ListEndOffsets(ctx, topic)
+	require.NoError(b.t, err)
+	require.NoError(b.t, ends.Error())
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
