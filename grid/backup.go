@@ -17,13 +17,38 @@ func (s *service) handleBackup(_ context.Context, req *member.Request) ([]byte, 
 		return nil, err
 	}
 	for i := range b.Items {
-		it := &b.Items[i]
-		if it.Part < 0 || it.Part >= len(s.parts) {
-			return nil, fmt.Errorf("backup: partition %d out of range", it.Part)
+		if p := b.Items[i].Part; p < 0 || p >= len(s.parts) {
+			return nil, fmt.Errorf("backup: partition %d out of range", p)
 		}
+	}
+	if v := s.refuseBackup(&b, req.From); v > 0 {
+		s.m.Logger().Debug("refused the backup batch of a member that no longer owns its partition", "from", req.From, "its table", b.Table, "ours", v)
+		return wire.Marshal(&backupReply{Newer: v})
+	}
+	for i := range b.Items {
+		it := &b.Items[i]
 		s.parts[it.Part].applyBackup(it)
 	}
 	return nil, nil
+}
+
+// refuseBackup returns the version of this member's table if it is at
+// least as new as the sender's and gives a partition of the batch to
+// another member than the sender, and 0 if the batch may apply. An owner
+// the cluster has moved past (back from a pause, or cut off) must not
+// overwrite what the new owner and its backups hold; the refusal tells it
+// that its table is stale.
+func (s *service) refuseBackup(b *backupBatch, from string) uint64 {
+	t := s.m.Partitions()
+	if t == nil || b.Table == 0 || t.Version() < b.Table {
+		return 0
+	}
+	for i := range b.Items {
+		if t.Owner(b.Items[i].Part) != from {
+			return t.Version()
+		}
+	}
+	return 0
 }
 
 func (p *part) applyBackup(it *backupItem) {

@@ -44,7 +44,13 @@
 //     longer than failure detection is dropped and its backups promoted.
 //     When it comes back, the copies it held are merged by version: what
 //     the cluster wrote or deleted meanwhile stands, and only what the
-//     member wrote later, if anything, is newer.
+//     member wrote later, if anything, is newer. Back from a pause, it
+//     serves nothing as the owner it was, not even a request that waited in
+//     its socket (member.Member.CheckStalled runs before an owner serves
+//     and before it acknowledges), and a backup whose table is at least as
+//     new as the owner's refuses the changes of a member that table does
+//     not name as the partition's owner: a stale owner cannot get a write
+//     acknowledged that the new owner's replicas will not keep.
 //   - Network partitions: with member.Config.MinClusterSize, a side with
 //     fewer data members refuses writes with ErrNoQuorum, so nothing it would
 //     lose at the merge is acknowledged; it still serves reads of what it

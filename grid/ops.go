@@ -116,6 +116,17 @@ type backupItem struct {
 
 type backupBatch struct {
 	Items []backupItem `msgpack:"i"`
+	// Table is the version of the owner's table, which gives it the
+	// items' partitions (0 from a member before this field).
+	Table uint64 `msgpack:"t,omitempty"`
+}
+
+// backupReply answers a backup batch: empty when applied; Newer is set
+// when the backup refused it, holding a table of that version at least as
+// new as the sender's in which the sender does not own a partition of the
+// batch.
+type backupReply struct {
+	Newer uint64 `msgpack:"n,omitempty"`
 }
 
 type lenRequest struct {

@@ -23,6 +23,9 @@ const tableWait = time.Second
 // ownerTable returns the current table if this member owns partition p in
 // it. A caller with a newer table than ours makes us wait for it first.
 func (s *service) ownerTable(ctx context.Context, p int, callerVersion uint64, wait bool) (*partition.Table, error) {
+	if s.m.CheckStalled() {
+		return nil, fmt.Errorf("%w: partition %d: this member stood still and has not received the coordinator's table since", errWrongOwner, p)
+	}
 	t := s.m.Partitions()
 	if wait && callerVersion > 0 && (t == nil || t.Version() < callerVersion) {
 		wctx, cancel := context.WithTimeout(ctx, tableWait)
@@ -141,7 +144,7 @@ func (s *service) ownedTable(p int) *partition.Table {
 // servingTable is the member's table, or nil while the member awaits the
 // coordinator's (see awaitingTable).
 func (s *service) servingTable() *partition.Table {
-	if s.awaitingTable() {
+	if s.m.CheckStalled() || s.awaitingTable() {
 		return nil
 	}
 	return s.m.Partitions()
@@ -252,23 +255,49 @@ func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) 
 	}
 	var ch changes
 	p.mu.Lock()
+	// The last look before the write is numbered: a process stopped
+	// before this point numbers it after its pause, newer than what the
+	// new owner wrote meanwhile, so it must not write at all.
+	if s.m.CheckStalled() {
+		p.mu.Unlock()
+		return opResponse{}, fmt.Errorf("%w: partition %d: this member stood still", errWrongOwner, op.Part)
+	}
 	st, err := p.storeForLocked(op.Map, op.Cfg)
 	if err != nil {
 		p.mu.Unlock()
 		return opResponse{}, err
 	}
 	resp, err := s.applyLocked(p, st, op, &ch)
-	rep := s.replicateLocked(ctx, t.Backups(op.Part), st, &ch)
+	rep := s.replicateLocked(ctx, t, op.Part, st, &ch)
 	p.mu.Unlock()
 	defer rep.done()
 	if err != nil {
 		return opResponse{}, err
 	}
 	s.publish(st.name, ch.notes)
-	if err := rep.wait(); err != nil {
+	if err := s.acknowledge(rep, op.Part); err != nil {
 		return opResponse{}, err
 	}
 	return resp, nil
+}
+
+// acknowledge waits for the backups of a write to partition p and checks,
+// before the owner acknowledges it, that the owner did not stand still
+// meanwhile and that no backup holds a table in which p moved: a stale
+// owner must not acknowledge what the new owner will not keep. A backup's
+// refusal marks this member's table stale (member.TableOutdated).
+func (s *service) acknowledge(rep *replication, p int) error {
+	err := rep.wait()
+	if rep.newer > 0 {
+		s.m.TableOutdated(rep.newer)
+	}
+	if err != nil {
+		return err
+	}
+	if s.m.CheckStalled() || s.m.TableStale() {
+		return fmt.Errorf("%w: partition %d: this member stood still or lost the quorum before acknowledging", errWrongOwner, p)
+	}
+	return nil
 }
 
 // changes collects what one locked apply did, to replicate and publish.
@@ -285,12 +314,17 @@ type replication struct {
 	errs    []error
 	journal *journal // st's journal, whose events seqs done reveals
 	seqs    []uint64
+	// newer is the highest table version of a backup that refused the
+	// changes because that table gives the partition to another member.
+	newer uint64
 }
 
-// replicateLocked queues the changes to st's backups, in apply order (the
-// caller holds the partition lock). It does not wait. The caller must call
-// done once it has waited, or given up.
-func (s *service) replicateLocked(ctx context.Context, backups []string, st *store, ch *changes) *replication {
+// replicateLocked queues the changes to st's backups of partition p in
+// table t, which gives p to this member, in apply order (the caller holds
+// the partition lock). It does not wait. The caller must call done once
+// it has waited, or given up.
+func (s *service) replicateLocked(ctx context.Context, t *partition.Table, p int, st *store, ch *changes) *replication {
+	backups := t.Backups(p)
 	rep := &replication{cancel: func() {}, journal: st.journal}
 	if rep.journal != nil {
 		for i := range ch.items {
@@ -302,7 +336,7 @@ func (s *service) replicateLocked(ctx context.Context, backups []string, st *sto
 	if len(ch.items) == 0 || len(backups) == 0 {
 		return rep
 	}
-	payload, err := wire.Marshal(&backupBatch{Items: ch.items})
+	payload, err := wire.Marshal(&backupBatch{Items: ch.items, Table: t.Version()})
 	if err != nil {
 		rep.errs = append(rep.errs, err)
 		return rep
@@ -328,11 +362,20 @@ func (rep *replication) done() {
 	}
 }
 
-// wait waits for every backup's acknowledgement.
+// wait waits for every backup's acknowledgement. A backup that refused
+// the changes (see handleBackup) sets rep.newer.
 func (rep *replication) wait() error {
 	errs := rep.errs
 	for _, pd := range rep.pending {
-		if _, err := pd.Wait(rep.ctx); err != nil {
+		b, err := pd.Wait(rep.ctx)
+		if err == nil && len(b) > 0 {
+			var r backupReply
+			if err = wire.Unmarshal(b, &r); err == nil && r.Newer > 0 {
+				rep.newer = max(rep.newer, r.Newer)
+				err = fmt.Errorf("%w: a backup holds table v%d, in which this member does not own the partition", errWrongOwner, r.Newer)
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

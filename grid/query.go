@@ -120,11 +120,11 @@ func (s *service) clearPartition(ctx context.Context, p int, name string) error 
 		s.mutateLocked(pt, st, k, nil, 0, nextVersion(at, rec.upd), Removed, &old, &ch)
 		return true
 	})
-	rep := s.replicateLocked(ctx, t.Backups(p), st, &ch)
+	rep := s.replicateLocked(ctx, t, p, st, &ch)
 	pt.mu.Unlock()
 	defer rep.done()
 	s.publish(name, ch.notes)
-	return rep.wait()
+	return s.acknowledge(rep, p)
 }
 
 func (s *service) handleJournal(ctx context.Context, req *member.Request) ([]byte, error) {

@@ -53,6 +53,7 @@ type Member struct {
 	// realClock: cfg.Clock is the real clock, so a long wait in real time
 	// is a stall of the process (see Member.stalled).
 	realClock bool
+	stall     stallWatch
 	coord     coordinator
 	frozen    frozenParts
 
@@ -152,7 +153,7 @@ func Start(ctx context.Context, cfg Config, services ...Service) (*Member, error
 	m.warnIfExposed()
 	m.group.Go(m.watchMembers)
 	if m.realClock {
-		m.group.Go(m.watchStalls)
+		m.startStallWatch()
 	}
 	if len(cfg.Join) > 0 {
 		if err := m.join(); err != nil {

@@ -5,13 +5,18 @@ import "os"
 // KnownDefects reports whether the run also fails on the defects that the
 // nemesis found and that are still open (issue 15): WEIR_NEMESIS_KNOWN=1
 // turns them on. Without it they are logged, not failed. The whole
-// nemesis runs only with WEIR_NEMESIS=1 for now: even without these, a
-// pause still undoes an acknowledged delete now and then (a stale owner
-// acknowledging in the moment before it notices its stall). The open
+// nemesis runs only with WEIR_NEMESIS=1 for now. (A pause used to undo
+// an acknowledged delete now and then: a stale owner served a request
+// that waited in its socket before it noticed its stall. An owner now
+// checks for a stall before it serves and before it acknowledges, and a
+// backup refuses the batches of a member its newer table does not name
+// as owner; see member.CheckStalled and grid's backup fence.) The open
 // defects:
 //   - A bridge partition (two sides that each see a majority through the
-//     bridging host) undoes acknowledged deletes and loses acknowledged
-//     puts: each side believes it has the quorum. The bridge fault runs
+//     bridging host) can lose acknowledged counter increments, and on
+//     older code also undid deletes and lost puts: each side believes it
+//     has the quorum, and partitions change owner on each side without a
+//     state transfer from the other's replicas. The bridge fault runs
 //     only with the switch on.
 //   - The exactly-once job can fail for good ("corrupt or missing chunk")
 //     after a partition or a bridge that cuts off its coordinator. A job
