@@ -140,7 +140,12 @@ func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("map sink %q: %w", mapName, err)
 		}
-		return &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}, nil
+		w := &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}
+		if ctx.Guarantee != dag.ExactlyOnce {
+			return w, nil
+		}
+		w.held = newMapCommit(ctx, w.m)
+		return &txnWriter[T, K, V]{mapCommit: w.held, write: w.writeHeld}, nil
 	})
 	return pipeline.PartitionSink(s, orZeroKey(toKey))
 }
@@ -151,6 +156,8 @@ type updateWriter[T any, K comparable, V any] struct {
 	toKey  func(T) K
 	update func(V, bool, T) (V, bool)
 	groups keyGroups[T, K]
+	held   *mapCommit[K, V] // exactly-once: the writes not committed yet
+	absent []K              // writeHeld's keys with nothing held
 }
 
 func (w *updateWriter[T, K, V]) Write(items []T) error {
@@ -168,6 +175,45 @@ func (w *updateWriter[T, K, V]) Write(items []T) error {
 		}
 		return nil
 	})
+}
+
+// writeHeld folds each key's items into its value as the writes held so
+// far leave it (or as the map holds it, for a key with none: the map holds
+// what this instance last committed, as the key's only writer), and holds
+// the result, to be committed with the next snapshot.
+func (w *updateWriter[T, K, V]) writeHeld(items []T) error {
+	w.groups.group(items, w.toKey)
+	w.absent = w.absent[:0]
+	for _, k := range w.groups.keys {
+		if _, ok := w.held.held(k); !ok {
+			w.absent = append(w.absent, k)
+		}
+	}
+	var stored map[K]V
+	if len(w.absent) > 0 {
+		var err error
+		if stored, err = w.m.GetAll(w.ctx.Context(), w.absent); err != nil {
+			return fmt.Errorf("map sink %s: %w", w.m.Name(), err)
+		}
+	}
+	for i, k := range w.groups.keys {
+		h, held := w.held.held(k)
+		v, found := h.Value, held && !h.Deleted
+		if !held {
+			v, found = stored[k]
+		}
+		was := found
+		for _, it := range w.groups.items[i] {
+			v, found = w.update(v, found, it)
+		}
+		switch {
+		case found:
+			w.held.put(k, v)
+		case was:
+			w.held.remove(k)
+		}
+	}
+	return nil
 }
 
 // apply folds a key's items into its value and swaps it in, starting over
