@@ -34,13 +34,16 @@ const maxSwapAttempts = 100
 //	pipeline.WriteTo(loads, sinks.MapWithProcessor("load-per-truck", addLoad,
 //		func(l Load) string { return l.Truck }, func(l Load) int64 { return l.Kg }))
 //
-// At least once, not exactly once: a merge is not idempotent, and after a
-// restart from a snapshot the items processed since it are merged again
-// (grid.Execute never applies one call twice, but the replayed items are
-// new calls). The processor may dedupe itself if the items carry an id and
-// the value remembers the last one applied; or keep the merged state in the
-// job (pipeline.RollingAggregate, pipeline.MapStateful) and write it with Map, whose
-// puts are idempotent: that is exactly once.
+// At least once, not exactly once, whatever the job's guarantee: a merge is
+// not idempotent, and after a restart from a snapshot the items processed
+// since it are merged again (grid.Execute never applies one call twice, but
+// the replayed items are new calls). The processor runs on the key's owner,
+// so the sink cannot hold its result back until a snapshot commits, as
+// MapWithMerging does. The processor may dedupe itself if the items carry
+// an id and the value remembers the last one applied; or use
+// MapWithMerging or MapWithUpdating, or keep the merged state in the job
+// (pipeline.RollingAggregate, pipeline.MapStateful) and write it with Map:
+// in an exactly-once job those are exactly once.
 func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc grid.Processor[K, V, A, R], toKey func(T) K, toArg func(T) A, opts ...grid.MapOption) pipeline.Sink[T] {
 	s := pipeline.NewSink("map-process-"+mapName, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		var errs []error
@@ -91,8 +94,19 @@ func (w *processWriter[T, K, V, A, R]) Close() error { return nil }
 // had none. Jet's mapWithMerging, with no processor to register: the sink
 // reads the keys of a batch, merges, and writes each back with
 // compare-and-swap, merging again if another writer got there first. Routed
-// by key like Map, so reads and writes are local; at least once, like
-// MapWithProcessor (a restart merges replayed items again).
+// by key like Map, so reads and writes are local.
+//
+// In a job with dag.ExactlyOnce it commits with the job's snapshots, as
+// Map does: each instance merges the items into the key's value as its
+// writes so far leave it (read from the map the first time, then held),
+// holds the result, one per key, and writes it when a snapshot covering it
+// completes; a restore writes the values the restored snapshot holds, so
+// every item is merged exactly once, and a commit done twice writes the
+// same values again. The job must then be the keys' only writer: a value
+// another writer puts between the sink's read and its commit is
+// overwritten. Otherwise (no guarantee, or dag.AtLeastOnce) each batch is
+// merged into the map at once, with compare-and-swap, and a restart from
+// a snapshot merges the items replayed again: at least once.
 //
 //	pipeline.WriteTo(trips, sinks.MapWithMerging("km-per-truck",
 //		func(t Trip) string { return t.Truck },
@@ -118,7 +132,8 @@ func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K,
 // MapWithUpdating updates a distributed map with each item: update
 // receives the key's value (found false if it has none) and the item, and
 // returns the new value, or false to remove the key. It works as
-// MapWithMerging does, with its guarantees and limits.
+// MapWithMerging does, with its guarantees and limits; in an exactly-once
+// job a removal is held and committed like a value (with DeleteAll).
 //
 //	pipeline.WriteTo(events, sinks.MapWithUpdating("open-alerts",
 //		func(e AlertEvent) string { return e.ID },
