@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -71,9 +72,13 @@ func RunCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if name == "map" {
 		fs.BoolVar(&f.jsonKey, "json-key", false, "KEY is a JSON value (such as 42), not a string")
 	}
-	// Flags may come before, between or after the arguments.
+	// Flags may come before, between or after the arguments. A negative
+	// number (map put m k -5) is an argument: no flag starts with a digit.
 	var pos []string
 	for {
+		for len(args) > 0 && negativeNumber(args[0]) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
@@ -85,6 +90,9 @@ func RunCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
+		if len(args) == 0 {
+			break
+		}
 	}
 	if err := setFromEnv(fs, envs); err != nil {
 		return 2
@@ -393,4 +401,14 @@ func (r *runner) mapCmd(ctx context.Context, args []string) error {
 		return r.emit(map[string]any{"deleted": args[2]}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "deleted %s[%q]\n", name, args[2]) })
 	}
 	return usageError(fmt.Sprintf("unknown map action %q", action))
+}
+
+// negativeNumber reports whether arg is a negative number, such as -5 or
+// -2.5e3, rather than a flag.
+func negativeNumber(arg string) bool {
+	if len(arg) < 2 || arg[0] != '-' {
+		return false
+	}
+	_, err := strconv.ParseFloat(arg, 64)
+	return err == nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/ops"
 )
 
@@ -31,7 +32,7 @@ func TestCommands(t *testing.T) {
 	cfg.HTTPToken = token
 	c := clustertest.Start(t, 3, cfg)
 	ms := c.Members()
-	job := jobtest.StartCount(t, ms[0], dag.WithGuarantee(dag.ExactlyOnce))
+	job := jobtest.StartCount(t, ms[0], dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval))
 	addr := "--addr=" + ops.Addr(ms[2])
 	id := job.Job.ID
 
@@ -76,6 +77,13 @@ func TestCommands(t *testing.T) {
 	code, _, errOut = run("map", addr, "get", "cli", "k")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, `has no key "k"`)
+	code, _, errOut = run("map", addr, "--token", token, "put", "cli", "neg", "-5")
+	require.Equal(t, 0, code, errOut)
+	code, out, _ = run("map", addr, "get", "cli", "neg")
+	require.Equal(t, 0, code)
+	require.Equal(t, "-5\n", out)
+	code, _, _ = run("map", addr, "--token", token, "delete", "cli", "neg")
+	require.Equal(t, 0, code)
 	code, _, errOut = run("map", addr, "--token", token, "put", "cli", "k", `not json`)
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "is not JSON")

@@ -39,6 +39,15 @@ func (s *service) applyLocked(p *part, st *store, op *opRequest, ch *changes) (o
 	var newVal string
 	switch op.Op {
 	case opPut:
+		if op.Retry && exists && cur.val == string(op.Value) {
+			// The value is in place: most likely the first attempt's, which
+			// applied before it failed. Applying it again would only
+			// journal and publish the same put twice, and a job reading
+			// the journal would count it twice. Its backups get it again,
+			// since they may be what failed.
+			s.rereplicateLocked(p, st, op.Key, ch)
+			return opResponse{Found: true, Applied: true, Seq: p.seq.Load()}, nil
+		}
 		set, newVal = true, unsafeString(op.Value)
 		resp.Found, resp.Applied = exists, true
 	case opPutIfAbsent:

@@ -170,6 +170,9 @@ func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time
 		if len(pending) == 0 {
 			break
 		}
+		for _, i := range pending {
+			ops[i].Retry = true
+		}
 		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
 			return nil, fmt.Errorf("%w (last error: %v)", err, lastErr)
 		}

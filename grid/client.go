@@ -306,6 +306,7 @@ func (s *service) invoke(ctx context.Context, route string, op *opRequest, timeo
 		if err == nil || !retryable(err) {
 			return resp, err
 		}
+		op.Retry = true
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -338,7 +339,7 @@ func (s *service) invoke(ctx context.Context, route string, op *opRequest, timeo
 		if !retryable(err) {
 			return opResponse{}, err
 		}
-		lastErr = err
+		lastErr, op.Retry = err, true
 		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
 			return opResponse{}, fmt.Errorf("%w (last error: %v)", err, lastErr)
 		}

@@ -12,5 +12,6 @@ import (
 
 func TestMain(m *testing.M) {
 	clustertest.Services = []member.Service{grid.Service()}
+	clustertest.Parallel(6)
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }

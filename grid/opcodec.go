@@ -26,6 +26,10 @@ const (
 	fMerge
 )
 
+// opRetry, in the operation's byte, marks a retried request (the flags
+// byte is full; operation codes are small).
+const opRetry = 0x80
+
 var errBadOp = errors.New("grid: malformed operation message")
 
 func appendOp(b []byte, op *opRequest) []byte {
@@ -54,7 +58,11 @@ func appendOp(b []byte, op *opRequest) []byte {
 	if op.Upd != 0 || op.Exp != 0 {
 		flags |= fMerge
 	}
-	b = append(b, opFormat, flags, byte(op.Op))
+	code := byte(op.Op)
+	if op.Retry {
+		code |= opRetry
+	}
+	b = append(b, opFormat, flags, code)
 	b = appendStr(b, op.Map)
 	b = binary.AppendUvarint(b, uint64(op.Part))
 	b = binary.AppendUvarint(b, op.Table)
@@ -94,7 +102,8 @@ func parseOp(b []byte, op *opRequest) error {
 		return fmt.Errorf("%w: unknown format", errBadOp)
 	}
 	flags := r.byte()
-	op.Op = opCode(r.byte())
+	code := r.byte()
+	op.Op, op.Retry = opCode(code&^opRetry), code&opRetry != 0
 	op.Map = r.str()
 	op.Part = int(r.uvarint())
 	op.Table = r.uvarint()

@@ -60,6 +60,9 @@ type opRequest struct {
 	// Upd and Exp carry a merged entry's (or tombstone's) version and expiry.
 	Upd int64 `msgpack:"u,omitempty"`
 	Exp int64 `msgpack:"e,omitempty"`
+	// Retry: an earlier attempt of this request failed in a way that may
+	// have applied it (its backups did not answer, its connection broke).
+	Retry bool `msgpack:"y,omitempty"`
 }
 
 type opResponse struct {

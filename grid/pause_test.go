@@ -21,6 +21,7 @@ import (
 // bring back what the cluster deleted meanwhile, with or without a quorum
 // configured, and what the cluster wrote meanwhile must stay.
 func TestPausedMemberBringsNothingBack(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -37,6 +38,7 @@ func TestPausedMemberBringsNothingBack(t *testing.T) {
 		{"coordinator, min cluster size 2", quorum, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ps, lite := proctest.StartThree(t, tc.args...)
 			proctest.WaitTable(t, lite, ps[0].ID, ps[1].ID, ps[2].ID)
 			pauseRound(t, ps, lite, tc.victim, "r0", 400)
@@ -47,6 +49,7 @@ func TestPausedMemberBringsNothingBack(t *testing.T) {
 // The soak variant pauses each member in turn, the coordinator included,
 // round after round on one cluster, for as long as WEIR_SOAK says.
 func TestPausedMemberBringsNothingBackSoak(t *testing.T) {
+	t.Parallel()
 	d := clustertest.Soak(t)
 	ps, lite := proctest.StartThree(t, "--min-cluster-size", "2")
 	proctest.WaitTable(t, lite, ps[0].ID, ps[1].ID, ps[2].ID)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestLatencyBuckets(t *testing.T) {
+	t.Parallel()
 	for _, ns := range []int64{1, 1024, 1025, 4096, 4097, 16384, 16385, int64(time.Second), int64(2 * time.Second)} {
 		i := min((bits.Len64(uint64(max(ns-1, 0))>>10)+1)/2, LatencyBuckets)
 		if i < LatencyBuckets && time.Duration(ns) > LatencyBound(i) {

@@ -14,6 +14,7 @@ import (
 // Stats counts the operations of a member's handles only while stats are
 // on, and reports the entries each member owns and backs up.
 func TestStats(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 30*time.Second)

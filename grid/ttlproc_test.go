@@ -32,6 +32,7 @@ var testTTL = grid.RegisterTTLProcessor("grid_test.ttl", func(_ string, _ string
 // expiry, clears it and sets a new one, and the expiry it sets reaches the
 // member that takes the partition over when the owner leaves.
 func TestTTLProcessorSeesAndSetsExpiry(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx := clustertest.Ctx(t, 30*time.Second)

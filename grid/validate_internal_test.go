@@ -15,6 +15,7 @@ import (
 // a weir member, are refused at the owner: stored, they would make every
 // later scan of the map fail.
 func TestOwnerRefusesKeysAndValuesThatAreNotMsgpack(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

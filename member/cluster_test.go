@@ -19,6 +19,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestFiveMembersFormOneCluster(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 5, member.Config{})
 	ms := c.Members()
 	coord, ok := ms[0].Coordinator()
@@ -40,6 +41,7 @@ func TestFiveMembersFormOneCluster(t *testing.T) {
 }
 
 func TestCrashedMemberIsDetectedAndItsPartitionsReassigned(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 5, member.Config{})
 	ms := c.Members()
 	victim := ms[2]
@@ -66,6 +68,7 @@ func TestCrashedMemberIsDetectedAndItsPartitionsReassigned(t *testing.T) {
 }
 
 func TestGracefulLeaveIsSeenPromptly(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	leaver := ms[1]
@@ -85,6 +88,7 @@ func TestGracefulLeaveIsSeenPromptly(t *testing.T) {
 }
 
 func TestCoordinatorCrashHandsOver(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ms[0].Terminate()
@@ -95,6 +99,7 @@ func TestCoordinatorCrashHandsOver(t *testing.T) {
 }
 
 func TestJoinRebalancesToNewMember(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	m3 := c.Add(func(*member.Config) {})
 	c.WaitStable(3)
@@ -102,6 +107,7 @@ func TestJoinRebalancesToNewMember(t *testing.T) {
 }
 
 func TestLiteMemberOwnsNothing(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	lite := c.Add(func(cfg *member.Config) { cfg.Lite = true })
 	c.WaitStable(3)
@@ -115,6 +121,7 @@ func TestLiteMemberOwnsNothing(t *testing.T) {
 }
 
 func TestTableChangeNotifications(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	m0 := c.Members()[0]
 	changes := make(chan [2]uint64, 16)
@@ -141,6 +148,7 @@ func TestTableChangeNotifications(t *testing.T) {
 // table arrives. It used to stay stale, serving no partition, until the
 // coordinator happened to publish again.
 func TestStaleMemberAheadOfTheCoordinatorGetsANewerTable(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.MinClusterSize = 2
 	c := clustertest.Start(t, 2, cfg)

@@ -12,6 +12,7 @@ import (
 // A Config written from scratch, without a preset, gets the documented one
 // backup; NoBackups, and only it, gets none.
 func TestBackupCountDefaultsToOneAndNoBackupsMeansNone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		backupCount int
@@ -41,6 +42,7 @@ func TestBackupCountDefaultsToOneAndNoBackupsMeansNone(t *testing.T) {
 }
 
 func TestValidateBackupCount(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{member.NoBackups, 0, 1, 6} {
 		cfg := member.LocalConfig()
 		cfg.BackupCount = n

@@ -43,6 +43,7 @@ type coordStep struct {
 // network or a goroutine: each scenario drives one core the way the
 // coordinator loop does, publishing the tables it decides on.
 func TestCoordinatorDecisions(t *testing.T) {
+	t.Parallel()
 	const settle = time.Second
 	abc := []string{"a", "b", "c"}
 	ab := []string{"a", "b"}
@@ -157,6 +158,7 @@ func TestCoordinatorDecisions(t *testing.T) {
 // Whose tables the coordinator reads before deciding, and whether it adopts
 // the newest.
 func TestCoordinatorMeetsMembers(t *testing.T) {
+	t.Parallel()
 	core := newCoordCore(Config{})
 	require.Equal(t, gatherPlan{ask: []string{"b", "c"}, adopt: true, first: true}, core.meet("a", []string{"a", "b", "c"}, false), "a new coordinator reads every table and adopts the newest")
 	require.Equal(t, gatherPlan{}, core.meet("a", []string{"a", "b", "c"}, false), "nobody new")
@@ -172,12 +174,14 @@ func TestCoordinatorMeetsMembers(t *testing.T) {
 }
 
 func TestStragglers(t *testing.T) {
+	t.Parallel()
 	acked := map[string]uint64{"b": 3, "c": 2}
 	require.Equal(t, []string{"c", "d"}, stragglers("a", []string{"a", "b", "c", "d"}, acked, 3))
 	require.Empty(t, stragglers("a", []string{"a", "b"}, acked, 3))
 }
 
 func TestCoordinatorTick(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, time.Second, coordTick(time.Second))
 	require.Equal(t, time.Second, coordTick(200*time.Millisecond))
 	require.Equal(t, 500*time.Millisecond, coordTick(100*time.Millisecond))
@@ -186,6 +190,7 @@ func TestCoordinatorTick(t *testing.T) {
 // The watchdog asks for a releasing table only for partitions frozen longer
 // than its limit, and for the highest commit among them.
 func TestFrozenPartitionsOverdue(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var f frozenParts
 	f.init()

@@ -53,6 +53,7 @@ func version(m *member.Member) uint64 { return m.Partitions().Version() }
 // soon as the coordinator's clock passes its DialTimeout (an hour), not an
 // hour later.
 func TestLostTablePublicationIsSentAgainAfterTheCoordinatorsTimeout(t *testing.T) {
+	t.Parallel()
 	coord, other, clock, net := clockedPair(t)
 	ctx := ctxT(t, 30*time.Second)
 	want := version(coord) + 1
@@ -78,6 +79,7 @@ func TestLostTablePublicationIsSentAgainAfterTheCoordinatorsTimeout(t *testing.T
 // A table publication delayed on the way arrives once its delay has passed
 // on the sender's clock, and not before.
 func TestDelayedTablePublicationArrivesAfterItsDelay(t *testing.T) {
+	t.Parallel()
 	coord, other, clock, net := clockedPair(t)
 	ctx := ctxT(t, 30*time.Second)
 	want := version(coord) + 1

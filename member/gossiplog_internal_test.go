@@ -13,6 +13,7 @@ import (
 // trouble they describe: closed sockets at shutdown, and a UDP probe
 // answered late between members on a loopback address.
 func TestMemberlistLogLevels(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		line     string
 		loopback bool
@@ -36,6 +37,7 @@ func TestMemberlistLogLevels(t *testing.T) {
 // A member refusing a join closes the connection; the joiner reads an end
 // of file or, when its data was still unread, a reset. Both get the hint.
 func TestExplainJoinErrorOnAClosedConnection(t *testing.T) {
+	t.Parallel()
 	for _, msg := range []string{
 		"failed to join 127.0.0.1:1: EOF",
 		"failed to join 127.0.0.1:1: read tcp 127.0.0.1:2->127.0.0.1:1: read: connection reset by peer",

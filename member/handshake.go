@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,10 @@ type hsReply struct {
 
 // errAuthFailed is a handshake whose peer did not prove the secret.
 var errAuthFailed = errors.New("authentication failed")
+
+// errMismatch marks a refusal no retry can fix: the peer said why it
+// refused (cluster name, protocol, partition count, secret key).
+var errMismatch = errors.New("configuration mismatch")
 
 // handshakeLimit bounds frames before the peer is authenticated, and
 // handshakeBuffer the read buffer of a connection until then: a pending
@@ -126,7 +131,7 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 		return nil, fmt.Errorf("%w %s: %s: %s", ErrUnknownMember, peer, nc.RemoteAddr(), welcome.Refused)
 	}
 	if welcome.Refused != "" {
-		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), welcome.Refused)
+		return nil, fmt.Errorf("%w: member %s at %s: %s%w", ErrRefused, peer, nc.RemoteAddr(), welcome.Refused, silent{errMismatch})
 	}
 	if welcome.From != peer {
 		return nil, fmt.Errorf("%w: %s is member %s, expected %s", ErrRefused, nc.RemoteAddr(), welcome.From, peer)
@@ -143,10 +148,10 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
 	}
 	if ready.Refused != "" {
-		return nil, fmt.Errorf("%w: member %s at %s: %s", ErrRefused, peer, nc.RemoteAddr(), ready.Refused)
+		return nil, fmt.Errorf("%w: member %s at %s: %s%w", ErrRefused, peer, nc.RemoteAddr(), ready.Refused, silent{errMismatch})
 	}
 	if want := t.mac("welcome", m.id, peer, hello.Nonce, welcome.Nonce); !hmac.Equal(want, ready.MAC) {
-		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch", ErrRefused, peer, nc.RemoteAddr())
+		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch%w", ErrRefused, peer, nc.RemoteAddr(), silent{errMismatch})
 	}
 	return r, nil
 }
@@ -242,4 +247,21 @@ func stretchSecret(secret []byte, cluster string) ([]byte, error) {
 	}
 	stretched.Store(id, k)
 	return k, nil
+}
+
+// silent wraps an error for errors.Is without adding to the message.
+type silent struct{ err error }
+
+func (s silent) Error() string { return "" }
+func (s silent) Unwrap() error { return s.err }
+
+// mismatched reports whether err is a refusal no retry can fix: the peer
+// named a configuration mismatch, or the TLS handshake failed on a
+// certificate (signed by another CA, expired, for another name) on either
+// side: the peer's TLS alert arrives as a "remote error".
+func mismatched(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var remote *net.OpError
+	return errors.Is(err, errMismatch) || errors.As(err, &verify) ||
+		errors.As(err, &remote) && remote.Op == "remote error"
 }

@@ -32,6 +32,7 @@ func waitClosed(t *testing.T, nc net.Conn, limit time.Duration) time.Duration {
 // A frame that stops halfway is dropped after ReadTimeout, and a connection
 // with nothing in flight after IdleTimeout; the member keeps serving.
 func TestStalledFramesAndIdleConnectionsAreClosed(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.ReadTimeout = 300 * time.Millisecond
 	cfg.IdleTimeout = 600 * time.Millisecond
@@ -58,7 +59,10 @@ func TestStalledFramesAndIdleConnectionsAreClosed(t *testing.T) {
 // A connection waiting for a slow handler is not idle: the call outlives
 // IdleTimeout several times over.
 func TestIdleTimeoutSparesConnectionsWithWorkInFlight(t *testing.T) {
-	c := clustertest.Start(t, 2, member.Config{IdleTimeout: 200 * time.Millisecond})
+	t.Parallel()
+	cfg := clustertest.Config(t)
+	cfg.IdleTimeout = 200 * time.Millisecond
+	c := clustertest.Start(t, 2, cfg)
 	a, b := c.Members()[0], c.Members()[1]
 	member.HostOf(b).Handle("test.slow", func(ctx context.Context, _ *member.Request) ([]byte, error) {
 		select {
@@ -76,6 +80,7 @@ func TestIdleTimeoutSparesConnectionsWithWorkInFlight(t *testing.T) {
 // Handshakes that never finish are capped: past the cap a connection is
 // closed at once, and refusals are logged as a summary, not a line each.
 func TestPendingHandshakesAreCappedAndRefusalsSummarised(t *testing.T) {
+	t.Parallel()
 	rec := &logRecorder{}
 	cfg := clustertest.Config(t)
 	cfg.Logger = slog.New(rec)
@@ -127,6 +132,7 @@ func TestPendingHandshakesAreCappedAndRefusalsSummarised(t *testing.T) {
 // derived from it: a stranger's hello gets a welcome without a MAC, and a
 // wrong proof a refusal.
 func TestDialerProvesFirst(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.SecretKey = []byte("correct horse")
 	m, err := member.Start(ctxT(t, 10*time.Second), cfg)
@@ -164,6 +170,7 @@ func TestDialerProvesFirst(t *testing.T) {
 // A memberlist push/pull header that declares a million nodes is refused
 // before memberlist allocates for them, and the member stays in its cluster.
 func TestPushPullBombIsRefused(t *testing.T) {
+	// Not parallel: it counts the process's allocations.
 	c := clustertest.Start(t, 2, member.Config{})
 	m := c.Members()[0]
 	var before runtime.MemStats

@@ -11,5 +11,6 @@ import (
 
 func TestMain(m *testing.M) {
 	clustertest.Services = []member.Service{} // membership only
+	clustertest.Parallel(6)
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }

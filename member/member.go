@@ -290,12 +290,32 @@ func (m *Member) awaitFirstTable(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := m.reachCoordinator(ctx); err != nil {
+		return err
+	}
 	_, err := m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil })
 	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		m.log.Warn("started without a partition table; maps will wait for one", "members", len(m.Members()))
 		return nil
 	}
 	return err
+}
+
+// reachCoordinator opens the transport connection to the coordinator,
+// which sends this member its partition tables. Gossip can admit a member
+// whose transport every other member refuses (a certificate of another CA,
+// another secret key); such a member would wait for a table that never
+// comes, so Start fails with the refusal instead. Errors a retry may fix
+// are left to the wait for the table.
+func (m *Member) reachCoordinator(ctx context.Context) error {
+	c, ok := m.Coordinator()
+	if !ok || c.ID == m.id {
+		return nil
+	}
+	if _, err := m.transport.connTo(ctx, c.ID); err != nil && mismatched(err) {
+		return fmt.Errorf("%w: the coordinator's transport refused this member: %w", ErrJoin, err)
+	}
+	return nil
 }
 
 func (m *Member) abortStart() {

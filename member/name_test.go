@@ -17,6 +17,7 @@ import (
 // ErrNameTaken, whichever member it joins through, and the live member is
 // not disturbed: no table drops it, and it keeps its ID.
 func TestStartRefusesTheNameOfALiveMember(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	taken := ms[1]

@@ -16,6 +16,7 @@ import (
 )
 
 func TestJoinRefusals(t *testing.T) {
+	t.Parallel()
 	seedCfg := clustertest.Config(t)
 	seedCfg.SecretKey = nil
 	seed, err := member.Start(ctxT(t, 10*time.Second), seedCfg)
@@ -61,6 +62,7 @@ func TestJoinRefusals(t *testing.T) {
 }
 
 func TestSecretClusterWorks(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.SecretKey = []byte("shared")
 	c := clustertest.Start(t, 3, cfg)
@@ -71,6 +73,7 @@ func TestSecretClusterWorks(t *testing.T) {
 
 // TestHandshakeRefusesWithReason speaks the transport handshake by hand.
 func TestHandshakeRefusesWithReason(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	m, err := member.Start(ctxT(t, 10*time.Second), cfg)
 	require.NoError(t, err)
@@ -115,6 +118,7 @@ func serviceNamed(name string) member.Service {
 // without the maps could be given partitions it cannot hold. Lite members
 // hold none and may serve less.
 func TestJoinRefusesDataMemberWithOtherServices(t *testing.T) {
+	t.Parallel()
 	seedCfg := clustertest.Config(t)
 	seed, err := member.Start(ctxT(t, 10*time.Second), seedCfg, serviceNamed("maps"), serviceNamed("jobs"))
 	require.NoError(t, err)
@@ -170,6 +174,7 @@ func TestJoinRefusesDataMemberWithOtherServices(t *testing.T) {
 }
 
 func TestStartRefusesBadServices(t *testing.T) {
+	t.Parallel()
 	attach := func(*member.Host) (member.Attached, error) { return nopService{}, nil }
 	_, err := member.Start(ctxT(t, 5*time.Second), clustertest.Config(t),
 		member.Service{Name: "a", Attach: attach}, member.Service{Name: "a", Attach: attach}, member.Service{Attach: attach}, member.Service{Name: "b"})

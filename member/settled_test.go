@@ -15,6 +15,7 @@ import (
 // WaitSettled returns once partitions are balanced and backed up and every
 // member holds the table it returns: nothing needs to be polled after it.
 func TestWaitSettled(t *testing.T) {
+	t.Parallel()
 	ctx := ctxT(t, 60*time.Second)
 	cfg := clustertest.Config(t)
 	var ms []*member.Member

@@ -17,6 +17,7 @@ import (
 // an ErrRefused (a configuration mismatch, which no retry fixes). The
 // nemesis test found a job failing for good on the ErrRefused.
 func TestDialStaleAddressIsUnknownMember(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg := LocalConfig()

@@ -12,6 +12,7 @@ import (
 // handshake, and the partitions each member holds; StatsOf reads another
 // member's over the transport.
 func TestStats(t *testing.T) {
+	t.Parallel()
 	a, b := pair(t)
 	ctx := ctxT(t, 10*time.Second)
 	_, err := a.StatsOf(ctx, b.ID()) // at least one request each way

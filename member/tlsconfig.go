@@ -40,7 +40,10 @@ func transportTLS(cfg Config) (*tls.Config, error) {
 		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
 			Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		})
-		return err
+		if err != nil {
+			return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+		}
+		return nil
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,

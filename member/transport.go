@@ -264,7 +264,7 @@ func (t *transport) dial(id string) (*conn, error) {
 	}
 	var nc net.Conn = countedConn{raw, &t.stats}
 	if nc, err = t.secure(nc, true); err != nil {
-		return nil, fmt.Errorf("%w: member %s at %s: %v", ErrRefused, id, addr, err)
+		return nil, fmt.Errorf("%w: member %s at %s: %w", ErrRefused, id, addr, err)
 	}
 	r, err := t.dialHandshake(nc, id)
 	if err != nil {

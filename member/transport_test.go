@@ -33,6 +33,7 @@ func pair(t *testing.T) (*member.Member, *member.Member) {
 }
 
 func TestCallRoundTripAndErrors(t *testing.T) {
+	t.Parallel()
 	a, b := pair(t)
 	for _, m := range []*member.Member{a, b} {
 		member.HostOf(m).Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) {
@@ -71,6 +72,7 @@ func TestCallRoundTripAndErrors(t *testing.T) {
 }
 
 func TestCallCancellationReachesHandler(t *testing.T) {
+	t.Parallel()
 	a, b := pair(t)
 	started := make(chan struct{})
 	cancelled := make(chan error, 1)
@@ -111,6 +113,7 @@ func TestCallCancellationReachesHandler(t *testing.T) {
 }
 
 func TestConcurrentCallsAndOneWayOrder(t *testing.T) {
+	t.Parallel()
 	a, b := pair(t)
 	member.HostOf(b).Handle("test.echo", func(_ context.Context, r *member.Request) ([]byte, error) { return r.Payload, nil })
 	var mu sync.Mutex
@@ -153,6 +156,7 @@ func TestConcurrentCallsAndOneWayOrder(t *testing.T) {
 }
 
 func TestOversizedMessageIsRefusedBeforeSending(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.MaxFrameSize = 1 << 16
 	c := clustertest.Start(t, 2, cfg)
@@ -198,6 +202,7 @@ func (r *logRecorder) has(sub string) bool {
 }
 
 func TestTransportRefusesGarbageAndForgedPeers(t *testing.T) {
+	t.Parallel()
 	rec := &logRecorder{}
 	cfg := clustertest.Config(t)
 	cfg.Logger = slog.New(rec)
@@ -240,6 +245,7 @@ func handshakeFrame(payload []byte) []byte {
 }
 
 func TestStreamFlowControl(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	cfg.StreamWindow = 64 << 10
 	c := clustertest.Start(t, 2, cfg)
@@ -301,6 +307,7 @@ func TestStreamFlowControl(t *testing.T) {
 // connection reads the next ones into the buffers it gave back, and the
 // stream then allocates far less than the bytes it carries.
 func TestStreamRecycledMessages(t *testing.T) {
+	// Not parallel: it counts the process's allocations.
 	cfg := clustertest.Config(t)
 	// A small window keeps the sender's write buffers small, so that their
 	// growth does not hide what the receiver allocates.
@@ -368,6 +375,7 @@ func recycleMsg(dst []byte, i, size int) []byte {
 }
 
 func TestStreamToMissingHandlerFails(t *testing.T) {
+	t.Parallel()
 	a, b := pair(t)
 	ctx := ctxT(t, 10*time.Second)
 	s, err := member.HostOf(a).OpenStream(ctx, b.ID(), "test.none", nil)
@@ -377,6 +385,7 @@ func TestStreamToMissingHandlerFails(t *testing.T) {
 }
 
 func TestPendingCallsFailWhenPeerDies(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	a, b := c.Members()[0], c.Members()[1]
 	entered := make(chan struct{})

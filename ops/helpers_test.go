@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/dag"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/internal/testkit/jobtest"
+	"github.com/weir-dev/weir/internal/testkit/testjobs"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/ops"
 )
@@ -49,7 +50,7 @@ func startRunning(t *testing.T) *running {
 	for _, m := range r.ms {
 		r.url = append(r.url, "http://"+ops.Addr(m))
 	}
-	r.job = jobtest.StartCount(t, r.ms[0], dag.WithGuarantee(dag.ExactlyOnce))
+	r.job = jobtest.StartCount(t, r.ms[0], dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval))
 	return r
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -91,8 +92,10 @@ func (w *tWriter) Write(p []byte) (int, error) {
 // are shut down at the end of the test.
 func Start(t testing.TB, n int, cfg member.Config) *Cluster {
 	t.Helper()
-	if cfg.ClusterName == "" {
+	if reflect.ValueOf(cfg).IsZero() {
 		cfg = Config(t)
+	} else if cfg.ClusterName == "" {
+		t.Fatal("clustertest.Start: start from clustertest.Config(t) and adjust it; a partial Config would lose the fields set")
 	}
 	c := &Cluster{t: t, base: cfg}
 	t.Cleanup(c.Shutdown)

@@ -6,7 +6,10 @@ package proctest
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,32 +29,104 @@ var build struct {
 	err  error
 }
 
-// Binary builds cmd/weir once per test process, with the test jobs of
-// internal/testkit/testjobs, and returns its path; WEIR_TEST_BINARY names
-// one built elsewhere instead.
+// Binary builds cmd/weir with the test jobs of internal/testkit/testjobs
+// and returns its path; WEIR_TEST_BINARY names one built elsewhere instead.
+// The binary is shared by every test process of one source tree: go test
+// ./... runs several packages that start members, and each linking its own
+// copy cost seconds of CPU apiece. It lives in a directory named for a hash
+// of the sources it is built from, and the first process to need it builds
+// it under a file lock while the others wait.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if path := os.Getenv("WEIR_TEST_BINARY"); path != "" {
 		return path // a binary built elsewhere, e.g. of another revision to compare with
 	}
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "weir-proctest-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.path = filepath.Join(dir, "weir")
-		// The weirtest tag links the jobs of internal/testkit/testjobs.
-		cmd := exec.Command("go", "build", "-tags", "weirtest", "-o", build.path, "github.com/weir-dev/weir/cmd/weir")
-		cmd.Dir = moduleRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build weir: %v\n%s", err, out)
-		}
-	})
+	build.once.Do(func() { build.path, build.err = buildShared() })
 	if build.err != nil {
 		t.Fatal(build.err)
 	}
 	return build.path
+}
+
+func buildShared() (string, error) {
+	root := moduleRoot()
+	key, err := sourceKey(root)
+	if err != nil {
+		return "", fmt.Errorf("hash the sources: %w", err)
+	}
+	base := filepath.Join(os.TempDir(), "weir-proctest")
+	dir := filepath.Join(base, key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	path := filepath.Join(dir, "weir")
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now) // in use: not stale (removeStale)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	// The weirtest tag links the jobs of internal/testkit/testjobs. Built
+	// under another name and renamed, so that no one runs half a binary.
+	tmp := path + ".tmp"
+	cmd := exec.Command("go", "build", "-tags", "weirtest", "-o", tmp, "github.com/weir-dev/weir/cmd/weir")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build weir: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	removeStale(base, key)
+	return path, nil
+}
+
+// sourceKey hashes what the binary is built from: every non-test Go file
+// and module file of the tree, the Go version and the build environment.
+func sourceKey(root string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintln(h, runtime.Version(), runtime.GOOS, runtime.GOARCH, os.Getenv("GOFLAGS"), os.Getenv("CGO_ENABLED"))
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !(strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) && name != "go.mod" && name != "go.sum" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)[:12]), err
+}
+
+// removeStale removes binaries of other source trees not used for a day.
+func removeStale(base, keep string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.Name() != keep && time.Since(info.ModTime()) > 24*time.Hour {
+			_ = os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
 }
 
 func moduleRoot() string {
