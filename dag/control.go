@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/weir-dev/weir/internal/wire"
@@ -29,8 +30,12 @@ func (j *Job) control(ctx context.Context, action, name string) error {
 	return nil
 }
 
-// Suspend takes a final snapshot and stops the job on every member; Resume
-// restarts it from that snapshot. A job without a processing guarantee
+// Suspend takes a terminal snapshot and stops the job on every member;
+// Resume restarts it from that snapshot. Past the snapshot's barrier a
+// source emits nothing more, so once Suspend returns every sink holds
+// exactly the snapshot's output: two-phase-commit sinks have committed it,
+// and idempotent map sinks hold what was written up to the cut, nothing
+// after it. A job without a processing guarantee takes no snapshot and
 // restarts from the beginning.
 func (j *Job) Suspend(ctx context.Context) error { return j.control(ctx, "suspend", "") }
 
@@ -49,6 +54,16 @@ func (j *Job) Restart(ctx context.Context) error { return j.control(ctx, "restar
 // new one.
 func (j *Job) ExportSnapshot(ctx context.Context, name string) error {
 	return j.control(ctx, "export", name)
+}
+
+// CancelAndExportSnapshot takes a terminal snapshot of the running job (as
+// Suspend does: the sinks hold exactly its output), keeps a copy under
+// name, then cancels the job. Of a suspended job it exports the snapshot
+// taken on suspension. Submit the job's next version with
+// FromSnapshot(name): it starts where this one stopped, with nothing
+// processed twice or lost.
+func (j *Job) CancelAndExportSnapshot(ctx context.Context, name string) error {
+	return j.control(ctx, "cancel-export", name)
 }
 
 // FromSnapshot starts a job from a snapshot exported under name: its
@@ -75,8 +90,8 @@ func (s *service) handleControl(ctx context.Context, req *member.Request) ([]byt
 			return nil, fmt.Errorf("job %s is %s, not running", msg.JobID, st)
 		}
 		if cj.currentPlan().Config.Guarantee != None {
-			if _, err := cj.snapshotLocked(ctx); err != nil {
-				return nil, fmt.Errorf("final snapshot: %w", err)
+			if _, err := cj.terminalSnapshotLocked(ctx); err != nil {
+				return nil, fmt.Errorf("terminal snapshot: %w", err)
 			}
 		}
 		return nil, cj.restartLocked(ctx, "suspended", Suspended)
@@ -89,7 +104,7 @@ func (s *service) handleControl(ctx context.Context, req *member.Request) ([]byt
 		return nil, cj.restartLocked(ctx, "resumed", Running)
 	case "restart":
 		return nil, cj.restart(ctx, "restart requested")
-	case "export":
+	case "export", "cancel-export":
 		if cj.currentPlan().Config.Guarantee == None {
 			return nil, fmt.Errorf("job %s takes no snapshots (processing guarantee none)", msg.JobID)
 		}
@@ -108,10 +123,65 @@ func (s *service) handleControl(ctx context.Context, req *member.Request) ([]byt
 				return nil, fmt.Errorf("job %s is suspended without a snapshot", msg.JobID)
 			}
 			c = last
-		} else if c, err = cj.snapshotLocked(ctx); err != nil {
+		} else if msg.Action == "cancel-export" {
+			if c, err = cj.terminalSnapshotLocked(ctx); err != nil {
+				return nil, fmt.Errorf("terminal snapshot: %w", err)
+			}
+		} else if c, err = cj.snapshotLocked(ctx, false); err != nil {
 			return nil, err
 		}
-		return nil, cj.store.Export(ctx, c, msg.Name)
+		if err := cj.store.Export(ctx, c, msg.Name); err != nil {
+			if msg.Action == "cancel-export" && cj.status() == Running {
+				// Its processing stopped at the terminal snapshot: run on.
+				_ = cj.restartLocked(ctx, "the export failed", Running)
+			}
+			return nil, err
+		}
+		if msg.Action == "cancel-export" {
+			cj.fail(ctx, ErrCancelled, true)
+		}
+		return nil, nil
 	}
 	return nil, fmt.Errorf("unknown job action %q", msg.Action)
+}
+
+// terminalSnapshotLocked takes a terminal snapshot: once it completes, the
+// execution has stopped processing at its barriers, and its two-phase-commit
+// sinks have committed. An attempt that does not complete (a processor slow
+// to acknowledge under load) is retried in the same execution: its sources
+// emit nothing past the first terminal barrier, so what is queued ahead of
+// the next barrier only shrinks. If it cannot be taken (the caller gives
+// up, or the execution broke), the job restarts from its last snapshot,
+// since its processing may have stopped, and the error is returned. The
+// caller holds opMu.
+func (cj *coordJob) terminalSnapshotLocked(ctx context.Context) (snapshot.Completed, error) {
+	exec := cj.currentPlan().Execution
+	for {
+		c, err := cj.snapshotLocked(ctx, true)
+		if err == nil {
+			return c, nil
+		}
+		if errors.Is(err, errPostponed) || errors.Is(err, errNotRunning) {
+			return c, err // no barrier went out
+		}
+		if ctx.Err() == nil && errors.Is(err, errUnacknowledged) && cj.currentPlan().Execution == exec && cj.status() == Running {
+			cj.s.log.Info("terminal snapshot not complete yet; trying again", "job", cj.rec.Info.ID, "err", err)
+			continue
+		}
+		if errors.Is(err, errFenced) || cj.status() != Running && cj.status() != Restarting {
+			return c, err
+		}
+		// Its processing may have stopped at the barrier: run it again
+		// from the last snapshot, and try again while the caller waits (an
+		// execution that broke under load, a restart that interrupted it).
+		rerr := cj.restartLocked(context.WithoutCancel(ctx), "a terminal snapshot failed: "+err.Error(), Running)
+		if rerr != nil || ctx.Err() != nil {
+			if rerr != nil {
+				cj.s.log.Warn("job restart after a failed terminal snapshot failed", "job", cj.id, "err", rerr)
+			}
+			return c, err
+		}
+		cj.s.log.Info("terminal snapshot failed; the job restarted, trying again", "job", cj.id, "err", err)
+		exec = cj.currentPlan().Execution
+	}
 }

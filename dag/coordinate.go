@@ -21,7 +21,18 @@ import (
 type coordJob struct {
 	s       *service
 	d       *DAG
+	id      string
 	writeMu sync.Mutex // serializes writes of rec to the jobs map
+	// fence is the record as this coordinator last wrote it: a write
+	// expects it (see fence.go); guarded by writeMu.
+	fence fence
+	// tried are the fences of the writes since the last acknowledged one:
+	// they failed, and may have landed unacknowledged; ended: the record
+	// holds the job's end, written here. Both guarded by writeMu.
+	tried []fence
+	ended bool
+	// lostOnce: the job was taken over (lose) or handed over.
+	lostOnce sync.Once
 	// opMu serializes what changes the execution: launching, snapshots,
 	// restarts, suspending.
 	opMu sync.Mutex
@@ -50,10 +61,13 @@ type coordJob struct {
 	// lastSnap describes the last snapshot this coordinator completed, for
 	// metrics.
 	lastSnap atomic.Pointer[SnapshotStats]
+	// unsettledTerminal: the unsettled snapshot is terminal, so its commit
+	// waits for the processors to commit; guarded by opMu.
+	unsettledTerminal bool
 }
 
 func newCoordJob(s *service, rec jobRecord, p *plan, d *DAG) *coordJob {
-	cj := &coordJob{s: s, d: d, rec: rec, plan: p, life: snapshot.NewLifecycle(rec.Snapshot), store: snapshot.OpenStore(s.m, p.JobID)}
+	cj := &coordJob{s: s, d: d, id: rec.Info.ID, fence: fenceOf(rec), rec: rec, plan: p, life: snapshot.NewLifecycle(rec.Snapshot), store: snapshot.OpenStore(s.m, p.JobID)}
 	cj.ctx, cj.cancel = context.WithCancel(context.Background())
 	cj.resetPending()
 	return cj
@@ -185,28 +199,65 @@ func (cj *coordJob) setStatus(ctx context.Context, st JobStatus, errText string)
 	}
 	id := cj.rec.Info.ID
 	cj.mu.Unlock()
-	cj.persist(ctx)
+	err := cj.persist(ctx)
+	if errors.Is(err, errFenced) {
+		return false // another member has the job now
+	}
+	recorded := err == nil
 	cj.s.jobsChanged.Broadcast()
 	if st.Terminal() {
 		cj.cancel()
-		cj.s.mu.Lock()
-		delete(cj.s.coord, id)
-		cj.s.mu.Unlock()
+		if recorded {
+			// Unrecorded, it stays here: taken for uncoordinated, it would
+			// be taken over and run again.
+			cj.s.mu.Lock()
+			delete(cj.s.coord, id)
+			cj.s.mu.Unlock()
+		}
 	}
 	return true
 }
 
 // persist writes the job's latest record. Writes are serialized and each
 // writes the state current when it starts, so concurrent status changes
-// (two members finishing at once) cannot leave an older status last.
+// (two members finishing at once) cannot leave an older status last. Each
+// write expects the record as this coordinator last wrote it: if another
+// member took the job over meanwhile, the write fails with errFenced and
+// this member stops coordinating the job (see fence.go). A record that
+// changed by this coordinator's own earlier write, which failed but landed,
+// is not a takeover: the write is made again over it. Once the record holds
+// the job's end, nothing more is written.
 func (cj *coordJob) persist(ctx context.Context) error {
 	cj.writeMu.Lock()
 	defer cj.writeMu.Unlock()
+	if cj.ended {
+		return nil
+	}
 	cj.mu.Lock()
 	rec := cj.rec
 	cj.mu.Unlock()
-	err := cj.s.writeRecord(context.WithoutCancel(ctx), rec)
-	if err != nil {
+	rec.Stamp = newStamp()
+	wctx := context.WithoutCancel(ctx)
+	err := cj.s.writeFenced(wctx, cj.fence, rec)
+	if errors.Is(err, errFenced) && len(cj.tried) > 0 {
+		if cur, found, gerr := cj.s.jobs.Get(wctx, cj.id); gerr == nil && found && slices.Contains(cj.tried, fenceOf(cur)) {
+			cj.fence = fenceOf(cur) // its own write landed
+			if cur.Info.Status.Terminal() {
+				cj.ended = true
+				return nil
+			}
+			err = cj.s.writeFenced(wctx, cj.fence, rec)
+		}
+	}
+	switch {
+	case err == nil:
+		cj.fence, cj.tried = fenceOf(rec), nil
+		cj.ended = rec.Info.Status.Terminal()
+	case errors.Is(err, errFenced):
+		cj.tried = nil
+		cj.lose(err)
+	default:
+		cj.tried = append(cj.tried, fenceOf(rec))
 		cj.s.log.Error("could not record job status", "job", rec.Info.ID, "status", rec.Info.Status, "err", err)
 	}
 	return err

@@ -112,23 +112,31 @@
 //
 // # Job control
 //
-//   - Job.Suspend takes a final snapshot (if the job has a guarantee), then
-//     stops the job on every member. Job.Resume restarts it from that
-//     snapshot, or from the beginning for a job without a guarantee.
+//   - Job.Suspend takes a terminal snapshot (if the job has a guarantee),
+//     then stops the job on every member. As in Hazelcast Jet, past a
+//     terminal snapshot's barrier a processor emits nothing more (its
+//     sources read nothing more), and its commit is made before the job
+//     stops: every sink holds exactly the snapshot's output, committed by
+//     two-phase-commit sinks, written up to the cut by idempotent map
+//     sinks. Job.Resume restarts it from that snapshot, or from the
+//     beginning for a job without a guarantee.
 //   - Job.Restart stops the job and starts it again on the current members,
 //     from its last complete snapshot.
 //   - Job.ExportSnapshot copies a snapshot of the job under a name, in a
 //     grid map of its own that outlives the job. For a running job it takes
 //     a new snapshot; for a suspended one it uses the snapshot taken on
 //     suspension. Only jobs with a guarantee take snapshots.
+//   - Job.CancelAndExportSnapshot takes a terminal snapshot, exports it
+//     under a name and cancels the job: the sinks hold exactly the output of
+//     what the export covers.
 //   - FromSnapshot starts a new job from an exported snapshot (Submit
 //     fails if there is none of that name). Each of its vertices restores
 //     the state that the vertex of the same name saved. Exported snapshots
 //     stay until deleted (snapshot.OpenNamed, then Store.Drop).
 //
-// To move to a new version of a job without the two overlapping, suspend
-// the old job, export its snapshot, cancel it, and submit the new one with
-// FromSnapshot. A new version keeps a vertex's state only if the vertex
+// To move to a new version of a job without the two overlapping, call
+// CancelAndExportSnapshot on the old job (or suspend it, export its
+// snapshot and cancel it), and submit the new one with FromSnapshot. A new version keeps a vertex's state only if the vertex
 // keeps its name (see package pipeline for how stages name theirs).
 //
 // # Metrics
@@ -383,7 +391,22 @@
 //
 // Only one snapshot is in progress at a time. A snapshot that is not fully
 // acknowledged within the longer of 30 s and three intervals is abandoned,
-// and the last complete one stands. Snapshots are written into two slots,
+// the last complete one stands, and the job runs on to the next. A
+// terminal snapshot that is not acknowledged in time is tried again in the
+// same execution (its sources emit nothing more, so less and less is
+// queued ahead of its barriers); one whose execution broke restarts the job
+// from its last snapshot and is tried again, while the caller waits.
+// JobInfo.LastSnapshotTook says how long the last one took.
+//
+// A barrier travels behind the items queued before it. So that a slow
+// consumer (an expensive stage, a loaded machine) does not hold seconds or
+// minutes of work ahead of it, each processor instance sizes its input
+// queues by its measured throughput, as Flink's buffer debloating does: they
+// hold about 200 ms of its work, and at least a batch each (see debloat.go
+// for why this rather than unaligned barriers). A fast consumer's queues
+// keep their full size. A distributed edge also holds up to the stream
+// window (member.Config.StreamWindow, in bytes) in flight ahead of a
+// barrier. Snapshots are written into two slots,
 // two replicated grid maps per job with the cluster's BackupCount
 // synchronous backups, so a snapshot being written never damages the last
 // complete one (see package snapshot).
@@ -401,10 +424,25 @@
 //     negative: never).
 //   - Coordinator loss. When the coordinator leaves, the new coordinator
 //     takes over its jobs and restarts them from their last snapshots.
+//     A job has one coordinator: its record names it, and every write of
+//     the record is fenced (it expects the coordinator, execution,
+//     snapshot and write stamp it last wrote or read, and an ended job's
+//     record is never written again), so a member that took a job over
+//     while the old coordinator still ran it (a split, a pause, a slow
+//     member taken for dead) and the old coordinator cannot both run it:
+//     the loser stops coordinating it. Execution numbers are claimed in the record before
+//     any member hears of them, and a member refuses an execution older
+//     than one it set up, or a second start of one.
 //   - Quorum. With member.Config.MinClusterSize, a member that sees fewer
 //     live data members than the quorum stops its executions, and restarts
 //     wait until a quorum is back. The side of a network partition that
-//     keeps the quorum restarts the job without the members it lost. The
+//     keeps the quorum restarts the job without the members it lost, also
+//     when the coordinator is on the other side: a coordinator without a
+//     quorum stops its executions and hands its jobs over, and the
+//     majority's coordinator takes them over from their records. Once
+//     healed, the cluster's coordinator takes them back (one more restart).
+//     Exactly-once across a split needs MinClusterSize: without a quorum
+//     rule both sides run on. The
 //     other side cannot submit jobs either, because recording one is a grid
 //     write, refused without a quorum.
 //
@@ -435,6 +473,11 @@
 //     to finish or time out. Cancel and every restart (asked for, after a
 //     member is lost, or to scale up) interrupt it, unless it is already
 //     committed, when its commit is delivered first.
+//   - A terminal snapshot that cannot be taken (Suspend gave up) leaves the
+//     job running from its last snapshot. An idempotent map sink then holds
+//     output up to the failed cut until the replay passes it again.
+//   - A member remembers the newest execution of every job it ran, a few
+//     bytes per job, until it restarts.
 //   - The fingerprint checks a DAG's shape, not its functions (see Jobs are
 //     code).
 package dag

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/weir-dev/weir/internal/run"
 	"github.com/weir-dev/weir/member"
 	"github.com/weir-dev/weir/snapshot"
 )
@@ -31,7 +32,7 @@ type execution struct {
 	cancel  context.CancelCauseFunc
 	started atomic.Bool
 	snap    *snapshots // nil: the job takes no snapshots
-	rounds  sync.Map   // snapshot id -> slot, for the rounds begun
+	rounds  sync.Map   // snapshot id -> round, for the rounds begun
 	wg      sync.WaitGroup
 	// saves tracks saveFinished's saves, which closeProcessors waits for;
 	// savesClosed refuses new ones from then on.
@@ -41,9 +42,12 @@ type execution struct {
 	// prioritized counts the tasklets still reading higher-priority
 	// inputs (see tasklet.prioritized).
 	prioritized atomic.Int32
-	mu          sync.Mutex // guards err
-	err         error
-	done        chan struct{}
+	// commitsApplied is signalled when a tasklet made a commit (see
+	// waitCommitted).
+	commitsApplied run.Signal
+	mu             sync.Mutex // guards err
+	err            error
+	done           chan struct{}
 }
 
 type recvKey struct {
@@ -139,11 +143,11 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 	// inputs[c] is consumer c's input edge; queues are added per producer.
 	inputs := make([]*inputEdge, consPar)
 	for c, t := range consumers {
-		inputs[c] = &inputEdge{ordinal: e.toOrd, priority: e.priority, et: e.item}
+		inputs[c] = &inputEdge{ordinal: e.toOrd, priority: e.priority, batchSize: e.batchSize, et: e.item}
 		setAt(&t.ins, e.toOrd, inputs[c])
 	}
 	newLocalQueue := func(prod *tasklet, c int) *queue {
-		q := newQueue(e.queueSize)
+		q := newInputQueue(e)
 		q.producer, q.consumer = prod, consumers[c]
 		inputs[c].queues = append(inputs[c].queues, q)
 		return q
@@ -162,7 +166,7 @@ func (ex *execution) connect(ei int, e *edge, producers, consumers instances) er
 			ex.senders = append(ex.senders, s)
 			r := newReceiver(ex, ei, e, mi, len(producers))
 			for c := range consumers {
-				q := newQueue(e.queueSize)
+				q := newInputQueue(e)
 				q.producer, q.consumer = r, consumers[c]
 				inputs[c].queues = append(inputs[c].queues, q)
 				r.outs = append(r.outs, q)
@@ -283,13 +287,13 @@ func setOutput(t *tasklet, e *edge, o output) {
 }
 
 // start runs every tasklet, sender and receiver. onDone is called once when
-// they have all finished, with the first error.
-func (ex *execution) start(onDone func(error)) {
-	// A start request may arrive twice for one execution; the second must
-	// not run its tasklets, senders and receivers again.
-	if ex.started.Swap(true) {
-		ex.m.Logger().Warn("job execution already started: ignoring a second start", "job", ex.plan.JobID, "execution", ex.plan.Execution)
-		return
+// they have all finished, with the first error. It reports false, and does
+// nothing, if the execution was started already: a second start must not
+// run its tasklets, senders and receivers again.
+func (ex *execution) start(onDone func(error)) bool {
+	if !ex.started.CompareAndSwap(false, true) {
+		ex.m.Logger().Warn("job execution already started: refusing a second start", "job", ex.plan.JobID, "execution", ex.plan.Execution)
+		return false
 	}
 	run := func(fn func(context.Context) error) {
 		ex.wg.Add(1)
@@ -322,6 +326,7 @@ func (ex *execution) start(onDone func(error)) {
 		close(ex.done)
 		onDone(err)
 	})
+	return true
 }
 
 // fail records the first error and stops the execution.
@@ -365,13 +370,13 @@ func (ex *execution) closeProcessors() {
 	}
 }
 
-// slotOf returns the slot of a snapshot round this execution began.
-func (ex *execution) slotOf(id uint64) (int, bool) {
-	slot, ok := ex.rounds.Load(id)
+// roundOf returns a snapshot round this execution began.
+func (ex *execution) roundOf(id uint64) (round, bool) {
+	r, ok := ex.rounds.Load(id)
 	if !ok {
-		return 0, false
+		return round{}, false
 	}
-	return slot.(int), true
+	return r.(round), true
 }
 
 // beginRound injects the barrier of a snapshot at the sources.
@@ -379,7 +384,7 @@ func (ex *execution) beginRound(r round) {
 	if ex.snap == nil {
 		return
 	}
-	ex.rounds.Store(r.id, r.slot)
+	ex.rounds.Store(r.id, r)
 	ex.snap.current.Store(&r)
 	for _, t := range ex.tasklets {
 		if t.over.Load() {
@@ -403,5 +408,35 @@ func (ex *execution) commitRound(id uint64) {
 	}
 	for _, t := range ex.tasklets {
 		t.wakeAlways()
+	}
+}
+
+// waitCommitted waits until every processor still running has committed
+// snapshot id (their two-phase-commit sinks made its output visible), or
+// the execution ends. A terminal snapshot's commit waits for this before
+// the coordinator stops the execution, which would otherwise stop the
+// commit half done.
+func (ex *execution) waitCommitted(ctx context.Context, id uint64) error {
+	for {
+		changed := ex.commitsApplied.Wait()
+		all := true
+		for _, t := range ex.tasklets {
+			if !t.over.Load() && t.applied.Load() < id {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ex.done:
+			return fmt.Errorf("execution %d of job %s ended before it committed snapshot %d", ex.plan.Execution, ex.plan.JobID, id)
+		case <-ex.ctx.Done():
+			return fmt.Errorf("execution %d of job %s stopped before it committed snapshot %d: %w", ex.plan.Execution, ex.plan.JobID, id, context.Cause(ex.ctx))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

@@ -107,6 +107,9 @@ type JobInfo struct {
 	// processor was still reading higher-priority inputs (the build sides
 	// of a hash join): snapshots wait for them, as in Hazelcast Jet.
 	SnapshotsPostponed uint64 `msgpack:"y,omitempty"`
+	// LastSnapshotTook is how long the last complete snapshot took, from
+	// its barriers going out to its last acknowledgement verified.
+	LastSnapshotTook time.Duration `msgpack:"lt,omitempty"`
 }
 
 // jobRecord is what the cluster keeps about a job, in a replicated map.
@@ -116,6 +119,10 @@ type jobRecord struct {
 	Plan   []byte  `msgpack:"l,omitempty"`
 	// Snapshot is the last complete snapshot, to restart from.
 	Snapshot snapshot.Completed `msgpack:"s,omitempty"`
+	// Stamp is new at every fenced write of the record (see fence.go): a
+	// write expects the stamp it read or last wrote, so any write between
+	// refuses it.
+	Stamp uint64 `msgpack:"w,omitempty"`
 }
 
 const jobsMap = "__weir.jobs"

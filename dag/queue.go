@@ -20,6 +20,10 @@ type queue struct {
 	_    [56]byte
 
 	items atomic.Int64 // items (not elements) queued, for metrics and backpressure tests
+	// limit is the items the queue may hold before an offer of more data
+	// fails (0: only the ring bounds it); the consumer sets it from its
+	// throughput (see debloat.go). Control items are not held back.
+	limit atomic.Int64
 
 	consumer waker // woken after a push
 	producer waker // woken after a pop that made room
@@ -39,7 +43,7 @@ func newQueue(capacity int) *queue {
 // offer pushes e unless the queue is full. Only the producer calls it.
 func (q *queue) offer(e any, items int) bool {
 	t := q.tail.Load()
-	if t-q.head.Load() == uint64(len(q.buf)) {
+	if t-q.head.Load() == uint64(len(q.buf)) || items > 0 && q.overLimit() {
 		return false
 	}
 	q.buf[t&q.mask] = e
@@ -72,8 +76,16 @@ func (q *queue) pop(items int) {
 	}
 }
 
-// full reports whether an offer would fail now.
-func (q *queue) full() bool { return q.tail.Load()-q.head.Load() == uint64(len(q.buf)) }
+// full reports whether an offer of data would fail now.
+func (q *queue) full() bool {
+	return q.tail.Load()-q.head.Load() == uint64(len(q.buf)) || q.overLimit()
+}
+
+// overLimit reports whether the queue holds its limit of items.
+func (q *queue) overLimit() bool {
+	lim := q.limit.Load()
+	return lim > 0 && q.items.Load() >= lim
+}
 
 // empty reports whether there is nothing to pop now.
 func (q *queue) empty() bool { return q.head.Load() == q.tail.Load() }

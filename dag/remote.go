@@ -20,7 +20,7 @@ const (
 	msgBatch     byte = 1 // payload: the encoded items
 	msgWatermark byte = 2 // payload: the watermark as a varint
 	msgDone      byte = 3 // the producer finished
-	msgBarrier   byte = 4 // payload: the snapshot id and slot as varints; stands for every producer of the sending member
+	msgBarrier   byte = 4 // payload: the snapshot id and slot as varints, then 1 if terminal; stands for every producer of the sending member
 )
 
 const routeEdge = "job.edge"
@@ -100,10 +100,14 @@ func (s *sender) run(ctx context.Context) error {
 		if !d.Complete {
 			return nil
 		}
-		slot, _ := s.ex.slotOf(d.ID)
+		r, _ := s.ex.roundOf(d.ID)
 		b := appendHeader(nil, msgBarrier, 0, destAll)
 		b = binary.AppendUvarint(b, d.ID)
-		return st.Send(ctx, binary.AppendUvarint(b, uint64(slot)))
+		b = binary.AppendUvarint(b, uint64(r.slot))
+		if r.terminal {
+			b = append(b, 1)
+		}
+		return st.Send(ctx, b)
 	}
 	for open > 0 {
 		moved := false
@@ -365,7 +369,11 @@ func (r *receiver) handle(ctx context.Context, msg []byte) error {
 		if n <= 0 || slot > 1 {
 			return errors.New("bad barrier slot")
 		}
-		b := barrierItem{id: id, slot: int(slot)}
+		flags := payload[k+n:]
+		if len(flags) > 1 || len(flags) == 1 && flags[0] > 1 {
+			return errors.New("bad barrier flags")
+		}
+		b := barrierItem{id: id, slot: int(slot), terminal: len(flags) == 1 && flags[0] == 1}
 		r.ex.noteRound(b)
 		return r.pushAll(ctx, b)
 	}

@@ -62,6 +62,19 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 	}
 }
 
+// resumeRestart restarts a job left restarting (its restart waited for the
+// quorum), unless it runs again by the time the restart in progress, if
+// any, is done: a restart is Restarting until its execution is set up, and
+// a change of members seen meanwhile must not restart the job once more.
+func (cj *coordJob) resumeRestart(ctx context.Context, from uint64) {
+	cj.opMu.Lock()
+	left := cj.status() == Restarting && cj.currentPlan().Execution == from
+	cj.opMu.Unlock()
+	if left {
+		cj.restartUntilRunning(ctx, "resuming a restart that waited for the quorum", from)
+	}
+}
+
 // lastSnapshot is the job's last complete snapshot.
 func (cj *coordJob) lastSnapshot() (snapshot.Completed, bool) {
 	cj.mu.Lock()
@@ -89,10 +102,19 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 		return err
 	}
 	old := cj.currentPlan()
-	cj.setStatus(ctx, Restarting, "")
+	if !cj.setStatus(ctx, Restarting, "") {
+		// Another member coordinates the job now, or (a takeover from a
+		// record read before the job ended) nobody does: its executions
+		// are not this coordinator's to stop.
+		return fmt.Errorf("%w: job %s", errFenced, old.JobID)
+	}
 	cj.abortAll(ctx, old, errors.New("restarting: "+reason), false)
 	if !cj.s.m.HasQuorum() {
+		// The other side of a split may take the job over meanwhile, and
+		// its record move on: the coordinator with a quorum takes it over
+		// again from its record, this member too once healed.
 		cj.s.log.Warn("job waits for the quorum to restart", "job", old.JobID, "reason", reason)
+		cj.handOver("lost the quorum")
 		return member.ErrNoQuorum
 	}
 	if id := cj.unsettled; id != 0 {
@@ -138,6 +160,15 @@ func (cj *coordJob) restartLocked(ctx context.Context, reason string, then JobSt
 	cj.rec.Info.Restarts++
 	cj.rec.Info.Execution = p.Execution
 	cj.mu.Unlock()
+	// Claim the execution number in the record before any member hears of
+	// it: numbers never repeat, even with two members coordinating for a
+	// moment (see fence.go).
+	if err := cj.persist(ctx); err != nil {
+		if errors.Is(err, errFenced) {
+			return err
+		}
+		return fmt.Errorf("%w: claim execution %d: %w", errUnrecorded, p.Execution, err)
+	}
 	cj.s.log.Info("restarting job", "job", p.JobID, "reason", reason, "execution", p.Execution, "members", len(p.Members))
 	if then == Suspended {
 		cj.setStatus(ctx, Suspended, "")
@@ -212,9 +243,13 @@ func (s *service) watchMembers(ctx context.Context) {
 		last = ms
 		if !s.m.HasQuorum() {
 			s.abortAll(fmt.Errorf("%w: stopping on the side of a network partition without quorum", member.ErrNoQuorum))
+			// Its records may change on the other side: it takes its jobs
+			// over again from them, if it is the coordinator once healed.
+			s.dropCoordinated("lost the quorum")
 			continue
 		}
 		if !s.m.IsCoordinator() {
+			s.dropCoordinated("another member is the coordinator")
 			continue
 		}
 		live := map[string]bool{}
@@ -232,8 +267,8 @@ func (s *service) watchMembers(ctx context.Context) {
 			p := cj.currentPlan()
 			switch {
 			case cj.status() == Suspended:
-			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }), cj.status() == Restarting:
-				reason := "resuming a restart that waited for the quorum"
+			case slices.ContainsFunc(p.Members, func(id string) bool { return !live[id] }):
+				reason := ""
 				for _, id := range p.Members {
 					if !live[id] {
 						reason = "member " + id + " left"
@@ -241,12 +276,55 @@ func (s *service) watchMembers(ctx context.Context) {
 					}
 				}
 				s.m.Go(func(ctx context.Context) { cj.restartUntilRunning(ctx, reason, p.Execution) })
+			case cj.status() == Restarting:
+				s.m.Go(func(ctx context.Context) { cj.resumeRestart(ctx, p.Execution) })
 			case !slices.Equal(p.Members, data):
 				cj.scheduleScaleUp()
 			}
 		}
-		s.adoptOrphans(ctx, live)
+		s.adoptLater()
 	}
+}
+
+// adoptEvery looks for uncoordinated jobs now and then, on the
+// coordinator: a safety net for a change of coordinator that watchMembers
+// saw before the member knew it was the coordinator.
+func (s *service) adoptEvery(ctx context.Context) {
+	t := s.clock().NewTicker(adoptInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
+		}
+		if s.m.IsCoordinator() && s.m.HasQuorum() {
+			s.adoptLater()
+		}
+	}
+}
+
+const adoptInterval = 2 * time.Second
+
+// adoptLater takes over the uncoordinated jobs (adoptOrphans) off the
+// caller's goroutine: reading the records can take as long as the grid's
+// timeout when their owners are unreachable (a split not detected yet),
+// and watchMembers must meanwhile see the quorum lost. One scan at a time;
+// a request during a scan makes another after it.
+func (s *service) adoptLater() {
+	if s.adoptWanted.Swap(true) {
+		return // a scan is due already
+	}
+	s.m.Go(func(ctx context.Context) {
+		s.adoptMu.Lock()
+		defer s.adoptMu.Unlock()
+		if !s.adoptWanted.Swap(false) {
+			return
+		}
+		if s.m.IsCoordinator() && s.m.HasQuorum() {
+			s.adoptOrphans(ctx)
+		}
+	})
 }
 
 // scheduleScaleUp restarts the job on the current members after the
@@ -284,47 +362,58 @@ func (cj *coordJob) scheduleScaleUp() {
 	})
 }
 
-// adoptOrphans takes over the jobs whose coordinator left: they restart
-// from their last snapshot under this member.
-func (s *service) adoptOrphans(ctx context.Context, live map[string]bool) {
+// adoptOrphans takes over, on the cluster's coordinator, the jobs no
+// member coordinates here: those whose coordinator left, or handed them
+// over (it is no longer the coordinator, or lost the quorum), or lost them
+// to a takeover. They restart from the last snapshot their record names.
+func (s *service) adoptOrphans(ctx context.Context) {
 	var orphans []jobRecord
 	_ = s.jobs.Scan(ctx, func(_ string, rec jobRecord) bool {
-		if !rec.Info.Status.Terminal() && !live[rec.Info.Coordinator] {
+		if _, ok := s.coordJob(rec.Info.ID); !ok && !rec.Info.Status.Terminal() {
 			orphans = append(orphans, rec)
 		}
 		return true
 	})
 	for _, rec := range orphans {
-		if _, ok := s.coordJob(rec.Info.ID); ok {
-			continue
-		}
-		var p plan
-		if err := wire.Unmarshal(rec.Plan, &p); err != nil {
-			continue
-		}
-		d, err := buildJob(p.Name, p.Params)
-		if err != nil {
-			s.log.Error("cannot take over job: it does not build here", "job", rec.Info.ID, "err", err)
-			continue
-		}
-		prev := rec.Info.Coordinator
-		rec.Info.Coordinator = s.m.ID()
-		cj := newCoordJob(s, rec, &p, d)
-		s.mu.Lock()
-		s.coord[rec.Info.ID] = cj
-		s.mu.Unlock()
-		s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
-		s.m.Go(func(ctx context.Context) {
-			if rec.Info.Status == Suspended {
-				cj.persist(ctx)
-				return
-			}
-			cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
-			if cj.status() == Running && p.Config.Guarantee != None {
-				cj.snapshotLoop(ctx)
-			}
-		})
+		s.adopt(rec)
 	}
+}
+
+// adopt takes the job over from rec, its record as a scan read it, unless
+// it is coordinated here. The record may have changed since the scan read
+// it (the job may even have ended): the takeover's first write, expecting
+// rec, is then refused (see fence.go) and the takeover ends.
+func (s *service) adopt(rec jobRecord) {
+	var p plan
+	if err := wire.Unmarshal(rec.Plan, &p); err != nil {
+		return
+	}
+	d, err := buildJob(p.Name, p.Params)
+	if err != nil {
+		s.log.Error("cannot take over job: it does not build here", "job", rec.Info.ID, "err", err)
+		return
+	}
+	prev := rec.Info.Coordinator
+	cj := newCoordJob(s, rec, &p, d) // expects the record as read
+	cj.rec.Info.Coordinator = s.m.ID()
+	s.mu.Lock()
+	if _, ok := s.coord[rec.Info.ID]; ok || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.coord[rec.Info.ID] = cj
+	s.mu.Unlock()
+	s.log.Info("taking over a job whose coordinator left", "job", rec.Info.ID, "previous", prev)
+	s.m.Go(func(ctx context.Context) {
+		if rec.Info.Status == Suspended {
+			cj.persist(ctx)
+			return
+		}
+		cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
+		if cj.status() == Running && p.Config.Guarantee != None {
+			cj.snapshotLoop(ctx)
+		}
+	})
 }
 
 // abortAll stops every execution on this member.

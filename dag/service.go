@@ -56,8 +56,16 @@ type service struct {
 	// record.
 	recordFault atomic.Pointer[func(snapshot uint64) error]
 
-	mu     sync.Mutex // guards everything below
-	execs  map[string]*execution
+	// adoptMu serialises the takeovers of uncoordinated jobs; adoptWanted
+	// asks for one (see adoptLater).
+	adoptMu     sync.Mutex
+	adoptWanted atomic.Bool
+
+	mu    sync.Mutex // guards everything below
+	execs map[string]*execution
+	// newest is the newest execution of each job set up here: an older one
+	// (from a coordinator that lost the job) is refused.
+	newest map[string]uint64
 	coord  map[string]*coordJob
 	closed bool
 }
@@ -66,7 +74,7 @@ func attach(m *member.Host) (member.Attached, error) {
 	if m.Service(grid.ServiceName) == nil {
 		return nil, fmt.Errorf("the job engine keeps its records in maps: attach %s before %s", grid.ServiceName, ServiceName)
 	}
-	s := &service{m: m, log: m.Logger(), execs: map[string]*execution{}, coord: map[string]*coordJob{}}
+	s := &service{m: m, log: m.Logger(), execs: map[string]*execution{}, newest: map[string]uint64{}, coord: map[string]*coordJob{}}
 	s.jobs = grid.GetMap[string, jobRecord](m, jobsMap, grid.WithOpTimeout(time.Minute))
 	s.unlisten = s.jobs.AddListener(func(grid.Event[string, jobRecord]) { s.jobsChanged.Broadcast() })
 	m.Handle(routeSubmit, s.handleSubmit)
@@ -83,17 +91,8 @@ func attach(m *member.Host) (member.Attached, error) {
 	m.Handle(routeControl, s.handleControl)
 	m.HandleStream(routeEdge, s.handleEdge)
 	m.Go(s.watchMembers)
+	m.Go(s.adoptEvery)
 	return s, nil
-}
-
-// writeRecord stores a job's record in the jobs map.
-func (s *service) writeRecord(ctx context.Context, rec jobRecord) error {
-	if f := s.recordFault.Load(); f != nil {
-		if err := (*f)(rec.Snapshot.ID); err != nil {
-			return err
-		}
-	}
-	return s.jobs.Put(ctx, rec.Info.ID, rec)
 }
 
 // serviceOf finds the job service of a member. A member without one is a
@@ -308,13 +307,18 @@ func (s *service) handleSubmit(ctx context.Context, req *member.Request) ([]byte
 	if p.Restore != nil {
 		rec.Info.RestoredFrom = p.Restore.ID
 	}
-	if err := s.jobs.Put(ctx, p.JobID, rec); err != nil {
-		return nil, fmt.Errorf("record job: %w", err)
-	}
+	// Coordinated here before it is recorded, so that no takeover of
+	// uncoordinated jobs (adoptOrphans) takes it meanwhile.
 	cj := newCoordJob(s, rec, p, d)
 	s.mu.Lock()
 	s.coord[p.JobID] = cj
 	s.mu.Unlock()
+	if err := s.jobs.Put(ctx, p.JobID, rec); err != nil {
+		s.mu.Lock()
+		delete(s.coord, p.JobID)
+		s.mu.Unlock()
+		return nil, fmt.Errorf("record job: %w", err)
+	}
 	if !s.m.Go(cj.run) {
 		return nil, member.ErrClosed
 	}
@@ -383,8 +387,18 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 		s.mu.Unlock()
 		return nil, member.ErrClosed
 	}
+	if n := s.newest[p.JobID]; p.Execution <= n {
+		s.mu.Unlock()
+		// Execution numbers are claimed in the job record, so they never
+		// repeat: this is a coordinator's that lost the job.
+		return nil, fmt.Errorf("%w: member %s has set up execution %d of job %s already: execution %d is not newer", errClusterChanged, s.m.ID(), n, p.JobID, p.Execution)
+	}
+	s.newest[p.JobID] = p.Execution
 	if old, ok := s.execs[p.JobID]; ok {
-		old.abort(fmt.Errorf("replaced by execution %d", p.Execution))
+		// A change of coordination (a takeover, a restart whose abort did
+		// not reach this member): the coordinator still at the old
+		// execution restarts the job, it does not fail it.
+		old.abort(fmt.Errorf("%w: replaced by execution %d", errClusterChanged, p.Execution))
 	}
 	s.mu.Unlock()
 	ex, err := newExecution(s, &p, d, context.Background())
@@ -405,6 +419,7 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 			ex.snap.commit.Store(p.Restore.ID)
 			for _, t := range ex.tasklets {
 				t.committed = p.Restore.ID
+				t.applied.Store(p.Restore.ID)
 			}
 		}
 	}
@@ -433,7 +448,9 @@ func (s *service) handleStart(_ context.Context, req *member.Request) ([]byte, e
 	if !ok {
 		return nil, noExecution(ref.JobID, ref.Execution, s.m.ID())
 	}
-	ex.start(func(err error) { s.finished(ex, err) })
+	if !ex.start(func(err error) { s.finished(ex, err) }) {
+		return nil, fmt.Errorf("%w: execution %d of job %s started on member %s already", errClusterChanged, ref.Execution, ref.JobID, s.m.ID())
+	}
 	return nil, nil
 }
 

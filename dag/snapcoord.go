@@ -24,6 +24,9 @@ type roundMsg struct {
 	Execution uint64 `msgpack:"e"`
 	ID        uint64 `msgpack:"i"`
 	Slot      int    `msgpack:"s"`
+	// Terminal: the execution stops at this snapshot (see round.terminal);
+	// on a commit, the member answers once its processors committed.
+	Terminal bool `msgpack:"t,omitempty"`
 }
 
 // DefaultSnapshotInterval is how often a job with a processing guarantee
@@ -56,6 +59,13 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 			return
 		case <-t.Chan():
 		}
+		if !cj.s.m.IsCoordinator() {
+			// Acknowledgements go to the cluster's coordinator: it takes
+			// the job over (a change of coordinator seen late).
+			cj.handOver("another member is the coordinator")
+			cj.s.adoptLater()
+			return
+		}
 		if cj.status() != Running {
 			continue
 		}
@@ -74,6 +84,11 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 }
 
 var errNotRunning = errors.New("the job is not running")
+
+// errUnacknowledged: some processors did not acknowledge a snapshot in
+// time (under load, the barriers wait behind the items queued ahead of
+// them). The snapshot is abandoned; the job runs on.
+var errUnacknowledged = errors.New("processors did not acknowledge the snapshot")
 
 // errPostponed: snapshots wait until every processor has read its
 // higher-priority inputs. A barrier on a build side would block it until
@@ -125,7 +140,7 @@ func (cj *coordJob) priorityInputsRead(ctx context.Context, p *plan) (bool, erro
 func (cj *coordJob) snapshot(ctx context.Context) (snapshot.Completed, error) {
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()
-	return cj.snapshotLocked(ctx)
+	return cj.snapshotLocked(ctx, false)
 }
 
 // interruptSnapshot stops the snapshot in progress, if any and not yet
@@ -136,7 +151,9 @@ func (cj *coordJob) interruptSnapshot(cause error) {
 	}
 }
 
-func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, error) {
+// snapshotLocked takes one snapshot; a terminal one stops the execution's
+// processing at its barriers (see round.terminal). The caller holds opMu.
+func (cj *coordJob) snapshotLocked(ctx context.Context, terminal bool) (snapshot.Completed, error) {
 	// A cancel does not wait for the snapshot in progress (up to its
 	// timeout, when processors do not acknowledge): it interrupts it,
 	// until the snapshot is committed. What follows the commit (recording
@@ -178,7 +195,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if err := cj.store.ClearSlot(wctx, slot, last.Manifest); err != nil {
 		return abort(err)
 	}
-	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot})
+	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Slot: slot, Terminal: terminal})
 	if err := cj.broadcast(wctx, p, routeSnapBegin, b); err != nil {
 		return abort(err)
 	}
@@ -198,7 +215,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 		select {
 		case <-changed:
 		case <-deadline.Chan():
-			return abort(fmt.Errorf("%d processors did not acknowledge within %v (first: %s)", len(missing), timeout, missing[0]))
+			return abort(fmt.Errorf("%w: %d processors within %v (first: %s)", errUnacknowledged, len(missing), timeout, missing[0]))
 		case <-cj.ctx.Done():
 			return abort(errNotRunning)
 		case <-wctx.Done():
@@ -214,12 +231,13 @@ func (cj *coordJob) snapshotLocked(ctx context.Context) (snapshot.Completed, err
 	if err == nil {
 		cj.rec.Snapshot = c
 		cj.rec.Info.Snapshots++
+		cj.rec.Info.LastSnapshotTook = cj.s.clock().Since(start)
 	}
 	cj.mu.Unlock()
 	if err != nil {
 		return abort(err)
 	}
-	cj.unsettled = id
+	cj.unsettled, cj.unsettledTerminal = id, terminal
 	if err := cj.settleLocked(ctx); err != nil {
 		return snapshot.Completed{}, err
 	}
@@ -249,7 +267,7 @@ func (cj *coordJob) settleLocked(ctx context.Context) error {
 	}
 	cj.unsettled = 0
 	p := cj.currentPlan()
-	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id})
+	b, _ := wire.Marshal(&roundMsg{JobID: p.JobID, Execution: p.Execution, ID: id, Terminal: cj.unsettledTerminal})
 	if err := cj.broadcast(ctx, p, routeSnapCommit, b); err != nil {
 		// The snapshot is complete; a member that missed the commit commits
 		// when it restores from it.
@@ -299,7 +317,7 @@ func (s *service) handleSnapBegin(_ context.Context, req *member.Request) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	ex.beginRound(round{id: msg.ID, slot: msg.Slot})
+	ex.beginRound(round{id: msg.ID, slot: msg.Slot, terminal: msg.Terminal})
 	return nil, nil
 }
 
@@ -313,13 +331,16 @@ func (s *service) handleSnapReady(_ context.Context, req *member.Request) ([]byt
 	return wire.Marshal(ex.prioritized.Load() == 0)
 }
 
-func (s *service) handleSnapCommit(_ context.Context, req *member.Request) ([]byte, error) {
+func (s *service) handleSnapCommit(ctx context.Context, req *member.Request) ([]byte, error) {
 	var msg roundMsg
 	if err := wire.Unmarshal(req.Payload, &msg); err != nil {
 		return nil, err
 	}
 	if ex, ok := s.execution(jobRef{JobID: msg.JobID, Execution: msg.Execution}); ok {
 		ex.commitRound(msg.ID)
+		if msg.Terminal {
+			return nil, ex.waitCommitted(ctx, msg.ID)
+		}
 	}
 	return nil, nil
 }

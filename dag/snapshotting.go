@@ -117,15 +117,14 @@ func LoadEntry[K, V any](key, value []byte) (K, V, error) {
 // It carries the round's storage slot, so that a member whose processors
 // see the barrier (from another member) before the coordinator's word that
 // the round began still knows where to save.
-type barrierItem struct {
-	id   uint64
-	slot int
-}
+// A terminal barrier also carries the word that the snapshot is terminal,
+// so a processor stops after it even if it saw it first.
+type barrierItem round
 
 // noteRound records a round a barrier announces.
 func (ex *execution) noteRound(b barrierItem) {
 	if ex.snap != nil {
-		ex.rounds.LoadOrStore(b.id, b.slot)
+		ex.rounds.LoadOrStore(b.id, round(b))
 	}
 }
 
@@ -135,6 +134,11 @@ func (barrierItem) isControl() {}
 type round struct {
 	id   uint64
 	slot int
+	// terminal: the execution stops at this snapshot (Job.Suspend,
+	// Job.CancelAndExportSnapshot). A processor that forwarded its barrier
+	// emits nothing more: its sources read nothing more, so every sink holds
+	// exactly the snapshot's output.
+	terminal bool
 }
 
 // snapshots is an execution's side of the snapshot protocol.

@@ -14,16 +14,17 @@ import (
 // inputEdge is one inbound edge of a processor instance: one queue per
 // producer feeding it.
 type inputEdge struct {
-	ordinal  int
-	priority int
-	et       edgeType
-	queues   []*queue
-	base     int     // aligner index of queues[0]
-	wm       []int64 // last watermark per queue
-	done     []bool
-	open     int  // queues not done
-	complete bool // CompleteEdge returned true
-	next     int  // round-robin position
+	ordinal   int
+	priority  int
+	batchSize int // items per batch on the edge: the least a queue's limit allows
+	et        edgeType
+	queues    []*queue
+	base      int     // aligner index of queues[0]
+	wm        []int64 // last watermark per queue
+	done      []bool
+	open      int  // queues not done
+	complete  bool // CompleteEdge returned true
+	next      int  // round-robin position
 }
 
 // tasklet runs one processor instance: it moves batches from the inbound
@@ -63,6 +64,13 @@ type tasklet struct {
 	saved     bool            // pending's state is saved; the barrier is being forwarded
 	saving    *SnapshotWriter // the state being saved
 	committed uint64          // the last snapshot committed (two-phase commit)
+	// applied is committed, for the execution to see which commits the
+	// processor has made (a terminal snapshot waits for them).
+	applied atomic.Uint64
+	// stopped: the tasklet forwarded a terminal barrier. It processes
+	// nothing more and emits nothing but the barriers of later rounds (a
+	// terminal snapshot retried); it still commits.
+	stopped bool
 
 	// prioritized: some inputs wait for others of a lower priority value
 	// (a hash join's build sides) that are not complete yet. The execution
@@ -74,6 +82,7 @@ type tasklet struct {
 	// wmPublished is the last watermark coalesced from the inputs, or
 	// emitted by a source, for metrics (LocalStats).
 	wmPublished atomic.Int64
+	db          debloater // sizes the input queues (see debloat.go)
 
 	// over is set once run returned with the processor finished: from then
 	// on the rounds that begin are saved by saveFinished, off the tasklet's
@@ -133,11 +142,13 @@ func (t *tasklet) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		began := time.Now()
 		progress, err := t.step()
 		if err != nil {
 			return fmt.Errorf("processor %s: %w", t.name, err)
 		}
 		if progress {
+			t.debloat(time.Since(began))
 			idle, retried = minIdle, false
 			continue
 		}
@@ -206,6 +217,10 @@ func (t *tasklet) step() (bool, error) {
 			return moved, err
 		}
 		progress = progress || moved
+	}
+	if t.stopped {
+		moved, err := t.processInput() // barriers only: nothing else follows a terminal barrier
+		return progress || moved, err
 	}
 	if tp, ok := t.p.(TryProcessor); ok {
 		moved, err := tp.TryProcess()
@@ -399,6 +414,9 @@ func (t *tasklet) processInput() (bool, error) {
 				}
 				return true, nil
 			default:
+				if t.stopped {
+					return false, nil // past a terminal barrier: never processed
+				}
 				n := in.et.batchLen(e)
 				t.inbox.set(e, n)
 				t.inEdge, t.inQ = in, qi
@@ -510,11 +528,11 @@ func (t *tasklet) aligned(d snapshot.Decision) {
 	if !d.Complete {
 		return
 	}
-	slot, ok := t.ex.slotOf(d.ID)
+	r, ok := t.ex.roundOf(d.ID)
 	if !ok {
 		return // a barrier of a round this execution never saw begin: skip it
 	}
-	t.pending = &round{id: d.ID, slot: slot}
+	t.pending = &r
 }
 
 // snapshotStep does the snapshot work due: commit a completed snapshot,
@@ -529,6 +547,8 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 				return false, true, fmt.Errorf("commit snapshot %d: %w", c, err)
 			}
 		}
+		t.applied.Store(c)
+		t.ex.commitsApplied.Broadcast()
 		moved = true
 	}
 	if len(t.ins) == 0 && t.pending == nil {
@@ -551,10 +571,11 @@ func (t *tasklet) snapshotStep() (moved, blocked bool, err error) {
 		}
 		t.saved = true
 	}
-	if !t.emitControlAll(barrierItem{id: t.pending.id, slot: t.pending.slot}) {
+	if !t.emitControlAll(barrierItem(*t.pending)) {
 		return true, true, nil
 	}
 	t.barrier = t.pending.id
+	t.stopped = t.stopped || t.pending.terminal
 	t.pending, t.saved = nil, false
 	return true, false, nil
 }
