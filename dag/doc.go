@@ -355,9 +355,10 @@
 //     journal, file, generator and Items sources replay.
 //   - State kept in Snapshotter processors. Every stateful pipeline stage
 //     is one.
-//   - For exactly-once output, sinks that are idempotent (sinks.Map) or use
-//     two-phase commit (sinks.Files, sinks.List, sinks.Observable). Other
-//     sinks see the items after the last snapshot again.
+//   - For exactly-once output, sinks that use two-phase commit (sinks.Map
+//     and the merging map sinks, sinks.Files, sinks.List, sinks.Observable,
+//     sinks.Collect) or are idempotent (sinks.MapImmediate, up to the
+//     replay). Other sinks see the items after the last snapshot again.
 //
 // One snapshot, N, in the style of Chandy and Lamport:
 //

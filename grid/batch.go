@@ -83,6 +83,31 @@ func (mp *Map[K, V]) PutAll(ctx context.Context, entries map[K]V) error {
 	return opError("put-all", mp.name, err)
 }
 
+// DeleteAll removes every key in ks (an absent key is not an error),
+// sending each owning member one request for all its keys. It returns once
+// every removal is applied with its backups; on error some keys may have
+// been removed. It counts as one delete in the map's statistics.
+func (mp *Map[K, V]) DeleteAll(ctx context.Context, ks []K) error {
+	defer mp.countBatch(kindOf(opDelete))()
+	ops := make([]opRequest, 0, len(ks))
+	for _, k := range ks {
+		kb, p, err := mp.encodeKey(k)
+		if err != nil {
+			return opError("delete-all", mp.name, err)
+		}
+		ops = append(ops, opRequest{Map: mp.name, Op: opDelete, Part: p, Key: kb, Cfg: mp.o.store})
+	}
+	resps, err := mp.s.invokeBatch(ctx, ops, mp.o.opTimeout)
+	if err == nil && mp.near != nil {
+		for i, r := range resps {
+			if r.Seq > 0 {
+				mp.near.invalidate(ops[i].Part, r.Seq, ops[i].Key)
+			}
+		}
+	}
+	return opError("delete-all", mp.name, err)
+}
+
 // invokeBatch runs single-key operations grouped by owner, one request per
 // owner, retrying the operations that failed retryably on a fresher table.
 func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time.Duration) ([]opResponse, error) {

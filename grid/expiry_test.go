@@ -271,6 +271,20 @@ func TestGetAllAndPutAllAcrossOwners(t *testing.T) {
 	n, err := a.Len(ctx)
 	require.NoError(t, err)
 	require.Equal(t, len(want), n)
+
+	// DeleteAll removes the keys of every owner; absent ones are no error.
+	var gone []string
+	for k, v := range want {
+		if v%3 == 0 {
+			gone = append(gone, k)
+			delete(want, k)
+		}
+	}
+	require.NoError(t, b.DeleteAll(ctx, append(gone, "absent-1")))
+	got, err = a.GetAll(ctx, asked)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.NoError(t, a.DeleteAll(ctx, nil))
 }
 
 func TestClearEmitsRemovals(t *testing.T) {

@@ -15,8 +15,8 @@
 //		return pl.Compile()
 //	})
 //
-// The examples (Map, List, Observable, Channel) run such jobs on a
-// one-member cluster.
+// The examples (Map, MapImmediate, List, Observable, Channel) run such
+// jobs on a one-member cluster.
 //
 // # Guarantees
 //
@@ -26,12 +26,24 @@
 // items after it again; a sink is exactly-once if that second pass leaves
 // no trace of the first:
 //
-//   - Map is idempotent: a put of a key's value, written again, changes
-//     nothing. For values that are a deterministic function of the input
-//     (running totals kept in the job), the map ends exactly once.
-//   - MapWithMerging, MapWithUpdating and MapWithProcessor merge each item
-//     into the stored value: not idempotent, so at least once. Keep the
-//     merged state in the job and write it with Map for exactly once.
+//   - Map, MapWithMerging and MapWithUpdating are exactly-once with
+//     dag.ExactlyOnce by two-phase commit in the grid: an instance holds
+//     the writes since the last snapshot, one per key (the last value, or
+//     the merged one), saves them in the snapshot on its barrier, and
+//     writes them with PutAll (and DeleteAll) when the snapshot completes
+//     in the whole cluster. A restart writes what its snapshot held, so the
+//     map holds exactly the output of the last complete snapshot, also for
+//     keys the failed execution wrote after it and the restored one has not
+//     written again; the merging sinks merge each item once. Results appear
+//     once per snapshot interval, and all of them when the job completes.
+//     Otherwise they write each batch at once: Map is then idempotent (a
+//     put written again changes nothing), the merging sinks at least once.
+//   - MapImmediate writes at once whatever the guarantee, as Jet's map
+//     sink does: idempotent, lower latency, but after a restart a key
+//     written after the restored snapshot keeps that value until the
+//     restored job writes it again.
+//   - MapWithProcessor runs an entry processor on the key's owner for each
+//     item: at least once whatever the guarantee.
 //   - Files is exactly-once by two-phase commit: temporary files, made
 //     durable on a snapshot's barrier and renamed when the snapshot
 //     completes in the whole cluster (see Files for the one narrow window

@@ -41,6 +41,13 @@ func init() {
 		pipeline.WriteTo(totals, sinks.Map[string, float64](p.Sink))
 		return pl.Compile()
 	})
+	dag.Register("example.km-per-truck-live", func(p TripParams) (*dag.DAG, error) {
+		pl := pipeline.New()
+		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
+		totals := pipeline.RollingAggregate(pipeline.GroupBy(trips, func(t Trip) string { return t.Truck }), pipeline.Sum(func(t Trip) float64 { return t.Km }))
+		pipeline.WriteTo(totals, sinks.MapImmediate[string, float64](p.Sink))
+		return pl.Compile()
+	})
 	dag.Register("example.long-trips-list", func(p TripParams) (*dag.DAG, error) {
 		pl := pipeline.New()
 		trips := pipeline.ReadFrom(pl, sources.Items(exampleTrips...), pipeline.NoTimestamps[Trip]())
@@ -73,18 +80,42 @@ func startMember(ctx context.Context) *member.Member {
 }
 
 // Running totals per truck, kept in a distributed map: every update is a
-// put of the key's latest total.
+// put of the key's latest total. The job is exactly-once, so the map holds
+// the totals of the input its last complete snapshot covers (here, once the
+// job completes, of all of it).
 func ExampleMap() {
 	ctx := context.Background()
 	m := startMember(ctx)
 	defer m.Shutdown(ctx)
 
-	job, _ := dag.Submit(ctx, m, "example.km-per-truck", TripParams{Sink: "km"})
+	job, _ := dag.Submit(ctx, m, "example.km-per-truck", TripParams{Sink: "km"}, dag.WithGuarantee(dag.ExactlyOnce))
 	if err := job.Wait(ctx); err != nil {
 		fmt.Println(err)
 		return
 	}
 	km, _ := grid.GetMap[string, float64](m, "km").GetAll(ctx, []string{"truck-1", "truck-2", "truck-3"})
+	for _, truck := range slices.Sorted(maps.Keys(km)) {
+		fmt.Println(truck, km[truck])
+	}
+	// Output:
+	// truck-1 160
+	// truck-2 95
+	// truck-3 300
+}
+
+// A live view in an exactly-once job: MapImmediate writes every total as
+// it is computed, not once per snapshot as Map does in such a job.
+func ExampleMapImmediate() {
+	ctx := context.Background()
+	m := startMember(ctx)
+	defer m.Shutdown(ctx)
+
+	job, _ := dag.Submit(ctx, m, "example.km-per-truck-live", TripParams{Sink: "km-live"}, dag.WithGuarantee(dag.ExactlyOnce))
+	if err := job.Wait(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	km, _ := grid.GetMap[string, float64](m, "km-live").GetAll(ctx, []string{"truck-1", "truck-2", "truck-3"})
 	for _, truck := range slices.Sorted(maps.Keys(km)) {
 		fmt.Println(truck, km[truck])
 	}

@@ -34,13 +34,16 @@ const maxSwapAttempts = 100
 //	pipeline.WriteTo(loads, sinks.MapWithProcessor("load-per-truck", addLoad,
 //		func(l Load) string { return l.Truck }, func(l Load) int64 { return l.Kg }))
 //
-// At least once, not exactly once: a merge is not idempotent, and after a
-// restart from a snapshot the items processed since it are merged again
-// (grid.Execute never applies one call twice, but the replayed items are
-// new calls). The processor may dedupe itself if the items carry an id and
-// the value remembers the last one applied; or keep the merged state in the
-// job (pipeline.RollingAggregate, pipeline.MapStateful) and write it with Map, whose
-// puts are idempotent: that is exactly once.
+// At least once, not exactly once, whatever the job's guarantee: a merge is
+// not idempotent, and after a restart from a snapshot the items processed
+// since it are merged again (grid.Execute never applies one call twice, but
+// the replayed items are new calls). The processor runs on the key's owner,
+// so the sink cannot hold its result back until a snapshot commits, as
+// MapWithMerging does. The processor may dedupe itself if the items carry
+// an id and the value remembers the last one applied; or use
+// MapWithMerging or MapWithUpdating, or keep the merged state in the job
+// (pipeline.RollingAggregate, pipeline.MapStateful) and write it with Map:
+// in an exactly-once job those are exactly once.
 func MapWithProcessor[T any, K comparable, V, A, R any](mapName string, proc grid.Processor[K, V, A, R], toKey func(T) K, toArg func(T) A, opts ...grid.MapOption) pipeline.Sink[T] {
 	s := pipeline.NewSink("map-process-"+mapName, func(ctx *dag.Context) (pipeline.SinkWriter[T], error) {
 		var errs []error
@@ -91,8 +94,19 @@ func (w *processWriter[T, K, V, A, R]) Close() error { return nil }
 // had none. Jet's mapWithMerging, with no processor to register: the sink
 // reads the keys of a batch, merges, and writes each back with
 // compare-and-swap, merging again if another writer got there first. Routed
-// by key like Map, so reads and writes are local; at least once, like
-// MapWithProcessor (a restart merges replayed items again).
+// by key like Map, so reads and writes are local.
+//
+// In a job with dag.ExactlyOnce it commits with the job's snapshots, as
+// Map does: each instance merges the items into the key's value as its
+// writes so far leave it (read from the map the first time, then held),
+// holds the result, one per key, and writes it when a snapshot covering it
+// completes; a restore writes the values the restored snapshot holds, so
+// every item is merged exactly once, and a commit done twice writes the
+// same values again. The job must then be the keys' only writer: a value
+// another writer puts between the sink's read and its commit is
+// overwritten. Otherwise (no guarantee, or dag.AtLeastOnce) each batch is
+// merged into the map at once, with compare-and-swap, and a restart from
+// a snapshot merges the items replayed again: at least once.
 //
 //	pipeline.WriteTo(trips, sinks.MapWithMerging("km-per-truck",
 //		func(t Trip) string { return t.Truck },
@@ -118,7 +132,8 @@ func MapWithMerging[T any, K comparable, V any](mapName string, toKey func(T) K,
 // MapWithUpdating updates a distributed map with each item: update
 // receives the key's value (found false if it has none) and the item, and
 // returns the new value, or false to remove the key. It works as
-// MapWithMerging does, with its guarantees and limits.
+// MapWithMerging does, with its guarantees and limits; in an exactly-once
+// job a removal is held and committed like a value (with DeleteAll).
 //
 //	pipeline.WriteTo(events, sinks.MapWithUpdating("open-alerts",
 //		func(e AlertEvent) string { return e.ID },
@@ -140,7 +155,12 @@ func MapWithUpdating[T any, K comparable, V any](mapName string, toKey func(T) K
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("map sink %q: %w", mapName, err)
 		}
-		return &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}, nil
+		w := &updateWriter[T, K, V]{ctx: ctx, m: grid.GetMap[K, V](ctx, mapName, opts...), toKey: toKey, update: update}
+		if ctx.Guarantee != dag.ExactlyOnce {
+			return w, nil
+		}
+		w.held = newMapCommit(ctx, w.m)
+		return &txnWriter[T, K, V]{mapCommit: w.held, write: w.writeHeld}, nil
 	})
 	return pipeline.PartitionSink(s, orZeroKey(toKey))
 }
@@ -151,6 +171,8 @@ type updateWriter[T any, K comparable, V any] struct {
 	toKey  func(T) K
 	update func(V, bool, T) (V, bool)
 	groups keyGroups[T, K]
+	held   *mapCommit[K, V] // exactly-once: the writes not committed yet
+	absent []K              // writeHeld's keys with nothing held
 }
 
 func (w *updateWriter[T, K, V]) Write(items []T) error {
@@ -168,6 +190,45 @@ func (w *updateWriter[T, K, V]) Write(items []T) error {
 		}
 		return nil
 	})
+}
+
+// writeHeld folds each key's items into its value as the writes held so
+// far leave it (or as the map holds it, for a key with none: the map holds
+// what this instance last committed, as the key's only writer), and holds
+// the result, to be committed with the next snapshot.
+func (w *updateWriter[T, K, V]) writeHeld(items []T) error {
+	w.groups.group(items, w.toKey)
+	w.absent = w.absent[:0]
+	for _, k := range w.groups.keys {
+		if _, ok := w.held.held(k); !ok {
+			w.absent = append(w.absent, k)
+		}
+	}
+	var stored map[K]V
+	if len(w.absent) > 0 {
+		var err error
+		if stored, err = w.m.GetAll(w.ctx.Context(), w.absent); err != nil {
+			return fmt.Errorf("map sink %s: %w", w.m.Name(), err)
+		}
+	}
+	for i, k := range w.groups.keys {
+		h, held := w.held.held(k)
+		v, found := h.Value, held && !h.Deleted
+		if !held {
+			v, found = stored[k]
+		}
+		was := found
+		for _, it := range w.groups.items[i] {
+			v, found = w.update(v, found, it)
+		}
+		switch {
+		case found:
+			w.held.put(k, v)
+		case was:
+			w.held.remove(k)
+		}
+	}
+	return nil
 }
 
 // apply folds a key's items into its value and swaps it in, starting over

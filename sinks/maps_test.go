@@ -21,7 +21,7 @@ import (
 type mergeParams struct {
 	Src  Src
 	Map  string
-	Kind string // map, merging, updating, processor; nil-key, no-processor: misconfigured
+	Kind string // map, immediate, merging, updating, processor; nil-key, no-processor: misconfigured
 	Keys int
 }
 
@@ -41,6 +41,9 @@ func init() {
 		case "map":
 			pipeline.WriteTo(pipeline.Map(items, func(i int) pipeline.KV[string, int] { return pipeline.KV[string, int]{Key: key(i), Value: i % p.Keys} }),
 				sinks.Map[string, int](p.Map))
+		case "immediate":
+			pipeline.WriteTo(pipeline.Map(items, func(i int) pipeline.KV[string, int] { return pipeline.KV[string, int]{Key: key(i), Value: i % p.Keys} }),
+				sinks.MapImmediate[string, int](p.Map))
 		case "merging":
 			pipeline.WriteTo(items, sinks.MapWithMerging(p.Map, key, value, func(old, v int) int { return old + v }))
 		case "updating":

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -204,15 +203,6 @@ func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
 		{"member killed", []string{"--duration", "6s", "--kill-after", "3s", "--snapshot-interval", "500ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "member killed" && os.Getenv("WEIR_KNOWN_DEFECTS") != "1" {
-				// Open (issue 21): after a restore, a map sink's key that the
-				// replay does not write again keeps the value written past
-				// the snapshot (late fuel readings: 3 in the map, 2 in the
-				// cut). Needs a map sink that commits with snapshots (branch
-				// i15-mapsink). Suspend's terminal snapshot (issue 15), which
-				// the "no fault" case needs, is in.
-				t.Skip("known defect: map sinks keep writes made past the snapshot a restore goes back to; WEIR_KNOWN_DEFECTS=1 runs it")
-			}
 			var out, errs bytes.Buffer
 			o, err := parseFlags(append(tc.args, "--every", "500ms"), &errs)
 			require.NoError(t, err)
