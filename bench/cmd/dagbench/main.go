@@ -18,7 +18,9 @@
 //  9. Kafka topic -> map -> Kafka topic against a plain franz-go consume
 //     -> produce loop, and the job exactly-once with a snapshot every
 //     second against the job with no guarantee (broker: kfake in this
-//     process).
+//     process);
+// 10. NEXMark Q7 (highest bid per window) and Q8 (a window join), checked
+//     against and compared with plain Go.
 //
 // Run it from the bench module: cd bench && go run ./cmd/dagbench -help
 package main
@@ -57,10 +59,10 @@ type config struct {
 	kafkaRecords int64 // workload 9, per run
 }
 
-var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state", "metrics", "kafka"}
+var allWorkloads = []string{"pipeline", "edge", "nexmark", "latency", "snapshot", "state", "metrics", "kafka", "q7q8"}
 
 // workloadNumbers lets -workloads name workloads by their section numbers.
-var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state", "8": "metrics", "9": "kafka"}
+var workloadNumbers = map[string]string{"1": "pipeline", "2": "pipeline", "3": "edge", "4": "nexmark", "5": "latency", "6": "snapshot", "7": "state", "8": "metrics", "9": "kafka", "10": "q7q8"}
 
 func main() {
 	cfg, err := parseFlags()
@@ -82,6 +84,7 @@ func main() {
 	run("state", stateWorkload)
 	run("metrics", metricsWorkload)
 	run("kafka", kafkaWorkload)
+	run("q7q8", windowsWorkload)
 	if !prog.Finish(ctx, os.Stdout) {
 		os.Exit(1)
 	}
