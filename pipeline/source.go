@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -189,6 +190,10 @@ type sourceP[T any] struct {
 	emitted int64 // last real watermark emitted
 	idleOut bool  // the last watermark emitted was Idle
 	pending int64 // watermark to emit next; MinWatermark: none
+	// crossAt is the lowest high mark of a partition that can schedule a
+	// watermark (one frame past the last emitted, plus the lag): items
+	// below it only raise their partition's high mark.
+	crossAt int64
 
 	restored map[string][]byte // positions being restored
 }
@@ -203,6 +208,7 @@ func (p *sourceP[T]) Init(ctx *dag.Context) (err error) {
 	p.ctx = ctx
 	p.now = time.Now
 	p.wm, p.emitted, p.pending = dag.MinWatermark, dag.MinWatermark, dag.MinWatermark
+	p.crossAt = math.MinInt64
 	if p.out, err = outputs[T](ctx); err != nil {
 		return err
 	}
@@ -244,19 +250,8 @@ func (p *sourceP[T]) Complete() (bool, error) {
 			return false, nil
 		}
 	}
-	now := p.now()
-	for ; p.pos < len(p.buf); p.pos++ {
-		it := p.buf[p.pos]
-		ts := p.stamp(it, now)
-		if p.ts.kind != tsNone {
-			p.observe(it.Partition, ts, now)
-			if !p.flushWatermark() {
-				return false, nil
-			}
-		}
-		if !p.out.Offer(Timed[T]{TS: ts, V: it.V}) {
-			return false, nil
-		}
+	if !p.emit(p.now()) {
+		return false, nil
 	}
 	clear(p.buf)
 	// A partition quiet while the others deliver is idle too: it must not
@@ -265,7 +260,86 @@ func (p *sourceP[T]) Complete() (bool, error) {
 	return false, nil
 }
 
-func (p *sourceP[T]) stamp(it SourceItem[T], now time.Time) int64 {
+// emit stamps and emits the items of buf from pos, each after the
+// watermark its time schedules; false means the outputs are full.
+//
+// It is the source's hot loop, so it does per item only what an item
+// needs: its time, and a comparison with its partition's high mark and
+// with crossAt, the time from which a watermark is due; the rest of
+// observe runs only when one is. With one output over a local edge, the
+// items go straight into the edge's batch (Emitter.Space), with no call per
+// item.
+func (p *sourceP[T]) emit(now time.Time) bool {
+	timed := p.ts.kind != tsNone
+	lastPart := -1 // the partition whose lastSeen is now
+	e := p.out.single()
+	for p.pos < len(p.buf) {
+		var space []Timed[T]
+		if e != nil {
+			if space = e.Space(len(p.buf) - p.pos); space != nil && len(space) == 0 {
+				return false // full
+			}
+		}
+		k := 0
+		for ; p.pos+k < len(p.buf); k++ {
+			if space != nil && k == len(space) {
+				break
+			}
+			it := &p.buf[p.pos+k]
+			ts := p.stamp(it, now)
+			if timed {
+				part := it.Partition
+				if part < 0 || part >= len(p.parts) || part != lastPart && p.parts[part].idle {
+					lastPart = -1
+					goto slow
+				}
+				ps := &p.parts[part]
+				if part != lastPart {
+					ps.lastSeen, lastPart = now, part
+				}
+				if ts > ps.max {
+					if ts >= p.crossAt || p.idleOut {
+						goto slow
+					}
+					ps.max = ts
+				}
+			}
+			if space == nil {
+				if !p.out.Offer(Timed[T]{TS: ts, V: it.V}) {
+					p.pos += k
+					return false
+				}
+				continue
+			}
+			space[k] = Timed[T]{TS: ts, V: it.V}
+			continue
+		slow:
+			// A watermark may be due before this item: publish the items
+			// before it, then take it the long way.
+			if space != nil {
+				e.Commit(k)
+			}
+			p.pos += k
+			p.observe(it.Partition, ts, now)
+			if !p.flushWatermark() || !p.out.Offer(Timed[T]{TS: ts, V: it.V}) {
+				return false
+			}
+			p.pos++
+			k = -1 // the batch starts again after this item
+			break
+		}
+		if k < 0 {
+			continue
+		}
+		if space != nil {
+			e.Commit(k)
+		}
+		p.pos += k
+	}
+	return true
+}
+
+func (p *sourceP[T]) stamp(it *SourceItem[T], now time.Time) int64 {
 	switch p.ts.kind {
 	case tsEvent:
 		return p.ts.event(it.V).UnixNano()
@@ -386,6 +460,10 @@ func (p *sourceP[T]) flushWatermark() bool {
 		p.idleOut = true
 	} else {
 		p.emitted, p.idleOut = p.pending, false
+		p.crossAt = math.MinInt64
+		if f, lag := int64(p.ts.frame), int64(p.ts.lag); p.emitted != dag.MinWatermark && p.emitted <= math.MaxInt64-f-lag {
+			p.crossAt = p.emitted + f + lag
+		}
 	}
 	p.pending = dag.MinWatermark
 	return true

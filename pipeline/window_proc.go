@@ -113,7 +113,7 @@ const maxSpareFrames = 8
 // each key's accumulator, in the order the keys first appeared.
 type accFrame[K comparable, A any] struct {
 	end   int64
-	index map[K]int32 // key -> position in keys and accs
+	index keyTable[K] // key -> position in keys and accs
 	keys  []K
 	accs  []A
 	sent  int // entries handed on so far, while the frame is flushed
@@ -122,7 +122,7 @@ type accFrame[K comparable, A any] struct {
 // add appends a key not yet in the frame.
 func (f *accFrame[K, A]) add(k K, a A) {
 	k = owned(k)
-	f.index[k] = int32(len(f.keys))
+	f.index.put(k, int32(len(f.keys)))
 	f.keys = append(f.keys, k)
 	f.accs = append(f.accs, a)
 }
@@ -161,7 +161,8 @@ func (fs *accFrames[K, A]) frame(end int64) *accFrame[K, A] {
 	if n := len(fs.spare); n > 0 {
 		f, fs.spare = fs.spare[n-1], fs.spare[:n-1]
 	} else {
-		f = &accFrame[K, A]{index: map[K]int32{}}
+		f = &accFrame[K, A]{}
+		f.index.init()
 	}
 	f.end = end
 	fs.open = slices.Insert(fs.open, i, f)
@@ -177,7 +178,7 @@ func (fs *accFrames[K, A]) dropFirst() {
 		fs.last = nil
 	}
 	if len(fs.spare) < maxSpareFrames {
-		clear(f.index)
+		f.index.reset()
 		clear(f.keys)
 		clear(f.accs)
 		f.keys, f.accs, f.sent = f.keys[:0], f.accs[:0], 0
@@ -219,7 +220,7 @@ func (p *frameAccumulator[T, K, A, R]) Process(_ int, in *dag.Inbox) error {
 		}
 		f := p.frames.at(it.TS)
 		k := p.key(it.V)
-		if j, ok := f.index[k]; ok {
+		if j, ok := f.index.get(k); ok {
 			f.accs[j] = p.op.Accumulate(f.accs[j], it.V)
 		} else {
 			f.add(k, p.op.Accumulate(p.op.Create(), it.V))
@@ -545,7 +546,7 @@ func (p *frameAccumulator[T, K, A, R]) RestoreSnapshot(key, value []byte) error 
 	}
 	for end, a := range fs {
 		f := p.frames.frame(end)
-		if i, ok := f.index[k]; ok {
+		if i, ok := f.index.get(k); ok {
 			f.accs[i] = p.op.Combine(f.accs[i], a)
 		} else {
 			f.add(k, a)

@@ -269,19 +269,19 @@ func requireHeldOnlyOpen[K comparable, A, R any](t *testing.T, c *slidingWindows
 			refs[s]++
 		}
 	}
-	require.Len(t, c.index, len(refs), "keys held without frames")
-	for k, s := range c.index {
+	require.Equal(t, len(refs), c.index.len(), "keys held without frames")
+	for k, s := range c.index.all() {
 		require.Equal(t, k, c.slots[s].key)
 		require.Equal(t, refs[s], c.slots[s].refs)
 	}
-	require.Equal(t, len(c.slots), len(c.index)+len(c.free))
+	require.Equal(t, len(c.slots), c.index.len()+len(c.free))
 }
 
 // requireEmpty checks that a completed stage holds nothing.
 func requireEmpty[K comparable, A, R any](t *testing.T, c *slidingWindows[K, A, R]) {
 	t.Helper()
 	require.Empty(t, c.frames)
-	require.Empty(t, c.index)
+	require.Zero(t, c.index.len())
 	require.Zero(t, c.inWindow)
 }
 

@@ -61,7 +61,7 @@ type slidingWindows[K comparable, A, R any] struct {
 	export          func(A) R
 	out             *fanout[WindowResult[K, R]]
 
-	index  map[K]int32
+	index  keyTable[K]
 	slots  []windowSlot[K, A]
 	extra  []slotExtra // by slot
 	free   []int32
@@ -90,14 +90,14 @@ type slidingWindows[K comparable, A, R any] struct {
 func (c *slidingWindows[K, A, R]) init(w WindowDef, combine, deduct func(a, b A) A, export func(A) R, out *fanout[WindowResult[K, R]]) {
 	c.size, c.slide = w.size, w.slide
 	c.combine, c.deduct, c.export, c.out = combine, deduct, export, out
-	c.index = map[K]int32{}
+	c.index.init()
 	c.cur, c.done, c.closing, c.skip = noWindow, dag.MinWatermark, dag.MinWatermark, dag.MinWatermark
 	c.restoredDone = math.MaxInt64
 }
 
 // slot returns k's slot, made if k has none.
 func (c *slidingWindows[K, A, R]) slot(k K) int32 {
-	if s, ok := c.index[k]; ok {
+	if s, ok := c.index.get(k); ok {
 		return s
 	}
 	var s int32
@@ -111,7 +111,7 @@ func (c *slidingWindows[K, A, R]) slot(k K) int32 {
 	k = owned(k)
 	c.slots[s] = windowSlot[K, A]{key: k}
 	c.extra[s] = slotExtra{stamp: noWindow, skip: dag.MinWatermark, accEnd: noWindow}
-	c.index[k] = s
+	c.index.put(k, s)
 	return s
 }
 
@@ -121,7 +121,7 @@ func (c *slidingWindows[K, A, R]) release(s int32) {
 	if sl.refs--; sl.refs > 0 {
 		return
 	}
-	delete(c.index, sl.key)
+	c.index.delete(sl.key)
 	*sl = windowSlot[K, A]{}
 	c.free = append(c.free, s)
 }
@@ -200,7 +200,7 @@ func (c *slidingWindows[K, A, R]) missed(k K, end int64) bool {
 	if end > c.skip {
 		return false
 	}
-	s, ok := c.index[k]
+	s, ok := c.index.get(k)
 	return ok && end <= c.extra[s].skip // emitted before a restore
 }
 
@@ -450,7 +450,8 @@ func (c *slidingWindows[K, A, R]) restore(k K, frames map[int64]A, done int64) {
 	for end, a := range frames {
 		c.put(c.frame(end), c.slot(k), a)
 	}
-	x := &c.extra[c.index[k]]
+	s, _ := c.index.get(k)
+	x := &c.extra[s]
 	x.skip = max(x.skip, done)
 	c.skip = max(c.skip, done)
 }
