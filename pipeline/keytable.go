@@ -19,12 +19,18 @@ import (
 //
 // The zero keyTable is not usable: call init.
 type keyTable[K comparable] struct {
-	keys  []K
-	pos   []int32 // position + 1; 0 marks an empty slot
+	slots []tableSlot[K]
 	shift uint8   // 64 - log2(len(keys))
 	n     int     // keys held
 	kind  keyKind
 	seed  maphash.Seed
+}
+
+// tableSlot is a key and its position side by side: a lookup touches one
+// cache line.
+type tableSlot[K comparable] struct {
+	key K
+	pos int32 // position + 1; 0 marks an empty slot
 }
 
 type keyKind uint8
@@ -84,56 +90,55 @@ func (t *keyTable[K]) slot(k K) uint64 {
 
 // get returns k's position.
 func (t *keyTable[K]) get(k K) (int32, bool) {
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	for i := t.slot(k); ; i = (i + 1) & mask {
-		p := t.pos[i]
-		if p == 0 {
+		s := &t.slots[i]
+		if s.pos == 0 {
 			return 0, false
 		}
-		if t.keys[i] == k {
-			return p - 1, true
+		if s.key == k {
+			return s.pos - 1, true
 		}
 	}
 }
 
 // put sets k's position; k must not be in the table.
 func (t *keyTable[K]) put(k K, pos int32) {
-	if (t.n+1)*4 > len(t.keys)*3 { // at most 3/4 full
-		t.resize(len(t.keys) * 2)
+	if (t.n+1)*4 > len(t.slots)*3 { // at most 3/4 full
+		t.resize(len(t.slots) * 2)
 	}
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	i := t.slot(k)
-	for t.pos[i] != 0 {
+	for t.slots[i].pos != 0 {
 		i = (i + 1) & mask
 	}
-	t.keys[i], t.pos[i] = k, pos+1
+	t.slots[i] = tableSlot[K]{key: k, pos: pos + 1}
 	t.n++
 }
 
 // delete removes k, if it is there, moving back the keys probed past its
 // slot (backward-shift deletion: no tombstones).
 func (t *keyTable[K]) delete(k K) {
-	mask := uint64(len(t.keys) - 1)
+	mask := uint64(len(t.slots) - 1)
 	i := t.slot(k)
 	for {
-		if t.pos[i] == 0 {
+		if t.slots[i].pos == 0 {
 			return
 		}
-		if t.keys[i] == k {
+		if t.slots[i].key == k {
 			break
 		}
 		i = (i + 1) & mask
 	}
-	var zero K
-	for j := (i + 1) & mask; t.pos[j] != 0; j = (j + 1) & mask {
+	for j := (i + 1) & mask; t.slots[j].pos != 0; j = (j + 1) & mask {
 		// Move the key at j into the hole at i unless its probe starts in
 		// (i, j]: it would no longer be found.
-		if home := t.slot(t.keys[j]); (j-home)&mask >= (j-i)&mask {
-			t.keys[i], t.pos[i] = t.keys[j], t.pos[j]
+		if home := t.slot(t.slots[j].key); (j-home)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
 			i = j
 		}
 	}
-	t.keys[i], t.pos[i] = zero, 0
+	t.slots[i] = tableSlot[K]{}
 	t.n--
 }
 
@@ -142,19 +147,18 @@ func (t *keyTable[K]) reset() {
 	if t.n == 0 {
 		return
 	}
-	clear(t.keys)
-	clear(t.pos)
+	clear(t.slots)
 	t.n = 0
 }
 
 func (t *keyTable[K]) resize(size int) {
-	oldKeys, oldPos := t.keys, t.pos
-	t.keys, t.pos = make([]K, size), make([]int32, size)
+	old := t.slots
+	t.slots = make([]tableSlot[K], size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	t.n = 0
-	for i, p := range oldPos {
-		if p != 0 {
-			t.put(oldKeys[i], p-1)
+	for _, s := range old {
+		if s.pos != 0 {
+			t.put(s.key, s.pos-1)
 		}
 	}
 }
@@ -165,8 +169,8 @@ func (t *keyTable[K]) len() int { return t.n }
 // all yields every key and its position, in no particular order.
 func (t *keyTable[K]) all() iter.Seq2[K, int32] {
 	return func(yield func(K, int32) bool) {
-		for i, p := range t.pos {
-			if p != 0 && !yield(t.keys[i], p-1) {
+		for _, s := range t.slots {
+			if s.pos != 0 && !yield(s.key, s.pos-1) {
 				return
 			}
 		}
