@@ -94,13 +94,13 @@ func parseFlags() (config, error) {
 	var cfg config
 	var workloads, sizes, members string
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run, by name or section number: "+strings.Join(allWorkloads, ", ")+" (pipeline prints sections 1 and 2)")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge, nexmark and snapshot")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "runs of weir and of its reference, taken in turn, in workloads pipeline, edge, nexmark, snapshot and q7q8")
 	flag.Int64Var(&cfg.items, "items", 50_000_000, "items generated per run in workload pipeline")
 	flag.Int64Var(&cfg.edgeBytes, "edge-bytes", 400_000_000, "encoded bytes sent per run and item size in workload edge")
 	flag.StringVar(&sizes, "edge-sizes", "8,100,1000", "comma-separated string item sizes in bytes for workload edge (an int64 row comes first, the first size with ReuseMemory last)")
-	flag.Int64Var(&cfg.events, "events", 20_000_000, "bids per run in workload nexmark")
+	flag.Int64Var(&cfg.events, "events", 20_000_000, "bids per run in workload nexmark, events per run in workload q7q8")
 	flag.Int64Var(&cfg.verifyEvents, "verify-events", 1_000_000, "bids of the small run of workload nexmark checked against plain Go")
-	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workloads nexmark, snapshot and state run on (members all in this process)")
+	flag.StringVar(&members, "members", "1,3", "comma-separated cluster sizes workloads nexmark, snapshot, state and q7q8 run on (members all in this process)")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long workload latency feeds bids at -rate")
 	flag.IntVar(&cfg.rate, "rate", 500_000, "bids per second in workload latency")
 	flag.Int64Var(&cfg.snapItems, "snapshot-items", 100_000_000, "items per run in workload snapshot")
