@@ -289,6 +289,22 @@ func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 		return coGroup[L, R]{ls: append(append([]L(nil), a.ls...), b.ls...), rs: append(append([]R(nil), a.rs...), b.rs...)}
 	}
 	for k, fs := range p.frames {
+		if len(fs) == 1 && p.w.size == p.w.slide {
+			// The common case, a key in one tumbling window: that window
+			// is its frame, with no windows to list and no frames to sort.
+			for fe, g := range fs {
+				if fe > upTo {
+					break
+				}
+				if fe > p.done {
+					for _, o := range p.join(k, fe-p.w.size, fe, g.ls, g.rs) {
+						p.pending = append(p.pending, Timed[O]{TS: fe, V: o})
+					}
+				}
+				delete(p.frames, k)
+			}
+			continue
+		}
 		for _, e := range windowsOf(fs, p.w, p.done, upTo) {
 			if g, ok := window(fs, p.w, e, concat); ok {
 				for _, o := range p.join(k, e-p.w.size, e, g.ls, g.rs) {
