@@ -20,8 +20,8 @@ import (
 // The zero keyTable is not usable: call init.
 type keyTable[K comparable] struct {
 	slots []tableSlot[K]
-	shift uint8   // 64 - log2(len(keys))
-	n     int     // keys held
+	shift uint8 // 64 - log2(len(keys))
+	n     int   // keys held
 	kind  keyKind
 	seed  maphash.Seed
 }
