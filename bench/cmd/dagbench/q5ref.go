@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"math"
 	"time"
 )
@@ -87,14 +86,4 @@ func frameEnd(ts, slide int64) int64 {
 
 // firstDifference compares Q5 outputs and describes the first difference,
 // or returns "" when they are equal.
-func firstDifference(got, want []hotItem) string {
-	for i := range min(len(got), len(want)) {
-		if got[i] != want[i] {
-			return fmt.Sprintf("window %d of %d: got %+v, want %+v", i+1, len(want), got[i], want[i])
-		}
-	}
-	if len(got) != len(want) {
-		return fmt.Sprintf("got %d windows, want %d", len(got), len(want))
-	}
-	return ""
-}
+func firstDifference(got, want []hotItem) string { return firstDiff(got, want) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -17,7 +18,7 @@ const q78Target = 0.4
 func runQ7(ctx context.Context, c *harness.Cluster, n int64, round int) ([]q7Result, time.Duration, error) {
 	run := runID("q7", round)
 	d, err := runJob(ctx, c.Members[0], "dagbench.q7", q7Params{N: n, Base: q5Base, Rate: q5SimRate, Size: q7Window, Lag: q5Lag, Run: run})
-	return takeCollected(run, func(a, b q7Result) int { return compareInt(a.End, b.End) }), d, err
+	return takeCollected(run, func(a, b q7Result) int { return cmp.Compare(a.End, b.End) }), d, err
 }
 
 // runQ8 runs Q8 over n simulated events on c and returns its output.
@@ -25,16 +26,6 @@ func runQ8(ctx context.Context, c *harness.Cluster, n int64, round int) ([]q8Res
 	run := runID("q8", round)
 	d, err := runJob(ctx, c.Members[0], "dagbench.q8", q8Params{N: n, Base: q5Base, Size: q8Window, Lag: q5Lag, Run: run})
 	return takeCollected(run, compareQ8), d, err
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // firstDiff describes the first difference between two outputs, or "".
