@@ -22,6 +22,7 @@ import (
 // emitting, and the save waited for the emitting, so the job stalled for
 // good: seen in the Go Green demo at 20k readings/s on 3 members.
 func TestSnapshotOfABackpressuredSource(t *testing.T) {
+	t.Parallel()
 	const total = 200_000
 	started := make(chan struct{}, 1)
 	cfg := clustertest.Config(t)
@@ -182,6 +183,7 @@ func (h *onMessage) WithGroup(name string) slog.Handler {
 // rather than waiting for it to time out (30 s when a processor cannot
 // acknowledge).
 func TestCancelAndRestartInterruptASnapshot(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		action string
 		do     func(*dag.Job, context.Context) error

@@ -44,6 +44,7 @@ func init() {
 }
 
 func TestSimpleJobOnOneMember(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, 30*time.Second)
 	name := newBag(t)

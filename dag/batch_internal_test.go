@@ -9,6 +9,7 @@ import (
 // Only items that cannot point into the message they were decoded from let
 // the receiver give the message back.
 func TestEdgeTypesThatAlias(t *testing.T) {
+	t.Parallel()
 	type point struct {
 		X, Y float64
 		Tags [2]int32

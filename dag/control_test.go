@@ -37,6 +37,7 @@ func readCounts(t *testing.T, m *member.Member, name string) map[string]int64 {
 // Suspend takes a final snapshot and stops every execution: the output
 // stays put while input keeps coming. Resume continues from that snapshot.
 func TestSuspendAndResume(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 2*time.Minute)
@@ -65,6 +66,7 @@ func TestSuspendAndResume(t *testing.T) {
 
 // Restart stops the job and starts it again from its last snapshot.
 func TestRestartOnRequest(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	j := jobtest.StartCount(t, ms[1], exactlyOnce()...)
@@ -78,6 +80,7 @@ func TestRestartOnRequest(t *testing.T) {
 // suspend the old, export, cancel it, submit the new one from the export.
 // Together they process every input exactly once.
 func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 2*time.Minute)
@@ -134,6 +137,7 @@ func TestNewVersionStartsFromAnExportedSnapshot(t *testing.T) {
 
 // A job asking for a processing guarantee must read replayable sources.
 func TestGuaranteeNeedsReplayableSources(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	_, err := dag.Submit(ctxT(t, time.Minute), c.Members()[0], "test.unreplayable", struct{}{}, dag.WithGuarantee(dag.ExactlyOnce))
 	require.ErrorIs(t, err, dag.ErrNotReplayable)
@@ -144,6 +148,7 @@ func TestGuaranteeNeedsReplayableSources(t *testing.T) {
 // A member that joins gets its share of a running job after the scale-up
 // delay; the job restarts from a snapshot to take it in.
 func TestJobScalesUpToAJoiningMember(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(200*time.Millisecond))...)
@@ -158,6 +163,7 @@ func TestJobScalesUpToAJoiningMember(t *testing.T) {
 // crash: the job restarts on the others from its last snapshot, it does not
 // fail.
 func TestJobSurvivesAGracefulLeave(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(-1))...)
@@ -172,6 +178,7 @@ func TestJobSurvivesAGracefulLeave(t *testing.T) {
 // part of the job (it has no quorum); the majority restarts the job without
 // it, and takes it back in once the network heals.
 func TestJobRunsOnlyWhereTheQuorumIs(t *testing.T) {
+	t.Parallel()
 	net := clustertest.NewNetwork()
 	cfg := clustertest.Config(t)
 	cfg.Faults = net

@@ -44,6 +44,7 @@ func init() {
 // GeneratorP generates every sequence number once in the cluster, whatever
 // the members and the parallelism; GeneratorPerInstanceP once per instance.
 func TestGeneratorPSharesTheSequence(t *testing.T) {
+	t.Parallel()
 	const members, n = 3, 10_007 // not a multiple of the 9 instances
 	c := clustertest.Start(t, members, member.Config{})
 	ctx := ctxT(t, time.Minute)

@@ -44,6 +44,7 @@ func init() {
 // JobInfo.Execution is the number the job's processors see as
 // Context.Execution: 1 at first, and it grows with a restart.
 func TestJobInfoExecutionGrowsWithARestart(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, time.Minute)
 	name := newBag(t)

@@ -65,6 +65,7 @@ func (f *failing) Process(_ int, in *dag.Inbox) error {
 func (f *failing) Complete() (bool, error) { return true, nil }
 
 func TestFailingProcessorFailsTheJobEverywhere(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	for _, panics := range []bool{false, true} {
 		t.Run(fmt.Sprintf("panic=%v", panics), func(t *testing.T) {
@@ -91,6 +92,7 @@ func TestFailingProcessorFailsTheJobEverywhere(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, 30*time.Second)
 	job, err := dag.Submit(ctx, c.Members()[1], "test.endless", struct{}{})
@@ -111,6 +113,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestUnknownJob(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	_, err := dag.Submit(ctxT(t, 10*time.Second), c.Members()[0], "no.such.job", 1)
 	require.ErrorIs(t, err, dag.ErrUnknownJob)
@@ -120,6 +123,7 @@ func TestUnknownJob(t *testing.T) {
 // A fast source and a sink that takes one item per call: the queues fill
 // up to their bounds and stay there; nothing grows.
 func TestBackpressureBoundsQueues(t *testing.T) {
+	t.Parallel()
 	cfg := clustertest.Config(t)
 	const window = 64 << 10
 	cfg.StreamWindow = window

@@ -39,6 +39,7 @@ func init() {
 // throughput (see debloat.go), so a barrier waits for a fraction of a
 // second of work per stage.
 func TestSnapshotsOfAnOverloadedJob(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx := ctxT(t, 2*time.Minute)

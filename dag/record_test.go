@@ -24,6 +24,7 @@ import (
 // of the one the record names, and the member that takes the job over
 // once it leaves writes every line exactly once.
 func TestSnapshotIsCommittedOnlyOnceRecorded(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	coord, other := ms[0], ms[1]

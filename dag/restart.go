@@ -72,7 +72,12 @@ func (cj *coordJob) resumeRestart(ctx context.Context, from uint64) {
 	cj.opMu.Unlock()
 	if left {
 		cj.restartUntilRunning(ctx, "resuming a restart that waited for the quorum", from)
+		return
 	}
+	// The restart that was in progress may have set its execution up on
+	// the members of before this change: a member that joined meanwhile is
+	// taken in as any joining member is.
+	cj.scheduleScaleUp()
 }
 
 // lastSnapshot is the job's last complete snapshot.
@@ -344,20 +349,33 @@ func (cj *coordJob) scheduleScaleUp() {
 			cj.scaleUp = false
 			cj.mu.Unlock()
 		}()
-		t := cj.s.clock().NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.Chan():
-		case <-ctx.Done():
-			return
-		case <-cj.ctx.Done():
-			return
-		}
-		if slices.Equal(cj.currentPlan().Members, cj.s.dataMembers()) || cj.status() != Running {
-			return
-		}
-		if err := cj.restart(ctx, "members changed: scaling to the current members"); err != nil {
-			cj.s.log.Warn("job could not scale to the current members", "job", cj.currentPlan().JobID, "err", err)
+		for {
+			t := cj.s.clock().NewTimer(delay)
+			select {
+			case <-t.Chan():
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-cj.ctx.Done():
+				t.Stop()
+				return
+			}
+			if slices.Equal(cj.currentPlan().Members, cj.s.dataMembers()) {
+				return
+			}
+			switch cj.status() {
+			case Running:
+				if err := cj.restart(ctx, "members changed: scaling to the current members"); err != nil {
+					cj.s.log.Warn("job could not scale to the current members", "job", cj.currentPlan().JobID, "err", err)
+				}
+				return
+			case Restarting:
+				// A restart is setting up its execution, perhaps on the
+				// members of before this change: look again once it is done.
+				continue
+			default:
+				return
+			}
 		}
 	})
 }

@@ -68,6 +68,7 @@ func init() {
 // once, although the messages they arrived in are read into again, which
 // the sink sees as items at addresses it has seen before.
 func TestEdgeReusesMemory(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, time.Minute)
 	const n = 200_000

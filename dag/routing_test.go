@@ -67,6 +67,7 @@ func init() {
 }
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	for _, members := range []int{1, 3} {
 		c := clustertest.Start(t, members, member.Config{})
 		ids := clustertest.DataMembers(c.Members())

@@ -18,6 +18,7 @@ import (
 // Job IDs made in a row sort in the order they were made, even within one
 // millisecond (the list sink reads jobs in ID order).
 func TestJobIDsSortBySubmission(t *testing.T) {
+	t.Parallel()
 	ids := make([]string, 1000)
 	for i := range ids {
 		ids[i] = newJobID()
@@ -30,6 +31,7 @@ func TestJobIDsSortBySubmission(t *testing.T) {
 // member ended early, is a change of the cluster: the job restarts rather
 // than fails.
 func TestStoppedPeerIsAClusterChange(t *testing.T) {
+	t.Parallel()
 	require.True(t, transient(peerStopped(fmt.Errorf("send: %w", member.ErrStreamClosed))))
 	other := errors.New("processor failed")
 	require.Equal(t, other, peerStopped(other))
@@ -40,6 +42,7 @@ func TestStoppedPeerIsAClusterChange(t *testing.T) {
 // error that makes the coordinator restart the job later rather than fail
 // it.
 func TestMemberWithoutQuorumTakesNoPartInAnExecution(t *testing.T) {
+	t.Parallel()
 	net := clustertest.NewNetwork()
 	cfg := clustertest.Config(t)
 	cfg.Faults = net
@@ -62,6 +65,7 @@ func TestMemberWithoutQuorumTakesNoPartInAnExecution(t *testing.T) {
 // run twice closed its finished channel twice, and the member panicked when
 // the job was cancelled).
 func TestExecutionStartsOnce(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -101,6 +105,7 @@ func TestExecutionStartsOnce(t *testing.T) {
 // Green under load: "member …: replaced by execution 2"); the job must
 // restart instead, and run on.
 func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -140,6 +145,7 @@ func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
 // now and then (a member's first membership change comes just after its
 // start).
 func TestMembersChangeDuringARestart(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -46,6 +46,7 @@ func splitOffCoordinator(t *testing.T, c *clustertest.Cluster, net *clustertest.
 // cut-off coordinator stops its execution, and once healed the job runs on
 // every member again, its output exactly its input.
 func TestCoordinatorCutOffBySplit(t *testing.T) {
+	t.Parallel()
 	net := clustertest.NewNetwork()
 	cfg := clustertest.Config(t)
 	cfg.Faults = net
@@ -60,6 +61,7 @@ func TestCoordinatorCutOffBySplit(t *testing.T) {
 // The soak variant: the coordinator is cut off again and again for
 // WEIR_SOAK.
 func TestCoordinatorCutOffBySplitSoak(t *testing.T) {
+	t.Parallel()
 	d := clustertest.Soak(t)
 	net := clustertest.NewNetwork()
 	cfg := clustertest.Config(t)

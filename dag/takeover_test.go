@@ -22,6 +22,7 @@ import (
 // loses the job, and the cluster's coordinator ends up coordinating it
 // alone, exactly once throughout.
 func TestTakeoverWhileTheCoordinatorRuns(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	ctx := ctxT(t, 2*time.Minute)
@@ -52,6 +53,7 @@ func TestTakeoverWhileTheCoordinatorRuns(t *testing.T) {
 // Now every write stamps the record, and an ended job's record is final:
 // the takeover is refused and the job stays cancelled.
 func TestTakeoverFromARecordReadBeforeACancel(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx := ctxT(t, time.Minute)
@@ -76,6 +78,7 @@ func TestTakeoverFromARecordReadBeforeACancel(t *testing.T) {
 // coordinator's own: its next write, expecting the record before it, must
 // not take the change for a takeover and give the job up.
 func TestOwnUnacknowledgedWriteIsNoTakeover(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	ctx := ctxT(t, time.Minute)

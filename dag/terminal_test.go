@@ -56,6 +56,7 @@ func init() {
 // job afterwards: the map held sums from past the snapshot, and the files
 // of its commit could be missing.
 func TestTerminalSnapshotIsTheSinksCut(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"suspend", "cancel-and-export"} {
 		t.Run(how, func(t *testing.T) {
 			c := clustertest.Start(t, 3, member.Config{})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRestartBackoffDoublesUpToItsCap(t *testing.T) {
+	t.Parallel()
 	var got []time.Duration
 	var b time.Duration
 	for range 8 {
@@ -19,6 +20,7 @@ func TestRestartBackoffDoublesUpToItsCap(t *testing.T) {
 }
 
 func TestJobTimingDefaults(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		cfg      JobConfig

@@ -20,6 +20,7 @@ import (
 // onto a joining member once that clock has passed the delay, and not
 // before; the test steps the clock instead of waiting.
 func TestScaleUpDelayIsSteppedOnTheCoordinatorsClock(t *testing.T) {
+	t.Parallel()
 	const delay = time.Minute
 	clock := clockwork.NewFakeClockAt(time.Now())
 	c := clustertest.Start(t, 0, clustertest.Config(t))
@@ -55,6 +56,7 @@ func TestScaleUpDelayIsSteppedOnTheCoordinatorsClock(t *testing.T) {
 // clock, three snapshot intervals here; the job runs on and the next
 // snapshot completes. The test steps the clock instead of waiting.
 func TestUnacknowledgedSnapshotIsAbortedAtItsTimeout(t *testing.T) {
+	t.Parallel()
 	const every, timeout, step = time.Minute, 3 * time.Minute, 10 * time.Second
 	net := clustertest.NewNetwork()
 	clock := clockwork.NewFakeClockAt(time.Now())

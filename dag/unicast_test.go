@@ -78,6 +78,7 @@ func init() {
 // with room: one consumer that stops taking items does not stop the
 // receiver from feeding the others, and nothing is lost or doubled.
 func TestUnicastSkipsASlowRemoteConsumer(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, 60*time.Second)
 	const n = 60_000

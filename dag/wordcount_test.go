@@ -81,6 +81,7 @@ func init() {
 }
 
 func TestWordCountOnThreeMembers(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	vocab := []string{"fleet", "truck", "fuel", "load", "axle", "route", "driver", "parcel", "co2", "depot"}
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -135,6 +135,7 @@ func runJoin(t *testing.T, c *clustertest.Cluster, p joinParams) []string {
 }
 
 func TestJoinsAndEnrichmentOnThreeMembers(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	orders, products, drivers := joinData(rand.New(rand.NewPCG(5, 6)))
 	names := map[int]string{}
@@ -274,6 +275,7 @@ func init() {
 }
 
 func TestMapAsyncBoundsConcurrencyAndKeepsOrder(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	for _, tc := range []struct {
 		name             string
@@ -324,6 +326,7 @@ func init() {
 }
 
 func TestSortAndAggregateAll(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	rng := rand.New(rand.NewPCG(9, 9))
 	values := make([]int, 5000)

@@ -73,6 +73,7 @@ func init() {
 // go idle, as if each had been found quiet at its own moment; so the
 // windows their events filled close, every time they go quiet together.
 func TestPartitionsQuietTogether(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, time.Minute)
 	bag := newBag(t)

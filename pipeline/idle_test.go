@@ -67,6 +67,7 @@ func init() {
 }
 
 func TestIdlePartitionDoesNotStopWindows(t *testing.T) {
+	t.Parallel()
 	t.Run("source sometimes without items", func(t *testing.T) { testIdlePartition(t, false) })
 	// A quiet partition is idle also when the source always has items of
 	// the others to deliver.
@@ -97,6 +98,7 @@ func testIdlePartition(t *testing.T, busy bool) {
 }
 
 func TestEarlyResults(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, 60*time.Second)
 	bag := newBag(t)

@@ -99,6 +99,7 @@ func init() {
 // a restart restores the build tables (the two-sided join's used to come
 // back empty), and the stream side read after it still finds its matches.
 func TestHashJoinSnapshotsAfterItsBuildSideAndRestoresIt(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	ms := c.Members()
 	orders, products, drivers := joinData(rand.New(rand.NewPCG(5, 6)))

@@ -10,6 +10,7 @@ import (
 // A string key entering a processor's state is copied: decoded from a
 // distributed edge, it shares the memory of the whole message it came in.
 func TestOwnedCopiesStringKeys(t *testing.T) {
+	t.Parallel()
 	msg := []byte("a message of which one key is kept")
 	k := unsafe.String(&msg[2], 7) // "message", sharing msg's memory
 	kept := owned(k)

@@ -49,6 +49,7 @@ func testKeyTable[K comparable](t *testing.T, key func(int) K, distinct int) {
 }
 
 func TestKeyTable(t *testing.T) {
+	t.Parallel()
 	type pair struct {
 		A int16
 		B string

@@ -54,6 +54,7 @@ func (w bagWriter[T]) Write(items []T) error {
 func (w bagWriter[T]) Close() error { return nil }
 
 func TestPipelineWordCount(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	rng := rand.New(rand.NewPCG(3, 4))
 	words := []string{"fuel", "load", "gnss", "co2", "trip", "parcel", "driver"}

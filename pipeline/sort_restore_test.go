@@ -12,6 +12,7 @@ import (
 // only the instance all items meet on keeps them (it used to be every
 // member's, and a restore on 2 members emitted 100 items as 114).
 func TestSortRestoresOnItsOneInstance(t *testing.T) {
+	t.Parallel()
 	k, err := keys.Encode(0)
 	require.NoError(t, err)
 	v, err := keys.Encode([]Timed[int]{{TS: 1, V: 7}, {TS: 2, V: 3}})

@@ -15,6 +15,7 @@ import (
 // results are split into partial aggregates, and in whatever order, the
 // export is the plain ranking of them all.
 func TestRankWithTiesSplitsAnyWay(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	start, end := time.Unix(0, 100), time.Unix(0, 200)
 	for _, n := range []int{1, 2, 3, 7} {
@@ -72,6 +73,7 @@ func TestRankWithTiesSplitsAnyWay(t *testing.T) {
 }
 
 func TestCompareKeysIsNatural(t *testing.T) {
+	t.Parallel()
 	require.Positive(t, compareKeys("b", "aa")) // not by encoded length
 	require.Negative(t, compareKeys(-5, 3))
 	require.Negative(t, compareKeys(uint8(2), uint8(10)))
@@ -86,6 +88,7 @@ func TestCompareKeysIsNatural(t *testing.T) {
 // TopN keeps n items, ties at the nth place included in the count; none
 // for n <= 0 (it used to panic).
 func TestTopNCountsAndZero(t *testing.T) {
+	t.Parallel()
 	agg := func(op AggregateOp[int, []int, []int], items ...int) []int {
 		a, b := op.Create(), op.Create()
 		for i, v := range items {

@@ -105,6 +105,7 @@ func topNReference(evs []event, kind string, lag time.Duration, n int) (lines []
 // of rank n or better, ties at the nth place included, in a deterministic
 // order: what a plain computation over the same events gives.
 func TestTopNPerWindowMatchesReference(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, member.Config{})
 	const disorder = 20 * time.Millisecond
 	const lag = 3 * disorder // no event is late: the ranking is under test
@@ -134,6 +135,7 @@ func TestTopNPerWindowMatchesReference(t *testing.T) {
 }
 
 func TestTopNPerWindowRefusesNBelowOne(t *testing.T) {
+	t.Parallel()
 	pl := pipeline.New()
 	src := pipeline.ReadFrom(pl, sources.Items[event](), pipeline.EventTime(func(e event) time.Time { return time.Unix(0, e.TS) }, 0))
 	counts := pipeline.AggregateWindow(pipeline.Window(pipeline.GroupBy(src, func(e event) string { return e.Key }), pipeline.Tumbling(time.Second)), pipeline.Count[event]())

@@ -320,6 +320,7 @@ func testCombiner[A any](t *testing.T, op combOp[A]) {
 }
 
 func TestWindowCombinerMatchesReference(t *testing.T) {
+	t.Parallel()
 	t.Run("deduct", func(t *testing.T) { testCombiner(t, sumOp) })
 	t.Run("no-deduct", func(t *testing.T) { testCombiner(t, listOp) })
 }
@@ -329,6 +330,7 @@ func TestWindowCombinerMatchesReference(t *testing.T) {
 // snapshots are not aligned) into one instance: each key resumes after the
 // last window it emitted.
 func TestWindowCombinerRestoresKeysAtDifferentPoints(t *testing.T) {
+	t.Parallel()
 	w := Sliding(30, 10)
 	h := &combHarness[int64]{t: t, w: w, op: sumOp, got: map[string]string{}, lastEnd: map[string]int64{}}
 	a, outA := h.newCombiner()
@@ -376,6 +378,7 @@ func TestWindowCombinerRestoresKeysAtDifferentPoints(t *testing.T) {
 // combining stage kept its progress (the frames alone): they restore, and
 // windows are emitted again from the first frame, as they were then.
 func TestWindowCombinerRestoresOldSnapshots(t *testing.T) {
+	t.Parallel()
 	w := Sliding(30, 10)
 	h := &combHarness[int64]{t: t, w: w, op: sumOp, got: map[string]string{}, lastEnd: map[string]int64{}}
 	p, out := h.newCombiner()
@@ -396,6 +399,7 @@ func TestWindowCombinerRestoresOldSnapshots(t *testing.T) {
 // idle while the others advanced): they are counted in "late-frames", and
 // count in the windows not emitted yet.
 func TestWindowCombinerLateFrame(t *testing.T) {
+	t.Parallel()
 	for _, op := range []string{"deduct", "no-deduct"} {
 		t.Run(op, func(t *testing.T) {
 			w := Sliding(30, 10)

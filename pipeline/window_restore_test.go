@@ -77,6 +77,7 @@ func containsEarly(s string) bool {
 // emitted, resumes it, and checks the results equal the reference model:
 // none lost, none emitted twice.
 func TestWindowRestoreMidWindow(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	const lag = 20 * time.Millisecond
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -141,6 +142,7 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 // reached, so they are late, counted and routed to LateItems exactly as
 // without the suspension, and no window is emitted again or changed.
 func TestWindowLateAfterRestore(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	const lag = 20 * time.Millisecond
 	rng := rand.New(rand.NewPCG(5, 6))

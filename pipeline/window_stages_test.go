@@ -74,6 +74,7 @@ func process(t *testing.T, p dag.Processor, items []Timed[tItem], take func()) {
 }
 
 func TestWindowAccumulatorMatchesReference(t *testing.T) {
+	t.Parallel()
 	const lag = 15
 	sum := Sum(func(it tItem) int64 { return it.V })
 	for _, w := range []WindowDef{Tumbling(10), Sliding(30, 10)} {
@@ -316,6 +317,7 @@ func (h *windowPHarness[A]) restore(withMark bool) {
 }
 
 func TestWindowPMatchesReference(t *testing.T) {
+	t.Parallel()
 	sum := Sum(func(it tItem) int64 { return it.V })
 	list := ToList[tItem]()
 	for _, w := range []WindowDef{Tumbling(10), Sliding(30, 10)} {
@@ -368,6 +370,7 @@ func TestWindowPMatchesReference(t *testing.T) {
 // watermarks were saved), it starts without one, so they are on time and
 // count in the windows not emitted yet.
 func TestWindowPItemBeforeRestoredWindow(t *testing.T) {
+	t.Parallel()
 	for _, deduct := range []bool{true, false} {
 		for _, withMark := range []bool{true, false} {
 			t.Run(fmt.Sprintf("deduct=%v/mark=%v", deduct, withMark), func(t *testing.T) {

@@ -269,6 +269,7 @@ func reference(evs []event, kind, op string, lag time.Duration) (results []strin
 }
 
 func TestWindowsMatchReferenceModel(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	const lag = 20 * time.Millisecond
 	rng := rand.New(rand.NewPCG(7, 8))

@@ -35,6 +35,7 @@ func registerChannel[T any](t *testing.T, ch chan T) string {
 }
 
 func TestChannelDeliversEveryItem(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ch := make(chan int, 16)
 		name := registerChannel(t, ch)
@@ -69,6 +70,7 @@ func TestChannelDeliversEveryItem(t *testing.T) {
 // order, never more than that bound ahead of the reader; cancelling the job
 // unblocks a send to a full channel.
 func TestChannelBackpressure(t *testing.T) {
+	t.Parallel()
 	const (
 		batch     = 1024
 		queue     = 16 * batch          // the default queue of an edge, in items
@@ -104,6 +106,7 @@ func TestChannelBackpressure(t *testing.T) {
 }
 
 func TestChannelBadConfig(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	m := c.Members()[0]
 
@@ -123,6 +126,7 @@ func TestChannelBadConfig(t *testing.T) {
 // TestChannelUnregister: a name is free again once unregistered, and
 // unregistering twice is harmless.
 func TestChannelUnregister(t *testing.T) {
+	t.Parallel()
 	unregister, err := sinks.RegisterChannel("reused", make(chan int))
 	require.NoError(t, err)
 	unregister()

@@ -10,6 +10,7 @@ import (
 // restore commits what its snapshot names, drops the rest of the earlier
 // executions, and ignores what they send afterwards.
 func TestCollectorSettlesExecutions(t *testing.T) {
+	t.Parallel()
 	c, err := NewCollector[int](t.Name())
 	require.NoError(t, err)
 	defer c.Close()

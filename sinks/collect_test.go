@@ -42,6 +42,7 @@ func newCollector(t *testing.T) *sinks.Collector[int] {
 }
 
 func TestCollect(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ctx := ctxT(t, 30*time.Second)
 		for _, opts := range [][]dag.JobOption{nil, exactlyOnce} {
@@ -63,6 +64,7 @@ func TestCollect(t *testing.T) {
 // runs, the collector holds only what completed snapshots cover: never a
 // repeat.
 func TestCollectExactlyOnceThroughRestart(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		const n = 4000
 		gateName, g := newGate(t, 0)
@@ -76,6 +78,7 @@ func TestCollectExactlyOnceThroughRestart(t *testing.T) {
 // WaitLen waits for items of a job that does not end; with exactly-once
 // they come as snapshots complete, and never twice.
 func TestCollectWaitLen(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	ctx := ctxT(t, 30*time.Second)
 	gateName, g := newGate(t, 500)
@@ -98,6 +101,7 @@ func TestCollectWaitLen(t *testing.T) {
 // A Collect sink with no collector of its name in the process, or one of
 // another item type, fails the job and says why.
 func TestCollectRefuses(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	err := run(t, m, "sinks_test.collect", collectParams{Src: Src{N: 10}, Collector: uniqueName(t)})

@@ -18,6 +18,7 @@ import (
 // the map and the lines in the committed files equal the input exactly.
 // (The tests in internal/testkit/chaos do the same to processes with kill -9.)
 func TestExactlyOnceThroughAMemberCrash(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	j := jobtest.StartCount(t, ms[0], dag.WithGuarantee(dag.ExactlyOnce), dag.WithSnapshotInterval(testjobs.Interval), dag.WithScaleUpDelay(-1))

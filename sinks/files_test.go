@@ -59,6 +59,7 @@ func readFiles(t *testing.T, dir string) (items []int, hidden int) {
 // file once, with or without a processing guarantee (with one, the items
 // after the last snapshot are committed as the job completes).
 func TestFilesCompletedJob(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		for _, g := range []dag.Guarantee{dag.None, dag.AtLeastOnce, dag.ExactlyOnce} {
 			dir := t.TempDir()
@@ -75,6 +76,7 @@ func TestFilesCompletedJob(t *testing.T) {
 // job restarts from are deleted with their temporary files and written
 // again: each appears once.
 func TestFilesExactlyOnceThroughRestart(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		const n = 4000
 		dir := t.TempDir()
@@ -88,6 +90,7 @@ func TestFilesExactlyOnceThroughRestart(t *testing.T) {
 }
 
 func TestFilesBadDirectory(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		missing := filepath.Join(t.TempDir(), "missing")
 		err := run(t, c.Members()[0], "sinks_test.files", filesParams{Src: Src{N: 10}, Dir: missing})

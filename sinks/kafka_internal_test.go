@@ -47,6 +47,7 @@ func values(recs []*kgo.Record) []string {
 // producers, and a restore from an older snapshot, whose transactions were
 // committed and their IDs used again since, commits nothing twice.
 func TestKafkaTxnsAcrossExecutions(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	b.CreateTopic("out", 2)
 	ctx1, stop1 := context.WithCancel(context.Background())

@@ -31,6 +31,7 @@ func kafkaOpts(g dag.Guarantee) []dag.JobOption {
 // output holds every count once. (internal/testkit/chaos does the same to
 // member processes with kill -9.)
 func TestKafkaExactlyOnceThroughACrash(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
@@ -47,6 +48,7 @@ func TestKafkaExactlyOnceThroughACrash(t *testing.T) {
 // TestKafkaAtLeastOnceThroughACrash runs the same job at-least-once: no
 // count is missing, and the counts the restart wrote again are reported.
 func TestKafkaAtLeastOnceThroughACrash(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
@@ -65,6 +67,7 @@ func TestKafkaAtLeastOnceThroughACrash(t *testing.T) {
 // and starts it again on the same port: the job waits for it (or
 // restarts from its snapshot) and its output is still exactly once.
 func TestKafkaBrokerAway(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := clustertest.Start(t, 1, member.Config{})
 	j := jobtest.StartKafkaCount(t, b, c.Members()[0], 300, kafkaOpts(dag.ExactlyOnce)...)
@@ -110,6 +113,7 @@ func init() {
 // guarantee: when it completes, the topic holds every item once, with the
 // key, headers and partition the functions gave.
 func TestKafkaSinkCompletes(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := clustertest.Start(t, 2, member.Config{})
 	for _, g := range []dag.Guarantee{dag.None, dag.AtLeastOnce, dag.ExactlyOnce} {
@@ -135,6 +139,7 @@ func TestKafkaSinkCompletes(t *testing.T) {
 // TestKafkaSinkBadConfig: every problem of a configuration is reported
 // when the job starts.
 func TestKafkaSinkBadConfig(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	err := run(t, c.Members()[0], kafkaItemsJob, KafkaItems{N: 1})
 	require.ErrorContains(t, err, "no brokers")

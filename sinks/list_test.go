@@ -31,6 +31,7 @@ func init() {
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ctx := ctxT(t, 30*time.Second)
 		ms := c.Members()
@@ -60,6 +61,7 @@ func TestList(t *testing.T) {
 // order it received them (one producer and one instance here, so in the
 // source's order).
 func TestListOrderPerInstance(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		gateName, _ := newGate(t, open)
 		name := uniqueName(t)
@@ -76,6 +78,7 @@ func TestListOrderPerInstance(t *testing.T) {
 // While the job runs, it returns only what completed snapshots cover: never
 // a repeat.
 func TestListExactlyOnceThroughRestart(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		const n = 4000
 		ctx := ctxT(t, time.Minute)
@@ -102,6 +105,7 @@ func TestListExactlyOnceThroughRestart(t *testing.T) {
 // TestListWhileRunning: ReadList of a running exactly-once job returns what
 // its completed snapshots cover, without repeats, and grows with them.
 func TestListWhileRunning(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, clustertest.Config(t))
 	ctx := ctxT(t, time.Minute)
 	gateName, g := newGate(t, 1000)
@@ -125,6 +129,7 @@ func TestListWhileRunning(t *testing.T) {
 }
 
 func TestListNoName(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	err := run(t, c.Members()[0], "sinks_test.list", listParams{Src: Src{N: 1}})
 	require.ErrorContains(t, err, "list sink: no name")

@@ -86,6 +86,7 @@ func (r *recorder) take() []record {
 // TestLogger: every item is logged once, by the member processing it, at
 // Info, formatted, with the job, vertex and instance in the record.
 func TestLogger(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d members", n), func(t *testing.T) {
 			rec := newRecorder()

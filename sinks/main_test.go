@@ -11,5 +11,6 @@ import (
 
 func TestMain(m *testing.M) {
 	clustertest.Services = weir.Services()
+	clustertest.Parallel(4)
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }

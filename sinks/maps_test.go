@@ -67,6 +67,7 @@ func init() {
 }
 
 func TestMap(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		name := uniqueName(t)
 		require.NoError(t, run(t, c.Members()[0], "sinks_test.merge", mergeParams{Src: Src{N: 5000}, Map: name, Kind: "map", Keys: 100}))
@@ -85,6 +86,7 @@ func TestMap(t *testing.T) {
 // already in the map, while another writer updates the same keys
 // concurrently (compare-and-swap conflicts, merged again).
 func TestMapMerging(t *testing.T) {
+	t.Parallel()
 	const (
 		n       = 5000
 		keys    = 50
@@ -148,6 +150,7 @@ func TestMapMerging(t *testing.T) {
 }
 
 func TestMapMergingBadConfig(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	m := c.Members()[0]
 	err := run(t, m, "sinks_test.merge", mergeParams{Src: Src{N: 10}, Map: "m", Kind: "nil-key", Keys: 3})

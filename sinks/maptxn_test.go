@@ -112,6 +112,7 @@ func committedInput() (before, after []delta) {
 // values, removals) is left. Then the job reads the rest, and the maps
 // equal the computation over all of it.
 func TestMapSinksCommitWithSnapshots(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	before, all := committedBefore, committedItems
@@ -256,6 +257,7 @@ func waitMaps(t *testing.T, m *member.Member, p committedParams, items []delta) 
 // snapshot it restores, end with every item merged once; the job completes,
 // committing what followed its last snapshot.
 func TestMapSinksExactlyOnceThroughRestart(t *testing.T) {
+	t.Parallel()
 	const n, keys = 4000, 50
 	c := clustertest.Start(t, 3, member.Config{})
 	for _, kind := range []string{"map", "merging", "updating"} {

@@ -56,6 +56,7 @@ func observeAll(t *testing.T, obs *sinks.Observer[int]) ([]int, error) {
 // A second job on the same observable is followed by a second observer,
 // which skips the first job's entries.
 func TestObservable(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ctx := ctxT(t, time.Minute)
 		name := uniqueName(t)
@@ -78,6 +79,7 @@ func TestObservable(t *testing.T) {
 // the source's order, also when the observer comes after the job started
 // (ObserveJob) and the job ended long before it is read.
 func TestObservableOrder(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		gateName, _ := newGate(t, open)
 		name := uniqueName(t)
@@ -94,6 +96,7 @@ func TestObservableOrder(t *testing.T) {
 // TestObservableExactlyOnceThroughRestart: an exactly-once job restarted
 // from a snapshot while it writes delivers each item once, in order.
 func TestObservableExactlyOnceThroughRestart(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		const n = 4000
 		ms := c.Members()
@@ -123,6 +126,7 @@ func TestObservableExactlyOnceThroughRestart(t *testing.T) {
 // TestObservableJobEnds: a failed job's failure and a cancelled job's
 // cancellation end the stream, once what was written is read.
 func TestObservableJobEnds(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ctx := ctxT(t, time.Minute)
 		m := c.Members()[len(c.Members())-1]
@@ -162,6 +166,7 @@ func TestObservableJobEnds(t *testing.T) {
 // receives everything in order, the source never running more than that
 // bound ahead of it.
 func TestObservableBackpressure(t *testing.T) {
+	t.Parallel()
 	const (
 		batch    = 1024
 		buffer   = 16
@@ -196,6 +201,7 @@ func TestObservableBackpressure(t *testing.T) {
 }
 
 func TestObservableBadConfig(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	m := c.Members()[0]
 	err := run(t, m, "sinks_test.observable", observableParams{Src: Src{N: 10}, Observable: uniqueName(t), Buffer: 8})
@@ -212,6 +218,7 @@ func TestObservableBadConfig(t *testing.T) {
 // TestObservableOnLiteMember: a lite member, which runs no part of the job,
 // observes it.
 func TestObservableOnLiteMember(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 2, clustertest.Config(t))
 	lite := c.Add(func(cfg *member.Config) { cfg.Lite = true })
 	c.WaitStable(3)

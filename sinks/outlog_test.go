@@ -68,6 +68,7 @@ func feed(t *testing.T, r *resolver, es []*entry) []int {
 }
 
 func TestResolverAtLeastOnceCountsEverything(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.AtLeastOnce)
 	b.begin(1, 0)
 	b.items(1, 0, 1, 2)
@@ -80,6 +81,7 @@ func TestResolverAtLeastOnceCountsEverything(t *testing.T) {
 }
 
 func TestResolverExactlyOnceWaitsForCommit(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.ExactlyOnce)
 	b.begin(1, 0)
 	b.begin(1, 1)
@@ -97,6 +99,7 @@ func TestResolverExactlyOnceWaitsForCommit(t *testing.T) {
 }
 
 func TestResolverRestoreKeepsWhatTheSnapshotCovered(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.ExactlyOnce)
 	b.begin(1, 0)
 	b.items(1, 0, 1)
@@ -117,6 +120,7 @@ func TestResolverRestoreKeepsWhatTheSnapshotCovered(t *testing.T) {
 }
 
 func TestResolverRestartFromScratchDropsEverything(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.ExactlyOnce)
 	b.begin(1, 0)
 	b.items(1, 0, 1)
@@ -129,6 +133,7 @@ func TestResolverRestartFromScratchDropsEverything(t *testing.T) {
 }
 
 func TestResolverRestoreFromAnotherJobsSnapshot(t *testing.T) {
+	t.Parallel()
 	// Execution 2 restarted, before any snapshot of the job completed, from
 	// the snapshot the job started from, which another job exported: its
 	// writers restore snapshot 0, and execution 1's items (prepared for a
@@ -146,6 +151,7 @@ func TestResolverRestoreFromAnotherJobsSnapshot(t *testing.T) {
 }
 
 func TestResolverSnapshotIDReusedByANewExecution(t *testing.T) {
+	t.Parallel()
 	// A coordinator fail-over can number the next snapshot like the one
 	// aborted: snapshot 2 of execution 1 never completed, snapshot 2 of
 	// execution 2 did. Only the latter's items count.
@@ -167,6 +173,7 @@ func TestResolverSnapshotIDReusedByANewExecution(t *testing.T) {
 }
 
 func TestResolverDropsRepeatsAndEndsFailedJobs(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.ExactlyOnce)
 	b.begin(1, 0)
 	e := b.add(kindItems, 1, 0, 0, 0, 1)
@@ -187,6 +194,7 @@ func TestResolverDropsRepeatsAndEndsFailedJobs(t *testing.T) {
 // a prepare whose snapshot never completed keeps what its commits covered
 // (the commits used to be taken for repeats, and nothing counted).
 func TestResolverListOfAJobEndedAfterAPrepare(t *testing.T) {
+	t.Parallel()
 	b := newLog(dag.ExactlyOnce)
 	b.begin(1, 0)
 	b.begin(1, 1)
@@ -210,6 +218,7 @@ func TestResolverListOfAJobEndedAfterAPrepare(t *testing.T) {
 // and checks that the items counted are the job's input, each once, in
 // order per writer: read in log order, and in the list's sorted order.
 func TestResolverModel(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(300) {
 		s := simulate(rand.New(rand.NewPCG(seed, 7)), 40)
 		want := make([]int, s.inputs)

@@ -94,6 +94,7 @@ func (s *lineServer) received() []string {
 }
 
 func TestSocket(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		srv := startLineServer(t, true)
 		require.NoError(t, run(t, c.Members()[0], "sinks_test.socket", socketParams{Src: Src{N: 3000}, Addr: srv.addr()}))
@@ -108,6 +109,7 @@ func TestSocket(t *testing.T) {
 }
 
 func TestSocketBadAddress(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	m := c.Members()[0]
 
@@ -129,6 +131,7 @@ func TestSocketBadAddress(t *testing.T) {
 // back (TCP's backpressure, up to the job's queues), and cancelling the job
 // stops its execution at once, not after the 30 s write timeout.
 func TestSocketCancelWhileBlocked(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, clustertest.Config(t))
 	srv := startLineServer(t, false)
 	gateName, _ := newGate(t, open)

@@ -76,6 +76,7 @@ func lines() format[string] {
 // saves its positions and resumes a new reader from them: together they
 // read every line exactly once.
 func TestFileReaderResumes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var want []string
 	for f := range 3 {
@@ -105,6 +106,7 @@ func TestFileReaderResumes(t *testing.T) {
 // TestFileReaderShares divides files among instances by name: each read
 // once, whatever the order the instances list them in.
 func TestFileReaderShares(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var want []string
 	for f := range 30 {
@@ -125,6 +127,7 @@ func TestFileReaderShares(t *testing.T) {
 // TestCSVResumeKnowsLines resumes a CSV file in the middle: the header is
 // read again, and a parse error after the resume names its true line.
 func TestCSVResumeKnowsLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	content := "a,b\n1,\"x\ny\"\n2,z\n3\n4,w\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "d.csv"), []byte(content), 0o644))
@@ -150,6 +153,7 @@ func TestCSVResumeKnowsLines(t *testing.T) {
 // TestParseErrorsSkippedCountedLogged skips unparsable lines by default,
 // counting each and logging the first few with their position.
 func TestParseErrorsSkippedCountedLogged(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 20 {
@@ -177,6 +181,7 @@ func TestParseErrorsSkippedCountedLogged(t *testing.T) {
 }
 
 func TestFilePositionCodec(t *testing.T) {
+	t.Parallel()
 	for _, p := range []filePos{{}, {off: 1 << 40, line: 12345}, {off: 10, line: -1}} {
 		got, err := decodeFilePos(p.encode())
 		require.NoError(t, err)

@@ -108,6 +108,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // Shared, the files are divided among the members; not, each member reads
 // them all (the test members share one machine).
 func TestLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var want []string
 	files := map[string]string{
@@ -161,6 +162,7 @@ func TestLines(t *testing.T) {
 
 // TestLinesPatternWithDirectories matches files in subdirectories.
 func TestLinesPatternWithDirectories(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"2024-01/part-1.csv": "a\n",
@@ -178,6 +180,7 @@ func TestLinesPatternWithDirectories(t *testing.T) {
 // (by default) lines that do not decode; FailOnParseError fails the job
 // naming the file and line.
 func TestJSONLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"a.jsonl": `{"vehicle":"truck-1","kg":10}` + "\n\n" + `{"vehicle":"truck-2","kg":20.5}` + "\n",
@@ -199,6 +202,7 @@ func TestJSONLines(t *testing.T) {
 // included; a record with the wrong number of fields, or one the parse
 // function rejects, is skipped or fails the job at its line.
 func TestCSV(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"trips-1.csv": "vehicle,note,km\n" +
@@ -228,6 +232,7 @@ func TestCSV(t *testing.T) {
 // TestCSVRecords returns records as []string, without the header unless
 // NoHeader says there is none.
 func TestCSVRecords(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a.csv": "h1,h2\nx,y\n\"q,1\",z\n"})
 	c := clustertest.Start(t, 1, member.Config{})
@@ -242,6 +247,7 @@ func TestCSVRecords(t *testing.T) {
 // TestFileSourceBadConfiguration fails the job at its start with an error
 // naming what is wrong.
 func TestFileSourceBadConfiguration(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	missing := filepath.Join(t.TempDir(), "nope")

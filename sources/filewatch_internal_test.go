@@ -62,6 +62,7 @@ func appendTo(t *testing.T, path, s string) {
 // TestWatcherTails emits appended lines once complete, and the lines of new
 // files, from the start of existing files with FromOldest.
 func TestWatcherTails(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.log")
 	appendTo(t, a, "one\ntw")
@@ -81,6 +82,7 @@ func TestWatcherTails(t *testing.T) {
 // TestWatcherFromNow skips what the files hold at the start, but not the
 // end of a line being written then.
 func TestWatcherFromNow(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.log")
 	appendTo(t, a, "old 1\nold 2\nbeing writ")
@@ -93,6 +95,7 @@ func TestWatcherFromNow(t *testing.T) {
 // TestWatcherTruncatedAndRemovedFiles reads a file that shrank again from
 // its start, and forgets a file that was removed.
 func TestWatcherTruncatedAndRemovedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
 	appendTo(t, a, "a long first line\n")
@@ -112,6 +115,7 @@ func TestWatcherTruncatedAndRemovedFiles(t *testing.T) {
 // TestWatcherResumes saves positions, then a new watcher resumes from them:
 // it reads what was appended since, and files that appeared since whole.
 func TestWatcherResumes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.log")
 	appendTo(t, a, "1\n2\n")
@@ -131,6 +135,7 @@ func TestWatcherResumes(t *testing.T) {
 // TestWatcherMissingDirectory fails at the start, and when the directory
 // goes away later.
 func TestWatcherMissingDirectory(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "logs")
 	_, err := newScope(testCtx(0, 1, nil), dir, "*.log", fileOptions(nil))
 	require.ErrorContains(t, err, "directory "+dir)
@@ -146,6 +151,7 @@ func TestWatcherMissingDirectory(t *testing.T) {
 // watched from its start, even when it is already longer than the old one
 // was (its size alone would not tell).
 func TestWatcherRotatedFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.log")
 	appendTo(t, a, "old 1\nold 2\n")

@@ -69,6 +69,7 @@ func seqRange(from, to int64) []int64 {
 // TestGenReaderRate counts what three instances sharing a rate generate as
 // their clock moves: exactly the sequence numbers due, whatever the split.
 func TestGenReaderRate(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	const rate = 1000 // one item a millisecond in the whole job
 	c := genConfig{start: clock.now()}
@@ -95,6 +96,7 @@ func TestGenReaderRate(t *testing.T) {
 // TestGenReaderTimestamps stamps item s with the time it was due, base +
 // s/rate; unlimited, with the time it was generated.
 func TestGenReaderTimestamps(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	start := clock.now().Add(-time.Hour) // in the past: catch up at once
 	r := newGenReader(streamItem, split(271, 1)[0], 271, 100, genConfig{start: start, limit: 500, limited: true}, clock.now)
@@ -122,6 +124,7 @@ func TestGenReaderTimestamps(t *testing.T) {
 // instance whose numbers are all past it ends at once, not when they would
 // be due.
 func TestGenReaderLimit(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	var rs []*genReader[int64]
 	for _, parts := range split(271, 4) {
@@ -155,6 +158,7 @@ func TestGenReaderLimit(t *testing.T) {
 // positions and resumes them split another way (a restart on another
 // number of members): every number is generated exactly once.
 func TestGenReaderResumes(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	const limit = 2000
 	for _, stop := range []int{0, 1, 13, 500, 1999} {

@@ -51,6 +51,7 @@ func init() {
 // TestGeneratorLimit generates each sequence number below the limit
 // exactly once, on any number of members, then ends.
 func TestGeneratorLimit(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		bag := newBag(t)
 		require.NoError(t, run(t, c.Members()[0], "sources.test.generator", genParams{Limit: 10_000, Bag: bag}))
@@ -67,6 +68,7 @@ func TestGeneratorLimit(t *testing.T) {
 // in the past, the stream catches up at once, with the times it would have
 // had.
 func TestItemStreamTimestamps(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 		bag := newBag(t)
@@ -86,6 +88,7 @@ func TestItemStreamTimestamps(t *testing.T) {
 // by some moment: never more than was due then, in the whole cluster. (The
 // bound holds on a slow machine too: slowness only makes fewer.)
 func TestGeneratorRateLimited(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	const rate = 200
 	start := time.Now()

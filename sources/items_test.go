@@ -46,6 +46,7 @@ func init() {
 
 // TestItems reads every item once, whatever the number of members.
 func TestItems(t *testing.T) {
+	t.Parallel()
 	var items []string
 	for i := range 1000 {
 		items = append(items, fmt.Sprint("item ", i))
@@ -60,6 +61,7 @@ func TestItems(t *testing.T) {
 // TestMapJournal streams a map's changes, each once, on the member owning
 // its partition; FromNow skips what happened before the job started.
 func TestMapJournal(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ms := c.Members()
 		n := ms[0].PartitionCount()

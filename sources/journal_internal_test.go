@@ -15,6 +15,7 @@ import (
 // it read: the reader waits for the real one, and fails, saying so, if it
 // does not come back.
 func TestJournalReaderWaitsForAJournalThatAnswersBehind(t *testing.T) {
+	t.Parallel()
 	m := clustertest.Start(t, 1, member.Config{}).Members()[0]
 	r := &journalReader[string, int]{m: grid.GetMap[string, int](m, "behind", grid.WithJournal(10)),
 		parts: []int{7}, next: []uint64{100}, known: []bool{true}, behind: make([]time.Time, 1)}

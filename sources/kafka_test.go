@@ -60,6 +60,7 @@ func at(topic string, p int32, sec int64) *kgo.Record {
 // also when both go quiet at once; when the empty one returns, its records
 // close windows again.
 func TestKafkaIdlePartition(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	b.CreateTopic("times", 2)
 	w := b.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -91,6 +92,7 @@ func TestKafkaIdlePartition(t *testing.T) {
 // TestKafkaPartitionsAdded: partitions added to a topic while the job
 // reads it are found and read from their first record.
 func TestKafkaPartitionsAdded(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	b.CreateTopic("grows", 1)
 	w := b.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))

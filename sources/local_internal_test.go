@@ -82,6 +82,7 @@ func readAll[T any](t *testing.T, r *localReader[T]) (items []T, done bool) {
 // after it finished; a reader of a process without the name ends once the
 // claim is announced.
 func TestLocalReaderOneReaderPerExecution(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	board := &memBoard{}
 	here := process{"xs": seqEntry(slices.Values([]int{1, 2, 3, 4, 5}))}
@@ -118,6 +119,7 @@ func TestLocalReaderOneReaderPerExecution(t *testing.T) {
 // TestLocalReaderNotRegistered: a reader whose name is registered nowhere
 // fails with ErrNotRegistered once the wait is over.
 func TestLocalReaderNotRegistered(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	r := newTestLocalReader[int](t, "nowhere", "job/1", process{}, &memBoard{}, clock)
 	_, done, err := r.Read(nil, 10)
@@ -132,6 +134,7 @@ func TestLocalReaderNotRegistered(t *testing.T) {
 // TestLocalReaderWaitsForAnotherJob: a name read by another job is read
 // once that job lets it go, or the reader fails naming the other.
 func TestLocalReaderWaitsForAnotherJob(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	p := process{"xs": seqEntry(slices.Values([]int{7, 8}))}
 	holder := newTestLocalReader[int](t, "xs", "other/1", p, nil, clock)
@@ -159,6 +162,7 @@ func TestLocalReaderWaitsForAnotherJob(t *testing.T) {
 // TestLocalReaderBadRegistration: the wrong kind or element type fails the
 // job at once; an iterator that panics fails it too.
 func TestLocalReaderBadRegistration(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	p := process{
 		"ch":    {kind: "channel", v: (<-chan int)(make(chan int)), elem: reflect.TypeFor[int]()},
@@ -179,6 +183,7 @@ func TestLocalReaderBadRegistration(t *testing.T) {
 // TestRegister refuses a second registration of a name until the first is
 // removed, and nil channels and iterators.
 func TestRegister(t *testing.T) {
+	t.Parallel()
 	unregister, err := RegisterChannel("test-register", make(<-chan int))
 	require.NoError(t, err)
 	_, err = RegisterSeq("test-register", slices.Values([]int{1}))

@@ -65,6 +65,7 @@ func readers(bag string) map[string]int {
 // the others (which share this process's registry) end without reading.
 // The job is submitted before the channel is registered and fed.
 func TestChannel(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		name := fmt.Sprintf("orders-%d", len(c.Members()))
 		bag := newBag(t)
@@ -88,6 +89,7 @@ func TestChannel(t *testing.T) {
 // TestSeq iterates a registered iterator on one member; a second job
 // iterates it again.
 func TestSeq(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		name := fmt.Sprintf("fixtures-%d", len(c.Members()))
 		want := numbers(5000)
@@ -106,6 +108,7 @@ func TestSeq(t *testing.T) {
 // TestLocalSourceNotRegistered fails a job whose channel or iterator no
 // process registered within the wait, naming it.
 func TestLocalSourceNotRegistered(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	err := run(t, c.Members()[1], "sources.test.channel", localParams{Name: "nobody", Wait: 300 * time.Millisecond, Bag: newBag(t)})
 	require.ErrorContains(t, err, `sources: name not registered: no process running the job registered a channel called "nobody" within 300ms`)
@@ -120,6 +123,7 @@ func TestLocalSourceNotRegistered(t *testing.T) {
 // TestLocalSourcesRefuseGuarantees: a job reading a channel, an iterator or
 // a socket cannot have a processing guarantee; its submission says why.
 func TestLocalSourcesRefuseGuarantees(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 	for _, job := range []string{"sources.test.channel", "sources.test.seq"} {

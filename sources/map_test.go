@@ -76,6 +76,7 @@ func requireReadByOwners(t *testing.T, c *clustertest.Cluster, table *partition.
 // that read it), with and without a processing guarantee (which sorts
 // each partition to save positions).
 func TestMap(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		ms := c.Members()
 		want := fillMap(t, ms[0], "vehicles", 3000)
@@ -94,6 +95,7 @@ func TestMap(t *testing.T) {
 
 // TestMapEmpty reads a map that was never written as empty.
 func TestMapEmpty(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	bag := newBag(t)
 	require.NoError(t, run(t, c.Members()[0], "sources.test.map", mapParams{Map: "never-written", Bag: bag}))

@@ -21,6 +21,7 @@ import (
 // entry exactly once. The entries are spread thinly, so most partitions
 // are empty or hold one entry.
 func TestMapReaderResumes(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := grid.GetMap[string, int](c.Members()[0], "resume")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -86,6 +87,7 @@ func TestMapReaderResumes(t *testing.T) {
 // partitions instead of returning nothing for each (the engine backs off
 // after a Read that returns nothing).
 func TestMapReaderSkipsEmptyPartitions(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := grid.GetMap[string, int](c.Members()[0], "sparse")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -89,6 +89,7 @@ func (s *lineServer) connections() int {
 // connection: "\n" and "\r\n" endings removed, the unterminated last line
 // included, through one connection in the whole cluster.
 func TestSocket(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	var want []string
 	for i := range 5000 {
@@ -115,6 +116,7 @@ func TestSocket(t *testing.T) {
 // TestSocketCancel cancels a job reading a connection that stays open: the
 // reader's goroutine ends with the job.
 func TestSocketCancel(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	srv := serveLines(t, "one\ntwo\n", true)
 	bag := newBag(t)
@@ -129,6 +131,7 @@ func TestSocketCancel(t *testing.T) {
 // address nothing listens on, a line longer than MaxLineLength, a bad
 // configuration.
 func TestSocketErrors(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	m := c.Members()[0]
 

@@ -61,6 +61,7 @@ func init() {
 // held at the start (FromOldest), lines appended, new files, an incomplete
 // line once complete; with Shared, each line once in the cluster.
 func TestWatchLines(t *testing.T) {
+	t.Parallel()
 	onClusters(t, func(t *testing.T, c *clustertest.Cluster) {
 		dir := t.TempDir()
 		appendTo(t, filepath.Join(dir, "old.log"), "before the start\n")
@@ -91,6 +92,7 @@ func TestWatchLines(t *testing.T) {
 // TestWatchCountsParseErrors counts lines that do not parse in the
 // processor counter parse-errors, and goes on.
 func TestWatchCountsParseErrors(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 1, member.Config{})
 	dir := t.TempDir()
 	bag := newBag(t)
@@ -104,6 +106,7 @@ func TestWatchCountsParseErrors(t *testing.T) {
 // three-member job counts them, exactly once, with snapshots every 100ms;
 // a member crashes: after the job recovers, every line is counted once.
 func TestWatchExactlyOnceThroughAMemberCrash(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	ms := c.Members()
 	dir := t.TempDir()
