@@ -296,7 +296,8 @@ func (cj *coordJob) dropSnapshots(ctx context.Context) {
 // abortAll stops p's execution on every member that is still there and
 // waits for it to end, so nothing of it runs on once this returns.
 func (cj *coordJob) abortAll(ctx context.Context, p *plan, reason error, cancelled bool) {
-	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution, Reason: reason.Error(), Cancelled: cancelled, Wait: true})
+	ref, _ := wire.Marshal(&jobRef{JobID: p.JobID, Execution: p.Execution, Reason: reason.Error(), Cancelled: cancelled, Wait: true,
+		Transient: !cancelled && transient(reason)})
 	var live []string
 	for _, id := range p.Members {
 		if _, ok := cj.s.m.MemberByID(id); ok {

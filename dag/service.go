@@ -143,6 +143,11 @@ type jobRef struct {
 	Cancelled bool   `msgpack:"c,omitempty"`
 	// Wait: an abort answers once the execution has stopped.
 	Wait bool `msgpack:"w,omitempty"`
+	// Transient: an abort because the cluster changed; the execution ends
+	// with errClusterChanged, so that its report, should it reach the
+	// coordinator before the job is marked restarting, restarts the job
+	// rather than fails it.
+	Transient bool `msgpack:"t,omitempty"`
 }
 
 type finishedMsg struct {
@@ -485,8 +490,11 @@ func (s *service) handleAbort(ctx context.Context, req *member.Request) ([]byte,
 	}
 	if ex, ok := s.execution(ref); ok {
 		reason := errors.New(ref.Reason)
-		if ref.Cancelled {
+		switch {
+		case ref.Cancelled:
 			reason = ErrCancelled
+		case ref.Transient:
+			reason = fmt.Errorf("%w: %s", errClusterChanged, ref.Reason)
 		}
 		ex.abort(reason)
 		s.mu.Lock()
