@@ -23,6 +23,7 @@ import (
 
 func TestMain(m *testing.M) {
 	clustertest.Services = weir.Services()
+	clustertest.Parallel(4)
 	goleak.VerifyTestMain(m, clustertest.LeakOptions()...)
 }
 
@@ -133,6 +134,7 @@ func checkTrip(t *testing.T, want, got Trip) {
 // bounded simulation (04:00 to 08:00), gives what plain loops over the same
 // readings compute; every kind of alert is raised.
 func TestJobMatchesAPlainComputation(t *testing.T) {
+	t.Parallel()
 	c := clustertest.Start(t, 3, member.Config{})
 	m := c.Members()[0]
 	// A guard against a hang only: on a loaded machine this takes minutes.
@@ -195,6 +197,7 @@ func abs(f float64) float64 { return max(f, -f) }
 // with a member killed: its report and its maps equal a plain computation
 // over the readings its final snapshot covers.
 func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -203,6 +206,7 @@ func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
 		{"member killed", []string{"--duration", "6s", "--kill-after", "3s", "--snapshot-interval", "500ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var out, errs bytes.Buffer
 			o, err := parseFlags(append(tc.args, "--every", "500ms"), &errs)
 			require.NoError(t, err)
@@ -269,6 +273,7 @@ func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--vehicles", "0"}, {"--speedup", "-1"}, {"--members", "0"}, {"--members", "1", "--kill-after", "1s"}, {"extra"}} {
 		var out, errs bytes.Buffer
 		assert.Equal(t, 2, run(args, &out, &errs), "%v", args)
@@ -279,6 +284,7 @@ func TestBadFlags(t *testing.T) {
 // After a restart the job's maps go back to its snapshot's and catch up:
 // the live lines say so instead of printing lower totals.
 func TestLiveTotalsNeverGoBackwards(t *testing.T) {
+	t.Parallel()
 	cfg := fleet.DefaultConfig(10)
 	cfg.StepsPerSecond = 32
 	start := time.Now()

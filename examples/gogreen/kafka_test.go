@@ -23,6 +23,7 @@ import (
 // this process, and the job reading that topic exactly-once. The fuel
 // each truck burnt equals the plain computation over the same readings.
 func TestJobReadsKafka(t *testing.T) {
+	t.Parallel()
 	o, err := parseFlags([]string{"--kafka", "embedded", "--vehicles", "10", "--late-every", "0"}, &bytes.Buffer{})
 	require.NoError(t, err)
 	c := clustertest.Start(t, 2, member.Config{})
@@ -77,6 +78,7 @@ func fuelDiff(want, got map[string]float64) string {
 }
 
 func TestBadKafkaFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--kafka", "nohost"}, {"--kafka", "embedded", "--kafka-topic", ""}} {
 		var out, errs bytes.Buffer
 		assert.Equal(t, 2, run(args, &out, &errs), "%v", args)

@@ -33,6 +33,7 @@ func startKafkaCount(t *testing.T, c *cluster, b *kafkatest.Broker, g dag.Guaran
 // and the job's restore commits or aborts them as its snapshot says. A
 // read_committed read of the output topic holds every count exactly once.
 func TestKafkaExactlyOnceThroughAKill(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := startCluster(t, 3)
 	j := startKafkaCount(t, c, b, dag.ExactlyOnce, testjobs.Interval)
@@ -62,6 +63,7 @@ var snapshotComplete = regexp.MustCompile(`msg="snapshot complete".* snapshot=(\
 // restored job actually writes one again before the test reads the output
 // depends on timing, so that is reported, not asserted.)
 func TestKafkaAtLeastOnceThroughAKill(t *testing.T) {
+	t.Parallel()
 	b := kafkatest.Start(t)
 	c := startCluster(t, 3)
 	j := startKafkaCount(t, c, b, dag.AtLeastOnce, time.Second)

@@ -36,6 +36,7 @@ func waitLine(t *testing.T, lines <-chan string, what string) string {
 // restores from a snapshot. At the end the counts in the map and the lines
 // of the committed files equal the input exactly.
 func TestExactlyOnceThroughKills(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3)
 	j := startCountJob(t, c, dag.ExactlyOnce, testjobs.Interval)
 
@@ -73,6 +74,7 @@ func TestExactlyOnceThroughKills(t *testing.T) {
 // the coordinator: no reading is lost; readings processed again after the
 // restore may be written twice, and the test reports how many were.
 func TestAtLeastOnceThroughAKill(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3)
 	j := startCountJob(t, c, dag.AtLeastOnce, testjobs.Interval)
 	before := j.Info()

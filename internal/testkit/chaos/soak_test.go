@@ -18,6 +18,7 @@ import (
 // job has recovered. At the end
 // the counts and the committed files equal the input exactly.
 func TestSoakKills(t *testing.T) {
+	t.Parallel()
 	soak := clustertest.Soak(t)
 	c := startCluster(t, 3)
 	j := startCountJob(t, c, dag.ExactlyOnce, testjobs.Interval)
