@@ -197,7 +197,8 @@ func abs(f float64) float64 { return max(f, -f) }
 // with a member killed: its report and its maps equal a plain computation
 // over the readings its final snapshot covers.
 func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the member-killed case kills a member a set time into
+	// the demo, and demos running beside it starve it of the CPU.
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -206,7 +207,6 @@ func TestDemoReportsWhatItsSnapshotCovers(t *testing.T) {
 		{"member killed", []string{"--duration", "6s", "--kill-after", "3s", "--snapshot-interval", "500ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			var out, errs bytes.Buffer
 			o, err := parseFlags(append(tc.args, "--every", "500ms"), &errs)
 			require.NoError(t, err)
