@@ -19,7 +19,7 @@
 //     -> produce loop, and the job exactly-once with a snapshot every
 //     second against the job with no guarantee (broker: kfake in this
 //     process);
-// 10. NEXMark Q7 (highest bid per window) and Q8 (a window join), checked
+//  10. NEXMark Q7 (highest bid per window) and Q8 (a window join), checked
 //     against and compared with plain Go.
 //
 // Run it from the bench module: cd bench && go run ./cmd/dagbench -help
