@@ -68,7 +68,9 @@ func init() {
 // once, although the messages they arrived in are read into again, which
 // the sink sees as items at addresses it has seen before.
 func TestEdgeReusesMemory(t *testing.T) {
-	t.Parallel()
+	// Not parallel: whether a batch starts where an earlier one did in a
+	// reused buffer depends on how the batches fall, which tests running
+	// beside it change. (It failed so, once; see the stop's note.)
 	c := clustertest.Start(t, 2, member.Config{})
 	ctx := ctxT(t, time.Minute)
 	const n = 200_000
