@@ -20,7 +20,7 @@ import (
 // onto a joining member once that clock has passed the delay, and not
 // before; the test steps the clock instead of waiting.
 func TestScaleUpDelayIsSteppedOnTheCoordinatorsClock(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it steps a fake clock against work done in real time.
 	const delay = time.Minute
 	clock := clockwork.NewFakeClockAt(time.Now())
 	c := clustertest.Start(t, 0, clustertest.Config(t))
@@ -56,7 +56,7 @@ func TestScaleUpDelayIsSteppedOnTheCoordinatorsClock(t *testing.T) {
 // clock, three snapshot intervals here; the job runs on and the next
 // snapshot completes. The test steps the clock instead of waiting.
 func TestUnacknowledgedSnapshotIsAbortedAtItsTimeout(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it steps a fake clock against work done in real time.
 	const every, timeout, step = time.Minute, 3 * time.Minute, 10 * time.Second
 	net := clustertest.NewNetwork()
 	clock := clockwork.NewFakeClockAt(time.Now())
@@ -80,18 +80,21 @@ func TestUnacknowledgedSnapshotIsAbortedAtItsTimeout(t *testing.T) {
 		require.NoError(t, err)
 		return i
 	}
-	// snapshotsPast steps the clock until the job completed more than n
-	// snapshots.
-	snapshotsPast := func(n uint64) {
+	// snapshotsPast steps the clock every poll until the job completed
+	// more than n snapshots.
+	snapshotsPast := func(n uint64, poll time.Duration) {
 		require.Eventually(t, func() bool {
 			if info().Snapshots > n {
 				return true
 			}
 			clock.Advance(step)
 			return false
-		}, 20*time.Second, 5*time.Millisecond, "no snapshot after %d", n)
+		}, time.Minute, poll, "no snapshot after %d", n)
 	}
-	snapshotsPast(0)
+	// The first snapshot has the job's start to wait for as well: slower
+	// steps leave it real time to finish before the clock reaches its
+	// timeout (under the race detector a fast pace timed out every one).
+	snapshotsPast(0, 50*time.Millisecond)
 
 	lost := make(chan struct{}, 1)
 	net.SetFrames(func(f member.Frame) member.Fault {
@@ -116,7 +119,7 @@ func TestUnacknowledgedSnapshotIsAbortedAtItsTimeout(t *testing.T) {
 	}, 20*time.Second, 5*time.Millisecond, "no acknowledgement was sent")
 	net.SetFrames(nil)
 	begun := clock.Now()
-	snapshotsPast(done)
+	snapshotsPast(done, 5*time.Millisecond)
 	require.GreaterOrEqual(t, clock.Since(begun), timeout-step, "a snapshot completed before the one stuck timed out")
 	require.Equal(t, dag.Running, info().Status)
 }

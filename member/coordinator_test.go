@@ -17,7 +17,7 @@ import (
 // time, and the test steps the coordinator's clock until the member's
 // partitions are handed over, measuring how far it had to go.
 func TestDepartureIsActedOnAProbeIntervalOfTheCoordinatorsClock(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it steps a fake clock against work done in real time.
 	net := clustertest.NewNetwork()
 	clock := clockwork.NewFakeClockAt(time.Now())
 	cfg := clustertest.Config(t)
