@@ -371,7 +371,9 @@ func (cj *coordJob) scheduleScaleUp() {
 				return
 			case Restarting:
 				// A restart is setting up its execution, perhaps on the
-				// members of before this change: look again once it is done.
+				// members of before this change: look again once it is done
+				// (not sooner than every 100 ms, whatever the delay).
+				delay = max(delay, 100*time.Millisecond)
 				continue
 			default:
 				return
