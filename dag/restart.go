@@ -48,17 +48,24 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 			return
 		}
 		from = cj.currentPlan().Execution
-		t := cj.s.clock().NewTimer(backoff)
-		select {
-		case <-t.Chan():
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-cj.ctx.Done():
-			t.Stop()
+		if !cj.wait(ctx, backoff) {
 			return
 		}
 		backoff = nextRestartBackoff(backoff)
+	}
+}
+
+// wait waits d on the job's clock; false if ctx or the job ended first.
+func (cj *coordJob) wait(ctx context.Context, d time.Duration) bool {
+	t := cj.s.clock().NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.Chan():
+		return true
+	case <-ctx.Done():
+		return false
+	case <-cj.ctx.Done():
+		return false
 	}
 }
 
@@ -350,14 +357,7 @@ func (cj *coordJob) scheduleScaleUp() {
 			cj.mu.Unlock()
 		}()
 		for {
-			t := cj.s.clock().NewTimer(delay)
-			select {
-			case <-t.Chan():
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-cj.ctx.Done():
-				t.Stop()
+			if !cj.wait(ctx, delay) {
 				return
 			}
 			if slices.Equal(cj.currentPlan().Members, cj.s.dataMembers()) {
