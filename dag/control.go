@@ -103,7 +103,7 @@ func (s *service) handleControl(ctx context.Context, req *member.Request) ([]byt
 		}
 		return nil, cj.restartLocked(ctx, "resumed", Running)
 	case "restart":
-		return nil, cj.restart(ctx, "restart requested")
+		return nil, cj.restart(ctx, "restart requested", anyExecution)
 	case "export", "cancel-export":
 		if cj.currentPlan().Config.Guarantee == None {
 			return nil, fmt.Errorf("job %s takes no snapshots (processing guarantee none)", msg.JobID)

@@ -19,16 +19,33 @@ const DefaultScaleUpDelay = 10 * time.Second
 
 // restart stops the job's execution everywhere and starts a new one on the
 // current data members, from the last complete snapshot (or from the
-// beginning without one).
-func (cj *coordJob) restart(ctx context.Context, reason string) error {
+// beginning without one). It restarts execution from only, and does nothing
+// once another has replaced it; from anyExecution restarts whichever runs.
+//
+// One fault is reported many times over: each member running the
+// execution reports that it lost a peer, and the failure detector reports
+// the peer gone. Each report restarts from the execution it saw fail, so
+// that the first one restarts the job and the others find it restarted,
+// also when they wait for opMu while the first one restarts.
+func (cj *coordJob) restart(ctx context.Context, reason string, from uint64) error {
+	replaced := func() bool { return from != anyExecution && cj.currentPlan().Execution != from }
+	if replaced() {
+		return nil
+	}
 	// The execution is going: a snapshot of it still in progress would
 	// only hold the restart up, for as long as its timeout when a lost
 	// member's processors cannot acknowledge.
 	cj.interruptSnapshot(fmt.Errorf("the job restarts: %s", reason))
 	cj.opMu.Lock()
 	defer cj.opMu.Unlock()
+	if replaced() {
+		return nil
+	}
 	return cj.restartLocked(ctx, reason, Running)
 }
+
+// anyExecution, as restart's from, restarts whichever execution runs.
+const anyExecution = 0
 
 // restartUntilRunning restarts the job, again after a pause while the
 // cluster keeps changing under it (a member that crashed is still listed
@@ -40,7 +57,7 @@ func (cj *coordJob) restartUntilRunning(ctx context.Context, reason string, from
 		if cj.currentPlan().Execution != from {
 			return // someone restarted it already (and retries if they must)
 		}
-		err := cj.restart(ctx, reason)
+		err := cj.restart(ctx, reason, from)
 		if err == nil || cj.status().Terminal() || !transient(err) && !errors.Is(err, errTransientLaunch) && !errors.Is(err, errUnrecorded) {
 			if err != nil && !errors.Is(err, member.ErrNoQuorum) {
 				cj.s.log.Warn("job restart failed", "job", cj.rec.Info.ID, "err", err)
@@ -360,12 +377,13 @@ func (cj *coordJob) scheduleScaleUp() {
 			if !cj.wait(ctx, delay) {
 				return
 			}
-			if slices.Equal(cj.currentPlan().Members, cj.s.dataMembers()) {
+			p := cj.currentPlan()
+			if slices.Equal(p.Members, cj.s.dataMembers()) {
 				return
 			}
 			switch cj.status() {
 			case Running:
-				if err := cj.restart(ctx, "members changed: scaling to the current members"); err != nil {
+				if err := cj.restart(ctx, "members changed: scaling to the current members", p.Execution); err != nil {
 					cj.s.log.Warn("job could not scale to the current members", "job", cj.currentPlan().JobID, "err", err)
 				}
 				return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,4 +185,57 @@ func TestMembersChangeDuringARestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before.Restarts, info.Restarts, "the job restarted again")
 	require.Equal(t, before.Execution, info.Execution)
+}
+
+// One fault is reported several times: by each member running the
+// execution, and by the failure detector. Each report restarts from the
+// execution it saw fail; only the first may restart the job, also when the
+// others have passed their first look and wait for opMu meanwhile (one
+// crash restarted a job three times so, in sources'
+// TestWatchExactlyOnceThroughAMemberCrash).
+func TestOneFaultReportedThriceRestartsOnce(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, m, "test.endless", struct{}{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		st, err := job.Status(ctx)
+		return err == nil && st == Running
+	}), "the job never ran")
+	cj, ok := serviceOf(m).coordJob(job.ID)
+	require.True(t, ok)
+	before, err := job.Info(ctx)
+	require.NoError(t, err)
+
+	// The three reports pass their first look while opMu is held (by a
+	// snapshot, say): each interrupts the snapshot just before it waits
+	// for opMu, which the interrupt hook below sees.
+	const reports = 3
+	waiting := make(chan struct{}, reports)
+	hook := context.CancelCauseFunc(func(error) { waiting <- struct{}{} })
+	cj.opMu.Lock()
+	cj.interrupt.Store(&hook)
+	var wg sync.WaitGroup
+	for i := range reports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = cj.restart(ctx, fmt.Sprintf("report %d of a lost member", i), before.Execution)
+		}()
+	}
+	for range reports {
+		<-waiting
+	}
+	cj.interrupt.Store(nil)
+	cj.opMu.Unlock()
+	wg.Wait()
+
+	info, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, before.Restarts+1, info.Restarts, "one fault restarted the job more than once")
+	require.Equal(t, before.Execution+1, info.Execution)
 }
