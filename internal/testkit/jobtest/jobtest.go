@@ -17,11 +17,17 @@ import (
 	"github.com/weir-dev/weir/member"
 )
 
+// Watch follows a running job from a test: its info, its snapshots, its
+// recovery. Count and KafkaCount embed it.
+type Watch struct {
+	T   testing.TB
+	Job *dag.Job
+}
+
 // Count is a running counting job, fed through member M.
 type Count struct {
-	T      testing.TB
+	Watch
 	M      *member.Member
-	Job    *dag.Job
 	Feeder *testjobs.Feeder
 	Params testjobs.CountParams
 }
@@ -31,7 +37,7 @@ type Count struct {
 // three snapshots if it takes any. Test cleanup cancels the job.
 func StartCount(t testing.TB, m *member.Member, opts ...dag.JobOption) *Count {
 	t.Helper()
-	j := &Count{T: t, M: m, Params: testjobs.CountParams{Input: "readings", Counts: "counts", Dir: t.TempDir()}}
+	j := &Count{Watch: Watch{T: t}, M: m, Params: testjobs.CountParams{Input: "readings", Counts: "counts", Dir: t.TempDir()}}
 	j.Feeder = testjobs.Feed(m, j.Params.Input)
 	t.Cleanup(func() { _, _ = j.Feeder.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -51,7 +57,7 @@ func StartCount(t testing.TB, m *member.Member, opts ...dag.JobOption) *Count {
 }
 
 // Info returns the job's info.
-func (j *Count) Info() dag.JobInfo {
+func (j *Watch) Info() dag.JobInfo {
 	j.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -61,7 +67,7 @@ func (j *Count) Info() dag.JobInfo {
 }
 
 // WaitSnapshots waits for n more snapshots than the job has now.
-func (j *Count) WaitSnapshots(n uint64) {
+func (j *Watch) WaitSnapshots(n uint64) {
 	j.T.Helper()
 	from := j.Info().Snapshots
 	ok := clustertest.PollUntil(time.Minute, func() bool { return j.Info().Snapshots >= from+n })
@@ -70,7 +76,7 @@ func (j *Count) WaitSnapshots(n uint64) {
 
 // WaitRecovered waits until the job runs on exactly members, restarted
 // after before from a snapshot, then for two more snapshots.
-func (j *Count) WaitRecovered(before dag.JobInfo, members []string) dag.JobInfo {
+func (j *Watch) WaitRecovered(before dag.JobInfo, members []string) dag.JobInfo {
 	j.T.Helper()
 	want := slices.Sorted(slices.Values(members))
 	var info dag.JobInfo

@@ -2,7 +2,6 @@ package jobtest
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -19,9 +18,8 @@ import (
 // KafkaCount is a running Kafka counting job (testjobs.KafkaCount): its input
 // topic fed by the test, its output read back and checked.
 type KafkaCount struct {
-	T      testing.TB
+	Watch
 	B      *kafkatest.Broker
-	Job    *dag.Job
 	Params testjobs.KafkaCountParams
 	w      *kgo.Client
 	sent   map[string]int64 // records fed, by vehicle
@@ -34,7 +32,7 @@ type KafkaCount struct {
 // cleanup cancels the job.
 func StartKafkaCount(t testing.TB, b *kafkatest.Broker, m member.Services, n int, opts ...dag.JobOption) *KafkaCount {
 	t.Helper()
-	c := &KafkaCount{T: t, B: b, sent: map[string]int64{},
+	c := &KafkaCount{Watch: Watch{T: t}, B: b, sent: map[string]int64{},
 		Params: testjobs.KafkaCountParams{Brokers: b.Brokers(), In: "readings", Out: "counts"}}
 	b.CreateTopic(c.Params.In, 4)
 	b.CreateTopic(c.Params.Out, 3)
@@ -112,40 +110,6 @@ func (c *KafkaCount) feedQuiet(n int) {
 	for _, v := range vs {
 		c.sent[v]++
 	}
-}
-
-// Info returns the job's info.
-func (c *KafkaCount) Info() dag.JobInfo {
-	c.T.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := c.Job.Info(ctx)
-	require.NoError(c.T, err)
-	return info
-}
-
-// WaitSnapshots waits for n more snapshots than the job has now.
-func (c *KafkaCount) WaitSnapshots(n uint64) {
-	c.T.Helper()
-	from := c.Info().Snapshots
-	ok := clustertest.PollUntil(time.Minute, func() bool { return c.Info().Snapshots >= from+n })
-	require.True(c.T, ok, "%d snapshots did not complete: %+v", n, c.Info())
-}
-
-// WaitRecovered waits until the job runs on exactly members, restarted
-// after before from a snapshot, then for two more snapshots.
-func (c *KafkaCount) WaitRecovered(before dag.JobInfo, members []string) dag.JobInfo {
-	c.T.Helper()
-	want := slices.Sorted(slices.Values(members))
-	var info dag.JobInfo
-	ok := clustertest.PollUntil(time.Minute, func() bool {
-		info = c.Info()
-		return info.Status == dag.Running && info.Restarts > before.Restarts && slices.Equal(slices.Sorted(slices.Values(info.Members)), want)
-	})
-	require.True(c.T, ok, "the job did not restart on %v: %+v", want, info)
-	require.Greater(c.T, info.RestoredFrom, uint64(0), "the job started over instead of restoring a snapshot")
-	c.WaitSnapshots(2)
-	return c.Info()
 }
 
 // Check waits until a read_committed read of the output holds every count
