@@ -38,9 +38,20 @@ var Services []member.Service
 
 // Config returns member.LocalConfig with test-friendly settings: logs go to
 // the test log only when WEIR_TEST_LOG is set.
+//
+// Under the race detector, failure detection is three times as patient:
+// the detector slows every member several times over, and on a busy
+// machine a member stood still for seconds, so that the survivors of a
+// crash took each other for dead again and again.
 func Config(t testing.TB) member.Config {
 	cfg := member.LocalConfig()
 	cfg.Logger = Logger(t)
+	if raceEnabled {
+		g := &cfg.Gossip
+		g.ProbeInterval *= 3
+		g.ProbeTimeout *= 3
+		g.TCPTimeout *= 3
+	}
 	return cfg
 }
 
