@@ -11,9 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
 	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/member"
+	"github.com/weir-dev/weir/snapshot"
 )
 
 // Job IDs made in a row sort in the order they were made, even within one
@@ -238,4 +240,41 @@ func TestOneFaultReportedThriceRestartsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before.Restarts+1, info.Restarts, "one fault restarted the job more than once")
 	require.Equal(t, before.Execution+1, info.Execution)
+}
+
+// A coordinator that handed its job over begins no snapshot: clearing the
+// slot its numbering picks would delete what the job's new coordinator
+// wrote there. A coordinator cut off by a split did so once the network
+// healed, and the job then failed to restore the snapshot its record
+// named (TestCoordinatorCutOffBySplit, 1 run in 3 of dag's tests).
+func TestHandedOverCoordinatorClearsNoSlot(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, m, "test.endless", struct{}{}, WithGuarantee(ExactlyOnce), WithSnapshotInterval(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		st, err := job.Status(ctx)
+		return err == nil && st == Running
+	}), "the job never ran")
+	cj, ok := serviceOf(m).coordJob(job.ID)
+	require.True(t, ok)
+
+	// What the new coordinator wrote, in either slot.
+	slots := make([]*grid.Map[string, []byte], 2)
+	for i := range slots {
+		slots[i] = grid.GetMap[string, []byte](m, snapshot.SlotMap(job.ID, i))
+		require.NoError(t, slots[i].Put(ctx, "the new coordinator's", []byte("chunk")))
+	}
+	cj.handOver("test: another member coordinates the job")
+	_, err = cj.snapshot(ctx)
+	require.ErrorIs(t, err, errFenced)
+	for i, mp := range slots {
+		_, found, err := mp.Get(ctx, "the new coordinator's")
+		require.NoError(t, err)
+		require.True(t, found, "slot %d was cleared by a coordinator that handed the job over", i)
+	}
 }

@@ -59,6 +59,11 @@ func (cj *coordJob) snapshotLoop(ctx context.Context) {
 			return
 		case <-t.Chan():
 		}
+		// select picks at random among ready cases: a tick ready with the
+		// end of coordinating must not start a snapshot.
+		if ctx.Err() != nil || cj.ctx.Err() != nil {
+			return
+		}
 		if !cj.s.m.IsCoordinator() {
 			// Acknowledgements go to the cluster's coordinator: it takes
 			// the job over (a change of coordinator seen late).
@@ -167,6 +172,14 @@ func (cj *coordJob) snapshotLocked(ctx context.Context, terminal bool) (snapshot
 	if st := cj.status(); st != Running {
 		return snapshot.Completed{}, fmt.Errorf("%w (%s)", errNotRunning, st)
 	}
+	// A coordinator that handed the job over (or lost it) must not begin a
+	// snapshot: Begin numbers it from this coordinator's view, and clearing
+	// its slot would delete a snapshot the job's new coordinator took
+	// meanwhile, the one its record names. A cut-off coordinator did so
+	// once its network healed, and the job failed to restore.
+	if cj.ctx.Err() != nil {
+		return snapshot.Completed{}, fmt.Errorf("%w: %w", errNotRunning, errFenced)
+	}
 	if err := cj.settleLocked(ctx); err != nil {
 		return snapshot.Completed{}, err
 	}
@@ -191,7 +204,11 @@ func (cj *coordJob) snapshotLocked(ctx context.Context, terminal bool) (snapshot
 	}
 	start := cj.s.clock().Now()
 	// The slot held the snapshot before the last one, and whatever aborted
-	// attempts left there: clear it before writing.
+	// attempts left there: clear it before writing, unless this member
+	// stopped coordinating the job meanwhile.
+	if cj.ctx.Err() != nil {
+		return abort(errFenced)
+	}
 	if err := cj.store.ClearSlot(wctx, slot, last.Manifest); err != nil {
 		return abort(err)
 	}
