@@ -210,25 +210,53 @@ func (s *service) invokeEach(ctx context.Context, ops []opRequest, timeout time.
 }
 
 // runBatch runs the operations idx on this member, their owner, filling
-// resps, and returns the indexes to retry.
+// resps, and returns the indexes to retry. Consecutive writes to one
+// partition run together (writeRun): one lock, one wait for the backups.
 func (s *service) runBatch(ctx context.Context, ops []opRequest, idx []int, resps []opResponse, errs []error) ([]int, error) {
 	var retry []int
-	for _, i := range idx {
-		route := routeOp
-		if ops[i].Op == opGet {
-			route = routeGet
-		}
-		r, err := s.runLocal(ctx, route, &ops[i])
+	outcome := func(i int, r opResponse, err error) error {
 		if err == nil {
 			resps[i] = r
-			continue
+			return nil
 		}
 		if err := failOne(err, i, errs); err != nil {
-			return nil, err
+			return err
 		}
 		if retryable(err) {
 			retry = append(retry, i)
 		}
+		return nil
+	}
+	for j := 0; j < len(idx); {
+		op := &ops[idx[j]]
+		if op.Op == opGet {
+			r, err := s.localGet(op, s.m.ID())
+			if err := outcome(idx[j], r, err); err != nil {
+				return nil, err
+			}
+			j++
+			continue
+		}
+		n := 1
+		for j+n < len(idx) {
+			next := &ops[idx[j+n]]
+			if next.Op == opGet || next.Part != op.Part || next.Map != op.Map {
+				break
+			}
+			n++
+		}
+		run := make([]*opRequest, n)
+		for k := range run {
+			run[k] = &ops[idx[j+k]]
+		}
+		rs, es := make([]opResponse, n), make([]error, n)
+		s.writeRun(ctx, run, rs, es)
+		for k := range run {
+			if err := outcome(idx[j+k], rs[k], es[k]); err != nil {
+				return nil, err
+			}
+		}
+		j += n
 	}
 	return retry, nil
 }
