@@ -227,12 +227,24 @@ func (s *service) runBatch(ctx context.Context, ops []opRequest, idx []int, resp
 		}
 		return nil
 	}
+	if err := s.runOwned(ctx, ops, idx, s.m.ID(), outcome); err != nil {
+		return nil, err
+	}
+	return retry, nil
+}
+
+// runOwned runs the operations idx, which this member owns, in
+// order, and hands each outcome to done (whose error stops the rest). A
+// read for member from tells it the partition's sequence (near caches).
+// Consecutive writes to one partition run together (writeRun): one
+// lock, one wait for the backups.
+func (s *service) runOwned(ctx context.Context, ops []opRequest, idx []int, from string, done func(i int, r opResponse, err error) error) error {
 	for j := 0; j < len(idx); {
 		op := &ops[idx[j]]
 		if op.Op == opGet {
-			r, err := s.localGet(op, s.m.ID())
-			if err := outcome(idx[j], r, err); err != nil {
-				return nil, err
+			r, err := s.localGet(op, from)
+			if err := done(idx[j], r, err); err != nil {
+				return err
 			}
 			j++
 			continue
@@ -252,13 +264,13 @@ func (s *service) runBatch(ctx context.Context, ops []opRequest, idx []int, resp
 		rs, es := make([]opResponse, n), make([]error, n)
 		s.writeRun(ctx, run, rs, es)
 		for k := range run {
-			if err := outcome(idx[j+k], rs[k], es[k]); err != nil {
-				return nil, err
+			if err := done(idx[j+k], rs[k], es[k]); err != nil {
+				return err
 			}
 		}
 		j += n
 	}
-	return retry, nil
+	return nil
 }
 
 // failOne records the error of operation i that is not to be retried in

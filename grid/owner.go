@@ -195,20 +195,17 @@ func (s *service) handleBatch(ctx context.Context, req *member.Request) ([]byte,
 		return nil, err
 	}
 	out := batchResponse{Results: make([]opResult, len(b.Ops))}
-	for i := range b.Ops {
-		op := &b.Ops[i]
-		var resp opResponse
-		var err error
-		if op.Op == opGet {
-			resp, err = s.localGet(op, req.From)
-		} else {
-			resp, err = s.write(ctx, op)
-		}
+	idx := make([]int, len(b.Ops))
+	for i := range idx {
+		idx[i] = i
+	}
+	_ = s.runOwned(ctx, b.Ops, idx, req.From, func(i int, resp opResponse, err error) error {
 		out.Results[i].Resp = resp
 		if err != nil {
 			out.Results[i].Code, out.Results[i].Message = member.ErrorCode(err), err.Error()
 		}
-	}
+		return nil
+	})
 	return wire.Marshal(&out)
 }
 
