@@ -111,6 +111,15 @@ func (mp *Map[K, V]) DeleteAll(ctx context.Context, ks []K) error {
 // invokeBatch runs single-key operations grouped by owner, one request per
 // owner, retrying the operations that failed retryably on a fresher table.
 func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time.Duration) ([]opResponse, error) {
+	return s.invokeEach(ctx, ops, timeout, nil)
+}
+
+// invokeEach is invokeBatch. With errs (one per operation), an operation
+// that fails for good fails alone, its error in errs, and the others go
+// on; without, the first such failure fails the batch. Operations this
+// member owns run here, in place, with nothing encoded. Operations on one
+// key run in the order of ops (they go to one owner, in one request).
+func (s *service) invokeEach(ctx context.Context, ops []opRequest, timeout time.Duration, errs []error) ([]opResponse, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -124,6 +133,7 @@ func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time
 	for i := range pending {
 		pending[i] = i
 	}
+	self := s.m.ID()
 	var lastErr error
 	for attempt := 0; len(pending) > 0; attempt++ {
 		t, err := s.table(ctx)
@@ -144,23 +154,42 @@ func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time
 		var mu sync.Mutex
 		var fatal error
 		var wg sync.WaitGroup
+		send := func(owner string, idx []int) {
+			var again []int
+			var err error
+			if owner == self {
+				again, err = s.runBatch(ctx, ops, idx, resps, errs)
+			} else {
+				again, err = s.sendBatch(ctx, owner, ops, idx, resps, errs)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			retry = append(retry, again...)
+			if err != nil {
+				if retryable(err) {
+					lastErr = err
+					retry = append(retry, idx...)
+				} else if fatal == nil {
+					fatal = err
+				}
+			}
+		}
+		// The operations this member owns run on this goroutine, as do
+		// those of a batch with one owner only.
 		for owner, idx := range byOwner {
+			if owner == self || len(byOwner) == 1 {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				again, err := s.sendBatch(ctx, owner, ops, idx, resps)
-				mu.Lock()
-				defer mu.Unlock()
-				retry = append(retry, again...)
-				if err != nil {
-					if retryable(err) {
-						lastErr = err
-						retry = append(retry, idx...)
-					} else if fatal == nil {
-						fatal = err
-					}
-				}
+				send(owner, idx)
 			}()
+		}
+		for owner, idx := range byOwner {
+			if owner == self || len(byOwner) == 1 {
+				send(owner, idx)
+			}
 		}
 		wg.Wait()
 		if fatal != nil {
@@ -180,9 +209,86 @@ func (s *service) invokeBatch(ctx context.Context, ops []opRequest, timeout time
 	return resps, nil
 }
 
+// runBatch runs the operations idx on this member, their owner, filling
+// resps, and returns the indexes to retry. Consecutive writes to one
+// partition run together (writeRun): one lock, one wait for the backups.
+func (s *service) runBatch(ctx context.Context, ops []opRequest, idx []int, resps []opResponse, errs []error) ([]int, error) {
+	var retry []int
+	outcome := func(i int, r opResponse, err error) error {
+		if err == nil {
+			resps[i] = r
+			return nil
+		}
+		if err := failOne(err, i, errs); err != nil {
+			return err
+		}
+		if retryable(err) {
+			retry = append(retry, i)
+		}
+		return nil
+	}
+	if err := s.runOwned(ctx, ops, idx, s.m.ID(), outcome); err != nil {
+		return nil, err
+	}
+	return retry, nil
+}
+
+// runOwned runs the operations idx, which this member owns, in
+// order, and hands each outcome to done (whose error stops the rest). A
+// read for member from tells it the partition's sequence (near caches).
+// Consecutive writes to one partition run together (writeRun): one
+// lock, one wait for the backups.
+func (s *service) runOwned(ctx context.Context, ops []opRequest, idx []int, from string, done func(i int, r opResponse, err error) error) error {
+	for j := 0; j < len(idx); {
+		op := &ops[idx[j]]
+		if op.Op == opGet {
+			r, err := s.localGet(op, from)
+			if err := done(idx[j], r, err); err != nil {
+				return err
+			}
+			j++
+			continue
+		}
+		n := 1
+		for j+n < len(idx) {
+			next := &ops[idx[j+n]]
+			if next.Op == opGet || next.Part != op.Part || next.Map != op.Map {
+				break
+			}
+			n++
+		}
+		run := make([]*opRequest, n)
+		for k := range run {
+			run[k] = &ops[idx[j+k]]
+		}
+		rs, es := make([]opResponse, n), make([]error, n)
+		s.writeRun(ctx, run, rs, es)
+		for k := range run {
+			if err := done(idx[j+k], rs[k], es[k]); err != nil {
+				return err
+			}
+		}
+		j += n
+	}
+	return nil
+}
+
+// failOne records the error of operation i that is not to be retried in
+// errs, if there is one; it returns the error that fails the whole batch.
+func failOne(err error, i int, errs []error) error {
+	if retryable(err) {
+		return nil
+	}
+	if errs == nil {
+		return err
+	}
+	errs[i] = err
+	return nil
+}
+
 // sendBatch sends the operations idx to owner, filling resps, and returns
 // the indexes to retry.
-func (s *service) sendBatch(ctx context.Context, owner string, ops []opRequest, idx []int, resps []opResponse) ([]int, error) {
+func (s *service) sendBatch(ctx context.Context, owner string, ops []opRequest, idx []int, resps []opResponse, errs []error) ([]int, error) {
 	req := batchRequest{Ops: make([]opRequest, len(idx))}
 	for j, i := range idx {
 		req.Ops[j] = ops[i]
@@ -210,10 +316,12 @@ func (s *service) sendBatch(ctx context.Context, owner string, ops []opRequest, 
 			continue
 		}
 		err := &member.RemoteError{Member: owner, Route: routeBatch, Code: r.Code, Message: r.Message}
-		if !retryable(err) {
+		if err := failOne(err, i, errs); err != nil {
 			return nil, err
 		}
-		retry = append(retry, i)
+		if retryable(err) {
+			retry = append(retry, i)
+		}
 	}
 	return retry, nil
 }

@@ -172,3 +172,58 @@ func Execute[K comparable, V, A, R any](ctx context.Context, mp *Map[K, V], k K,
 	}
 	return r, nil
 }
+
+// ExecuteAll runs proc on the owner of each key ks[i] with args[i], as
+// Execute does, asking each owning member once for all its keys: the
+// operations on one key run in the order given. It returns each
+// operation's result and error (nil if it succeeded): one operation's
+// failure does not stop the others. Each operation carries its own request
+// ID, so a retry never runs one twice on the stored entry.
+func ExecuteAll[K comparable, V, A, R any](ctx context.Context, mp *Map[K, V], ks []K, proc Processor[K, V, A, R], args []A) ([]R, []error) {
+	defer mp.countBatch(kindOf(opExecute))()
+	rs, errs := make([]R, len(ks)), make([]error, len(ks))
+	what := "execute " + proc.name
+	failAll := func(err error) ([]R, []error) {
+		for i := range errs {
+			errs[i] = opError(what, mp.name, err)
+		}
+		return rs, errs
+	}
+	if len(ks) != len(args) {
+		return failAll(fmt.Errorf("%d keys but %d arguments", len(ks), len(args)))
+	}
+	if !mp.s.m.HasQuorum() {
+		return failAll(ErrNoQuorum)
+	}
+	ops := make([]opRequest, len(ks))
+	for i, k := range ks {
+		kb, p, err := mp.encodeKey(k)
+		if err != nil {
+			return failAll(err)
+		}
+		ab, err := wire.Marshal(args[i])
+		if err != nil {
+			return failAll(fmt.Errorf("encode argument: %w", err))
+		}
+		ops[i] = opRequest{Map: mp.name, Op: opExecute, Part: p, Key: kb, Proc: proc.name, Value: ab, Cfg: mp.o.store, Req: mp.s.nextReqID()}
+	}
+	resps, err := mp.s.invokeEach(ctx, ops, mp.o.opTimeout, errs)
+	if err != nil {
+		return failAll(err)
+	}
+	for i, resp := range resps {
+		if errs[i] != nil {
+			errs[i] = opError(what, mp.name, errs[i])
+			continue
+		}
+		if mp.near != nil && resp.Seq > 0 {
+			mp.near.invalidate(ops[i].Part, resp.Seq, ops[i].Key)
+		}
+		if len(resp.Value) > 0 {
+			if err := wire.Unmarshal(resp.Value, &rs[i]); err != nil {
+				errs[i] = opError(what, mp.name, fmt.Errorf("decode result: %w", err))
+			}
+		}
+	}
+	return rs, errs
+}

@@ -195,20 +195,17 @@ func (s *service) handleBatch(ctx context.Context, req *member.Request) ([]byte,
 		return nil, err
 	}
 	out := batchResponse{Results: make([]opResult, len(b.Ops))}
-	for i := range b.Ops {
-		op := &b.Ops[i]
-		var resp opResponse
-		var err error
-		if op.Op == opGet {
-			resp, err = s.localGet(op, req.From)
-		} else {
-			resp, err = s.write(ctx, op)
-		}
+	idx := make([]int, len(b.Ops))
+	for i := range idx {
+		idx[i] = i
+	}
+	_ = s.runOwned(ctx, b.Ops, idx, req.From, func(i int, resp opResponse, err error) error {
 		out.Results[i].Resp = resp
 		if err != nil {
 			out.Results[i].Code, out.Results[i].Message = member.ErrorCode(err), err.Error()
 		}
-	}
+		return nil
+	})
 	return wire.Marshal(&out)
 }
 
@@ -234,24 +231,46 @@ func checkOpBytes(op *opRequest) error {
 
 // write applies one write on the owner and waits for its backups.
 func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) {
+	var resps [1]opResponse
+	var errs [1]error
+	s.writeRun(ctx, []*opRequest{op}, resps[:], errs[:])
+	return resps[0], errs[0]
+}
+
+// writeRun applies writes to one partition of one map, all asked with
+// the same table version, in order, under one lock, and waits for their
+// backups once. resps[i] and errs[i] are the outcome of ops[i].
+func (s *service) writeRun(ctx context.Context, ops []*opRequest, resps []opResponse, errs []error) {
+	fail := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
 	if !s.m.HasQuorum() {
-		return opResponse{}, ErrNoQuorum
+		fail(ErrNoQuorum)
+		return
 	}
-	if err := checkOpBytes(op); err != nil {
-		return opResponse{}, err
+	for i, op := range ops {
+		errs[i] = checkOpBytes(op)
 	}
+	op := ops[0]
 	if _, err := s.ownerTable(ctx, op.Part, op.Table, true); err != nil {
-		return opResponse{}, err
+		fail(err)
+		return
 	}
 	p := s.parts[op.Part]
 	if !p.enter(ctx.Done()) {
-		return opResponse{}, ctx.Err()
+		fail(ctx.Err())
+		return
 	}
 	defer p.exit()
 	// A migration may have moved the partition while we waited to enter.
 	t, err := s.ownerTable(ctx, op.Part, 0, false)
 	if err != nil {
-		return opResponse{}, err
+		fail(err)
+		return
 	}
 	var ch changes
 	p.mu.Lock()
@@ -260,25 +279,32 @@ func (s *service) write(ctx context.Context, op *opRequest) (opResponse, error) 
 	// new owner wrote meanwhile, so it must not write at all.
 	if s.m.CheckStalled() {
 		p.mu.Unlock()
-		return opResponse{}, fmt.Errorf("%w: partition %d: this member stood still", errWrongOwner, op.Part)
+		fail(fmt.Errorf("%w: partition %d: this member stood still", errWrongOwner, op.Part))
+		return
 	}
 	st, err := p.storeForLocked(op.Map, op.Cfg)
 	if err != nil {
 		p.mu.Unlock()
-		return opResponse{}, err
+		fail(err)
+		return
 	}
-	resp, err := s.applyLocked(p, st, op, &ch)
+	applied := false
+	for i, op := range ops {
+		if errs[i] == nil {
+			resps[i], errs[i] = s.applyLocked(p, st, op, &ch)
+			applied = applied || errs[i] == nil
+		}
+	}
 	rep := s.replicateLocked(ctx, t, op.Part, st, &ch)
 	p.mu.Unlock()
 	defer rep.done()
-	if err != nil {
-		return opResponse{}, err
+	if !applied {
+		return
 	}
 	s.publish(st.name, ch.notes)
 	if err := s.acknowledge(rep, op.Part); err != nil {
-		return opResponse{}, err
+		fail(err)
 	}
-	return resp, nil
 }
 
 // acknowledge waits for the backups of a write to partition p and checks,

@@ -32,6 +32,8 @@ type client struct {
 
 	wmu sync.Mutex // guards out and writes to nc: pub/sub pushes come from listeners
 	out replies
+	// renewDeadline is when the write deadline is to be set again.
+	renewDeadline time.Time
 
 	// Owned by the client's goroutine.
 	name   string
@@ -113,7 +115,13 @@ func (c *client) flushLocked() error {
 	if len(c.out.buf) == 0 {
 		return nil
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+	// Setting a deadline costs a timer update: it is renewed once a
+	// quarter of WriteTimeout has passed, so a write blocked by a client
+	// that reads nothing fails after 3/4 of WriteTimeout to WriteTimeout.
+	if now := time.Now(); now.After(c.renewDeadline) {
+		_ = c.nc.SetWriteDeadline(now.Add(c.s.limits.WriteTimeout))
+		c.renewDeadline = now.Add(c.s.limits.WriteTimeout / 4)
+	}
 	_, err := c.nc.Write(c.out.buf)
 	if cap(c.out.buf) > 4*flushAt {
 		c.out.buf = nil // a huge reply's buffer is not kept

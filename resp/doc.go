@@ -33,9 +33,10 @@
 //
 //   - A key another member owns is served by that member over weir's
 //     transport, where requests from all clients share one connection per
-//     member. A run of GETs or SETs in a pipeline goes to the owners
-//     together, one request per owning member (grid's GetAll and PutAll);
-//     replies come in the order of the commands.
+//     member. A run of GETs, SETs or increments (INCR, INCRBY, DECR,
+//     DECRBY) in a pipeline goes to the owners together, one request per
+//     owning member (grid's GetAll, PutAll and ExecuteAll); replies come
+//     in the order of the commands.
 //   - Commands that read and change a key in one step (INCR, APPEND, SET
 //     with NX/XX/GET, GETDEL, DEL, HSET, EXPIRE, PERSIST) are entry
 //     processors on the key's owner: atomic, and applied once even when the

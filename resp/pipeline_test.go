@@ -3,6 +3,7 @@ package resp_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -167,4 +168,70 @@ func TestNearCacheReadsOwnWrites(t *testing.T) {
 		require.NoError(t, b.Set(ctx, k, "3", 0).Err())
 		require.Eventually(t, func() bool { return a.Get(ctx, k).Val() == "3" }, 10*time.Second, time.Millisecond)
 	}
+}
+
+// A pipeline of increments goes to the owners together: one processor
+// call per run (grid counts a batch as one operation), each increment
+// applied once, and answered in order, whichever member owns each key.
+func TestPipelinedIncrementsGoToOwnersTogether(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	ms := c.Members()
+	ctx := clustertest.Ctx(t, time.Minute)
+	grid.EnableStats(ms[0], true)
+	executes := func() int64 {
+		for _, st := range grid.Stats(ms[0]) {
+			if st.Name == resp.DefaultMap {
+				return st.Ops[slices.Index(grid.OpKinds[:], "execute")]
+			}
+		}
+		return 0
+	}
+	rc := dial(t, ms[0], 2)
+	pipe := rc.Pipeline()
+	var cmds []*redis.IntCmd
+	for i := range 64 {
+		k := "incr-" + strconv.Itoa(i%5)
+		switch i % 4 {
+		case 0:
+			cmds = append(cmds, pipe.Incr(ctx, k))
+		case 1:
+			cmds = append(cmds, pipe.IncrBy(ctx, k, 10))
+		case 2:
+			cmds = append(cmds, pipe.Decr(ctx, k))
+		default:
+			cmds = append(cmds, pipe.DecrBy(ctx, k, 3))
+		}
+	}
+	before := executes()
+	_, err := pipe.Exec(ctx)
+	require.NoError(t, err)
+	// go-redis writes the pipeline at once; the member reads it in one
+	// or a few reads, each read's run one batch.
+	require.Less(t, executes()-before, int64(8), "the increments were not batched")
+	want := map[string]int64{}
+	for i, cmd := range cmds {
+		k := "incr-" + strconv.Itoa(i%5)
+		want[k] += []int64{1, 10, -1, -3}[i%4]
+		require.Equal(t, want[k], cmd.Val(), "command %d", i)
+	}
+	strs := grid.GetMap[string, string](ms[1], resp.DefaultMap)
+	for k, n := range want {
+		v, ok, err := strs.Get(ctx, k)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, strconv.FormatInt(n, 10), v)
+	}
+	// An increment of a value that is no integer is answered with its
+	// error, in its place; the others of the run apply.
+	require.NoError(t, rc.Set(ctx, "incr-text", "abc", 0).Err())
+	pipe = rc.Pipeline()
+	a := pipe.Incr(ctx, "incr-0")
+	bad := pipe.Incr(ctx, "incr-text")
+	b := pipe.Incr(ctx, "incr-0")
+	_, _ = pipe.Exec(ctx)
+	require.NoError(t, a.Err())
+	require.Equal(t, want["incr-0"]+1, a.Val())
+	require.EqualError(t, bad.Err(), "ERR value is not an integer or out of range")
+	require.NoError(t, b.Err())
+	require.Equal(t, want["incr-0"]+2, b.Val())
 }

@@ -33,7 +33,8 @@ type Limits struct {
 	// MaxArgs bounds the arguments of one command. Default 1,048,576.
 	MaxArgs int
 	// WriteTimeout bounds one write of replies to a client; a client that
-	// reads nothing for this long is disconnected. Default 30s.
+	// reads nothing for this long (for at least 3/4 of it) is
+	// disconnected. Default 30s.
 	WriteTimeout time.Duration
 	// MaxClients bounds the connected clients; more are answered with an
 	// error and closed. Default 10,000.

@@ -227,14 +227,19 @@ func cmdIncr(sign int64, by bool) func(*client, context.Context, [][]byte) {
 			}
 		}
 		r, err := grid.Execute(ctx, c.s.strs, string(args[1]), incr, sign*n)
-		switch {
-		case err != nil:
-			c.fail(err)
-		case r.Err != "":
-			c.out.error(r.Err)
-		default:
-			c.out.int(r.N)
-		}
+		c.replyIncr(r, err)
+	}
+}
+
+// replyIncr answers an increment.
+func (c *client) replyIncr(r numResult, err error) {
+	switch {
+	case err != nil:
+		c.fail(err)
+	case r.Err != "":
+		c.out.error(r.Err)
+	default:
+		c.out.int(r.N)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/weir-dev/weir/internal/wire"
 	"github.com/weir-dev/weir/partition"
 )
 
@@ -34,6 +35,10 @@ type encoder struct {
 
 // Encode returns the canonical msgpack encoding of k.
 func Encode(k any) ([]byte, error) {
+	if s, ok := k.(string); ok {
+		// The commonest key and value, encoded without the encoder.
+		return wire.AppendString(make([]byte, 0, len(s)+5), s), nil
+	}
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
 	e.buf.Reset()

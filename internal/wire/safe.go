@@ -16,8 +16,92 @@ const MaxDepth = 64
 // not one well-formed, plausibly sized msgpack value.
 var ErrInvalidMsgpack = errors.New("invalid msgpack")
 
-// Marshal encodes v as msgpack.
-func Marshal(v any) ([]byte, error) { return msgpack.Marshal(v) }
+// Marshal encodes v as msgpack. Strings and int64s, the arguments and
+// values of the commonest operations, are encoded here, as msgpack
+// encodes them, without its reflection.
+func Marshal(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return AppendString(make([]byte, 0, len(x)+5), x), nil
+	case int64:
+		b := make([]byte, 9)
+		b[0] = 0xd3
+		binary.BigEndian.PutUint64(b[1:], uint64(x))
+		return b, nil
+	}
+	return msgpack.Marshal(v)
+}
+
+// AppendString appends s encoded as msgpack encodes a string.
+func AppendString(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n < 1<<8:
+		b = append(b, 0xd9, byte(n))
+	case n < 1<<16:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, s...)
+}
+
+// stringOf decodes b if it is exactly one msgpack string.
+func stringOf(b []byte) (string, bool) {
+	if len(b) == 0 {
+		return "", false
+	}
+	var h, n int
+	switch c := b[0]; {
+	case c&0xe0 == 0xa0:
+		h, n = 1, int(c&0x1f)
+	case c == 0xd9 && len(b) >= 2:
+		h, n = 2, int(b[1])
+	case c == 0xda && len(b) >= 3:
+		h, n = 3, int(binary.BigEndian.Uint16(b[1:]))
+	case c == 0xdb && len(b) >= 5:
+		h, n = 5, int(binary.BigEndian.Uint32(b[1:]))
+	default:
+		return "", false
+	}
+	if len(b)-h != n {
+		return "", false
+	}
+	return string(b[h:]), true
+}
+
+// int64Of decodes b if it is exactly one msgpack integer that fits an
+// int64.
+func int64Of(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	c, rest := b[0], b[1:]
+	switch {
+	case c <= 0x7f:
+		return int64(c), len(rest) == 0
+	case c >= 0xe0:
+		return int64(int8(c)), len(rest) == 0
+	}
+	switch {
+	case c == 0xd0 && len(rest) == 1:
+		return int64(int8(rest[0])), true
+	case c == 0xd1 && len(rest) == 2:
+		return int64(int16(binary.BigEndian.Uint16(rest))), true
+	case c == 0xd2 && len(rest) == 4:
+		return int64(int32(binary.BigEndian.Uint32(rest))), true
+	case c == 0xd3 && len(rest) == 8:
+		return int64(binary.BigEndian.Uint64(rest)), true
+	case c == 0xcc && len(rest) == 1:
+		return int64(rest[0]), true
+	case c == 0xcd && len(rest) == 2:
+		return int64(binary.BigEndian.Uint16(rest)), true
+	case c == 0xce && len(rest) == 4:
+		return int64(binary.BigEndian.Uint32(rest)), true
+	}
+	return 0, false
+}
 
 // Unmarshal decodes msgpack bytes that came from outside the process into v,
 // which should be a pointer to a concrete type. It validates first, so no
@@ -25,6 +109,20 @@ func Marshal(v any) ([]byte, error) { return msgpack.Marshal(v) }
 // and refuses bytes that would decode into more than DecodeRatio times
 // their size (CheckCost).
 func Unmarshal(b []byte, v any) error {
+	// The commonest cases, decoded without reflection; anything else
+	// (other encodings msgpack accepts, errors) takes the long way.
+	switch p := v.(type) {
+	case *string:
+		if s, ok := stringOf(b); ok {
+			*p = s
+			return nil
+		}
+	case *int64:
+		if n, ok := int64Of(b); ok {
+			*p = n
+			return nil
+		}
+	}
 	if err := Validate(b); err != nil {
 		return err
 	}
