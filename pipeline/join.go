@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"maps"
 
 	"github.com/weir-dev/weir/dag"
 )
@@ -200,18 +199,24 @@ func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed
 	return newStage[O](n)
 }
 
-// coGroup is one key's items of both sides in one frame.
+// coGroup is one key's items of both sides in one frame, or in one window.
 type coGroup[L, R any] struct {
 	ls []L
 	rs []R
 }
 
+// windowJoinP keeps its items by frame, as the accumulating stage of a
+// window aggregation does: each frame indexes its keys in a keyTable and
+// holds each key's items of both sides. A watermark visits only the
+// frames it closes, not every key held (items of later windows can be
+// many: one side's source may run ahead of the other's).
 type windowJoinP[L, R any, K comparable, O any] struct {
 	lkey    func(L) K
 	rkey    func(R) K
 	w       WindowDef
 	join    func(K, int64, int64, []L, []R) []O
-	frames  map[K]frameSet[coGroup[L, R]]
+	frames  accFrames[K, coGroup[L, R]]
+	win     accFrame[K, coGroup[L, R]] // a window's groups, when it spans several frames
 	late    [2]lateOutput[struct{}]
 	done    int64
 	out     *fanout[O]
@@ -219,7 +224,8 @@ type windowJoinP[L, R any, K comparable, O any] struct {
 }
 
 func (p *windowJoinP[L, R, K, O]) Init(ctx *dag.Context) (err error) {
-	p.frames = map[K]frameSet[coGroup[L, R]]{}
+	p.frames.slide = p.w.slide
+	p.win.index.init()
 	p.done = dag.MinWatermark
 	p.out, err = outputs[O](ctx)
 	for i := range p.late {
@@ -236,37 +242,31 @@ func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *dag.Inbox) error {
 			if late, _ := p.late[0].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			k := p.lkey(it.V)
-			fs := p.frameSet(k)
-			fe := frameEnd(it.TS, p.w.slide)
-			g := fs[fe]
+			g := p.group(it.TS, p.lkey(it.V))
 			g.ls = append(g.ls, it.V)
-			fs[fe] = g
 		}
 	} else {
 		for _, it := range dag.Items[Timed[R]](in) {
 			if late, _ := p.late[1].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			k := p.rkey(it.V)
-			fs := p.frameSet(k)
-			fe := frameEnd(it.TS, p.w.slide)
-			g := fs[fe]
+			g := p.group(it.TS, p.rkey(it.V))
 			g.rs = append(g.rs, it.V)
-			fs[fe] = g
 		}
 	}
 	in.Consume(in.Len())
 	return nil
 }
 
-func (p *windowJoinP[L, R, K, O]) frameSet(k K) frameSet[coGroup[L, R]] {
-	fs := p.frames[k]
-	if fs == nil {
-		fs = frameSet[coGroup[L, R]]{}
-		p.frames[owned(k)] = fs
+// group returns k's items in the frame holding time ts.
+func (p *windowJoinP[L, R, K, O]) group(ts int64, k K) *coGroup[L, R] {
+	f := p.frames.at(ts)
+	j, ok := f.index.get(k)
+	if !ok {
+		j = int32(len(f.keys))
+		f.add(k, coGroup[L, R]{})
 	}
-	return fs
+	return &f.accs[j]
 }
 
 func (p *windowJoinP[L, R, K, O]) ProcessWatermark(wm int64) (bool, error) {
@@ -278,6 +278,9 @@ func (p *windowJoinP[L, R, K, O]) Complete() (bool, error) {
 	return p.closeUpTo(1<<62 - p.w.size), nil
 }
 
+// closeUpTo joins every window ending after the last watermark and at
+// most at upTo that holds items, then drops the frames no later window
+// needs.
 func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 	if !p.drain() {
 		return false
@@ -285,40 +288,80 @@ func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 	if upTo <= p.done {
 		return true
 	}
-	concat := func(a, b coGroup[L, R]) coGroup[L, R] {
-		return coGroup[L, R]{ls: append(append([]L(nil), a.ls...), b.ls...), rs: append(append([]R(nil), a.rs...), b.rs...)}
+	open := p.frames.open
+	if len(open) > 0 {
+		// Window e holds the frames ending in (e-size, e].
+		e := open[0].end
+		if p.done >= e { // (frameEnd of MinWatermark would overflow)
+			e = frameEnd(p.done, p.w.slide)
+		}
+		first := 0 // the first frame of window e
+		for e <= upTo {
+			for first < len(open) && open[first].end <= e-p.w.size {
+				first++
+			}
+			if first == len(open) {
+				break
+			}
+			if open[first].end > e { // no frame in window e: on to the next that has one
+				e = open[first].end
+				continue
+			}
+			last := first + 1
+			for last < len(open) && open[last].end <= e {
+				last++
+			}
+			p.joinWindow(e, open[first:last])
+			e += p.w.slide
+		}
 	}
-	for k, fs := range p.frames {
-		if len(fs) == 1 && p.w.size == p.w.slide {
-			// The common case, a key in one tumbling window: that window
-			// is its frame, with no windows to list and no frames to sort.
-			for fe, g := range fs {
-				if fe > upTo {
-					break
-				}
-				if fe > p.done {
-					for _, o := range p.join(k, fe-p.w.size, fe, g.ls, g.rs) {
-						p.pending = append(p.pending, Timed[O]{TS: fe, V: o})
-					}
-				}
-				delete(p.frames, k)
-			}
-			continue
-		}
-		for _, e := range windowsOf(fs, p.w, p.done, upTo) {
-			if g, ok := window(fs, p.w, e, concat); ok {
-				for _, o := range p.join(k, e-p.w.size, e, g.ls, g.rs) {
-					p.pending = append(p.pending, Timed[O]{TS: e, V: o})
-				}
-			}
-		}
-		prune(fs, p.w, upTo)
-		if len(fs) == 0 {
-			delete(p.frames, k)
-		}
+	// Frames ending at or before next-size are in no window after upTo.
+	for next := frameEnd(upTo, p.w.slide); len(p.frames.open) > 0 && p.frames.open[0].end <= next-p.w.size; {
+		p.frames.dropFirst()
 	}
 	p.done = upTo
 	return p.drain()
+}
+
+// joinWindow joins window [end-size, end), whose frames are fs (ascending).
+func (p *windowJoinP[L, R, K, O]) joinWindow(end int64, fs []*accFrame[K, coGroup[L, R]]) {
+	start := end - p.w.size
+	if len(fs) == 1 { // a tumbling window, or a sliding one with one frame of items
+		f := fs[0]
+		for i, k := range f.keys {
+			p.emit(k, start, end, f.accs[i])
+		}
+		return
+	}
+	// Each key's items in the window: its items of every frame, in the
+	// frames' order.
+	win := &p.win
+	for _, f := range fs {
+		for i, k := range f.keys {
+			j, ok := win.index.get(k)
+			if !ok {
+				j = int32(len(win.keys))
+				win.index.put(k, j)
+				win.keys = append(win.keys, k)
+				win.accs = append(win.accs, coGroup[L, R]{})
+			}
+			g, fg := &win.accs[j], f.accs[i]
+			g.ls, g.rs = append(g.ls, fg.ls...), append(g.rs, fg.rs...)
+		}
+	}
+	for i, k := range win.keys {
+		p.emit(k, start, end, win.accs[i])
+	}
+	win.index.reset()
+	clear(win.keys)
+	clear(win.accs)
+	win.keys, win.accs = win.keys[:0], win.accs[:0]
+}
+
+func (p *windowJoinP[L, R, K, O]) emit(k K, start, end int64, g coGroup[L, R]) {
+	for _, o := range p.join(k, start, end, g.ls, g.rs) {
+		p.pending = append(p.pending, Timed[O]{TS: end, V: o})
+	}
 }
 
 func (p *windowJoinP[L, R, K, O]) drain() bool {
@@ -409,20 +452,31 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) er
 	return nil
 }
 
-// SaveSnapshot saves each key's frames of both sides.
+// joinSide is one key's items of both sides in one frame, as a window
+// join saves them.
+type joinSide[L, R any] struct {
+	Ls []L `msgpack:"l"`
+	Rs []R `msgpack:"r"`
+}
+
+// SaveSnapshot saves each key's frames of both sides: one entry per key,
+// its items by frame end.
 func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
-	type side struct {
-		Ls []L `msgpack:"l"`
-		Rs []R `msgpack:"r"`
-	}
-	for k, fs := range p.frames {
-		st := map[int64]side{}
-		for end, g := range fs {
-			st[end] = side{Ls: g.ls, Rs: g.rs}
+	keys := map[K]map[int64]joinSide[L, R]{}
+	for _, f := range p.frames.open {
+		for i, k := range f.keys {
+			st := keys[k]
+			if st == nil {
+				st = map[int64]joinSide[L, R]{}
+				keys[k] = st
+			}
+			st[f.end] = joinSide[L, R]{Ls: f.accs[i].ls, Rs: f.accs[i].rs}
 		}
+	}
+	for k, st := range keys {
 		if err := dag.SaveEntry(w, k, st); err != nil {
 			return false, err
 		}
@@ -431,19 +485,13 @@ func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, err
 }
 
 func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
-	type side struct {
-		Ls []L `msgpack:"l"`
-		Rs []R `msgpack:"r"`
-	}
-	k, st, err := dag.LoadEntry[K, map[int64]side](key, value)
+	k, st, err := dag.LoadEntry[K, map[int64]joinSide[L, R]](key, value)
 	if err != nil {
 		return err
 	}
-	fs := p.frameSet(k)
-	for end, s := range maps.All(st) {
-		g := fs[end]
+	for end, s := range st {
+		g := p.group(end-1, k)
 		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
-		fs[end] = g
 	}
 	return nil
 }
