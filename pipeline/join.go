@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/weir-dev/weir/dag"
 )
@@ -199,24 +200,38 @@ func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed
 	return newStage[O](n)
 }
 
-// coGroup is one key's items of both sides in one frame, or in one window.
-type coGroup[L, R any] struct {
-	ls []L
-	rs []R
+// joinLog is a window join's items of one frame (or one window), both
+// sides in arrival order, each with the position of its key in the
+// frame's keys. Appending to it allocates nothing once a frame's memory
+// is reused; a key's items are gathered when its window is joined.
+type joinLog[L, R any] struct {
+	ls   []L
+	lpos []int32
+	rs   []R
+	rpos []int32
 }
 
+func (g *joinLog[L, R]) reset() {
+	clear(g.ls)
+	clear(g.rs)
+	g.ls, g.lpos, g.rs, g.rpos = g.ls[:0], g.lpos[:0], g.rs[:0], g.rpos[:0]
+}
+
+// joinFrame is one frame of a window join: its keys, indexed, and its items.
+type joinFrame[K comparable, L, R any] = accFrame[K, struct{}, joinLog[L, R]]
+
 // windowJoinP keeps its items by frame, as the accumulating stage of a
-// window aggregation does: each frame indexes its keys in a keyTable and
-// holds each key's items of both sides. A watermark visits only the
-// frames it closes, not every key held (items of later windows can be
-// many: one side's source may run ahead of the other's).
+// window aggregation does: a watermark visits only the frames it closes,
+// not every key held (items of later windows can be many: one side's
+// source may run ahead of the other's).
 type windowJoinP[L, R any, K comparable, O any] struct {
 	lkey    func(L) K
 	rkey    func(R) K
 	w       WindowDef
 	join    func(K, int64, int64, []L, []R) []O
-	frames  accFrames[K, coGroup[L, R]]
-	win     accFrame[K, coGroup[L, R]] // a window's groups, when it spans several frames
+	frames  accFrames[K, struct{}, joinLog[L, R]]
+	win     joinFrame[K, L, R] // a window's keys and items, when it spans several frames
+	offs    []int32            // scratch of byKey
 	late    [2]lateOutput[struct{}]
 	done    int64
 	out     *fanout[O]
@@ -242,31 +257,31 @@ func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *dag.Inbox) error {
 			if late, _ := p.late[0].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			g := p.group(it.TS, p.lkey(it.V))
-			g.ls = append(g.ls, it.V)
+			f, j := p.keyAt(it.TS, p.lkey(it.V))
+			f.x.ls, f.x.lpos = append(f.x.ls, it.V), append(f.x.lpos, j)
 		}
 	} else {
 		for _, it := range dag.Items[Timed[R]](in) {
 			if late, _ := p.late[1].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			g := p.group(it.TS, p.rkey(it.V))
-			g.rs = append(g.rs, it.V)
+			f, j := p.keyAt(it.TS, p.rkey(it.V))
+			f.x.rs, f.x.rpos = append(f.x.rs, it.V), append(f.x.rpos, j)
 		}
 	}
 	in.Consume(in.Len())
 	return nil
 }
 
-// group returns k's items in the frame holding time ts.
-func (p *windowJoinP[L, R, K, O]) group(ts int64, k K) *coGroup[L, R] {
+// keyAt returns the frame holding time ts and k's position in it.
+func (p *windowJoinP[L, R, K, O]) keyAt(ts int64, k K) (*joinFrame[K, L, R], int32) {
 	f := p.frames.at(ts)
 	j, ok := f.index.get(k)
 	if !ok {
 		j = int32(len(f.keys))
-		f.add(k, coGroup[L, R]{})
+		f.add(k, struct{}{})
 	}
-	return &f.accs[j]
+	return f, j
 }
 
 func (p *windowJoinP[L, R, K, O]) ProcessWatermark(wm int64) (bool, error) {
@@ -324,44 +339,84 @@ func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 }
 
 // joinWindow joins window [end-size, end), whose frames are fs (ascending).
-func (p *windowJoinP[L, R, K, O]) joinWindow(end int64, fs []*accFrame[K, coGroup[L, R]]) {
-	start := end - p.w.size
-	if len(fs) == 1 { // a tumbling window, or a sliding one with one frame of items
-		f := fs[0]
-		for i, k := range f.keys {
-			p.emit(k, start, end, f.accs[i])
-		}
-		return
-	}
-	// Each key's items in the window: its items of every frame, in the
-	// frames' order.
-	win := &p.win
-	for _, f := range fs {
-		for i, k := range f.keys {
-			j, ok := win.index.get(k)
-			if !ok {
-				j = int32(len(win.keys))
-				win.index.put(k, j)
-				win.keys = append(win.keys, k)
-				win.accs = append(win.accs, coGroup[L, R]{})
+func (p *windowJoinP[L, R, K, O]) joinWindow(end int64, fs []*joinFrame[K, L, R]) {
+	f := fs[0]
+	if len(fs) > 1 {
+		// The window's keys, and its items in the frames' order, each with
+		// its key's position among the window's keys.
+		f = &p.win
+		var pos []int32
+		for _, ff := range fs {
+			pos = pos[:0]
+			for _, k := range ff.keys {
+				j, ok := f.index.get(k)
+				if !ok {
+					j = int32(len(f.keys))
+					f.index.put(k, j)
+					f.keys = append(f.keys, k)
+				}
+				pos = append(pos, j)
 			}
-			g, fg := &win.accs[j], f.accs[i]
-			g.ls, g.rs = append(g.ls, fg.ls...), append(g.rs, fg.rs...)
+			f.x.ls = append(f.x.ls, ff.x.ls...)
+			for _, j := range ff.x.lpos {
+				f.x.lpos = append(f.x.lpos, pos[j])
+			}
+			f.x.rs = append(f.x.rs, ff.x.rs...)
+			for _, j := range ff.x.rpos {
+				f.x.rpos = append(f.x.rpos, pos[j])
+			}
+		}
+		defer func() {
+			f.index.reset()
+			clear(f.keys)
+			f.keys = f.keys[:0]
+			f.x.reset()
+		}()
+	}
+	ls, loff := byKey(f.x.ls, f.x.lpos, len(f.keys), p.offs)
+	rs, roff := byKey(f.x.rs, f.x.rpos, len(f.keys), nil)
+	p.offs = loff
+	for i, k := range f.keys {
+		out := p.join(k, end-p.w.size, end, keyItems(ls, loff, i), keyItems(rs, roff, i))
+		for _, o := range out {
+			p.pending = append(p.pending, Timed[O]{TS: end, V: o})
 		}
 	}
-	for i, k := range win.keys {
-		p.emit(k, start, end, win.accs[i])
-	}
-	win.index.reset()
-	clear(win.keys)
-	clear(win.accs)
-	win.keys, win.accs = win.keys[:0], win.accs[:0]
 }
 
-func (p *windowJoinP[L, R, K, O]) emit(k K, start, end int64, g coGroup[L, R]) {
-	for _, o := range p.join(k, start, end, g.ls, g.rs) {
-		p.pending = append(p.pending, Timed[O]{TS: end, V: o})
+// byKey orders items by their keys' positions (pos), keeping their order
+// within a key, in a new slice: key i's items end at ends[i] and start
+// where key i-1's end.
+func byKey[T any](items []T, pos []int32, keys int, ends []int32) (byKey []T, _ []int32) {
+	ends = slices.Grow(ends[:0], keys)[:keys]
+	clear(ends)
+	for _, j := range pos {
+		ends[j]++
 	}
+	var n int32
+	for i, c := range ends {
+		ends[i] = n // key i's start, until its items are placed
+		n += c
+	}
+	byKey = make([]T, len(items))
+	for i, j := range pos {
+		byKey[ends[j]] = items[i]
+		ends[j]++
+	}
+	return byKey, ends
+}
+
+// keyItems is key i's items in a slice ordered by byKey, nil if it has
+// none; appending to it leaves the next key's alone.
+func keyItems[T any](byKey []T, ends []int32, i int) []T {
+	start := int32(0)
+	if i > 0 {
+		start = ends[i-1]
+	}
+	if start == ends[i] {
+		return nil
+	}
+	return byKey[start:ends[i]:ends[i]]
 }
 
 func (p *windowJoinP[L, R, K, O]) drain() bool {
@@ -467,13 +522,15 @@ func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, err
 	}
 	keys := map[K]map[int64]joinSide[L, R]{}
 	for _, f := range p.frames.open {
+		ls, loff := byKey(f.x.ls, f.x.lpos, len(f.keys), nil)
+		rs, roff := byKey(f.x.rs, f.x.rpos, len(f.keys), nil)
 		for i, k := range f.keys {
 			st := keys[k]
 			if st == nil {
 				st = map[int64]joinSide[L, R]{}
 				keys[k] = st
 			}
-			st[f.end] = joinSide[L, R]{Ls: f.accs[i].ls, Rs: f.accs[i].rs}
+			st[f.end] = joinSide[L, R]{Ls: keyItems(ls, loff, i), Rs: keyItems(rs, roff, i)}
 		}
 	}
 	for k, st := range keys {
@@ -490,8 +547,13 @@ func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
 		return err
 	}
 	for end, s := range st {
-		g := p.group(end-1, k)
-		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
+		f, j := p.keyAt(end-1, k)
+		for _, v := range s.Ls {
+			f.x.ls, f.x.lpos = append(f.x.ls, v), append(f.x.lpos, j)
+		}
+		for _, v := range s.Rs {
+			f.x.rs, f.x.rpos = append(f.x.rs, v), append(f.x.rpos, j)
+		}
 	}
 	return nil
 }
