@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/weir-dev/weir/dag"
@@ -244,7 +245,8 @@ func (p *windowJoinP[L, R, K, O]) Init(ctx *dag.Context) (err error) {
 	p.done = dag.MinWatermark
 	p.out, err = outputs[O](ctx)
 	for i := range p.late {
-		p.late[i].wm = dag.MinWatermark
+		p.late[i].wm, p.late[i].restored = dag.MinWatermark, math.MaxInt64
+		p.late[i].index = ctx.GlobalIndex
 		p.late[i].count = ctx.Counter("late")
 		p.late[i].out = &fanout[struct{}]{}
 	}
@@ -515,10 +517,15 @@ type joinSide[L, R any] struct {
 }
 
 // SaveSnapshot saves each key's frames of both sides: one entry per key,
-// its items by frame end.
+// its items by frame end; and the watermark, up to which windows were
+// joined: a sliding window's frames outlive the windows already joined,
+// which a restore must not join again from part of their frames.
 func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
+	}
+	if err := p.late[0].save(w); err != nil {
+		return false, err
 	}
 	keys := map[K]map[int64]joinSide[L, R]{}
 	for _, f := range p.frames.open {
@@ -542,6 +549,9 @@ func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, err
 }
 
 func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
+	if isArray(value) {
+		return p.late[0].restore(key, value)
+	}
 	k, st, err := dag.LoadEntry[K, map[int64]joinSide[L, R]](key, value)
 	if err != nil {
 		return err
@@ -555,5 +565,14 @@ func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
 			f.x.rs, f.x.rpos = append(f.x.rs, v), append(f.x.rpos, j)
 		}
 	}
+	return nil
+}
+
+// FinishRestore resumes from the lowest watermark the instances had
+// reached (see lateOutput.finishRestore): windows up to it were joined.
+func (p *windowJoinP[L, R, K, O]) FinishRestore() error {
+	p.late[0].finishRestore()
+	p.late[1].wm = p.late[0].wm
+	p.done = max(p.done, p.late[0].wm)
 	return nil
 }
