@@ -180,7 +180,10 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Complete() (bool, error) { return p.d
 // WindowJoin joins two keyed streams within windows: when the watermark
 // passes a window's end, join receives, for every key with items on either
 // side in that window, the items of both sides, and its results are
-// emitted. Both sides are partitioned by key across the cluster.
+// emitted. Both sides are partitioned by key across the cluster. ls and rs
+// hold the key's items in the order they arrived, frame by frame, nil for
+// a side with none; join may keep them (appending to one does not touch
+// other keys' items).
 func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed[R, K], w WindowDef, join func(key K, start, end int64, ls []L, rs []R) []O) Stage[O] {
 	p := left.s.n.p
 	if err := w.validate(); err != nil {
