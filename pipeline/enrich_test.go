@@ -87,13 +87,17 @@ func init() {
 				st = pipeline.LookupMapCached(orders, "test-products", func(o order) int { return o.Product }, join, grid.NearCacheConfig{})
 			}
 			pipeline.WriteTo(st, collect[string](p.Bag))
-		case "window-join":
+		case "window-join", "window-join-sliding":
 			ts := func(o order) time.Time { return time.Unix(0, o.TS) }
 			left := pipeline.ReadFrom(pl, sources.Items(p.Orders...), pipeline.EventTime(ts, time.Hour))
 			right := pipeline.ReadFrom(pl, sources.Items(p.Orders...), pipeline.EventTime(ts, time.Hour))
+			w := pipeline.Tumbling(time.Second)
+			if p.Mode == "window-join-sliding" {
+				w = pipeline.Sliding(2*time.Second, 500*time.Millisecond)
+			}
 			joined := pipeline.WindowJoin(pipeline.GroupBy(left, func(o order) int { return o.Product }), pipeline.GroupBy(right, func(o order) int { return o.Driver }),
-				pipeline.Tumbling(time.Second), func(k int, start, end int64, ls, rs []order) []string {
-					return []string{fmt.Sprintf("%d %d %d %d", start, k, len(ls), len(rs))}
+				w, func(k int, start, end int64, ls, rs []order) []string {
+					return []string{fmt.Sprintf("%d %d %s %s", start, k, orderIDs(ls), orderIDs(rs))}
 				})
 			pipeline.WriteTo(joined, collect[string](p.Bag))
 		}
@@ -176,30 +180,51 @@ func TestJoinsAndEnrichmentOnThreeMembers(t *testing.T) {
 		})
 	}
 	t.Run("window join", func(t *testing.T) {
-		type win struct {
-			start int64
-			key   int
-		}
-		left, right := map[win]int{}, map[win]int{}
-		for _, o := range orders {
-			start := o.TS - o.TS%int64(time.Second)
-			left[win{start, o.Product}]++
-			right[win{start, o.Driver}]++
-		}
-		keys := map[win]bool{}
-		for k := range left {
-			keys[k] = true
-		}
-		for k := range right {
-			keys[k] = true
-		}
-		var wantW []string
-		for k := range keys {
-			wantW = append(wantW, fmt.Sprintf("%d %d %d %d", k.start, k.key, left[k], right[k]))
-		}
-		sort.Strings(wantW)
-		require.Equal(t, wantW, runJoin(t, c, joinParams{Orders: orders, Mode: "window-join"}))
+		require.Equal(t, windowJoinModel(orders, time.Second, time.Second), runJoin(t, c, joinParams{Orders: orders, Mode: "window-join"}))
 	})
+	t.Run("sliding window join", func(t *testing.T) {
+		require.Equal(t, windowJoinModel(orders, 2*time.Second, 500*time.Millisecond), runJoin(t, c, joinParams{Orders: orders, Mode: "window-join-sliding"}))
+	})
+}
+
+// orderIDs is the sum of the orders' IDs and how many they are: which
+// items a window join gave, whatever their order.
+func orderIDs(os []order) string {
+	sum := 0
+	for _, o := range os {
+		sum += o.ID
+	}
+	return fmt.Sprintf("%d/%d", len(os), sum)
+}
+
+// windowJoinModel is what the test's window join of orders by product with
+// orders by driver gives, computed window by window.
+func windowJoinModel(orders []order, size, slide time.Duration) []string {
+	type win struct {
+		start int64
+		key   int
+	}
+	left, right := map[win][]order{}, map[win][]order{}
+	for _, o := range orders {
+		// The windows holding o start at the multiples of slide in (TS-size, TS].
+		for start := o.TS - o.TS%int64(slide); start > o.TS-int64(size); start -= int64(slide) {
+			left[win{start, o.Product}] = append(left[win{start, o.Product}], o)
+			right[win{start, o.Driver}] = append(right[win{start, o.Driver}], o)
+		}
+	}
+	keys := map[win]bool{}
+	for k := range left {
+		keys[k] = true
+	}
+	for k := range right {
+		keys[k] = true
+	}
+	var want []string
+	for k := range keys {
+		want = append(want, fmt.Sprintf("%d %d %s %s", k.start, k.key, orderIDs(left[k]), orderIDs(right[k])))
+	}
+	sort.Strings(want)
+	return want
 }
 
 // countingService is a fake external service: it records how many calls

@@ -2,7 +2,8 @@ package pipeline
 
 import (
 	"fmt"
-	"maps"
+	"math"
+	"slices"
 
 	"github.com/weir-dev/weir/dag"
 )
@@ -179,7 +180,10 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) Complete() (bool, error) { return p.d
 // WindowJoin joins two keyed streams within windows: when the watermark
 // passes a window's end, join receives, for every key with items on either
 // side in that window, the items of both sides, and its results are
-// emitted. Both sides are partitioned by key across the cluster.
+// emitted. Both sides are partitioned by key across the cluster. ls and rs
+// hold the key's items in the order they arrived, frame by frame, nil for
+// a side with none; join may keep them (appending to one does not touch
+// other keys' items).
 func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed[R, K], w WindowDef, join func(key K, start, end int64, ls []L, rs []R) []O) Stage[O] {
 	p := left.s.n.p
 	if err := w.validate(); err != nil {
@@ -200,18 +204,38 @@ func WindowJoin[L any, R any, K comparable, O any](left Keyed[L, K], right Keyed
 	return newStage[O](n)
 }
 
-// coGroup is one key's items of both sides in one frame.
-type coGroup[L, R any] struct {
-	ls []L
-	rs []R
+// joinLog is a window join's items of one frame (or one window), both
+// sides in arrival order, each with the position of its key in the
+// frame's keys. Appending to it allocates nothing once a frame's memory
+// is reused; a key's items are gathered when its window is joined.
+type joinLog[L, R any] struct {
+	ls   []L
+	lpos []int32
+	rs   []R
+	rpos []int32
 }
 
+func (g *joinLog[L, R]) reset() {
+	clear(g.ls)
+	clear(g.rs)
+	g.ls, g.lpos, g.rs, g.rpos = g.ls[:0], g.lpos[:0], g.rs[:0], g.rpos[:0]
+}
+
+// joinFrame is one frame of a window join: its keys, indexed, and its items.
+type joinFrame[K comparable, L, R any] = accFrame[K, struct{}, joinLog[L, R]]
+
+// windowJoinP keeps its items by frame, as the accumulating stage of a
+// window aggregation does: a watermark visits only the frames it closes,
+// not every key held (items of later windows can be many: one side's
+// source may run ahead of the other's).
 type windowJoinP[L, R any, K comparable, O any] struct {
 	lkey    func(L) K
 	rkey    func(R) K
 	w       WindowDef
 	join    func(K, int64, int64, []L, []R) []O
-	frames  map[K]frameSet[coGroup[L, R]]
+	frames  accFrames[K, struct{}, joinLog[L, R]]
+	win     joinFrame[K, L, R] // a window's keys and items, when it spans several frames
+	offs    []int32            // scratch of byKey
 	late    [2]lateOutput[struct{}]
 	done    int64
 	out     *fanout[O]
@@ -219,11 +243,13 @@ type windowJoinP[L, R any, K comparable, O any] struct {
 }
 
 func (p *windowJoinP[L, R, K, O]) Init(ctx *dag.Context) (err error) {
-	p.frames = map[K]frameSet[coGroup[L, R]]{}
+	p.frames.slide = p.w.slide
+	p.win.index.init()
 	p.done = dag.MinWatermark
 	p.out, err = outputs[O](ctx)
 	for i := range p.late {
-		p.late[i].wm = dag.MinWatermark
+		p.late[i].wm, p.late[i].restored = dag.MinWatermark, math.MaxInt64
+		p.late[i].index = ctx.GlobalIndex
 		p.late[i].count = ctx.Counter("late")
 		p.late[i].out = &fanout[struct{}]{}
 	}
@@ -236,37 +262,31 @@ func (p *windowJoinP[L, R, K, O]) Process(ordinal int, in *dag.Inbox) error {
 			if late, _ := p.late[0].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			k := p.lkey(it.V)
-			fs := p.frameSet(k)
-			fe := frameEnd(it.TS, p.w.slide)
-			g := fs[fe]
-			g.ls = append(g.ls, it.V)
-			fs[fe] = g
+			f, j := p.keyAt(it.TS, p.lkey(it.V))
+			f.x.ls, f.x.lpos = append(f.x.ls, it.V), append(f.x.lpos, j)
 		}
 	} else {
 		for _, it := range dag.Items[Timed[R]](in) {
 			if late, _ := p.late[1].late(Timed[struct{}]{TS: it.TS}); late {
 				continue
 			}
-			k := p.rkey(it.V)
-			fs := p.frameSet(k)
-			fe := frameEnd(it.TS, p.w.slide)
-			g := fs[fe]
-			g.rs = append(g.rs, it.V)
-			fs[fe] = g
+			f, j := p.keyAt(it.TS, p.rkey(it.V))
+			f.x.rs, f.x.rpos = append(f.x.rs, it.V), append(f.x.rpos, j)
 		}
 	}
 	in.Consume(in.Len())
 	return nil
 }
 
-func (p *windowJoinP[L, R, K, O]) frameSet(k K) frameSet[coGroup[L, R]] {
-	fs := p.frames[k]
-	if fs == nil {
-		fs = frameSet[coGroup[L, R]]{}
-		p.frames[owned(k)] = fs
+// keyAt returns the frame holding time ts and k's position in it.
+func (p *windowJoinP[L, R, K, O]) keyAt(ts int64, k K) (*joinFrame[K, L, R], int32) {
+	f := p.frames.at(ts)
+	j, ok := f.index.get(k)
+	if !ok {
+		j = int32(len(f.keys))
+		f.add(k, struct{}{})
 	}
-	return fs
+	return f, j
 }
 
 func (p *windowJoinP[L, R, K, O]) ProcessWatermark(wm int64) (bool, error) {
@@ -278,6 +298,9 @@ func (p *windowJoinP[L, R, K, O]) Complete() (bool, error) {
 	return p.closeUpTo(1<<62 - p.w.size), nil
 }
 
+// closeUpTo joins every window ending after the last watermark and at
+// most at upTo that holds items, then drops the frames no later window
+// needs.
 func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 	if !p.drain() {
 		return false
@@ -285,40 +308,120 @@ func (p *windowJoinP[L, R, K, O]) closeUpTo(upTo int64) bool {
 	if upTo <= p.done {
 		return true
 	}
-	concat := func(a, b coGroup[L, R]) coGroup[L, R] {
-		return coGroup[L, R]{ls: append(append([]L(nil), a.ls...), b.ls...), rs: append(append([]R(nil), a.rs...), b.rs...)}
+	open := p.frames.open
+	if len(open) > 0 {
+		// Window e holds the frames ending in (e-size, e].
+		e := open[0].end
+		if p.done >= e { // (frameEnd of MinWatermark would overflow)
+			e = frameEnd(p.done, p.w.slide)
+		}
+		first := 0 // the first frame of window e
+		for e <= upTo {
+			for first < len(open) && open[first].end <= e-p.w.size {
+				first++
+			}
+			if first == len(open) {
+				break
+			}
+			if open[first].end > e { // no frame in window e: on to the next that has one
+				e = open[first].end
+				continue
+			}
+			last := first + 1
+			for last < len(open) && open[last].end <= e {
+				last++
+			}
+			p.joinWindow(e, open[first:last])
+			e += p.w.slide
+		}
 	}
-	for k, fs := range p.frames {
-		if len(fs) == 1 && p.w.size == p.w.slide {
-			// The common case, a key in one tumbling window: that window
-			// is its frame, with no windows to list and no frames to sort.
-			for fe, g := range fs {
-				if fe > upTo {
-					break
-				}
-				if fe > p.done {
-					for _, o := range p.join(k, fe-p.w.size, fe, g.ls, g.rs) {
-						p.pending = append(p.pending, Timed[O]{TS: fe, V: o})
-					}
-				}
-				delete(p.frames, k)
-			}
-			continue
-		}
-		for _, e := range windowsOf(fs, p.w, p.done, upTo) {
-			if g, ok := window(fs, p.w, e, concat); ok {
-				for _, o := range p.join(k, e-p.w.size, e, g.ls, g.rs) {
-					p.pending = append(p.pending, Timed[O]{TS: e, V: o})
-				}
-			}
-		}
-		prune(fs, p.w, upTo)
-		if len(fs) == 0 {
-			delete(p.frames, k)
-		}
+	// Frames ending at or before next-size are in no window after upTo.
+	for next := frameEnd(upTo, p.w.slide); len(p.frames.open) > 0 && p.frames.open[0].end <= next-p.w.size; {
+		p.frames.dropFirst()
 	}
 	p.done = upTo
 	return p.drain()
+}
+
+// joinWindow joins window [end-size, end), whose frames are fs (ascending).
+func (p *windowJoinP[L, R, K, O]) joinWindow(end int64, fs []*joinFrame[K, L, R]) {
+	f := fs[0]
+	if len(fs) > 1 {
+		// The window's keys, and its items in the frames' order, each with
+		// its key's position among the window's keys.
+		f = &p.win
+		var pos []int32
+		for _, ff := range fs {
+			pos = pos[:0]
+			for _, k := range ff.keys {
+				j, ok := f.index.get(k)
+				if !ok {
+					j = int32(len(f.keys))
+					f.index.put(k, j)
+					f.keys = append(f.keys, k)
+				}
+				pos = append(pos, j)
+			}
+			f.x.ls = append(f.x.ls, ff.x.ls...)
+			for _, j := range ff.x.lpos {
+				f.x.lpos = append(f.x.lpos, pos[j])
+			}
+			f.x.rs = append(f.x.rs, ff.x.rs...)
+			for _, j := range ff.x.rpos {
+				f.x.rpos = append(f.x.rpos, pos[j])
+			}
+		}
+		defer func() {
+			f.index.reset()
+			clear(f.keys)
+			f.keys = f.keys[:0]
+			f.x.reset()
+		}()
+	}
+	ls, loff := byKey(f.x.ls, f.x.lpos, len(f.keys), p.offs)
+	rs, roff := byKey(f.x.rs, f.x.rpos, len(f.keys), nil)
+	p.offs = loff
+	for i, k := range f.keys {
+		out := p.join(k, end-p.w.size, end, keyItems(ls, loff, i), keyItems(rs, roff, i))
+		for _, o := range out {
+			p.pending = append(p.pending, Timed[O]{TS: end, V: o})
+		}
+	}
+}
+
+// byKey orders items by their keys' positions (pos), keeping their order
+// within a key, in a new slice: key i's items end at ends[i] and start
+// where key i-1's end.
+func byKey[T any](items []T, pos []int32, keys int, ends []int32) (byKey []T, _ []int32) {
+	ends = slices.Grow(ends[:0], keys)[:keys]
+	clear(ends)
+	for _, j := range pos {
+		ends[j]++
+	}
+	var n int32
+	for i, c := range ends {
+		ends[i] = n // key i's start, until its items are placed
+		n += c
+	}
+	byKey = make([]T, len(items))
+	for i, j := range pos {
+		byKey[ends[j]] = items[i]
+		ends[j]++
+	}
+	return byKey, ends
+}
+
+// keyItems is key i's items in a slice ordered by byKey, nil if it has
+// none; appending to it leaves the next key's alone.
+func keyItems[T any](byKey []T, ends []int32, i int) []T {
+	start := int32(0)
+	if i > 0 {
+		start = ends[i-1]
+	}
+	if start == ends[i] {
+		return nil
+	}
+	return byKey[start:ends[i]:ends[i]]
 }
 
 func (p *windowJoinP[L, R, K, O]) drain() bool {
@@ -409,20 +512,38 @@ func (p *hashJoin2P[T, K1, K2, U1, U2, R]) RestoreSnapshot(key, value []byte) er
 	return nil
 }
 
-// SaveSnapshot saves each key's frames of both sides.
+// joinSide is one key's items of both sides in one frame, as a window
+// join saves them.
+type joinSide[L, R any] struct {
+	Ls []L `msgpack:"l"`
+	Rs []R `msgpack:"r"`
+}
+
+// SaveSnapshot saves each key's frames of both sides: one entry per key,
+// its items by frame end; and the watermark, up to which windows were
+// joined: a sliding window's frames outlive the windows already joined,
+// which a restore must not join again from part of their frames.
 func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, error) {
 	if !p.drain() {
 		return false, nil
 	}
-	type side struct {
-		Ls []L `msgpack:"l"`
-		Rs []R `msgpack:"r"`
+	if err := p.late[0].save(w); err != nil {
+		return false, err
 	}
-	for k, fs := range p.frames {
-		st := map[int64]side{}
-		for end, g := range fs {
-			st[end] = side{Ls: g.ls, Rs: g.rs}
+	keys := map[K]map[int64]joinSide[L, R]{}
+	for _, f := range p.frames.open {
+		ls, loff := byKey(f.x.ls, f.x.lpos, len(f.keys), nil)
+		rs, roff := byKey(f.x.rs, f.x.rpos, len(f.keys), nil)
+		for i, k := range f.keys {
+			st := keys[k]
+			if st == nil {
+				st = map[int64]joinSide[L, R]{}
+				keys[k] = st
+			}
+			st[f.end] = joinSide[L, R]{Ls: keyItems(ls, loff, i), Rs: keyItems(rs, roff, i)}
 		}
+	}
+	for k, st := range keys {
 		if err := dag.SaveEntry(w, k, st); err != nil {
 			return false, err
 		}
@@ -431,19 +552,30 @@ func (p *windowJoinP[L, R, K, O]) SaveSnapshot(w *dag.SnapshotWriter) (bool, err
 }
 
 func (p *windowJoinP[L, R, K, O]) RestoreSnapshot(key, value []byte) error {
-	type side struct {
-		Ls []L `msgpack:"l"`
-		Rs []R `msgpack:"r"`
+	if isArray(value) {
+		return p.late[0].restore(key, value)
 	}
-	k, st, err := dag.LoadEntry[K, map[int64]side](key, value)
+	k, st, err := dag.LoadEntry[K, map[int64]joinSide[L, R]](key, value)
 	if err != nil {
 		return err
 	}
-	fs := p.frameSet(k)
-	for end, s := range maps.All(st) {
-		g := fs[end]
-		g.ls, g.rs = append(g.ls, s.Ls...), append(g.rs, s.Rs...)
-		fs[end] = g
+	for end, s := range st {
+		f, j := p.keyAt(end-1, k)
+		for _, v := range s.Ls {
+			f.x.ls, f.x.lpos = append(f.x.ls, v), append(f.x.lpos, j)
+		}
+		for _, v := range s.Rs {
+			f.x.rs, f.x.rpos = append(f.x.rs, v), append(f.x.rpos, j)
+		}
 	}
+	return nil
+}
+
+// FinishRestore resumes from the lowest watermark the instances had
+// reached (see lateOutput.finishRestore): windows up to it were joined.
+func (p *windowJoinP[L, R, K, O]) FinishRestore() error {
+	p.late[0].finishRestore()
+	p.late[1].wm = p.late[0].wm
+	p.done = max(p.done, p.late[0].wm)
 	return nil
 }

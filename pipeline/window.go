@@ -2,9 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"maps"
-	"math"
-	"slices"
 	"time"
 
 	"github.com/weir-dev/weir/dag"
@@ -187,54 +184,4 @@ func LateItems[T any, K comparable](w Windowed[T, K]) Stage[T] {
 func frameEnd(ts, slide int64) int64 {
 	f := ts - ((ts%slide)+slide)%slide
 	return f + slide
-}
-
-// frameSet is one key's frames, by frame end: the window join keeps its
-// items so.
-type frameSet[A any] map[int64]A
-
-// windowsOf lists the ends of the windows that contain some frame of fs,
-// above after and at most upTo, ascending. Frame fe is in the windows
-// ending fe, fe+slide, ..., fe+size-slide.
-func windowsOf[A any](fs frameSet[A], w WindowDef, after, upTo int64) []int64 {
-	frames := slices.Sorted(maps.Keys(fs))
-	var ends []int64
-	next := int64(math.MinInt64) // the first end not listed yet
-	for _, fe := range frames {
-		for e := max(fe, next); e <= fe+w.size-w.slide && e <= upTo; e += w.slide {
-			if e > after {
-				ends = append(ends, e)
-			}
-		}
-		next = max(next, fe+w.size)
-	}
-	return ends
-}
-
-// window combines the frames of window [end-size, end).
-func window[A any](fs frameSet[A], w WindowDef, end int64, combine func(a, b A) A) (A, bool) {
-	var acc A
-	found := false
-	for fe := end - w.size + w.slide; fe <= end; fe += w.slide {
-		a, ok := fs[fe]
-		if !ok {
-			continue
-		}
-		if !found {
-			acc, found = a, true
-		} else {
-			acc = combine(acc, a)
-		}
-	}
-	return acc, found
-}
-
-// prune drops the frames no window after upTo needs.
-func prune[A any](fs frameSet[A], w WindowDef, upTo int64) {
-	next := frameEnd(upTo, w.slide) // the first window end after upTo
-	for fe := range fs {
-		if fe <= next-w.size {
-			delete(fs, fe)
-		}
-	}
 }

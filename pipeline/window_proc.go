@@ -111,16 +111,17 @@ const maxSpareFrames = 8
 
 // accFrame is one frame (a slide of event time) of the accumulating stage:
 // each key's accumulator, in the order the keys first appeared.
-type accFrame[K comparable, A any] struct {
+type accFrame[K comparable, A, X any] struct {
 	end   int64
 	index keyTable[K] // key -> position in keys and accs
 	keys  []K
 	accs  []A
 	sent  int // entries handed on so far, while the frame is flushed
+	x     X   // what else a stage keeps per frame; emptied with the frame if it has a reset method
 }
 
 // add appends a key not yet in the frame.
-func (f *accFrame[K, A]) add(k K, a A) {
+func (f *accFrame[K, A, X]) add(k K, a A) {
 	k = owned(k)
 	f.index.put(k, int32(len(f.keys)))
 	f.keys = append(f.keys, k)
@@ -129,15 +130,15 @@ func (f *accFrame[K, A]) add(k K, a A) {
 
 // accFrames are the open frames of an accumulating stage, by end. Items
 // arrive mostly in time order, so the frame of the last item is tried first.
-type accFrames[K comparable, A any] struct {
+type accFrames[K comparable, A, X any] struct {
 	slide int64
-	open  []*accFrame[K, A] // ascending ends
-	last  *accFrame[K, A]
-	spare []*accFrame[K, A]
+	open  []*accFrame[K, A, X] // ascending ends
+	last  *accFrame[K, A, X]
+	spare []*accFrame[K, A, X]
 }
 
 // at returns the frame holding time ts.
-func (fs *accFrames[K, A]) at(ts int64) *accFrame[K, A] {
+func (fs *accFrames[K, A, X]) at(ts int64) *accFrame[K, A, X] {
 	if f := fs.last; f != nil && ts < f.end && ts >= f.end-fs.slide {
 		return f
 	}
@@ -145,7 +146,7 @@ func (fs *accFrames[K, A]) at(ts int64) *accFrame[K, A] {
 }
 
 // frame returns the frame ending at end, made if there is none.
-func (fs *accFrames[K, A]) frame(end int64) *accFrame[K, A] {
+func (fs *accFrames[K, A, X]) frame(end int64) *accFrame[K, A, X] {
 	if f := fs.last; f != nil && f.end == end {
 		return f
 	}
@@ -157,11 +158,11 @@ func (fs *accFrames[K, A]) frame(end int64) *accFrame[K, A] {
 		fs.last = fs.open[i]
 		return fs.last
 	}
-	var f *accFrame[K, A]
+	var f *accFrame[K, A, X]
 	if n := len(fs.spare); n > 0 {
 		f, fs.spare = fs.spare[n-1], fs.spare[:n-1]
 	} else {
-		f = &accFrame[K, A]{}
+		f = &accFrame[K, A, X]{}
 		f.index.init()
 	}
 	f.end = end
@@ -171,7 +172,7 @@ func (fs *accFrames[K, A]) frame(end int64) *accFrame[K, A] {
 }
 
 // dropFirst removes the oldest frame, keeping its memory for reuse.
-func (fs *accFrames[K, A]) dropFirst() {
+func (fs *accFrames[K, A, X]) dropFirst() {
 	f := fs.open[0]
 	fs.open = slices.Delete(fs.open, 0, 1)
 	if fs.last == f {
@@ -182,6 +183,9 @@ func (fs *accFrames[K, A]) dropFirst() {
 		clear(f.keys)
 		clear(f.accs)
 		f.keys, f.accs, f.sent = f.keys[:0], f.accs[:0], 0
+		if r, ok := any(&f.x).(interface{ reset() }); ok {
+			r.reset()
+		}
 		fs.spare = append(fs.spare, f)
 	}
 }
@@ -194,7 +198,7 @@ type frameAccumulator[T any, K comparable, A, R any] struct {
 	op      AggregateOp[T, A, R]
 	w       WindowDef
 	results int
-	frames  accFrames[K, A]
+	frames  accFrames[K, A, struct{}]
 	flushTo int64 // frames ending at or before it are handed on
 	out     *fanout[frameAcc[K, A]]
 	late    lateOutput[T]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,24 @@ func init() {
 		if p.Early {
 			def = def.EarlyResults(time.Millisecond)
 		}
-		w := pipeline.Window(pipeline.GroupBy(pipeline.ReadFrom(pl, src, ts), func(e event) string { return e.Key }), def)
+		byKey := func(e event) string { return e.Key }
+		if p.Op == "join" {
+			// The stream joined with a second reading of itself: each key's
+			// items per window, as many on both sides, give its count.
+			src2 := pipeline.NewSource("gated2", func(*dag.Context) (pipeline.Reader[event], error) {
+				return &itemsReader[event]{items: p.Events, gate: gate(p.Gate)}, nil
+			}, pipeline.SourceParallelism(1), pipeline.Replayable())
+			joined := pipeline.WindowJoin(pipeline.GroupBy(pipeline.ReadFrom(pl, src, ts), byKey), pipeline.GroupBy(pipeline.ReadFrom(pl, src2, ts), byKey), def,
+				func(k string, start, end int64, ls, rs []event) []string {
+					if !slices.Equal(ls, rs) {
+						return []string{fmt.Sprintf("%d %d %s: %d items on the left, %d on the right", start, end, k, len(ls), len(rs))}
+					}
+					return []string{fmt.Sprintf("%d %d %s %v %v", start, end, k, false, len(ls))}
+				})
+			pipeline.WriteTo(joined, collect[string](p.Bag))
+			return pl.Compile()
+		}
+		w := pipeline.Window(pipeline.GroupBy(pipeline.ReadFrom(pl, src, ts), byKey), def)
 		results := aggregate(w, p.Op)
 		if p.Early {
 			results = pipeline.Filter(results, func(s string) bool { return !containsEarly(s) })
@@ -91,13 +109,19 @@ func TestWindowRestoreMidWindow(t *testing.T) {
 		{"tumbling", "sum", false},
 		{"sliding", "count", true},
 		{"session", "count", false},
+		{"sliding", "join", false}, // a window join: each key's count, on both sides
+		{"tumbling", "join", false},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%s/early=%v", tc.kind, tc.op, tc.early), func(t *testing.T) {
 			// Disorder within the lag only: no event is late, so the
 			// reference needs no watermark.
 			evs := generate(rng, 600, lag/2)
-			want, late := reference(evs, tc.kind, tc.op, lag)
+			refOp := tc.op
+			if refOp == "join" {
+				refOp = "count"
+			}
+			want, late := reference(evs, tc.kind, refOp, lag)
 			require.Empty(t, late)
 			half := len(evs) / 2
 			closedBefore := closedBy(t, want, evs[:half], lag)
