@@ -49,16 +49,21 @@ func kindOf(c opCode) int {
 }
 
 // opStats counts one map's operations on this member's handles, striped as
-// stripedCounter is, and times a sample of them.
+// stripedCounter is, and times a sample of them. A stripe is written by
+// the goroutines that hash to it only, so that two cores counting at once
+// write no cache line in common: the counts and, for the sampled
+// operations, the latency histograms (allocated on a stripe's first
+// sample, since most stripes of most maps are never used) both live in
+// the stripe. Summing happens when stats are read.
 type opStats struct {
 	stripes []opStripe
 	mask    uintptr
-	lat     [numOpKinds]latencyHist
 }
 
 type opStripe struct {
-	n [numOpKinds]atomic.Int64
-	_ [128 - 8*numOpKinds%128]byte
+	n    [numOpKinds]atomic.Int64
+	hist atomic.Pointer[[numOpKinds]latencyHist]
+	_    [128 - (8*numOpKinds+8)%128]byte
 }
 
 type latencyHist struct {
@@ -71,26 +76,68 @@ func newOpStats() *opStats {
 	return &opStats{stripes: make([]opStripe, len(c.stripes)), mask: c.mask}
 }
 
-// begin counts an operation of kind and returns its start time when it is
-// one of the sampled ones (zero otherwise).
-func (o *opStats) begin(kind int) time.Time {
-	var anchor byte
-	h := uint64(uintptr(unsafe.Pointer(&anchor))>>11) * 0x9e3779b97f4a7c15
-	if o.stripes[uintptr(h>>40)&o.mask].n[kind].Add(1)%latencySample != 0 {
-		return time.Time{}
-	}
-	return time.Now()
+// statsEpoch is the origin of the monotonic readings of sampled
+// operations: time.Since(statsEpoch) reads one clock where time.Now reads
+// two (wall and monotonic), and a clock read costs tens of nanoseconds
+// on a virtual machine.
+var statsEpoch = time.Now()
+
+// opStart is what begin returns: the stripe an operation was counted in
+// and, when it is one of the sampled ones, its start on the monotonic
+// clock since statsEpoch (0 otherwise).
+type opStart struct {
+	stripe *opStripe
+	at     time.Duration
 }
 
-// end records a sampled operation's latency.
-func (o *opStats) end(kind int, start time.Time) {
-	if start.IsZero() {
+// begin counts an operation of kind and starts timing it when it is one
+// of the sampled ones.
+func (o *opStats) begin(kind int) opStart {
+	var anchor byte
+	h := uint64(uintptr(unsafe.Pointer(&anchor))>>11) * 0x9e3779b97f4a7c15
+	st := &o.stripes[uintptr(h>>40)&o.mask]
+	if st.n[kind].Add(1)%latencySample != 0 {
+		return opStart{}
+	}
+	return opStart{stripe: st, at: max(time.Since(statsEpoch), 1)}
+}
+
+// end records a sampled operation's latency, in the stripe that counted it.
+func (o *opStats) end(kind int, start opStart) {
+	if start.at == 0 {
 		return
 	}
-	ns := time.Since(start).Nanoseconds()
-	h := &o.lat[kind]
+	ns := int64(time.Since(statsEpoch) - start.at)
+	hs := start.stripe.hist.Load()
+	if hs == nil {
+		hs = new([numOpKinds]latencyHist)
+		if !start.stripe.hist.CompareAndSwap(nil, hs) {
+			hs = start.stripe.hist.Load()
+		}
+	}
+	h := &hs[kind]
 	h.buckets[min((bits.Len64(uint64(max(ns-1, 0))>>10)+1)/2, LatencyBuckets)].Add(1)
 	h.sumNS.Add(ns)
+}
+
+// addTo adds the counts and latencies to ms.
+func (o *opStats) addTo(ms *MapStats) {
+	for i := range o.stripes {
+		st := &o.stripes[i]
+		for k := range numOpKinds {
+			ms.Ops[k] += st.n[k].Load()
+		}
+		hs := st.hist.Load()
+		if hs == nil {
+			continue
+		}
+		for k := range numOpKinds {
+			for b := range hs[k].buckets {
+				ms.Latency[k][b] += hs[k].buckets[b].Load()
+			}
+			ms.LatencySum[k] += time.Duration(hs[k].sumNS.Load())
+		}
+	}
 }
 
 // MapStats describes one map on this member, for metrics.
@@ -162,18 +209,7 @@ func Stats(m member.Services) []MapStats {
 		})
 	}
 	s.ops.Range(func(name string, o *opStats) bool {
-		ms := get(name)
-		for i := range o.stripes {
-			for k := range numOpKinds {
-				ms.Ops[k] += o.stripes[i].n[k].Load()
-			}
-		}
-		for k := range numOpKinds {
-			for b := range o.lat[k].buckets {
-				ms.Latency[k][b] = o.lat[k].buckets[b].Load()
-			}
-			ms.LatencySum[k] = time.Duration(o.lat[k].sumNS.Load())
-		}
+		o.addTo(get(name))
 		return true
 	})
 	s.local.mu.RLock()
@@ -213,12 +249,11 @@ func (s *service) opStatsFor(name string) *opStats {
 	return o
 }
 
-// timedGet is get, counted and sampled.
-func (mp *Map[K, V]) timedGet(ctx context.Context, k K) (V, bool, error) {
-	start := mp.stats.begin(0)
-	v, ok, err := mp.get(ctx, k)
+// getDone ends a read: its key buffer back to the pool, its latency
+// recorded when it was sampled.
+func (mp *Map[K, V]) getDone(kbuf *[]byte, start opStart) {
+	putKeyBuffer(kbuf)
 	mp.stats.end(0, start)
-	return v, ok, err
 }
 
 // timedWrite is write, counted and sampled.
