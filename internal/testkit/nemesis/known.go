@@ -25,8 +25,13 @@ import "os"
 //     notes/15-bridge.md). Tables committed by a quorum of their members,
 //     and a new owner fetching the newest copy before it serves, are what
 //     is left to build.
-//   - The exactly-once job can fail for good ("corrupt or missing chunk")
-//     after a partition or a bridge that cuts off its coordinator. A job
-//     that ends failed is logged; a line committed twice, or output that
-//     differs from the input while the job runs, still fails the test.
+//   - The exactly-once job could fail for good ("corrupt or missing
+//     chunk") after a partition or a bridge that cut off its coordinator.
+//     One cause is found and fixed: the cut-off coordinator, back after the
+//     heal, began a snapshot after it had handed the job over, and
+//     cleared the slot of the snapshot the job's record named (dag's
+//     TestHandedOverCoordinatorClearsNoSlot). Until runs show no other, a
+//     job that ends failed is logged; a line committed twice, or output
+//     that differs from the input while the job runs, still fails the
+//     test.
 func KnownDefects() bool { return os.Getenv("WEIR_NEMESIS_KNOWN") == "1" }
