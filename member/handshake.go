@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/scrypt"
@@ -118,12 +120,16 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	defer func() { _ = nc.SetDeadline(time.Time{}) }()
 	r := wire.NewReaderSize(nc, handshakeLimit, handshakeBuffer)
 	hello := hsHello{Cluster: m.cfg.ClusterName, Protocol: protocol, Partitions: m.cfg.PartitionCount, From: m.id, To: peer, Nonce: nonce(), Addr: t.addr}
+	// A connection that breaks during the handshake is lost, as one that
+	// breaks later is: callers retry it, and a job restarts rather than
+	// fails (a member killed mid-handshake resets it). A refusal, which no
+	// retry fixes, comes as an answer instead.
 	if err := writeHandshake(nc, &hello); err != nil {
-		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+		return nil, handshakeBroke(peer, err, "")
 	}
 	var welcome hsReply
 	if err := readHandshake(r, &welcome); err != nil {
-		return nil, fmt.Errorf("handshake with member %s: %w (the peer may belong to another cluster or use another secret key)", peer, err)
+		return nil, handshakeBroke(peer, err, " (the peer may belong to another cluster or use another secret key)")
 	}
 	if welcome.Stale {
 		// Not a mismatch no retry can fix: the member is gone from there,
@@ -141,11 +147,11 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 	}
 	proof := hsReply{MAC: t.mac("proof", m.id, peer, hello.Nonce, welcome.Nonce)}
 	if err := writeHandshake(nc, &proof); err != nil {
-		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+		return nil, handshakeBroke(peer, err, "")
 	}
 	var ready hsReply
 	if err := readHandshake(r, &ready); err != nil {
-		return nil, fmt.Errorf("handshake with member %s: %w", peer, err)
+		return nil, handshakeBroke(peer, err, "")
 	}
 	if ready.Refused != "" {
 		return nil, fmt.Errorf("%w: member %s at %s: %s%w", ErrRefused, peer, nc.RemoteAddr(), ready.Refused, silent{errMismatch})
@@ -154,6 +160,20 @@ func (t *transport) dialHandshake(nc net.Conn, peer string) (*wire.Reader, error
 		return nil, fmt.Errorf("%w: member %s at %s failed authentication: secret key mismatch%w", ErrRefused, peer, nc.RemoteAddr(), silent{errMismatch})
 	}
 	return r, nil
+}
+
+// handshakeBroke describes a dialer's handshake that failed on err. A
+// connection that broke (closed, reset, timed out) is lost, as one that
+// breaks later is: callers retry, and a job restarts rather than fails (a
+// member killed mid-handshake resets it). Anything else the peer sent is
+// not a weir answer, and hint says what may explain it.
+func handshakeBroke(peer string, err error, hint string) error {
+	var ne net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) {
+		return fmt.Errorf("%w %s: handshake: %w%s", ErrConnectionLost, peer, err, hint)
+	}
+	return fmt.Errorf("handshake with member %s: %w%s", peer, err, hint)
 }
 
 // peerInfo is who the dialer says it is.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,5 +39,45 @@ func TestDialStaleAddressIsUnknownMember(t *testing.T) {
 	require.Error(t, err)
 	require.ErrorIs(t, err, ErrUnknownMember)
 	require.False(t, errors.Is(err, ErrRefused), "a stale address is not a refusal: %v", err)
+	t.Logf("error: %v", err)
+}
+
+// A member killed while another dials it resets the handshake: the
+// connection is lost (callers retry, a job restarts), not a failure no
+// retry fixes. A soak that kills member processes once failed its job so,
+// in a source reading a map journal.
+func TestHandshakeResetIsConnectionLost(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := LocalConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := Start(ctx, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, a.Shutdown(ctx)) }()
+
+	// A peer that dies once the handshake has begun: it resets the
+	// connection.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = nc.Read(make([]byte, 1)) // the dialer's hello has come
+		_ = nc.(*net.TCPConn).SetLinger(0)
+		_ = nc.Close() // with a reset
+	}()
+	dying := "fedcba9876543210"
+	a.transport.learn(map[string]string{dying: l.Addr().String()})
+	_, err = a.transport.connTo(ctx, dying)
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrConnectionLost, "a reset handshake is a lost connection: %v", err)
 	t.Logf("error: %v", err)
 }

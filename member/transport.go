@@ -264,6 +264,9 @@ func (t *transport) dial(id string) (*conn, error) {
 	}
 	var nc net.Conn = countedConn{raw, &t.stats}
 	if nc, err = t.secure(nc, true); err != nil {
+		if lost := handshakeBroke(id, err, ""); errors.Is(lost, ErrConnectionLost) {
+			return nil, lost // the peer went mid-handshake, as above
+		}
 		return nil, fmt.Errorf("%w: member %s at %s: %w", ErrRefused, id, addr, err)
 	}
 	r, err := t.dialHandshake(nc, id)
