@@ -22,7 +22,6 @@ func TestDepartureIsActedOnAProbeIntervalOfTheCoordinatorsClock(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Now())
 	cfg := clustertest.Config(t)
 	cfg.Faults = net
-	cfg.Gossip.ProbeInterval = 200 * time.Millisecond
 	c := clustertest.Start(t, 0, cfg)
 	coord := c.Add(func(cfg *member.Config) { cfg.Clock = clock })
 	other := c.Add(func(*member.Config) {})
