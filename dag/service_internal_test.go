@@ -149,19 +149,7 @@ func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
 // start).
 func TestMembersChangeDuringARestart(t *testing.T) {
 	t.Parallel()
-	c := clustertest.Start(t, 1, member.Config{})
-	m := c.Members()[0]
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	job, err := Submit(ctx, m, "test.endless", struct{}{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
-	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
-		st, err := job.Status(ctx)
-		return err == nil && st == Running
-	}), "the job never ran")
-	cj, ok := serviceOf(m).coordJob(job.ID)
-	require.True(t, ok)
+	ctx, job, cj := runEndless(t)
 	before, err := job.Info(ctx)
 	require.NoError(t, err)
 
@@ -197,19 +185,7 @@ func TestMembersChangeDuringARestart(t *testing.T) {
 // TestWatchExactlyOnceThroughAMemberCrash).
 func TestOneFaultReportedThriceRestartsOnce(t *testing.T) {
 	t.Parallel()
-	c := clustertest.Start(t, 1, member.Config{})
-	m := c.Members()[0]
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	job, err := Submit(ctx, m, "test.endless", struct{}{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
-	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
-		st, err := job.Status(ctx)
-		return err == nil && st == Running
-	}), "the job never ran")
-	cj, ok := serviceOf(m).coordJob(job.ID)
-	require.True(t, ok)
+	ctx, job, cj := runEndless(t)
 	before, err := job.Info(ctx)
 	require.NoError(t, err)
 
@@ -249,19 +225,8 @@ func TestOneFaultReportedThriceRestartsOnce(t *testing.T) {
 // named (TestCoordinatorCutOffBySplit, 1 run in 3 of dag's tests).
 func TestHandedOverCoordinatorClearsNoSlot(t *testing.T) {
 	t.Parallel()
-	c := clustertest.Start(t, 1, member.Config{})
-	m := c.Members()[0]
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	job, err := Submit(ctx, m, "test.endless", struct{}{}, WithGuarantee(ExactlyOnce), WithSnapshotInterval(time.Hour))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
-	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
-		st, err := job.Status(ctx)
-		return err == nil && st == Running
-	}), "the job never ran")
-	cj, ok := serviceOf(m).coordJob(job.ID)
-	require.True(t, ok)
+	ctx, job, cj := runEndless(t, WithGuarantee(ExactlyOnce), WithSnapshotInterval(time.Hour))
+	m := cj.s.m
 
 	// What the new coordinator wrote, in either slot.
 	slots := make([]*grid.Map[string, []byte], 2)
@@ -270,11 +235,32 @@ func TestHandedOverCoordinatorClearsNoSlot(t *testing.T) {
 		require.NoError(t, slots[i].Put(ctx, "the new coordinator's", []byte("chunk")))
 	}
 	cj.handOver("test: another member coordinates the job")
-	_, err = cj.snapshot(ctx)
+	_, err := cj.snapshot(ctx)
 	require.ErrorIs(t, err, errFenced)
 	for i, mp := range slots {
 		_, found, err := mp.Get(ctx, "the new coordinator's")
 		require.NoError(t, err)
 		require.True(t, found, "slot %d was cleared by a coordinator that handed the job over", i)
 	}
+}
+
+// runEndless submits test.endless with opts to a member of its own, waits
+// until the job runs, and returns a context for the test, the job and its
+// coordinator's record of it.
+func runEndless(t *testing.T, opts ...JobOption) (context.Context, *Job, *coordJob) {
+	t.Helper()
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	job, err := Submit(ctx, m, "test.endless", struct{}{}, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		st, err := job.Status(ctx)
+		return err == nil && st == Running
+	}), "the job never ran")
+	cj, ok := serviceOf(m).coordJob(job.ID)
+	require.True(t, ok)
+	return ctx, job, cj
 }
