@@ -22,20 +22,13 @@ func TestDialStaleAddressIsUnknownMember(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := LocalConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, a.Shutdown(ctx)) }()
-	b, err := Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, b.Shutdown(ctx)) }()
+	a, b := startQuiet(t, ctx), startQuiet(t, ctx)
 
 	// a learned, for an ID that no longer runs, b's address: as if b had
 	// restarted there.
 	gone := "0123456789abcdef"
 	a.transport.learn(map[string]string{gone: b.TransportAddr()})
-	_, err = a.transport.connTo(ctx, gone)
+	_, err := a.transport.connTo(ctx, gone)
 	require.Error(t, err)
 	require.ErrorIs(t, err, ErrUnknownMember)
 	require.False(t, errors.Is(err, ErrRefused), "a stale address is not a refusal: %v", err)
@@ -50,11 +43,7 @@ func TestHandshakeResetIsConnectionLost(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := LocalConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, a.Shutdown(ctx)) }()
+	a := startQuiet(t, ctx)
 
 	// A peer that dies once the handshake has begun: it resets the
 	// connection.
@@ -80,4 +69,20 @@ func TestHandshakeResetIsConnectionLost(t *testing.T) {
 	require.Error(t, err)
 	require.ErrorIs(t, err, ErrConnectionLost, "a reset handshake is a lost connection: %v", err)
 	t.Logf("error: %v", err)
+}
+
+// startQuiet starts a member with LocalConfig and no log, shut down when
+// the test ends.
+func startQuiet(t *testing.T, ctx context.Context) *Member {
+	t.Helper()
+	cfg := LocalConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := Start(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, m.Shutdown(ctx))
+	})
+	return m
 }

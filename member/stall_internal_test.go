@@ -2,8 +2,6 @@ package member
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -21,12 +19,8 @@ import (
 func TestCheckStalledFindsAStallBeforeTheWatcherWakes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := LocalConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, m.Shutdown(ctx)) }()
-	_, err = m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil })
+	m := startQuiet(t, ctx)
+	_, err := m.WaitPartitions(ctx, func(t *partition.Table) bool { return t != nil })
 	require.NoError(t, err)
 
 	require.False(t, m.CheckStalled(), "no stall yet")
