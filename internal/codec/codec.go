@@ -87,7 +87,7 @@ func nextVia[T any](decode func([]byte) (T, error)) func([]byte) (T, int, error)
 
 // nextString aliases b: the string shares b's memory.
 func nextString(b []byte) (string, int, error) {
-	n, hdr, ok := strHeader(b)
+	n, hdr, ok := wire.StrHeader(b)
 	if !ok || hdr+n > len(b) {
 		if len(b) > 0 && b[0] == 0xc0 {
 			return "", 1, nil
@@ -107,7 +107,7 @@ func nextBytes(b []byte) ([]byte, int, error) {
 	}
 	n, hdr, ok := binHeader(b)
 	if !ok {
-		if sn, sh, ok := strHeader(b); ok && sh+sn <= len(b) {
+		if sn, sh, ok := wire.StrHeader(b); ok && sh+sn <= len(b) {
 			return b[sh : sh+sn : sh+sn], sh + sn, nil
 		}
 		return nil, 0, fmt.Errorf("%w: not bytes", ErrType)
@@ -141,23 +141,11 @@ func decodeGeneric[T any](b []byte) (v T, err error) {
 func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 
 func appendString(dst []byte, s string) ([]byte, error) {
-	n := len(s)
-	dst = slices.Grow(dst, 5+n)
-	switch {
-	case n < 32:
-		dst = append(dst, 0xa0|byte(n))
-	case n < 256:
-		dst = append(dst, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		dst = binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
-	}
-	return append(dst, s...), nil
+	return wire.AppendString(slices.Grow(dst, 5+len(s)), s), nil
 }
 
 func decodeString(b []byte) (string, error) {
-	n, hdr, ok := strHeader(b)
+	n, hdr, ok := wire.StrHeader(b)
 	if !ok || hdr+n != len(b) {
 		if len(b) == 1 && b[0] == 0xc0 {
 			return "", nil // nil decodes to the zero value, as msgpack does
@@ -165,23 +153,6 @@ func decodeString(b []byte) (string, error) {
 		return "", fmt.Errorf("%w: not a string", ErrType)
 	}
 	return string(b[hdr:]), nil
-}
-
-func strHeader(b []byte) (n, hdr int, ok bool) {
-	if len(b) == 0 {
-		return 0, 0, false
-	}
-	switch c := b[0]; {
-	case c&0xe0 == 0xa0:
-		return int(c & 0x1f), 1, true
-	case c == 0xd9 && len(b) >= 2:
-		return int(b[1]), 2, true
-	case c == 0xda && len(b) >= 3:
-		return int(binary.BigEndian.Uint16(b[1:])), 3, true
-	case c == 0xdb && len(b) >= 5:
-		return int(binary.BigEndian.Uint32(b[1:])), 5, true
-	}
-	return 0, 0, false
 }
 
 // binHeader reads a msgpack bin header: the length n of the bytes that
@@ -222,7 +193,7 @@ func decodeBytes(b []byte) ([]byte, error) {
 	n, hdr, ok := binHeader(b)
 	if !ok {
 		// msgpack decodes strings into byte slices too.
-		if sn, sh, ok := strHeader(b); ok && sh+sn == len(b) {
+		if sn, sh, ok := wire.StrHeader(b); ok && sh+sn == len(b) {
 			return append(make([]byte, 0, sn), b[sh:]...), nil
 		}
 		return nil, fmt.Errorf("%w: not bytes", ErrType)

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"unsafe"
+
+	"github.com/weir-dev/weir/internal/wire"
 )
 
 // SliceCodec encodes and decodes runs of values of type T, such as the
@@ -239,7 +241,7 @@ func nextStrings(b []byte, n int, vs []string) ([]string, int, error) {
 			size = int(c & 0x1f)
 		} else {
 			var ok bool
-			if size, hdr, ok = strHeader(b[off:]); !ok {
+			if size, hdr, ok = wire.StrHeader(b[off:]); !ok {
 				if c == 0xc0 {
 					out[i] = "" // nil decodes to the zero value
 					off++

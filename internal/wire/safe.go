@@ -49,26 +49,30 @@ func AppendString(b []byte, s string) []byte {
 
 // stringOf decodes b if it is exactly one msgpack string.
 func stringOf(b []byte) (string, bool) {
-	if len(b) == 0 {
-		return "", false
-	}
-	var h, n int
-	switch c := b[0]; {
-	case c&0xe0 == 0xa0:
-		h, n = 1, int(c&0x1f)
-	case c == 0xd9 && len(b) >= 2:
-		h, n = 2, int(b[1])
-	case c == 0xda && len(b) >= 3:
-		h, n = 3, int(binary.BigEndian.Uint16(b[1:]))
-	case c == 0xdb && len(b) >= 5:
-		h, n = 5, int(binary.BigEndian.Uint32(b[1:]))
-	default:
-		return "", false
-	}
-	if len(b)-h != n {
+	n, h, ok := StrHeader(b)
+	if !ok || len(b)-h != n {
 		return "", false
 	}
 	return string(b[h:]), true
+}
+
+// StrHeader reads a msgpack string header: the length n of the string
+// that follows and the header's size.
+func StrHeader(b []byte) (n, hdr int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch c := b[0]; {
+	case c&0xe0 == 0xa0:
+		return int(c & 0x1f), 1, true
+	case c == 0xd9 && len(b) >= 2:
+		return int(b[1]), 2, true
+	case c == 0xda && len(b) >= 3:
+		return int(binary.BigEndian.Uint16(b[1:])), 3, true
+	case c == 0xdb && len(b) >= 5:
+		return int(binary.BigEndian.Uint32(b[1:])), 5, true
+	}
+	return 0, 0, false
 }
 
 // int64Of decodes b if it is exactly one msgpack integer that fits an
