@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -91,8 +92,15 @@ func (s *service) sendMerges(msgs []mergeMsg, after uint64) {
 	})
 }
 
-// sendMerge delivers one merge message to the partition's current owner,
-// retrying through table changes.
+// sendMerge delivers one merge message to the partition's current owner.
+//
+// The message is the only copy of what it carries: the member that sends
+// it has dropped its own. So it is tried again, through table changes,
+// lost connections and an owner that refuses writes for want of a quorum
+// (a split that heals makes members flap in and out of each other's view
+// for a moment), for as long as the member runs. Only an error no retry
+// can cure drops it. Merges decide by version, so a message applied twice
+// changes nothing the second time.
 func (s *service) sendMerge(ctx context.Context, msg *mergeMsg) error {
 	b, err := wire.Marshal(msg)
 	if err != nil {
@@ -106,13 +114,32 @@ func (s *service) sendMerge(ctx context.Context, msg *mergeMsg) error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err = s.m.Call(cctx, t.Owner(msg.Part), routeMerge, b)
 		cancel()
-		if err == nil || !retryable(err) || attempt == 50 {
+		if err == nil || !mergeRetryable(ctx, err) {
 			return err
+		}
+		if s.mergeRefused != nil {
+			s.mergeRefused(err)
+		}
+		if attempt == mergePatience {
+			s.m.Logger().Warn("grid: a merge after split still finds no owner to take it; trying until one does",
+				"partition", msg.Part, "map", msg.Map, "entries", len(msg.Entries), "err", err)
 		}
 		if err := s.backoff(ctx, attempt, t.Version()); err != nil {
 			return err
 		}
 	}
+}
+
+// mergePatience is the attempt at which a merge that keeps failing is
+// logged: about five seconds of backoff.
+const mergePatience = 60
+
+// mergeRetryable reports whether a merge that failed with err may succeed
+// later: what retries any operation, a quorum lost on either side, or a
+// call that timed out while the member still runs.
+func mergeRetryable(ctx context.Context, err error) bool {
+	return retryable(err) || errors.Is(err, member.ErrNoQuorum) ||
+		errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 }
 
 // handleMerge applies merged entries and tombstones on the owner, each as a

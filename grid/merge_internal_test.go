@@ -2,6 +2,7 @@ package grid
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -142,4 +143,69 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	st, ok := s.parts[q].stores.Load("copied")
 	require.True(t, ok, "the copy that arrived while an older table was applied was dropped")
 	require.Equal(t, 1, st.entries.Size())
+}
+
+// A merge message is the only copy of what it carries: its sender dropped
+// its own. When a split heals, members flap in and out of each other's
+// view for a moment, and an owner may refuse the merge for want of a
+// quorum; the merge is tried again until the owner takes it, where it was
+// given up on and the acknowledged entries it carried were lost (1 run in
+// about 30 of TestHealMergesTheMinoritysOnlyCopies under load).
+//
+// Here the owner is cut off with a lite member, so it has no quorum and
+// the lite member still reaches it; the lite member sends the merge.
+func TestMergeWaitsForTheOwnersQuorum(t *testing.T) {
+	t.Parallel()
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = 2
+	cfg.BackupCount = member.NoBackups
+	c := clustertest.Start(t, 2, cfg)
+	lite := c.Add(func(cfg *member.Config) { cfg.Lite = true })
+	c.WaitStable(3)
+	ms := c.Members()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mp := GetMap[string, string](lite, "merged")
+	key := ""
+	var kb []byte
+	var p int
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprintf("k-%d", i)
+		b, part, err := mp.encodeKey(k)
+		require.NoError(t, err)
+		if lite.Partitions().Owner(part) == ms[0].ID() {
+			key, kb, p = k, b, part
+		}
+	}
+	val, err := mp.encodeValue("the only copy")
+	require.NoError(t, err)
+	msg := &mergeMsg{Map: "merged", Part: p, Entries: []wireRecord{{Key: kb, Val: val, Upd: time.Now().UnixNano()}}}
+
+	net.Split([]*member.Member{ms[0], lite}, []*member.Member{ms[1]})
+	require.Eventually(t, func() bool { return !ms[0].HasQuorum() }, time.Minute, 10*time.Millisecond,
+		"the owner kept its quorum")
+	refused := make(chan error, 1)
+	s := serviceOf(lite)
+	s.mergeRefused = func(err error) {
+		select {
+		case refused <- err:
+		default:
+		}
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- s.sendMerge(ctx, msg) }()
+	select {
+	case err := <-refused:
+		require.ErrorIs(t, err, member.ErrNoQuorum, "the owner refused the merge for another reason")
+	case err := <-sent:
+		require.Failf(t, "the merge ended while its owner had no quorum", "err: %v", err)
+	}
+	net.Heal()
+	require.NoError(t, <-sent, "the merge was given up on")
+	got, ok, err := mp.Get(ctx, key)
+	require.NoError(t, err)
+	require.True(t, ok, "the merged entry is missing")
+	require.Equal(t, "the only copy", got)
 }

@@ -51,6 +51,9 @@ type service struct {
 	// beforeDrop, set by tests only, runs in tableChanged between deciding
 	// which partitions to drop and dropping them: a copy may arrive there.
 	beforeDrop func()
+	// mergeRefused, set by tests only, sees each failed attempt of a merge
+	// that sendMerge will try again.
+	mergeRefused func(error)
 }
 
 func attach(m *member.Host) (member.Attached, error) {
