@@ -107,7 +107,7 @@ func parseFlags() (config, error) {
 	flag.Int64Var(&cfg.snapKeys, "snapshot-keys", 100_000, "distinct keys in workload snapshot")
 	flag.Int64Var(&cfg.stateKeys, "state-keys", 1_000_000, "keys of state in workload state")
 	flag.IntVar(&cfg.snapshots, "snapshots", 5, "snapshots of the whole state measured per cluster size in workload state")
-	flag.Int64Var(&cfg.kafkaRecords, "kafka-records", 1_000_000, "records per run in workload kafka")
+	flag.Int64Var(&cfg.kafkaRecords, "kafka-records", 4_000_000, "records per run in workload kafka")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of each workload to `PREFIX`-<workload>.pprof (references carry the label side=reference)")
 	flag.Parse()
 	var errs []error
