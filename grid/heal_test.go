@@ -2,9 +2,11 @@ package grid_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/weir-dev/weir/grid"
@@ -63,18 +65,27 @@ func TestHealMergesTheMinoritysOnlyCopies(t *testing.T) {
 
 	net.Heal()
 	c.WaitStable(3)
-	require.Eventually(t, func() bool {
+	// found is what the last look found wrong, for the failure message;
+	// the condition runs on testify's goroutine.
+	var found atomic.Value
+	ok := assert.Eventually(t, func() bool {
 		got, err := maj.GetAll(ctx, only)
 		if err != nil {
+			found.Store(fmt.Sprintf("GetAll: %v", err))
 			return false
 		}
+		var missing []string
 		for k := range want {
 			if _, ok := got[k]; !ok {
-				return false
+				missing = append(missing, fmt.Sprintf("%s (owner %s)", k, ownerOf(t, ms[0], k)))
 			}
 		}
-		return true
-	}, time.Minute, 20*time.Millisecond, "the minority's only copies were not merged back")
+		found.Store(fmt.Sprintf("missing %v", missing))
+		return len(missing) == 0
+	}, time.Minute, 20*time.Millisecond)
+	if !ok {
+		t.Fatalf("the minority's only copies were not merged back: %v", found.Load())
+	}
 	for _, m := range ms {
 		got, err := grid.GetMap[string, int](m, "heal").GetAll(ctx, only)
 		require.NoError(t, err)
