@@ -3,6 +3,9 @@ package grid
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,4 +211,92 @@ func TestMergeWaitsForTheOwnersQuorum(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the merged entry is missing")
 	require.Equal(t, "the only copy", got)
+}
+
+// A member back from a split learns the coordinator's table while the
+// rebalance already copies partitions back to it. The member installs a
+// table before its listeners run, so a copy can replace what the member
+// owned alone before tableChanged has merged it; ImportPartition, which
+// looked at the new table only, found the member no owner and merged
+// nothing, and tableChanged then kept the copy: acknowledged entries lost
+// (3 runs in 80 of TestHealMergesTheMinoritysOnlyCopies under load).
+// Here the member's first table after the heal waits, in its listener,
+// until a copy has replaced a partition it owned alone.
+func TestCopyBeforeTheTableIsActedOnMergesWhatItReplaces(t *testing.T) {
+	t.Parallel()
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = 2
+	cfg.BackupCount = member.NoBackups
+	cfg.RejoinInterval = 300 * time.Millisecond
+	c := clustertest.Start(t, 3, cfg)
+	c.WaitStable(3)
+	ms := c.Members()
+	cut := ms[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mp := GetMap[string, int](ms[0], "apart")
+	want := map[string]int{}
+	for i := 0; len(want) < 20; i++ {
+		k := fmt.Sprintf("k-%d", i)
+		_, p, err := mp.encodeKey(k)
+		require.NoError(t, err)
+		if ms[0].Partitions().Owner(p) == cut.ID() {
+			require.NoError(t, mp.Put(ctx, k, i))
+			want[k] = i
+		}
+	}
+	s := serviceOf(cut)
+	// holds reports whether the cut-off member still holds every key given.
+	holds := func(ks []string) bool {
+		for _, k := range ks {
+			kb, p, err := mp.encodeKey(k)
+			require.NoError(t, err)
+			pt := s.parts[p]
+			pt.mu.Lock()
+			st, ok := pt.stores.Load("apart")
+			if ok {
+				_, ok = st.entries.Load(string(kb))
+			}
+			pt.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+
+	net.Split(ms[:2], ms[2:])
+	ids := clustertest.DataMembers(ms[:2])
+	require.Eventually(t, func() bool {
+		return ms[0].Partitions().CheckPlacement(ids, 0) == nil && ms[1].Partitions().CheckPlacement(ids, 0) == nil
+	}, time.Minute, 20*time.Millisecond, "the majority never took over the cut-off member's partitions")
+	var fired, replaced atomic.Bool
+	s.tableChanging = func(old, new *partition.Table) {
+		if !fired.CompareAndSwap(false, true) {
+			return
+		}
+		// The keys of partitions the member owned in old and not in new:
+		// wait until a copy replaced one of them.
+		var moved []string
+		for k := range want {
+			_, p, err := mp.encodeKey(k)
+			require.NoError(t, err)
+			if old.Owner(p) == cut.ID() && new.Owner(p) != cut.ID() {
+				moved = append(moved, k)
+			}
+		}
+		replaced.Store(len(moved) > 0 && clustertest.PollUntil(30*time.Second, func() bool { return !holds(moved) }))
+	}
+	net.Heal()
+	c.WaitStable(3)
+	require.True(t, fired.Load() && replaced.Load(), "no copy replaced a partition the member owned while it applied its first table after the heal (fired %v)", fired.Load())
+	require.Eventually(t, func() bool {
+		got, err := mp.GetAll(ctx, slices.Collect(maps.Keys(want)))
+		return err == nil && len(got) == len(want)
+	}, time.Minute, 20*time.Millisecond, "entries the cut-off member owned alone were not merged back")
+	got, err := mp.GetAll(ctx, slices.Collect(maps.Keys(want)))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }

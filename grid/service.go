@@ -51,6 +51,13 @@ type service struct {
 	// beforeDrop, set by tests only, runs in tableChanged between deciding
 	// which partitions to drop and dropping them: a copy may arrive there.
 	beforeDrop func()
+	// actedOn is the last table tableChanged acted on: the member installs
+	// a table before its listeners run, so ImportPartition may find a
+	// table whose changes are not acted on yet.
+	actedOn atomic.Pointer[partition.Table]
+	// tableChanging, set by tests only, runs first in tableChanged, after
+	// the member installed the new table.
+	tableChanging func(old, new *partition.Table)
 	// mergeRefused, set by tests only, sees each failed attempt of a merge
 	// that sendMerge will try again.
 	mergeRefused func(error)
@@ -117,6 +124,10 @@ func serviceOf(m member.Services) *service {
 // (a member behind the coordinator can learn of an older table after the
 // copy arrived); one whose table came without this member is dropped.
 func (s *service) tableChanged(old, new *partition.Table) {
+	defer s.actedOn.Store(new)
+	if s.tableChanging != nil {
+		s.tableChanging(old, new)
+	}
 	if old == nil {
 		return
 	}
@@ -139,15 +150,29 @@ func (s *service) tableChanged(old, new *partition.Table) {
 			continue
 		}
 		held := old.ReplicaIndex(p, me) >= 0
-		if laterCopy(p) || !held && s.m.ImportCommit(p) == 0 {
+		owned := held && old.Owner(p) == me && new.Owner(p) != ""
+		pt := s.parts[p]
+		if laterCopy(p) {
+			// The copy replaces, or has replaced, what this member held.
+			// If that was the owner's copy, lost without a migration, it
+			// is merged all the same: ImportPartition merges what it
+			// replaces only if it finds this member the owner, and the
+			// table it looked at may have been new already (a table is
+			// installed before its listeners run). Merged twice, or the
+			// copy merged back, it changes nothing.
+			if owned && !pt.migratedBy(new.Version()) {
+				merge = append(merge, p)
+			}
 			continue
 		}
-		pt := s.parts[p]
+		if !held && s.m.ImportCommit(p) == 0 {
+			continue
+		}
 		pt.mu.Lock()
 		migrated := pt.migratedAt != 0 && new.Version() >= pt.migratedAt
 		pt.migratedAt = 0
 		pt.mu.Unlock()
-		if held && old.Owner(p) == me && !migrated && new.Owner(p) != "" {
+		if owned && !migrated {
 			merge = append(merge, p)
 		}
 		drop = append(drop, p)
@@ -210,7 +235,10 @@ func (s *service) ImportPartition(_ context.Context, p int, data []byte) error {
 	pt := s.parts[p]
 	pt.mu.Lock()
 	var apart []mergeMsg
-	if t != nil && t.Owner(p) == s.m.ID() && pt.migratedAt == 0 {
+	// The member's table may be newer than the one tableChanged last
+	// acted on: what this member owned there, it has not merged yet.
+	owns := func(t *partition.Table) bool { return t != nil && t.Owner(p) == s.m.ID() }
+	if (owns(t) || owns(s.actedOn.Load())) && pt.migratedAt == 0 {
 		apart = pt.mergeMsgsLocked(p, nil)
 	}
 	pt.importDataLocked(&d)

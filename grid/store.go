@@ -305,6 +305,14 @@ func (p *part) thaw() {
 	}
 }
 
+// migratedBy reports whether the partition was migrated out by a
+// migration that the table of the given version commits.
+func (p *part) migratedBy(version uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.migratedAt != 0 && version >= p.migratedAt
+}
+
 // clearUnless drops everything the member holds for the partition unless
 // keep, called under the partition's lock, says otherwise.
 func (p *part) clearUnless(keep func() bool) {
