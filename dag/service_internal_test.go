@@ -177,6 +177,33 @@ func TestMembersChangeDuringARestart(t *testing.T) {
 	require.Equal(t, before.Execution, info.Execution)
 }
 
+// A member change seen while the job is being suspended leaves it
+// suspended. Suspending sets the plan of its next execution before the
+// status Suspended; watchMembers read that plan in between, found one of
+// its members gone (the failure detector flapped, at load 35) and
+// restarted the job from it, once the suspend let go of opMu: the job ran
+// on, and TestSuspendAndResume saw "a suspended job writes nothing" fail
+// with counts three times those frozen on suspending.
+func TestMemberChangeDuringASuspendLeavesItSuspended(t *testing.T) {
+	t.Parallel()
+	ctx, job, cj := runEndless(t)
+	require.NoError(t, job.Suspend(ctx))
+	before, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Suspended, before.Status)
+
+	// What watchMembers does with the plan it read during the suspend.
+	cj.restartUntilRunning(ctx, "member gone", before.Execution)
+
+	info, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Suspended, info.Status, "a member change resumed a suspended job")
+	require.Equal(t, before.Restarts, info.Restarts)
+	require.Equal(t, before.Execution, info.Execution)
+	_, runs := cj.s.execution(jobRef{JobID: job.ID})
+	require.False(t, runs, "an execution runs while the job is suspended")
+}
+
 // One fault is reported several times: by each member running the
 // execution, and by the failure detector. Each report restarts from the
 // execution it saw fail; only the first may restart the job, also when the
