@@ -204,6 +204,30 @@ func TestMemberChangeDuringASuspendLeavesItSuspended(t *testing.T) {
 	require.False(t, runs, "an execution runs while the job is suspended")
 }
 
+// JobInfo.LastSnapshot names the snapshot a resume restores, also after
+// snapshots that did not complete: their IDs are not reused, so the count
+// of snapshots is not that ID. TestSuspendAndResume compared the count
+// with RestoredFrom, and failed whenever a snapshot had failed under load.
+func TestLastSnapshotIsWhatAResumeRestores(t *testing.T) {
+	t.Parallel()
+	ctx, job, cj := runEndless(t, WithGuarantee(ExactlyOnce), WithSnapshotInterval(time.Hour))
+	_, err := cj.snapshot(ctx)
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = cj.snapshot(cancelled)
+	require.Error(t, err, "a snapshot begun with a cancelled context")
+	require.NoError(t, job.Suspend(ctx))
+	suspended, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.NoError(t, job.Resume(ctx))
+	resumed, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, suspended.LastSnapshot, resumed.RestoredFrom, "resumed from the snapshot taken on suspending")
+	require.Equal(t, resumed.LastSnapshot, resumed.RestoredFrom)
+	require.Less(t, suspended.Snapshots, suspended.LastSnapshot, "the failed snapshot used an ID")
+}
+
 // One fault is reported several times: by each member running the
 // execution, and by the failure detector. Each report restarts from the
 // execution it saw fail; only the first may restart the job, also when the
