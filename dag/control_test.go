@@ -60,7 +60,7 @@ func TestSuspendAndResume(t *testing.T) {
 
 	require.NoError(t, j.Job.Resume(ctx))
 	resumed := j.WaitRecovered(suspended, clustertest.DataMembers(ms))
-	require.Equal(t, suspended.Snapshots, resumed.RestoredFrom, "resumed from the snapshot taken on suspending")
+	require.Equal(t, suspended.LastSnapshot, resumed.RestoredFrom, "resumed from the snapshot taken on suspending")
 	require.Error(t, j.Job.Resume(ctx), "resuming a running job")
 	require.Zero(t, j.Finish(true))
 }

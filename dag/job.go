@@ -103,6 +103,10 @@ type JobInfo struct {
 	RestoredFrom uint64 `msgpack:"f,omitempty"`
 	// Snapshots counts the snapshots completed.
 	Snapshots uint64 `msgpack:"x,omitempty"`
+	// LastSnapshot is the ID of the last snapshot completed (0: none), the
+	// one a restart or a resume restores. IDs of snapshots that did not
+	// complete are not reused, so it may exceed Snapshots.
+	LastSnapshot uint64 `msgpack:"ls,omitempty"`
 	// SnapshotsPostponed counts the snapshots not started because a
 	// processor was still reading higher-priority inputs (the build sides
 	// of a hash join): snapshots wait for them, as in Hazelcast Jet.

@@ -27,8 +27,18 @@ const DefaultScaleUpDelay = 10 * time.Second
 // the peer gone. Each report restarts from the execution it saw fail, so
 // that the first one restarts the job and the others find it restarted,
 // also when they wait for opMu while the first one restarts.
+//
+// Nor does it restart a suspended job from any execution but anyExecution:
+// suspending stopped its executions, and Resume starts it on the members
+// of then. Suspending sets the plan of its new execution (which never
+// runs) before the status says Suspended, so watchMembers, seeing a member
+// gone in between (a failure detector that flapped under load), restarted
+// from that execution, and the job ran on, suspended as far as the caller
+// of Suspend knew.
 func (cj *coordJob) restart(ctx context.Context, reason string, from uint64) error {
-	replaced := func() bool { return from != anyExecution && cj.currentPlan().Execution != from }
+	replaced := func() bool {
+		return from != anyExecution && (cj.currentPlan().Execution != from || cj.status() == Suspended)
+	}
 	if replaced() {
 		return nil
 	}

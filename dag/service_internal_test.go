@@ -177,6 +177,65 @@ func TestMembersChangeDuringARestart(t *testing.T) {
 	require.Equal(t, before.Execution, info.Execution)
 }
 
+// A member change seen while the job is being suspended leaves it
+// suspended. Suspending sets the plan of its next execution before the
+// status Suspended; watchMembers read that plan in between, found one of
+// its members gone (the failure detector flapped, at load 35) and
+// restarted the job from it, once the suspend let go of opMu: the job ran
+// on, and TestSuspendAndResume saw "a suspended job writes nothing" fail
+// with counts three times those frozen on suspending.
+func TestMemberChangeDuringASuspendLeavesItSuspended(t *testing.T) {
+	t.Parallel()
+	ctx, job, cj := runEndless(t)
+	require.NoError(t, job.Suspend(ctx))
+	before, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Suspended, before.Status)
+
+	// What watchMembers does with the plan it read during the suspend.
+	cj.restartUntilRunning(ctx, "member gone", before.Execution)
+
+	info, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Suspended, info.Status, "a member change resumed a suspended job")
+	require.Equal(t, before.Restarts, info.Restarts)
+	require.Equal(t, before.Execution, info.Execution)
+	_, runs := cj.s.execution(jobRef{JobID: job.ID})
+	require.False(t, runs, "an execution runs while the job is suspended")
+}
+
+// JobInfo.LastSnapshot names the snapshot a resume restores, also after
+// snapshots that did not complete: their IDs are not reused, so the count
+// of snapshots is not that ID. TestSuspendAndResume compared the count
+// with RestoredFrom, and failed whenever a snapshot had failed under load.
+func TestLastSnapshotIsWhatAResumeRestores(t *testing.T) {
+	t.Parallel()
+	ctx, job, cj := runEndless(t, WithGuarantee(ExactlyOnce), WithSnapshotInterval(time.Hour))
+	_, err := cj.snapshot(ctx)
+	require.NoError(t, err)
+	// A snapshot that began and did not complete (interrupted by a
+	// restart, say, or failing to clear its slot): its ID is used.
+	cj.opMu.Lock()
+	p := cj.currentPlan()
+	cj.mu.Lock()
+	id, _, err := cj.life.Begin(participants(p, cj.d))
+	if err == nil {
+		cj.life.Abort(id, errors.New("test: interrupted"))
+	}
+	cj.mu.Unlock()
+	cj.opMu.Unlock()
+	require.NoError(t, err)
+	require.NoError(t, job.Suspend(ctx))
+	suspended, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.NoError(t, job.Resume(ctx))
+	resumed, err := job.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, suspended.LastSnapshot, resumed.RestoredFrom, "resumed from the snapshot taken on suspending")
+	require.Equal(t, resumed.LastSnapshot, resumed.RestoredFrom)
+	require.Less(t, suspended.Snapshots, suspended.LastSnapshot, "the failed snapshot used an ID")
+}
+
 // One fault is reported several times: by each member running the
 // execution, and by the failure detector. Each report restarts from the
 // execution it saw fail; only the first may restart the job, also when the

@@ -248,6 +248,7 @@ func (cj *coordJob) snapshotLocked(ctx context.Context, terminal bool) (snapshot
 	if err == nil {
 		cj.rec.Snapshot = c
 		cj.rec.Info.Snapshots++
+		cj.rec.Info.LastSnapshot = c.ID
 		cj.rec.Info.LastSnapshotTook = cj.s.clock().Since(start)
 	}
 	cj.mu.Unlock()
