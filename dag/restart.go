@@ -445,12 +445,10 @@ func (s *service) adopt(rec jobRecord) {
 	s.m.Go(func(ctx context.Context) {
 		if rec.Info.Status == Suspended {
 			cj.persist(ctx)
-			return
+		} else {
+			cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
 		}
-		cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
-		if cj.status() == Running && p.Config.Guarantee != None {
-			cj.snapshotLoop(ctx)
-		}
+		cj.snapshotLoop(ctx)
 	})
 }
 
