@@ -55,6 +55,11 @@ type service struct {
 	// as a quorum lost between a snapshot's last acknowledgement and its
 	// record.
 	recordFault atomic.Pointer[func(snapshot uint64) error]
+	// refuseSetups, when positive, is how many more execution setups this
+	// member refuses as one does that awaits the coordinator's partition
+	// table. Tests set it: a member is in that state only in timing
+	// windows (back from a split or a stall, or just joined).
+	refuseSetups atomic.Int64
 
 	// adoptMu serialises the takeovers of uncoordinated jobs; adoptWanted
 	// asks for one (see adoptLater).
@@ -365,6 +370,20 @@ func (s *service) newPlan(msg submitMsg, d *DAG) (*plan, error) {
 }
 
 // handleInit builds this member's execution of a job.
+// refuseSetup reports whether a test asked this member to refuse the
+// setup of one more execution (refuseSetups), and counts it.
+func (s *service) refuseSetup() bool {
+	for {
+		n := s.refuseSetups.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refuseSetups.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, error) {
 	// A member without a quorum, or whose partition table is stale, takes
 	// no part in an execution: it would restore from its own stale copies
@@ -373,7 +392,7 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 	// take it in; a restore there found a chunk "missing" and failed the
 	// job. The coordinator restarts the job again once the member's table
 	// is current.
-	if !s.m.HasQuorum() || s.m.TableStale() {
+	if !s.m.HasQuorum() || s.m.TableStale() || s.refuseSetup() {
 		return nil, fmt.Errorf("%w: member %s has no quorum or awaits the coordinator's partition table", errClusterChanged, s.m.ID())
 	}
 	var p plan
