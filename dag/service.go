@@ -369,7 +369,6 @@ func (s *service) newPlan(msg submitMsg, d *DAG) (*plan, error) {
 	return p, nil
 }
 
-// handleInit builds this member's execution of a job.
 // refuseSetup reports whether a test asked this member to refuse the
 // setup of one more execution (refuseSetups), and counts it.
 func (s *service) refuseSetup() bool {
@@ -384,6 +383,7 @@ func (s *service) refuseSetup() bool {
 	}
 }
 
+// handleInit builds this member's execution of a job.
 func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, error) {
 	// A member without a quorum, or whose partition table is stale, takes
 	// no part in an execution: it would restore from its own stale copies
