@@ -60,6 +60,9 @@ type service struct {
 	// table. Tests set it: a member is in that state only in timing
 	// windows (back from a split or a stall, or just joined).
 	refuseSetups atomic.Int64
+	// initHook, when set, runs once an execution is set up here, before it
+	// is recorded: tests hold a setup there.
+	initHook atomic.Pointer[func(execution uint64)]
 
 	// adoptMu serialises the takeovers of uncoordinated jobs; adoptWanted
 	// asks for one (see adoptLater).
@@ -447,7 +450,19 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 			}
 		}
 	}
+	if h := s.initHook.Load(); h != nil {
+		(*h)(p.Execution)
+	}
 	s.mu.Lock()
+	if n := s.newest[p.JobID]; n != p.Execution || s.closed {
+		// A newer execution was set up while this one restored (two
+		// coordinators for a moment, after a heal): it must not replace
+		// the newer one, which would run on unreachable by its coordinator
+		// (no snapshot found it again: "no execution N ... stopped there").
+		s.mu.Unlock()
+		ex.closeProcessors()
+		return nil, fmt.Errorf("%w: member %s set up execution %d of job %s meanwhile: execution %d is not newer", errClusterChanged, s.m.ID(), n, p.JobID, p.Execution)
+	}
 	s.execs[p.JobID] = ex
 	s.mu.Unlock()
 	return nil, nil
