@@ -165,6 +165,27 @@ func TestJobScalesUpToAJoiningMember(t *testing.T) {
 	require.Zero(t, j.Finish(true))
 }
 
+// A scale-up whose execution a member refuses to set up for a while (it
+// awaits the coordinator's partition table, a transient state) tries
+// again until it can. It used to leave the job restarting, with no
+// execution, until the members changed again: after the heal in
+// TestCoordinatorCutOffBySplit, the coordinator itself, back from a stall,
+// awaited its table when its scale-up set the job up, and the job stayed
+// restarting for a minute.
+func TestScaleUpTriesAgainWhileAMemberAwaitsItsTable(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, 2, member.Config{})
+	ms := c.Members()
+	j := jobtest.StartCount(t, ms[0], exactlyOnce(dag.WithScaleUpDelay(200*time.Millisecond))...)
+	before := j.Info()
+	dag.RefuseSetups(ms[1], 2)
+	c.Add(func(*member.Config) {})
+	c.WaitStable(3)
+	info := j.WaitRecovered(before, clustertest.DataMembers(c.Members()))
+	require.GreaterOrEqual(t, info.Execution, before.Execution+3, "the setups refused were not tried again")
+	require.Zero(t, j.Finish(true))
+}
+
 // A member that leaves gracefully (Shutdown) is a cluster change like a
 // crash: the job restarts on the others from its last snapshot, it does not
 // fail.

@@ -94,17 +94,10 @@ func (cj *coordJob) status() JobStatus {
 
 // run launches the job, then takes snapshots if its guarantee asks for them.
 func (cj *coordJob) run(ctx context.Context) {
-	if err := cj.launch(ctx); err != nil {
-		if errors.Is(err, errTransientLaunch) {
-			cj.restartUntilRunning(ctx, err.Error(), cj.currentPlan().Execution)
-		}
-		if cj.status() != Running {
-			return
-		}
+	if err := cj.launch(ctx); errors.Is(err, errTransientLaunch) {
+		cj.restartUntilRunning(ctx, err.Error(), cj.currentPlan().Execution)
 	}
-	if cj.currentPlan().Config.Guarantee != None {
-		cj.snapshotLoop(ctx)
-	}
+	cj.snapshotLoop(ctx)
 }
 
 // launch sets the current plan up on every member and starts it.

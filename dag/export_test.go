@@ -17,6 +17,12 @@ func FailRecordWrites(m *member.Member, f func(snapshot uint64) error) {
 	serviceOf(m).recordFault.Store(&f)
 }
 
+// RefuseSetups makes m refuse the setup of the next n executions, as a
+// member does that awaits the coordinator's partition table.
+func RefuseSetups(m *member.Member, n int64) {
+	serviceOf(m).refuseSetups.Store(n)
+}
+
 // TakeOverJobs makes m take over every job it does not coordinate, as a
 // member does that believes the coordinator gone, and waits until it has
 // claimed them or lost them again.

@@ -393,9 +393,11 @@ func (cj *coordJob) scheduleScaleUp() {
 			}
 			switch cj.status() {
 			case Running:
-				if err := cj.restart(ctx, "members changed: scaling to the current members", p.Execution); err != nil {
-					cj.s.log.Warn("job could not scale to the current members", "job", cj.currentPlan().JobID, "err", err)
-				}
+				// Until it runs: a member that cannot be reached while the
+				// execution is set up (one that joined and awaits the
+				// coordinator's partition table) leaves the job restarting,
+				// and nothing else tries again unless the members change.
+				cj.restartUntilRunning(ctx, "members changed: scaling to the current members", p.Execution)
 				return
 			case Restarting:
 				// A restart is setting up its execution, perhaps on the
@@ -455,12 +457,10 @@ func (s *service) adopt(rec jobRecord) {
 	s.m.Go(func(ctx context.Context) {
 		if rec.Info.Status == Suspended {
 			cj.persist(ctx)
-			return
+		} else {
+			cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
 		}
-		cj.restartUntilRunning(ctx, "coordinator "+prev+" left", p.Execution)
-		if cj.status() == Running && p.Config.Guarantee != None {
-			cj.snapshotLoop(ctx)
-		}
+		cj.snapshotLoop(ctx)
 	})
 }
 

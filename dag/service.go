@@ -55,6 +55,14 @@ type service struct {
 	// as a quorum lost between a snapshot's last acknowledgement and its
 	// record.
 	recordFault atomic.Pointer[func(snapshot uint64) error]
+	// refuseSetups, when positive, is how many more execution setups this
+	// member refuses as one does that awaits the coordinator's partition
+	// table. Tests set it: a member is in that state only in timing
+	// windows (back from a split or a stall, or just joined).
+	refuseSetups atomic.Int64
+	// initHook, when set, runs once an execution is set up here, before it
+	// is recorded: tests hold a setup there.
+	initHook atomic.Pointer[func(execution uint64)]
 
 	// adoptMu serialises the takeovers of uncoordinated jobs; adoptWanted
 	// asks for one (see adoptLater).
@@ -364,6 +372,20 @@ func (s *service) newPlan(msg submitMsg, d *DAG) (*plan, error) {
 	return p, nil
 }
 
+// refuseSetup reports whether a test asked this member to refuse the
+// setup of one more execution (refuseSetups), and counts it.
+func (s *service) refuseSetup() bool {
+	for {
+		n := s.refuseSetups.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refuseSetups.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 // handleInit builds this member's execution of a job.
 func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, error) {
 	// A member without a quorum, or whose partition table is stale, takes
@@ -373,7 +395,7 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 	// take it in; a restore there found a chunk "missing" and failed the
 	// job. The coordinator restarts the job again once the member's table
 	// is current.
-	if !s.m.HasQuorum() || s.m.TableStale() {
+	if !s.m.HasQuorum() || s.m.TableStale() || s.refuseSetup() {
 		return nil, fmt.Errorf("%w: member %s has no quorum or awaits the coordinator's partition table", errClusterChanged, s.m.ID())
 	}
 	var p plan
@@ -428,7 +450,19 @@ func (s *service) handleInit(ctx context.Context, req *member.Request) ([]byte, 
 			}
 		}
 	}
+	if h := s.initHook.Load(); h != nil {
+		(*h)(p.Execution)
+	}
 	s.mu.Lock()
+	if n := s.newest[p.JobID]; n != p.Execution || s.closed {
+		// A newer execution was set up while this one restored (two
+		// coordinators for a moment, after a heal): it must not replace
+		// the newer one, which would run on unreachable by its coordinator
+		// (no snapshot found it again: "no execution N ... stopped there").
+		s.mu.Unlock()
+		ex.closeProcessors()
+		return nil, fmt.Errorf("%w: member %s set up execution %d of job %s meanwhile: execution %d is not newer", errClusterChanged, s.m.ID(), n, p.JobID, p.Execution)
+	}
 	s.execs[p.JobID] = ex
 	s.mu.Unlock()
 	return nil, nil

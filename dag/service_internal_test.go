@@ -141,6 +141,68 @@ func TestReplacedExecutionDoesNotFailTheJob(t *testing.T) {
 	require.Equal(t, Running, info.Status, "the job failed: %s", info.Error)
 }
 
+// Two setups of one job on a member at once (two coordinators for a
+// moment, after a heal): the older one, finishing last, must not replace
+// the newer one. It did: the newer execution ran on, unreachable by its
+// coordinator, whose every snapshot then failed ("no execution 4 ... on
+// member ... (stopped there)", 219 times in a minute after the heal in
+// TestCoordinatorCutOffBySplit).
+func TestOlderSetupFinishingLastReplacesNothing(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, 1, member.Config{})
+	m := c.Members()[0]
+	s := serviceOf(m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := Submit(ctx, m, "test.endless", struct{}{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = job.Cancel(context.Background()) })
+	var ex *execution
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		var ok bool
+		ex, ok = s.execution(jobRef{JobID: job.ID})
+		return ok && ex.started.Load()
+	}), "the job never started")
+	plan := func(n uint64) []byte {
+		p := *ex.plan
+		p.Execution = n
+		b, err := wire.Marshal(&p)
+		require.NoError(t, err)
+		return b
+	}
+	// The job's own restart (its execution is replaced below) waits.
+	cj, ok := s.coordJob(job.ID)
+	require.True(t, ok)
+	cj.opMu.Lock()
+	defer cj.opMu.Unlock()
+	older, newer := ex.plan.Execution+1, ex.plan.Execution+2
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func(n uint64) {
+		if n == older {
+			once.Do(func() { close(held) })
+			<-release
+		}
+	}
+	s.initHook.Store(&hook)
+	olderDone := make(chan error, 1)
+	go func() {
+		_, err := s.handleInit(ctx, &member.Request{Payload: plan(older)})
+		olderDone <- err
+	}()
+	<-held
+	_, err = s.handleInit(ctx, &member.Request{Payload: plan(newer)})
+	require.NoError(t, err)
+	close(release)
+	require.ErrorIs(t, <-olderDone, errClusterChanged, "the older setup was not refused")
+	_, ok = s.execution(jobRef{JobID: job.ID, Execution: newer})
+	require.True(t, ok, "the older setup replaced the newer execution")
+	ref, err := wire.Marshal(&jobRef{JobID: job.ID, Execution: newer, Reason: "test over"})
+	require.NoError(t, err)
+	_, err = s.handleAbort(ctx, &member.Request{Payload: ref})
+	require.NoError(t, err)
+}
+
 // A restart is Restarting until its execution is set up. A change of
 // members seen meanwhile (watchMembers resumes a job left Restarting) must
 // not restart the job once more when that restart is done:

@@ -46,8 +46,21 @@ func participants(p *plan, d *DAG) []snapshot.ProcessorID {
 	return ids
 }
 
-// snapshotLoop takes a snapshot every interval while the job runs.
+// snapshotLoop takes a snapshot every interval while the job runs, if its
+// guarantee asks for snapshots, for as long as this member coordinates the
+// job: it returns once the job ends or this member stops coordinating it
+// (cj.ctx), and skips the ticks while the job is not running. So it starts
+// whatever the job's status when coordinating it begins. It used to start
+// only if the job ran when the restart that began coordinating it (a
+// takeover, a first launch that failed) returned; but that restart returns
+// as soon as another one (a member left meanwhile) replaced its execution,
+// with the job still restarting, and the job then ran on without a
+// snapshot, its record forever naming the last one before; likewise a job
+// taken over while suspended, once resumed.
 func (cj *coordJob) snapshotLoop(ctx context.Context) {
+	if cj.currentPlan().Config.Guarantee == None {
+		return
+	}
 	every := snapshotEvery(cj.currentPlan().Config)
 	t := cj.s.clock().NewTicker(every)
 	defer t.Stop()

@@ -1,6 +1,7 @@
 package dag_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -90,5 +91,37 @@ func TestOwnUnacknowledgedWriteIsNoTakeover(t *testing.T) {
 	info := j.WaitRecovered(before, []string{m.ID()})
 	require.Equal(t, before.Restarts+1, info.Restarts, "the job was given up and taken over again")
 	require.True(t, dag.Coordinating(m, j.Job.ID))
+	require.Zero(t, j.Finish(true))
+}
+
+// A job taken over while suspended takes snapshots again once resumed.
+// The member taking a job over started its snapshot loop only if the job
+// ran once the takeover's own restart returned: never for a suspended job,
+// whose takeover only claims the record, and not for a takeover whose
+// restart another one replaced (a member left meanwhile) while the job was
+// still restarting. The job then ran on without snapshots, and after the
+// heal of TestCoordinatorCutOffBySplit none completed for a minute.
+func TestJobTakenOverWhileSuspendedSnapshotsOnceResumed(t *testing.T) {
+	t.Parallel()
+	c := clustertest.Start(t, 3, member.Config{})
+	ms := c.Members()
+	ctx := ctxT(t, 2*time.Minute)
+	j := jobtest.StartCount(t, ms[1], exactlyOnce(dag.WithScaleUpDelay(-1))...)
+	coord := ms[slices.IndexFunc(ms, func(m *member.Member) bool { return m.IsCoordinator() })]
+	require.NotEqual(t, ms[1], coord, "the input is fed through a member that stays")
+	require.NoError(t, j.Job.Suspend(ctx))
+	suspended := j.Info()
+	require.Equal(t, dag.Suspended, suspended.Status)
+
+	require.NoError(t, coord.Shutdown(ctx))
+	c.WaitStable(2)
+	live := c.Live()
+	require.True(t, clustertest.PollUntil(time.Minute, func() bool {
+		return slices.ContainsFunc(live, func(m *member.Member) bool { return dag.Coordinating(m, j.Job.ID) })
+	}), "no member took the suspended job over")
+	require.Equal(t, dag.Suspended, j.Info().Status)
+
+	require.NoError(t, j.Job.Resume(ctx))
+	j.WaitRecovered(suspended, clustertest.DataMembers(live))
 	require.Zero(t, j.Finish(true))
 }
