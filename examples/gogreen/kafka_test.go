@@ -58,9 +58,20 @@ func TestJobReadsKafka(t *testing.T) {
 	})
 	require.True(t, ok, "fuel burnt by truck, read from the topic: %s (late: %v)", diff, got.late)
 	assert.Empty(t, got.late, "readings of a bounded, in-order feed counted late")
-	s, err := collect(ctx, m, job, p)
-	require.NoError(t, err)
-	assert.Positive(t, s.Readings, "the job's Kafka source counts what it read")
+	// The source counts what it read in the job's current execution: one
+	// restarted after the bounded feed was read (a member that flapped
+	// under load) counts nothing more, and a member busy for a moment may
+	// miss one look at the metrics.
+	var s summary
+	counted := clustertest.PollUntil(30*time.Second, func() bool {
+		s, err = collect(ctx, m, job, p)
+		require.NoError(t, err)
+		return s.Readings > 0 || s.Job.Execution > 1
+	})
+	require.True(t, counted, "the job's Kafka source counts nothing of what it read (job %+v)", s.Job)
+	if s.Job.Execution > 1 {
+		t.Logf("the job restarted (execution %d) and its source counted %d readings since", s.Job.Execution, s.Readings)
+	}
 }
 
 // fuelDiff says how got differs from want, "" if not (beyond float
