@@ -160,7 +160,7 @@ func (s *service) tableChanged(old, new *partition.Table) {
 			// table it looked at may have been new already (a table is
 			// installed before its listeners run). Merged twice, or the
 			// copy merged back, it changes nothing.
-			if owned && !pt.migratedBy(new.Version()) {
+			if owned && !pt.migratedBy(new.Version(), false) {
 				merge = append(merge, p)
 			}
 			continue
@@ -168,10 +168,8 @@ func (s *service) tableChanged(old, new *partition.Table) {
 		if !held && s.m.ImportCommit(p) == 0 {
 			continue
 		}
-		pt.mu.Lock()
-		migrated := pt.migratedAt != 0 && new.Version() >= pt.migratedAt
-		pt.migratedAt = 0
-		pt.mu.Unlock()
+		// Dropped, the partition forgets its migration either way.
+		migrated := pt.migratedBy(new.Version(), true)
 		if owned && !migrated {
 			merge = append(merge, p)
 		}

@@ -306,11 +306,16 @@ func (p *part) thaw() {
 }
 
 // migratedBy reports whether the partition was migrated out by a
-// migration that the table of the given version commits.
-func (p *part) migratedBy(version uint64) bool {
+// migration that the table of the given version commits; forget clears
+// the mark under the same lock, for a table that drops the partition.
+func (p *part) migratedBy(version uint64, forget bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.migratedAt != 0 && version >= p.migratedAt
+	migrated := p.migratedAt != 0 && version >= p.migratedAt
+	if forget {
+		p.migratedAt = 0
+	}
+	return migrated
 }
 
 // clearUnless drops everything the member holds for the partition unless
