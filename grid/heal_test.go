@@ -11,7 +11,6 @@ import (
 
 	"github.com/weir-dev/weir/grid"
 	"github.com/weir-dev/weir/internal/testkit/clustertest"
-	"github.com/weir-dev/weir/member"
 )
 
 // When every copy of a partition is cut off in a minority (here the one
@@ -23,11 +22,7 @@ import (
 // meanwhile, of a key it did not hold, still wins over the older copy.
 func TestHealMergesTheMinoritysOnlyCopies(t *testing.T) {
 	t.Parallel()
-	net := clustertest.NewNetwork()
-	cfg := clustertest.Config(t)
-	cfg.Faults = net
-	cfg.MinClusterSize = 2
-	cfg.BackupCount = member.NoBackups
+	cfg, net := grid.SplitConfig(t)
 	cfg.RejoinInterval = 300 * time.Millisecond
 	c := clustertest.Start(t, 3, cfg)
 	ms := c.Members()

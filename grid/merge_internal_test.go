@@ -148,6 +148,20 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 	require.Equal(t, 1, st.entries.Size())
 }
 
+// SplitConfig returns a test configuration for members on a network the
+// test splits, which keep no backups and need two data members for a
+// quorum: a member cut off alone loses its quorum and holds the only copy
+// of the partitions it owned. The split and heal tests of grid and
+// grid_test share it.
+func SplitConfig(t testing.TB) (member.Config, *clustertest.Network) {
+	net := clustertest.NewNetwork()
+	cfg := clustertest.Config(t)
+	cfg.Faults = net
+	cfg.MinClusterSize = 2
+	cfg.BackupCount = member.NoBackups
+	return cfg, net
+}
+
 // A merge message is the only copy of what it carries: its sender dropped
 // its own. When a split heals, members flap in and out of each other's
 // view for a moment, and an owner may refuse the merge for want of a
@@ -159,11 +173,7 @@ func TestImportedCopyWaitsForItsTable(t *testing.T) {
 // the lite member still reaches it; the lite member sends the merge.
 func TestMergeWaitsForTheOwnersQuorum(t *testing.T) {
 	t.Parallel()
-	net := clustertest.NewNetwork()
-	cfg := clustertest.Config(t)
-	cfg.Faults = net
-	cfg.MinClusterSize = 2
-	cfg.BackupCount = member.NoBackups
+	cfg, net := SplitConfig(t)
 	c := clustertest.Start(t, 2, cfg)
 	lite := c.Add(func(cfg *member.Config) { cfg.Lite = true })
 	c.WaitStable(3)
@@ -224,11 +234,7 @@ func TestMergeWaitsForTheOwnersQuorum(t *testing.T) {
 // until a copy has replaced a partition it owned alone.
 func TestCopyBeforeTheTableIsActedOnMergesWhatItReplaces(t *testing.T) {
 	t.Parallel()
-	net := clustertest.NewNetwork()
-	cfg := clustertest.Config(t)
-	cfg.Faults = net
-	cfg.MinClusterSize = 2
-	cfg.BackupCount = member.NoBackups
+	cfg, net := SplitConfig(t)
 	cfg.RejoinInterval = 300 * time.Millisecond
 	c := clustertest.Start(t, 3, cfg)
 	c.WaitStable(3)
